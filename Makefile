@@ -1,0 +1,57 @@
+# kubectl-carotate. Two commands on a fresh machine (Go, git, apt):
+#   make demo   the plugin on a local control plane it builds and starts
+#   make test   unit tests, then e2e tests against that control plane
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+BIN      := $(CURDIR)/_output/bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
+DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+E2E_TIMEOUT ?= 45m
+export CAROTATE_BIN_DIR := $(BIN)
+
+.PHONY: all build tools cluster-up cluster-down demo test unit lint e2e reap bench clean
+
+all: build
+
+build: ## the plugin binary, _output/bin/kubectl-carotate
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-carotate ./cmd/kubectl-carotate
+
+tools: ## the control-plane binaries from the pinned modules in hack/tools
+	bash hack/build-tools.sh
+
+$(BIN)/cluster: $(shell find hack/cluster test/localcluster -name '*.go') go.mod go.sum
+	go build -o $@ ./hack/cluster
+
+cluster-up: tools build $(BIN)/cluster ## start the local cluster in the background (reuses a running one)
+	$(BIN)/cluster up
+
+cluster-down: $(BIN)/cluster ## stop exactly what cluster-up started and delete its state
+	$(BIN)/cluster down
+
+demo: tools build $(BIN)/cluster ## the plugin on a local cluster, narrated
+	bash hack/demo.sh
+
+lint: ## formatting, vet and a tidy go.mod
+	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { gofmt -l $$(git ls-files -co --exclude-standard '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	go vet ./...
+	go vet -tags e2e ./test/...
+	go mod tidy -diff
+	cd hack/tools && go mod tidy -diff
+
+unit: ## unit tests (no cluster)
+	go test -count=1 ./...
+
+e2e: tools build $(BIN)/cluster ## e2e tests against a local control plane; always reaps what they started
+	mkdir -p _output; status=0; go test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=$$?; \
+	$(BIN)/cluster reap; exit $$status
+
+reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)
+	$(BIN)/cluster reap
+
+test: lint unit e2e ## everything CI runs
+
+clean: cluster-down
+	rm -rf _output dist

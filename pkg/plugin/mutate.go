@@ -1,0 +1,141 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+)
+
+// DryRun is kubectl's --dry-run: none, client or server.
+type DryRun string
+
+// The three --dry-run modes.
+const (
+	DryRunNone   DryRun = "none"
+	DryRunClient DryRun = "client"
+	DryRunServer DryRun = "server"
+)
+
+// ParseDryRun validates a --dry-run value.
+func ParseDryRun(s string) (DryRun, error) {
+	switch d := DryRun(s); d {
+	case DryRunNone, DryRunClient, DryRunServer:
+		return d, nil
+	case "":
+		return DryRunNone, nil
+	}
+	return "", fmt.Errorf(`invalid --dry-run value %q: must be "none", "client", or "server"`, s)
+}
+
+// Suffix is what kubectl appends to messages about a dry run.
+func (d DryRun) Suffix() string {
+	switch d {
+	case DryRunClient:
+		return " (dry run)"
+	case DryRunServer:
+		return " (server dry run)"
+	}
+	return ""
+}
+
+// Options is the DryRun field of metav1 write options: All in server mode.
+func (d DryRun) Options() []string {
+	if d == DryRunServer {
+		return []string{metav1.DryRunAll}
+	}
+	return nil
+}
+
+// Writes tells whether the mode sends writes to the server at all.
+func (d DryRun) Writes() bool { return d != DryRunClient }
+
+// AccessCheck is one right a command needs, asked with a
+// SelfSubjectAccessReview before the first write.
+type AccessCheck struct {
+	Verb, Group, Resource, Subresource, Namespace string
+}
+
+func (a AccessCheck) String() string {
+	res := a.Resource
+	if a.Group != "" {
+		res += "." + a.Group
+	}
+	if a.Subresource != "" {
+		res += "/" + a.Subresource
+	}
+	where := "in all namespaces"
+	if a.Namespace != "" {
+		where = "in namespace " + a.Namespace
+	}
+	return a.Verb + " " + res + " " + where
+}
+
+// Preflight asks the API server whether the current user may do each check,
+// and fails listing every missing right, so that a command with too little
+// RBAC stops before it writes anything rather than halfway through.
+func Preflight(ctx context.Context, client kubernetes.Interface, checks []AccessCheck) error {
+	var missing []string
+	for _, c := range checks {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: c.Verb, Group: c.Group, Resource: c.Resource, Subresource: c.Subresource, Namespace: c.Namespace,
+			},
+		}}
+		var res *authorizationv1.SelfSubjectAccessReview
+		err := WithRetry(ctx, func() (err error) {
+			res, err = client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("checking RBAC (%s): %w", c, err)
+		}
+		if !res.Status.Allowed {
+			missing = append(missing, c.String())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing RBAC permissions, nothing was changed:\n  - %s", strings.Join(missing, "\n  - "))
+	}
+	return nil
+}
+
+// retryBackoff outlasts an API server restart (about 10 s here, longer on a
+// real control plane) without hammering it: 0.2 s doubling to 10 s, about a
+// minute in all.
+var retryBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 10, Cap: 10 * time.Second}
+
+// IsTransient tells whether a request may succeed if sent again: the API
+// server is restarting, overloaded, or timed out. Conflicts are not
+// transient here: they need a fresh read, which the caller's loop does.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch {
+	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
+		apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
+		return true
+	case utilnet.IsConnectionRefused(err), utilnet.IsConnectionReset(err), utilnet.IsProbableEOF(err),
+		utilnet.IsTimeout(err):
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "http2: client connection lost") || strings.Contains(msg, "GOAWAY") ||
+		strings.Contains(msg, "TLS handshake timeout") || strings.Contains(msg, "i/o timeout")
+}
+
+// WithRetry runs fn until it succeeds, fails with a non-transient error, or
+// the backoff runs out.
+func WithRetry(ctx context.Context, fn func() error) error {
+	return retry.OnError(retryBackoff, func(err error) bool { return ctx.Err() == nil && IsTransient(err) }, fn)
+}

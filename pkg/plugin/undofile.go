@@ -1,0 +1,144 @@
+package plugin
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+// An undo file records, one JSON line per change and synced as it is
+// written, the previous value of every key a command changed, so that
+// "kubectl carotate undo FILE" can put it back even after a crash or Ctrl-C.
+// Only public data goes in: CA certificates and kubeconfigs, never token
+// data or keys.
+
+// UndoHeader is the first line of an undo file.
+type UndoHeader struct {
+	Command    string    `json:"command"`
+	RotationID string    `json:"rotationID,omitempty"`
+	Server     string    `json:"server"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+// UndoChange is one key of one object as it was before we wrote it.
+type UndoChange struct {
+	Kind      string `json:"kind"` // ConfigMap or Secret
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Key       string `json:"key"`
+	// Previous is the key's value before the change; Absent means the key
+	// did not exist, Created that we created the whole object.
+	Previous string `json:"previous,omitempty"`
+	Absent   bool   `json:"absent,omitempty"`
+	Created  bool   `json:"created,omitempty"`
+	// ResourceVersion is the object's version right after our write: undo
+	// skips objects that changed since.
+	ResourceVersion string `json:"resourceVersion"`
+}
+
+// UndoWriter appends changes to an undo file.
+type UndoWriter struct {
+	Path string
+	f    *os.File
+}
+
+// DefaultUndoDir is ~/.kube/carotate/<rotation id>.
+func DefaultUndoDir(rotationID string) (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	if rotationID == "" {
+		rotationID = "no-rotation"
+	}
+	return filepath.Join(home, ".kube", "carotate", rotationID), nil
+}
+
+// CreateUndoFile creates dir/<command>-<timestamp>.undo.jsonl (0600) and
+// writes its header.
+func CreateUndoFile(dir string, h UndoHeader) (*UndoWriter, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-%s.undo.jsonl", h.Command, h.CreatedAt.UTC().Format("20060102T150405.000Z")))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	w := &UndoWriter{Path: path, f: f}
+	if err := w.writeLine(h); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Record appends one change. It refuses values that hold private-key
+// material: an undo file must never carry secrets.
+func (w *UndoWriter) Record(c UndoChange) error {
+	if checks.ContainsPrivateKey([]byte(c.Previous)) {
+		return fmt.Errorf("refusing to record %s %s/%s[%s] in the undo file: it holds private-key material", c.Kind, c.Namespace, c.Name, c.Key)
+	}
+	return w.writeLine(c)
+}
+
+func (w *UndoWriter) writeLine(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := w.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return w.f.Sync()
+}
+
+// Close closes the file.
+func (w *UndoWriter) Close() error { return w.f.Close() }
+
+// ReadUndoFile parses an undo file; a torn last line (a crash mid-write) is
+// ignored, any other malformed line is an error.
+func ReadUndoFile(path string) (UndoHeader, []UndoChange, error) {
+	var h UndoHeader
+	f, err := os.Open(path)
+	if err != nil {
+		return h, nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	var changes []UndoChange
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return h, nil, err
+	}
+	if len(lines) == 0 {
+		return h, nil, fmt.Errorf("%s: empty undo file", path)
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &h); err != nil || h.Command == "" {
+		return h, nil, fmt.Errorf("%s: not a kubectl carotate undo file", path)
+	}
+	for i, l := range lines[1:] {
+		var c UndoChange
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			if i == len(lines)-2 {
+				break // torn last line
+			}
+			return h, nil, fmt.Errorf("%s: line %d: %w", path, i+2, err)
+		}
+		if c.Kind == "" || c.Name == "" || c.Key == "" {
+			return h, nil, errors.New(path + ": line " + fmt.Sprint(i+2) + ": incomplete change record")
+		}
+		changes = append(changes, c)
+	}
+	return h, changes, nil
+}

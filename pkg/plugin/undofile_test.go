@@ -1,0 +1,65 @@
+package plugin
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUndoFileRoundTripAndTornLine(t *testing.T) {
+	dir := t.TempDir()
+	w, err := CreateUndoFile(dir, UndoHeader{Command: "bundle", RotationID: "r1", Server: "https://x", CreatedAt: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []UndoChange{
+		{Kind: "ConfigMap", Namespace: "a", Name: "kube-root-ca.crt", Key: "ca.crt", Previous: "OLD", ResourceVersion: "5"},
+		{Kind: "Secret", Namespace: "b", Name: "tok", Key: "ca.crt", Absent: true, ResourceVersion: "6"},
+	}
+	for _, c := range want {
+		if err := w.Record(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Record(UndoChange{Kind: "Secret", Name: "x", Key: "k", Previous: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}); err == nil || strings.Contains(err.Error(), "AAAA") {
+		t.Fatalf("a private key must be refused without echo, got %v", err)
+	}
+	w.Close()
+	if fi, _ := os.Stat(w.Path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("undo file mode %v, want 0600", fi.Mode().Perm())
+	}
+	// A crash in the middle of a write leaves a torn last line.
+	f, _ := os.OpenFile(w.Path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"kind":"ConfigMap","name`)
+	f.Close()
+
+	h, got, err := ReadUndoFile(w.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Command != "bundle" || h.RotationID != "r1" || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("read back %+v %+v", h, got)
+	}
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("hello\n"), 0o600)
+	if _, _, err := ReadUndoFile(bad); err == nil || !strings.Contains(err.Error(), "not a kubectl carotate undo file") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestParseDryRun(t *testing.T) {
+	for in, want := range map[string]DryRun{"": DryRunNone, "none": DryRunNone, "client": DryRunClient, "server": DryRunServer} {
+		got, err := ParseDryRun(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDryRun(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ParseDryRun("true"); err == nil || !strings.Contains(err.Error(), `"none", "client", or "server"`) {
+		t.Errorf("got %v", err)
+	}
+	if DryRunServer.Suffix() != " (server dry run)" || DryRunClient.Suffix() != " (dry run)" || DryRunNone.Suffix() != "" {
+		t.Error("suffixes differ from kubectl's")
+	}
+}

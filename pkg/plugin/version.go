@@ -1,0 +1,47 @@
+package plugin
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register(1000, NewCmdVersion) }
+
+// VersionOptions prints the plugin's build information.
+type VersionOptions struct {
+	*Common
+	Output string
+}
+
+// NewCmdVersion is "kubectl carotate version".
+func NewCmdVersion(c *Common) *cobra.Command {
+	o := &VersionOptions{Common: c}
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the plugin's version",
+		Example: `  kubectl carotate version
+  kubectl carotate version -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml (default: one line)")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *VersionOptions) Validate() error { return validateOutput(o.Output) }
+
+// Run prints the version; it needs no cluster.
+func (o *VersionOptions) Run() error {
+	if o.Output == outputJSON || o.Output == outputYAML {
+		return printStructured(o.Out, o.Output, o.Build)
+	}
+	_, err := fmt.Fprintf(o.Out, "kubectl-carotate %s (commit %s, built %s)\n", o.Build.Version, o.Build.Commit, o.Build.Date)
+	return err
+}
