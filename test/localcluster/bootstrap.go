@@ -163,8 +163,12 @@ func (c *Cluster) waitSettled(ctx context.Context) error {
 				}
 			}
 		}
-		if ready < c.opts.Nodes {
-			pending = fmt.Sprintf("%d/%d nodes Ready", ready, c.opts.Nodes)
+		want := c.opts.Nodes
+		if c.opts.MirrorPods {
+			want++
+		}
+		if ready < want {
+			pending = fmt.Sprintf("%d/%d nodes Ready", ready, want)
 			return false, nil
 		}
 		if _, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {

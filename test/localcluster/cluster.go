@@ -55,6 +55,9 @@ type Options struct {
 	Controllers string
 	// Detached processes outlive the caller (make cluster-up).
 	Detached bool
+	// MirrorPods adds a tainted control-plane node and kubeadm-like mirror
+	// pods in kube-system that show each component's real command line.
+	MirrorPods bool
 	// Logf narrates progress; nil is quiet.
 	Logf func(format string, args ...any)
 }
@@ -142,7 +145,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			if err := c.bootstrap(ctx); err != nil {
 				return nil, fmt.Errorf("bootstrap objects: %w", err)
 			}
+			if opts.MirrorPods {
+				if err := c.createControlPlaneNode(ctx); err != nil {
+					return nil, fmt.Errorf("control-plane node: %w", err)
+				}
+			}
 		}
+	}
+	if err := c.SyncMirrorPods(ctx); err != nil {
+		return nil, err
 	}
 	opts.Logf("waiting for nodes, the default ServiceAccount and kube-root-ca.crt")
 	if err := c.waitSettled(ctx); err != nil {
@@ -279,6 +290,22 @@ func WriteKubeconfig(path, server string, caPEM []byte, client *CertKey) error {
 	return clientcmd.WriteToFile(*cfg, path)
 }
 
+// UseAdminKubeconfig writes a new admin kubeconfig that trusts caPEM and
+// authenticates with client (the current admin certificate when nil), and
+// makes it the one Kubeconfig, Client and readiness checks use. A rotation
+// needs it once the apiserver serves a certificate from the new CA.
+func (c *Cluster) UseAdminKubeconfig(caPEM []byte, client *CertKey) (string, error) {
+	if client == nil {
+		client = c.PKI.Admin
+	}
+	path := filepath.Join(c.Dir, fmt.Sprintf("admin-%d.conf", time.Now().UnixNano()))
+	if err := WriteKubeconfig(path, c.Server, caPEM, client); err != nil {
+		return "", err
+	}
+	c.Kubeconfig = path
+	return path, nil
+}
+
 // RESTConfig is the admin client configuration.
 func (c *Cluster) RESTConfig() (*rest.Config, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
@@ -325,7 +352,7 @@ func (c *Cluster) Restart(ctx context.Context, name string, set map[string]strin
 	if err := c.waitReady(ctx, name); err != nil {
 		return fmt.Errorf("%w\n%s", err, c.LogTails(30))
 	}
-	return nil
+	return c.SyncMirrorPods(ctx)
 }
 
 // StopComponent stops one component (for tests that need the apiserver gone).

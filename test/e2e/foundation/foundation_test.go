@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ import (
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
-func TestMain(m *testing.M) { os.Exit(Main(m, localcluster.Options{})) }
+func TestMain(m *testing.M) { os.Exit(Main(m, localcluster.Options{MirrorPods: true})) }
 
 func TestKubectlFindsPlugin(t *testing.T) {
 	r := Run(t, "kubectl", "carotate", "version", "-o", "json")
@@ -74,8 +75,9 @@ func TestNodesReady(t *testing.T) {
 			}
 		}
 	}
-	if len(nodes.Items) != 3 || ready != 3 {
-		t.Fatalf("want 3 Ready nodes, have %d nodes, %d Ready", len(nodes.Items), ready)
+	// Three worker nodes and the control-plane node of the mirror pods.
+	if len(nodes.Items) != 4 || ready != 4 {
+		t.Fatalf("want 4 Ready nodes, have %d nodes, %d Ready", len(nodes.Items), ready)
 	}
 }
 
@@ -147,6 +149,34 @@ func TestRootCAPublisherFollowsRootCAFile(t *testing.T) {
 	Must(t, Cluster.Restart(ctx, localcluster.ControllerManager, map[string]string{"root-ca-file": path}))
 	WaitRootCA(t, client, bundle)
 	waitSecretCA(t, ns, legacy, bundle)
+
+	// The mirror pod shows the restarted command line, as a kubelet would.
+	mirror, err := client.CoreV1().Pods("kube-system").Get(ctx, "kube-controller-manager-"+localcluster.ControlPlaneNode, metav1.GetOptions{})
+	Must(t, err)
+	if !slices.Contains(mirror.Spec.Containers[0].Command, "--root-ca-file="+path) {
+		t.Fatalf("mirror pod command %v lacks --root-ca-file=%s", mirror.Spec.Containers[0].Command, path)
+	}
+}
+
+// TestMirrorPodsShowControlPlaneFlags: what instructions and status read.
+func TestMirrorPodsShowControlPlaneFlags(t *testing.T) {
+	pods, err := Client(t).CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "tier=control-plane"})
+	Must(t, err)
+	got := map[string][]string{}
+	for _, p := range pods.Items {
+		if p.Annotations["kubernetes.io/config.mirror"] == "" || p.Spec.NodeName != localcluster.ControlPlaneNode {
+			t.Errorf("pod %s does not look like a mirror pod", p.Name)
+		}
+		got[p.Labels["component"]] = p.Spec.Containers[0].Command
+	}
+	for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		if len(got[comp]) == 0 || got[comp][0] != comp {
+			t.Errorf("no mirror pod for %s: %v", comp, got[comp])
+		}
+	}
+	if want := "--client-ca-file=" + Cluster.PKI.Path("ca.crt"); !slices.Contains(got["kube-apiserver"], want) {
+		t.Errorf("kube-apiserver mirror pod lacks %s: %v", want, got["kube-apiserver"])
+	}
 }
 
 // createLegacyToken creates a kubernetes.io/service-account-token Secret
@@ -175,4 +205,3 @@ func waitSecretCA(t *testing.T, ns, name string, want []byte) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
