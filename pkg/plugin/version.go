@@ -31,6 +31,7 @@ func NewCmdVersion(c *Common) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml (default: one line)")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed(outputJSON, outputYAML))
 	return cmd
 }
 
