@@ -1,0 +1,352 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+func init() { register(20, NewCmdBundle) }
+
+// The settle period must outlast the controller-manager's reaction (well
+// under a second when it runs) plus an API round trip on a loaded cluster.
+const defaultSettle = 10 * time.Second
+
+// BundleOptions is "kubectl carotate bundle".
+type BundleOptions struct {
+	*Common
+	OldCA, NewCA   string
+	OutFile        string
+	Force          bool
+	CreateMissing  bool
+	ReplaceOther   bool
+	AllowSameKey   bool
+	Settle         time.Duration
+	ExpiryWarning  time.Duration
+	DryRunFlag     string
+	Output         string
+	UndoDir        string
+	dryRun         DryRun
+	now            func() time.Time
+	oldCAs, newCAs []*x509.Certificate
+}
+
+// NewCmdBundle is "kubectl carotate bundle".
+func NewCmdBundle(c *Common) *cobra.Command {
+	o := &BundleOptions{Common: c, Settle: defaultSettle, ExpiryWarning: checks.DefaultWarnWithin, DryRunFlag: string(DryRunNone), now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "bundle --old-ca FILE --new-ca FILE [--out FILE]",
+		Short: "Make every ServiceAccount root CA hold the old and the new CA (steps 2 and 3)",
+		Long: `Make every ServiceAccount root CA object hold the bundle of the old and the
+new CA: the kube-root-ca.crt ConfigMap of every namespace (what projected
+ServiceAccount token volumes mount as ca.crt) and the ca.crt key of legacy
+kubernetes.io/service-account-token Secrets. Steps 2 and 3 of the upstream
+procedure "Manually Rotate CA Certificates".
+
+Both CA files are validated first (each one CA certificate, not expired,
+distinct keys); --out writes the bundle (new CA first, then old) for the
+controller-manager's --root-ca-file. Every write changes only ca.crt and is
+conditional on the object not having changed since it was read; the previous
+values go to an undo file ("kubectl carotate undo FILE" restores them).
+
+The controller-manager owns these objects: it puts its --root-ca-file back
+into them moments after any other change. So after writing, the command
+watches them for --settle; if the old content comes back, the
+controller-manager's --root-ca-file is not yet the bundle, and the command
+says which node step fixes that and exits 1. Once the controller-manager runs
+with the bundle, the command finds everything in place and writes nothing.
+
+Exit status: 0 when every object holds the bundle (or, in a dry run, would);
+1 on bad input, missing RBAC, failed or reverted writes, or objects left alone.`,
+		Example: `  # Validate the CAs, write the bundle file and bundle every namespace
+  kubectl carotate bundle --old-ca /etc/kubernetes/pki/ca.crt --new-ca new-ca.crt --out ca-bundle.crt
+
+  # See what would change, asking the API server to validate every write
+  kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --dry-run=server
+
+  # Also create kube-root-ca.crt where the root CA publisher has not, and report as JSON
+  kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --create-missing -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate)")
+	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the CA that replaces it (one certificate)")
+	f.StringVar(&o.OutFile, "out", o.OutFile, "Write the bundle (new CA, then old) to this file, mode 0644")
+	f.BoolVar(&o.Force, "force", o.Force, "Overwrite an --out file that holds something else")
+	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
+	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that hold certificates outside this rotation (by default they are left alone and reported)")
+	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
+	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting old content back (0 skips the check)")
+	f.DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "Warn when a CA expires within this period")
+	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (send no writes) or "server" (send writes with dryRun=All)`)
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	f.StringVar(&o.UndoDir, "undo-dir", o.UndoDir, "Directory for the undo file (default ~/.kube/carotate/no-rotation)")
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
+	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	return cmd
+}
+
+// Validate checks the flags; it reads no file.
+func (o *BundleOptions) Validate() error {
+	switch {
+	case o.OldCA == "" && o.NewCA == "":
+		return errors.New("--old-ca and --new-ca are required: the PEM files of the CA the cluster runs on and of the CA that replaces it")
+	case o.OldCA == "":
+		return errors.New("--old-ca is required: the PEM file of the CA the cluster runs on")
+	case o.NewCA == "":
+		return errors.New("--new-ca is required: the PEM file of the CA that replaces the old one")
+	}
+	if o.Settle < 0 {
+		return errors.New("--settle must not be negative")
+	}
+	var err error
+	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	return validateOutput(o.Output)
+}
+
+// Run validates the CAs and does the pass.
+func (o *BundleOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	bundle, err := o.readCAs()
+	if err != nil {
+		return err
+	}
+	outSame, err := bundleCheckOut(o.OutFile, bundle, o.Force)
+	if err != nil {
+		return err
+	}
+
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return err
+	}
+	client, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	undoDir, err := rootCAUndoDir(o.UndoDir)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	for _, c := range o.oldCAs {
+		labels[checks.Fingerprint(c)] = "old"
+	}
+	for _, c := range o.newCAs {
+		labels[checks.Fingerprint(c)] = "new"
+	}
+	pass := &rootCAPass{
+		Command: "bundle", Client: client, Server: cfg.Host,
+		Target:    checks.RootCATarget{Want: append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...), Labels: labels},
+		TargetPEM: bundle, DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
+		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now,
+	}
+	if err := Preflight(ctx, client, pass.accessChecks()); err != nil {
+		return err
+	}
+
+	if o.OutFile != "" {
+		switch {
+		case outSame:
+			fmt.Fprintf(o.ErrOut, "bundle: %s already holds this bundle\n", o.OutFile)
+		case o.dryRun != DryRunNone:
+			fmt.Fprintf(o.ErrOut, "bundle: would write the bundle to %s%s\n", o.OutFile, o.dryRun.Suffix())
+		default:
+			if err := bundleWriteOut(o.OutFile, bundle); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.ErrOut, "bundle: wrote the bundle (new CA, then old) to %s\n", o.OutFile)
+		}
+	}
+
+	report, err := pass.run(ctx)
+	if err != nil {
+		return err
+	}
+	if o.OutFile != "" {
+		report.BundleFile = o.OutFile
+	}
+	if err := printRootCAReport(o.Common.Out, o.Output, report); err != nil {
+		return err
+	}
+	hint, err := report.outcome(bundleInstruction(o.OutFile, o.OldCA, o.NewCA))
+	if hint != "" {
+		fmt.Fprint(o.ErrOut, hint)
+	}
+	if err != nil {
+		return err
+	}
+	bundleConclusion(o.ErrOut, report)
+	return nil
+}
+
+// readCAs parses and validates both CA files and returns the bundle.
+func (o *BundleOptions) readCAs() ([]byte, error) {
+	var err error
+	if o.oldCAs, err = readCertFile("--old-ca", o.OldCA); err != nil {
+		return nil, err
+	}
+	if o.newCAs, err = readCertFile("--new-ca", o.NewCA); err != nil {
+		return nil, err
+	}
+	warn := o.ExpiryWarning
+	if warn == 0 {
+		warn = -1 // the flag's 0 means "no warning", checks' 0 means "default"
+	}
+	findings, err := checks.ValidateRotation(o.oldCAs, o.newCAs, checks.ValidateOptions{Now: o.now(), WarnWithin: warn, AllowSameKey: o.AllowSameKey})
+	if err := reportFindings(o.ErrOut, findings, err); err != nil {
+		return nil, err
+	}
+	return checks.BuildBundle(o.newCAs, o.oldCAs), nil
+}
+
+// readCertFile reads and strictly parses a PEM certificate file. Errors
+// name the flag and the file and never repeat key material.
+func readCertFile(flag, path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (nothing was changed)", flag, err)
+	}
+	certs, err := checks.ParseCertificates(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w (nothing was changed)", flag, err)
+	}
+	return certs, nil
+}
+
+// reportFindings prints warnings and turns error findings into one error.
+func reportFindings(w io.Writer, findings []checks.Finding, err error) error {
+	var errs []string
+	for _, f := range findings {
+		if f.Level == checks.LevelWarning {
+			fmt.Fprintf(w, "warning: %s\n", f.Message)
+		} else {
+			errs = append(errs, f.Message)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if len(errs) == 1 {
+		return fmt.Errorf("%s (nothing was changed)", errs[0])
+	}
+	return fmt.Errorf("invalid CA input, nothing was changed:\n  - %s", strings.Join(errs, "\n  - "))
+}
+
+// bundleCheckOut tells whether path already holds exactly the bundle, and
+// refuses a file with other content unless forced.
+func bundleCheckOut(path string, bundle []byte, force bool) (same bool, err error) {
+	if path == "" {
+		return false, nil
+	}
+	cur, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("--out: %w", err)
+	case bytes.Equal(cur, bundle):
+		return true, nil
+	case !force:
+		return false, fmt.Errorf("--out %s exists and holds something else; pass --force to overwrite it (nothing was changed)", path)
+	}
+	return false, nil
+}
+
+// bundleWriteOut writes the bundle through a temporary file and a rename,
+// so a component that reads the file never sees half of it.
+func bundleWriteOut(path string, bundle []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, bundle, 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	// WriteFile keeps the mode of an existing file and applies the umask.
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
+
+// rootCAUndoDir resolves --undo-dir.
+func rootCAUndoDir(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	return DefaultUndoDir("")
+}
+
+// bundleInstruction is upstream step 2, printed when the controller-manager
+// reverted our writes.
+func bundleInstruction(out, oldCA, newCA string) string {
+	file := out
+	create := ""
+	if file == "" {
+		file = "ca-bundle.crt"
+		create = fmt.Sprintf("     (write it with: kubectl carotate bundle --old-ca %s --new-ca %s --out ca-bundle.crt)\n", oldCA, newCA)
+	}
+	return fmt.Sprintf(`
+The controller-manager put its old content back: its --root-ca-file is not yet
+the bundle, and it rewrites every kube-root-ca.crt and legacy token Secret to
+that file. Do step 2 of the upstream procedure on every control-plane node:
+  1. Copy the bundle %s to the node, e.g. /etc/kubernetes/pki/ca-bundle.crt.
+%s  2. Point kube-controller-manager's --root-ca-file at it and restart kube-controller-manager.
+  3. Do not point --cluster-signing-cert-file or --client-ca-file at the bundle: they
+     need a file with one CA. If they share a file with --root-ca-file, copy the new
+     CA alone to a separate file for them, and point them back once ca.crt is no
+     longer a bundle.
+Then run this command again: it will find every object bundled and write nothing.
+`, file, create)
+}
+
+func bundleConclusion(w io.Writer, r *rootCAReport) {
+	n, s := r.Namespaces, r.Secrets
+	skipped := n.Skipped + s.Skipped
+	switch {
+	case n.Updated+n.Created+s.Updated == 0 && skipped == 0:
+		fmt.Fprintf(w, "%s: every kube-root-ca.crt and legacy token Secret already holds the %s; nothing was written\n", r.Command, rootCAWhat(r.Command))
+		return
+	case n.Updated+n.Created+s.Updated == 0:
+		fmt.Fprintf(w, "%s: every kube-root-ca.crt and legacy token Secret already holds the %s, except %d skipped (see the REASON column); nothing was written\n",
+			r.Command, rootCAWhat(r.Command), skipped)
+		return
+	case r.DryRun == DryRunClient || r.DryRun == DryRunServer:
+		fmt.Fprintf(w, "%s: %d objects would be written%s\n", r.Command, n.Updated+n.Created+s.Updated, r.DryRun.Suffix())
+	case r.UndoFile != "":
+		fmt.Fprintf(w, "%s: done; to restore the previous values: kubectl carotate undo %s\n", r.Command, r.UndoFile)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(w, "%s: %d objects skipped (see the REASON column)\n", r.Command, skipped)
+	}
+}
+
+func rootCAWhat(command string) string {
+	if command == "bundle" {
+		return "bundle"
+	}
+	return "kept CA only"
+}

@@ -1,0 +1,145 @@
+package plugin
+
+import (
+	"bytes"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+func TestInspectParseObject(t *testing.T) {
+	dir := t.TempDir()
+	// A file whose path looks like an object reference is read as a file.
+	weird := filepath.Join(dir, "secret")
+	if err := os.MkdirAll(filepath.Join(weird, "ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(weird, "ns", "name"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	cases := []struct {
+		in, kind, ns, name string
+		isObj              bool
+		err                string
+	}{
+		{in: "configmap/kube-system/kube-root-ca.crt", kind: "configmap", ns: "kube-system", name: "kube-root-ca.crt", isObj: true},
+		{in: "cm/a/b", kind: "configmap", ns: "a", name: "b", isObj: true},
+		{in: "Secrets/a/b", kind: "secret", ns: "a", name: "b", isObj: true},
+		{in: "secret/b", kind: "secret", isObj: true, err: `"secret/b": write secret/NAMESPACE/NAME`},
+		{in: "configmap/a/b/c", kind: "configmap", isObj: true, err: "write configmap/NAMESPACE/NAME"},
+		{in: "ca.crt"},
+		{in: "/etc/kubernetes/pki/ca.crt"},
+		{in: "secret/ns/name"}, // the file created above
+	}
+	for _, c := range cases {
+		kind, ns, name, isObj, err := inspectParseObject(c.in)
+		if kind != c.kind || ns != c.ns || name != c.name || isObj != c.isObj || (err == nil) != (c.err == "") ||
+			err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: got %q %q %q %v %v", c.in, kind, ns, name, isObj, err)
+		}
+	}
+}
+
+func TestInspectValidate(t *testing.T) {
+	if err := (&InspectOptions{Key: "ca.crt"}).Validate(); err == nil || !strings.Contains(err.Error(), "nothing to inspect") {
+		t.Fatalf("no source: %v", err)
+	}
+	if err := (&InspectOptions{Key: "ca.crt", sources: []string{"secret/x"}}).Validate(); err == nil {
+		t.Fatal("a malformed object reference must be refused before any request")
+	}
+	if err := (&InspectOptions{Key: "ca.crt", Cluster: true, Output: "yaml"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrintInspectReport(t *testing.T) {
+	ca := newServingTestCA(t, "kubernetes")
+	leaf := servingTestLeaf(t, ca).Leaf
+	now := time.Now()
+	src := func(name string, certs ...*x509.Certificate) inspectSource {
+		s := inspectSource{Source: name}
+		for _, c := range certs {
+			s.Certificates = append(s.Certificates, inspectCert{CertInfo: checks.Describe(c), DaysLeft: checks.DaysLeft(c, now)})
+		}
+		return s
+	}
+	r := &inspectReport{
+		Sources: []inspectSource{src("ca.crt", ca.cert), src("serving chain of https://x", leaf)},
+		Verification: []inspectVerify{
+			{Chain: "serving chain of https://x", Against: "kubeconfig CA", Verifies: true},
+			{Chain: "serving chain of https://x", Against: "configmap/kube-system/kube-root-ca.crt[ca.crt]", Verifies: false},
+		},
+	}
+	var b bytes.Buffer
+	if err := printInspectReport(&b, "", r); err != nil {
+		t.Fatal(err)
+	}
+	caFP, leafFP := checks.Fingerprint(ca.cert)[:16], checks.Fingerprint(leaf)[:16]
+	caAfter, leafAfter := ca.cert.NotAfter.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)
+	want := "" +
+		"SOURCE                       SUBJECT             ISSUER          CA    NOT AFTER              DAYS LEFT   FINGERPRINT\n" +
+		"ca.crt                       CN=kubernetes       CN=kubernetes   yes   " + caAfter + "   0           " + caFP + "\n" +
+		"serving chain of https://x   CN=kube-apiserver   CN=kubernetes   no    " + leafAfter + "   0           " + leafFP + "\n" +
+		"serving chain of https://x verifies against kubeconfig CA: yes\n" +
+		"serving chain of https://x verifies against configmap/kube-system/kube-root-ca.crt[ca.crt]: no\n"
+	if b.String() != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	if err := printInspectReport(&b, outputJSON, r); err != nil {
+		t.Fatal(err)
+	}
+	// JSON carries the full fingerprint and the CertInfo fields flattened.
+	for _, want := range []string{`"fingerprint": "` + checks.Fingerprint(ca.cert) + `"`, `"isCA": true`, `"daysLeft": 0`, `"verifies": false`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+}
+
+func TestPrintInspectExpired(t *testing.T) {
+	_, _, p, _, err := checks.GenerateCA("old", 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := inspectParse("x", p)
+	c := s.certs[0]
+	r := &inspectReport{Sources: []inspectSource{{Source: "x",
+		Certificates: []inspectCert{{CertInfo: checks.Describe(c), DaysLeft: checks.DaysLeft(c, time.Now())}}}}}
+	var b bytes.Buffer
+	if err := printInspectReport(&b, "", r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "   expired   ") {
+		t.Fatalf("an expired certificate must say so:\n%s", b.String())
+	}
+}
+
+func TestInspectKubeconfigCA(t *testing.T) {
+	ca := newServingTestCA(t, "kubernetes")
+	if s := inspectKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}}); s.Error != "" || len(s.certs) != 1 {
+		t.Fatalf("CAData: %+v", s)
+	}
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(file, ca.pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := inspectKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{CAFile: file}}); s.Error != "" || s.Source != "kubeconfig CA ("+file+")" {
+		t.Fatalf("CAFile: %+v", s)
+	}
+	if s := inspectKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{Insecure: true}}); !strings.Contains(s.Error, "insecure-skip-tls-verify") {
+		t.Fatalf("insecure: %+v", s)
+	}
+	if s := inspectKubeconfigCA(&rest.Config{}); !strings.Contains(s.Error, "system roots") {
+		t.Fatalf("no CA: %+v", s)
+	}
+}

@@ -1,0 +1,147 @@
+package plugin
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+// servingTestCA is a CA made in memory for tests of this package.
+type servingTestCA struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+	pem  []byte
+}
+
+func newServingTestCA(t *testing.T, cn string) servingTestCA {
+	t.Helper()
+	c, k, p, _, err := checks.GenerateCA(cn, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return servingTestCA{c, k, p}
+}
+
+// servingTestLeaf issues a serving certificate for 127.0.0.1 from ca.
+func servingTestLeaf(t *testing.T, ca servingTestCA) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+func TestChainVerifies(t *testing.T) {
+	oldCA, newCA := newServingTestCA(t, "old"), newServingTestCA(t, "new")
+	leaf := servingTestLeaf(t, oldCA).Leaf
+	cases := []struct {
+		name  string
+		chain []*x509.Certificate
+		roots []*x509.Certificate
+		want  bool
+	}{
+		{"issuer alone", []*x509.Certificate{leaf}, []*x509.Certificate{oldCA.cert}, true},
+		{"bundle holding the issuer", []*x509.Certificate{leaf}, []*x509.Certificate{newCA.cert, oldCA.cert}, true},
+		{"another CA", []*x509.Certificate{leaf}, []*x509.Certificate{newCA.cert}, false},
+		{"no roots", []*x509.Certificate{leaf}, nil, false},
+		{"no chain", nil, []*x509.Certificate{oldCA.cert}, false},
+		// A server sending the old CA as an "intermediate" must not make the
+		// chain trusted by the new CA alone.
+		{"sent CA is not a root", []*x509.Certificate{leaf, oldCA.cert}, []*x509.Certificate{newCA.cert}, false},
+	}
+	for _, c := range cases {
+		if got := chainVerifies(c.chain, c.roots); got != c.want {
+			t.Errorf("%s: chainVerifies = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestFetchServingChain(t *testing.T) {
+	ca := newServingTestCA(t, "serving-ca")
+	cert := servingTestLeaf(t, ca)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+
+	chain, err := fetchServingChain(context.Background(), &rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 1 || !chain[0].Equal(cert.Leaf) {
+		t.Fatalf("got %d certificates, want the server's leaf", len(chain))
+	}
+	if !chainVerifies(chain, []*x509.Certificate{ca.cert}) {
+		t.Fatal("the fetched chain must verify against its CA")
+	}
+
+	// A closed port is an error naming the address, not a hang.
+	addr := srv.Listener.Addr().String()
+	srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := fetchServingChain(ctx, &rest.Config{Host: "https://" + addr}); err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("closed port: %v", err)
+	}
+}
+
+func TestServingChainAddress(t *testing.T) {
+	cases := []struct {
+		host, serverName, addr, sni, err string
+	}{
+		{host: "https://api.example:6443", addr: "api.example:6443", sni: "api.example"},
+		{host: "10.0.0.1", addr: "10.0.0.1:443", sni: "10.0.0.1"},
+		{host: "https://[::1]:6443", addr: "[::1]:6443", sni: "::1"},
+		{host: "https://10.0.0.1:6443", serverName: "kubernetes", addr: "10.0.0.1:6443", sni: "kubernetes"},
+		{host: "http://127.0.0.1:8080", err: "not served over HTTPS"},
+		{host: "", err: "names no API server"},
+	}
+	for _, c := range cases {
+		cfg := &rest.Config{Host: c.host}
+		cfg.TLSClientConfig.ServerName = c.serverName
+		addr, sni, err := servingChainAddress(cfg)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.host, err, c.err)
+			}
+			continue
+		}
+		if err != nil || addr != c.addr || sni != c.sni {
+			t.Errorf("%q: got %q %q %v, want %q %q", c.host, addr, sni, err, c.addr, c.sni)
+		}
+	}
+}

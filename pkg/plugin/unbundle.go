@@ -1,0 +1,235 @@
+package plugin
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+func init() { register(120, NewCmdUnbundle) }
+
+// UnbundleOptions is "kubectl carotate unbundle".
+type UnbundleOptions struct {
+	*Common
+	Keep          string
+	Force         bool
+	CreateMissing bool
+	ReplaceOther  bool
+	Settle        time.Duration
+	DryRunFlag    string
+	Output        string
+	UndoDir       string
+	dryRun        DryRun
+	now           func() time.Time
+	kept          []*x509.Certificate
+}
+
+// NewCmdUnbundle is "kubectl carotate unbundle".
+func NewCmdUnbundle(c *Common) *cobra.Command {
+	o := &UnbundleOptions{Common: c, Settle: defaultSettle, DryRunFlag: string(DryRunNone), now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "unbundle --keep FILE",
+		Short: "Leave only the new CA in every ServiceAccount root CA (step 12.1)",
+		Long: `Leave only the kept CA (the new one) in every ServiceAccount root CA object:
+the kube-root-ca.crt ConfigMap of every namespace and the ca.crt key of legacy
+kubernetes.io/service-account-token Secrets. Step 12.1 of the upstream
+procedure "Manually Rotate CA Certificates", the reverse of "bundle".
+
+It refuses, writing nothing, while
+  - the API server's serving chain does not verify against the kept CA (pods
+    trusting only the kept CA could not reach it: do step 9.3 first), or
+  - the controller-manager would put the bundle back: kube-system's
+    kube-root-ca.crt was last written by kube-controller-manager and holds
+    something else, so its --root-ca-file is not yet the kept CA alone.
+--force skips both checks. Writes are conditional on the object not having
+changed since it was read, touch only ca.crt, and are recorded in an undo
+file; afterwards the written objects are watched for --settle as in bundle.
+
+Exit status: 0 when every object holds the kept CA only (or, in a dry run,
+would); 1 on bad input, a refusal, missing RBAC, failed or reverted writes,
+or objects left alone.`,
+		Example: `  # After the API servers serve a certificate from the new CA and the
+  # controller-manager's --root-ca-file is the new CA alone
+  kubectl carotate unbundle --keep new-ca.crt
+
+  # What would change, validated by the API server
+  kubectl carotate unbundle --keep new-ca.crt --dry-run=server -o yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted)")
+	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain and controller-manager checks")
+	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
+	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that do not hold the kept CA (by default they are left alone and reported)")
+	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting the bundle back (0 skips the check)")
+	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (send no writes) or "server" (send writes with dryRun=All)`)
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	f.StringVar(&o.UndoDir, "undo-dir", o.UndoDir, "Directory for the undo file (default ~/.kube/carotate/no-rotation)")
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
+	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	return cmd
+}
+
+// Validate checks the flags; it reads no file.
+func (o *UnbundleOptions) Validate() error {
+	if o.Keep == "" {
+		return errors.New("--keep is required: the PEM file of the CA that remains (the new CA)")
+	}
+	if o.Settle < 0 {
+		return errors.New("--settle must not be negative")
+	}
+	var err error
+	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	return validateOutput(o.Output)
+}
+
+// Run checks that unbundling is safe now and does the pass.
+func (o *UnbundleOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var err error
+	if o.kept, err = readCertFile("--keep", o.Keep); err != nil {
+		return err
+	}
+	findings, err := checks.ValidateCA("kept CA", o.kept, checks.ValidateOptions{Now: o.now()})
+	if err := reportFindings(o.ErrOut, findings, err); err != nil {
+		return err
+	}
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return err
+	}
+	client, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	undoDir, err := rootCAUndoDir(o.UndoDir)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	for _, c := range o.kept {
+		labels[checks.Fingerprint(c)] = "kept"
+	}
+	target := checks.RootCATarget{Want: o.kept, Labels: labels, AllowRemove: true}
+	pass := &rootCAPass{
+		Command: "unbundle", Client: client, Server: cfg.Host, Target: target,
+		TargetPEM: checks.EncodePEM(o.kept), DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
+		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now,
+	}
+	if err := Preflight(ctx, client, pass.accessChecks()); err != nil {
+		return err
+	}
+	if o.Force {
+		fmt.Fprintln(o.ErrOut, "unbundle: --force: skipping the serving-chain and controller-manager checks")
+	} else {
+		if err := unbundleCheckServingChain(ctx, cfg, o.kept, o.Keep); err != nil {
+			return err
+		}
+		if err := unbundleCheckControllerManager(ctx, client, target, o.Keep); err != nil {
+			return err
+		}
+	}
+
+	report, err := pass.run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := printRootCAReport(o.Common.Out, o.Output, report); err != nil {
+		return err
+	}
+	hint, err := report.outcome(unbundleInstruction(o.Keep))
+	if hint != "" {
+		fmt.Fprint(o.ErrOut, hint)
+	}
+	if err != nil {
+		return err
+	}
+	bundleConclusion(o.ErrOut, report)
+	return nil
+}
+
+// unbundleCheckServingChain refuses while the API server serves a chain
+// the kept CA does not verify: after unbundling, pods trust only the kept CA.
+func unbundleCheckServingChain(ctx context.Context, cfg *rest.Config, kept []*x509.Certificate, keepFile string) error {
+	chain, err := fetchServingChain(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("cannot check the API server's serving chain, nothing was changed (--force skips this check): %w", err)
+	}
+	if chainVerifies(chain, kept) {
+		return nil
+	}
+	leaf := chain[0]
+	return fmt.Errorf(`refusing to unbundle, nothing was changed: the API server's serving certificate
+(%s, issued by %s) does not verify against the kept CA in %s, so pods that
+trust only the kept CA could not reach the API server. Re-issue the API servers'
+serving certificates from the new CA and restart them first (upstream step 9.3),
+then run this command again (--force skips this check)`,
+		leaf.Subject, leaf.Issuer, keepFile)
+}
+
+// unbundleCheckControllerManager refuses while the controller-manager
+// publishes something other than the kept CA. Its root CA publisher
+// rewrites kube-system/kube-root-ca.crt within moments of any change, so
+// when kube-controller-manager is the last writer of ca.crt there, that
+// content is its --root-ca-file: writing anything else would be reverted.
+// This reads managedFields instead of writing a probe, so a refusal
+// changes nothing.
+func unbundleCheckControllerManager(ctx context.Context, client kubernetes.Interface, target checks.RootCATarget, keepFile string) error {
+	var it rootCAItem
+	var owner string
+	err := WithRetry(ctx, func() error {
+		cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, rootCAConfigMap, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		it, owner = configMapItem(cm), rootCAOwner(cm.ManagedFields, rootCAKey)
+		return nil
+	})
+	if apierrors.IsNotFound(err) {
+		return nil // no publisher output to judge by; the settle check still runs
+	}
+	if err != nil {
+		return fmt.Errorf("reading kube-system/kube-root-ca.crt: %w", err)
+	}
+	d := checks.DecideRootCA(it.source(), it.value, it.present, target)
+	if d.Action == checks.RootCAInPlace || owner != controllerManagerFieldManager {
+		return nil
+	}
+	return fmt.Errorf(`refusing to unbundle, nothing was changed: kube-system/kube-root-ca.crt holds %s and
+was last written by kube-controller-manager, so its --root-ca-file is not yet
+the kept CA alone and it would put that content back everywhere.%s
+(--force skips this check)`, d.Found, unbundleInstruction(keepFile))
+}
+
+// unbundleInstruction is upstream step 12.1 for the controller-manager.
+func unbundleInstruction(keepFile string) string {
+	return fmt.Sprintf(`
+Do step 12.1 of the upstream procedure on every control-plane node:
+  1. Point kube-controller-manager's --root-ca-file at a file holding the kept CA
+     alone (the content of %s) and restart kube-controller-manager.
+  2. If --cluster-signing-cert-file or --client-ca-file were given a separate copy
+     of the new CA during the rotation, point them back at ca.crt now that it is
+     no longer a bundle.
+Then run this command again.
+`, keepFile)
+}
