@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +18,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: cluster up|down|reap")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: cluster up|down|reap|new-ca NAME DIR")
 		os.Exit(2)
 	}
 	root, err := localcluster.RepoRoot()
@@ -30,6 +31,8 @@ func main() {
 			err = down(root)
 		case "reap":
 			err = reap(root)
+		case "new-ca":
+			err = newCA(os.Args[2:])
 		default:
 			err = fmt.Errorf("unknown command %q: use up, down or reap", os.Args[1])
 		}
@@ -104,6 +107,22 @@ func reap(root string) error {
 		fmt.Fprintln(os.Stderr, "reaped left-over test process", s)
 	}
 	return err
+}
+
+// newCA writes DIR/NAME.crt and DIR/NAME.key: a CA made the way the harness
+// makes its own, for the demo (a fresh machine may have no openssl).
+func newCA(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: cluster new-ca NAME DIR")
+	}
+	ca, err := localcluster.NewCA(args[0], 10*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(args[1], 0o700); err != nil {
+		return err
+	}
+	return ca.Write(args[1], args[0])
 }
 
 func readState(dir string) (localcluster.State, error) {
