@@ -18,6 +18,7 @@ all: build
 
 build: ## the plugin binary, _output/bin/kubectl-carotate
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-carotate ./cmd/kubectl-carotate
+	install -m 0755 kubectl_complete-carotate $(BIN)/  # kubectl's plugin completion finds it on PATH
 
 tools: ## the control-plane binaries from the pinned modules in hack/tools
 	bash hack/build-tools.sh
@@ -51,7 +52,9 @@ e2e: tools build $(BIN)/cluster ## e2e tests against a local control plane; alwa
 reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)
 	$(BIN)/cluster reap
 
-test: lint unit e2e ## everything CI runs
+test: lint unit e2e release-check ## everything CI runs
+
+include hack/release.mk
 
 clean: cluster-down
 	rm -rf _output dist

@@ -123,6 +123,7 @@ then checks through the API that they were done.`,
 	for _, s := range subcommands {
 		cmd.AddCommand(s.new(common))
 	}
+	registerCompletions(cmd, common)
 	return cmd
 }
 

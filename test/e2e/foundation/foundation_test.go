@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -203,5 +204,36 @@ func waitSecretCA(t *testing.T, ns, name string, want []byte) {
 			t.Fatalf("secret %s/%s does not hold the expected ca.crt (err %v)", ns, name, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestCompletion: kubectl >= 1.26 completes plugin commands through
+// kubectl_complete-carotate, which runs "kubectl-carotate __complete".
+func TestCompletion(t *testing.T) {
+	r := Carotate(t, "__complete", "")
+	for _, want := range []string{"version", "completion"} {
+		if !strings.Contains(r.Stdout, want+"\t") && !strings.Contains(r.Stdout, want+"\n") {
+			t.Errorf("__complete does not offer %q: %q", want, r.Stdout)
+		}
+	}
+	r = Carotate(t, "__complete", "version", "-n", "kube-")
+	for _, want := range []string{"kube-system", "kube-public", "kube-node-lease"} {
+		if !strings.Contains(r.Stdout, want+"\n") {
+			t.Errorf("-n completion lacks namespace %s from the cluster: %q", want, r.Stdout)
+		}
+	}
+	if strings.Contains(r.Stdout, "default\n") {
+		t.Errorf("-n kube- offered a namespace without the prefix: %q", r.Stdout)
+	}
+	bash, err := exec.LookPath("bash")
+	Must(t, err)
+	out, err := exec.Command(bash, "-c", "source <("+BinDir+"/kubectl-carotate completion bash); complete -p kubectl-carotate").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "kubectl-carotate") {
+		t.Fatalf("bash completion not registered: %v %s", err, out)
+	}
+	// Through kubectl itself, as a user's shell would ask.
+	r = Run(t, "kubectl", "__complete", "carotate", "ver")
+	if !strings.Contains(r.Stdout, "version") {
+		t.Errorf("kubectl __complete carotate ver: %q", r.Stdout)
 	}
 }
