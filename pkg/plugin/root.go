@@ -119,6 +119,8 @@ then checks through the API that they were done.`,
 	flags.IntVar(&common.Burst, "burst", common.Burst, "Maximum burst of queries above --qps")
 	addKlogFlags(flags)
 
+	// Listed in the order of the procedure, not alphabetically.
+	cobra.EnableCommandSorting = false
 	sort.SliceStable(subcommands, func(i, j int) bool { return subcommands[i].order < subcommands[j].order })
 	for _, s := range subcommands {
 		cmd.AddCommand(s.new(common))

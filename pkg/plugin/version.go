@@ -20,6 +20,8 @@ func NewCmdVersion(c *Common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the plugin's version",
+		Long: `Print the plugin's version, commit and build date. It needs no cluster:
+use it to check which build krew installed before a rotation.`,
 		Example: `  kubectl carotate version
   kubectl carotate version -o json`,
 		Args: cobra.NoArgs,
