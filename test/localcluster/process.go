@@ -98,7 +98,13 @@ func (c *Component) start(pidDir string, detached bool) error {
 	if pidDir != "" {
 		if err := os.MkdirAll(pidDir, 0o755); err == nil {
 			c.pidFile = filepath.Join(pidDir, strconv.Itoa(cmd.Process.Pid))
-			_ = os.WriteFile(c.pidFile, []byte(c.Binary+"\n"), 0o644)
+			// Record the executable as /proc/<pid>/exe will show it: with
+			// symlinks resolved, or the reaper would not recognise it.
+			exe, err := filepath.EvalSymlinks(c.Binary)
+			if err != nil {
+				exe = c.Binary
+			}
+			_ = os.WriteFile(c.pidFile, []byte(exe+"\n"), 0o644)
 		}
 	}
 	if !detached {
