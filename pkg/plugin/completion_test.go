@@ -71,7 +71,7 @@ func TestCompleteSubcommands(t *testing.T) {
 	}
 
 	values, _ = completionRun(t, completionTestRoot(t), "completion", "")
-	if want := []string{"bash", "fish", "powershell", "zsh"}; !reflect.DeepEqual(values, want) {
+	if want := []string{"bash", "zsh", "fish", "powershell"}; !reflect.DeepEqual(values, want) {
 		t.Errorf("__complete completion \"\" = %q, want %q", values, want)
 	}
 }
