@@ -1,0 +1,448 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+// restartItem is what happened to one workload.
+type restartItem struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Result of the patch: patched, already-current, failed, gone, not-reached.
+	Result string `json:"result"`
+	// Skipped is why the workload does not roll by itself (paused, OnDelete,
+	// 0 replicas); empty when it rolls.
+	Skipped string `json:"skipped,omitempty"`
+	Note    string `json:"note,omitempty"`
+	// Rollout with --wait: complete, failed, timed-out, not-reached.
+	Rollout string `json:"rollout,omitempty"`
+	// OldPods counts the pods of a DaemonSet or StatefulSet whose template
+	// lacked the value when the pass listed them.
+	OldPods     int    `json:"oldPods,omitempty"`
+	DeletedPods int    `json:"deletedPods,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+func (it *restartItem) failed() bool {
+	switch it.Result {
+	case restartResultFailed, restartResultNotReached:
+		return true
+	}
+	switch it.Rollout {
+	case restartRolloutFailed, restartRolloutTimedOut, restartRolloutNotReached:
+		return true
+	}
+	return false
+}
+
+func (it *restartItem) ref() string {
+	return strings.ToLower(it.Kind) + ".apps/" + it.Name
+}
+
+// restartPodItem is a pod no workload patch restarts.
+type restartPodItem struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Reason    string `json:"reason"`
+	Detail    string `json:"detail"`
+}
+
+type restartTotals struct {
+	Workloads    int `json:"workloads"`
+	Patched      int `json:"patched"`
+	Current      int `json:"alreadyCurrent"`
+	Skipped      int `json:"skipped"`
+	Failed       int `json:"failed"`
+	RolledOut    int `json:"rolledOut"`
+	Gone         int `json:"gone"`
+	UnrolledPods int `json:"unrolledPods"`
+}
+
+type restartSummaryRow struct {
+	Namespace string         `json:"namespace"`
+	Kind      string         `json:"kind"`
+	Patched   int            `json:"patched"`
+	Current   int            `json:"alreadyCurrent"`
+	Skipped   map[string]int `json:"skipped,omitempty"`
+	Failed    int            `json:"failed"`
+	RolledOut int            `json:"rolledOut"`
+}
+
+// restartReport is the -o json|yaml document, and what the tables show.
+type restartReport struct {
+	Annotation  string              `json:"annotation"`
+	Value       string              `json:"value"`
+	ValueSource string              `json:"valueSource"`
+	DryRun      string              `json:"dryRun"`
+	Scope       string              `json:"scope"`
+	Waited      bool                `json:"waited"`
+	Interrupted bool                `json:"interrupted,omitempty"`
+	Totals      restartTotals       `json:"totals"`
+	Summary     []restartSummaryRow `json:"summary"`
+	Workloads   []*restartItem      `json:"workloads"`
+	Pods        []restartPodItem    `json:"pods"`
+}
+
+func (r *restartRun) report() restartReport {
+	rep := restartReport{
+		Annotation: r.o.Annotation, Value: r.value, ValueSource: r.source, DryRun: string(r.o.dryRun),
+		Scope: r.o.scope.String(), Waited: r.o.Wait, Workloads: r.items, Pods: r.pods,
+	}
+	if rep.Workloads == nil {
+		rep.Workloads = []*restartItem{}
+	}
+	if rep.Pods == nil {
+		rep.Pods = []restartPodItem{}
+	}
+	rows := map[[2]string]*restartSummaryRow{}
+	row := func(ns, kind string) *restartSummaryRow {
+		k := [2]string{ns, kind}
+		if rows[k] == nil {
+			rows[k] = &restartSummaryRow{Namespace: ns, Kind: kind}
+		}
+		return rows[k]
+	}
+	t := &rep.Totals
+	for _, it := range r.items {
+		s := row(it.Namespace, it.Kind)
+		t.Workloads++
+		switch it.Result {
+		case restartResultPatched:
+			s.Patched++
+			t.Patched++
+		case restartResultCurrent:
+			s.Current++
+			t.Current++
+		case restartResultGone:
+			t.Gone++
+		}
+		if it.Skipped != "" {
+			if s.Skipped == nil {
+				s.Skipped = map[string]int{}
+			}
+			s.Skipped[it.Skipped]++
+			t.Skipped++
+		}
+		if it.failed() {
+			s.Failed++
+			t.Failed++
+			rep.Interrupted = rep.Interrupted || it.Result == restartResultNotReached || it.Rollout == restartRolloutNotReached
+		}
+		if it.Rollout == restartRolloutComplete {
+			s.RolledOut++
+			t.RolledOut++
+		}
+	}
+	for _, p := range r.pods {
+		s := row(p.Namespace, "Pod")
+		if s.Skipped == nil {
+			s.Skipped = map[string]int{}
+		}
+		s.Skipped[p.Reason]++
+		t.UnrolledPods++
+	}
+	for _, s := range rows {
+		rep.Summary = append(rep.Summary, *s)
+	}
+	sort.Slice(rep.Summary, func(i, j int) bool {
+		a, b := rep.Summary[i], rep.Summary[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return restartKindOrder(a.Kind) < restartKindOrder(b.Kind)
+	})
+	if rep.Summary == nil {
+		rep.Summary = []restartSummaryRow{}
+	}
+	return rep
+}
+
+// restartTableLimit caps each list under the summary; -o json has them all.
+const restartTableLimit = 100
+
+func (r *restartRun) finish(context.Context) error {
+	rep := r.report()
+	var err error
+	if r.o.Output == outputJSON || r.o.Output == outputYAML {
+		err = printStructured(r.o.Out, r.o.Output, rep)
+	} else {
+		err = restartPrintTables(r.o.Out, rep, r.o.dryRun)
+	}
+	if err != nil {
+		return err
+	}
+	t := rep.Totals
+	if t.Failed == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("%d of %d workloads failed", t.Failed, t.Workloads)
+	if rep.Interrupted {
+		what = fmt.Sprintf("interrupted: %d of %d workloads not finished or failed", t.Failed, t.Workloads)
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("%s; re-run with --value %s to finish this pass: what already carries the value is not patched again", what, r.value)}
+}
+
+// restartPrintTables prints the summary by namespace and kind, then every
+// workload or pod that will not roll and every failure, then one line of
+// totals.
+func restartPrintTables(w io.Writer, rep restartReport, dryRun DryRun) error {
+	dash := func(n int, show bool) string {
+		if !show {
+			return "-"
+		}
+		return strconv.Itoa(n)
+	}
+	var rows [][]string
+	for _, s := range rep.Summary {
+		pod := s.Kind == "Pod"
+		rows = append(rows, []string{s.Namespace, s.Kind, dash(s.Patched, !pod), dash(s.Current, !pod),
+			restartSkippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod)})
+	}
+	if len(rows) > 0 {
+		if err := writeTable(w, []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"}, rows); err != nil {
+			return err
+		}
+	}
+
+	var attention [][]string
+	for _, it := range rep.Workloads {
+		if reason, detail := restartAttention(it); reason != "" {
+			attention = append(attention, []string{it.Namespace, it.ref(), reason, detail})
+		}
+	}
+	for _, p := range rep.Pods {
+		attention = append(attention, []string{p.Namespace, "pod/" + p.Name, p.Reason, p.Detail})
+	}
+	if err := restartSection(w, "Not rolled by this pass:", []string{"namespace", "object", "reason", "what to do"}, attention); err != nil {
+		return err
+	}
+	var failed [][]string
+	for _, it := range rep.Workloads {
+		if it.failed() {
+			failed = append(failed, []string{it.Namespace, it.ref(), it.Error})
+		}
+	}
+	if err := restartSection(w, "Failed:", []string{"namespace", "object", "error"}, failed); err != nil {
+		return err
+	}
+
+	t := rep.Totals
+	line := fmt.Sprintf("\nPass %s=%s: %d workloads, %d patched, %d already current, %d skipped, %d failed",
+		rep.Annotation, rep.Value, t.Workloads, t.Patched, t.Current, t.Skipped, t.Failed)
+	if rep.Waited {
+		line += fmt.Sprintf(", %d rolled out", t.RolledOut)
+	}
+	if t.Gone > 0 {
+		line += fmt.Sprintf(", %d deleted meanwhile", t.Gone)
+	}
+	if t.UnrolledPods > 0 {
+		line += fmt.Sprintf("; %d pod(s) no patch restarts", t.UnrolledPods)
+	}
+	_, err := fmt.Fprintln(w, line+dryRun.Suffix())
+	return err
+}
+
+func restartSection(w io.Writer, title string, header []string, rows [][]string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintf(w, "\n%s\n", title); err != nil {
+		return err
+	}
+	shown := rows
+	if len(rows) > restartTableLimit {
+		shown = rows[:restartTableLimit]
+	}
+	if err := writeTable(w, header, shown); err != nil {
+		return err
+	}
+	if len(rows) > len(shown) {
+		_, err := fmt.Fprintf(w, "... and %d more (-o json lists them all)\n", len(rows)-len(shown))
+		return err
+	}
+	return nil
+}
+
+// restartSkippedCell reads "0", or "1 (paused)", or "2 (OnDelete), 1 (0 replicas)".
+func restartSkippedCell(m map[string]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	reasons := make([]string, 0, len(m))
+	for r := range m {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%d (%s)", m[r], r)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// restartAttention says why a workload needs the admin, and what to do.
+func restartAttention(it *restartItem) (reason, detail string) {
+	did := "patched"
+	if it.Result == restartResultCurrent {
+		did = "carries the value"
+	}
+	switch it.Skipped {
+	case checks.ReasonPaused:
+		return it.Skipped, fmt.Sprintf("%s; rolls once resumed: kubectl rollout resume deployment/%s -n %s (or re-run with --resume-paused)", did, it.Name, it.Namespace)
+	case checks.ReasonOnDelete:
+		return it.Skipped, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --wait --delete-ondelete-pods", did, it.OldPods)
+	case checks.ReasonNoReplicas:
+		return it.Skipped, "nothing to roll; pods created later get the new template"
+	}
+	switch {
+	case it.Result == restartResultGone:
+		return "gone", it.Error
+	case it.Note != "":
+		return "partition", it.Note
+	}
+	return "", ""
+}
+
+// restartProgress reports on stderr: a line redrawn in place on a
+// terminal, a plain line every few seconds otherwise (logs, CI), and a
+// final line either way.
+type restartProgress struct {
+	w       io.Writer
+	tty     bool
+	total   int
+	wait    bool
+	suffix  string
+	started time.Time
+
+	done    atomic.Int64
+	failed  atomic.Int64
+	rolling atomic.Int64
+
+	mu       sync.Mutex
+	drawn    bool
+	lastLine string
+	quit     chan struct{}
+	wg       sync.WaitGroup
+}
+
+const (
+	restartTTYInterval   = 200 * time.Millisecond
+	restartPlainInterval = 5 * time.Second
+)
+
+func newRestartProgress(w io.Writer, tty bool, total int, wait bool, dryRun DryRun) *restartProgress {
+	return &restartProgress{w: w, tty: tty, total: total, wait: wait, suffix: dryRun.Suffix(), quit: make(chan struct{})}
+}
+
+func (p *restartProgress) start() {
+	p.started = time.Now()
+	interval := restartPlainInterval
+	if p.tty {
+		interval = restartTTYInterval
+	}
+	p.wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				p.draw(false)
+			case <-p.quit:
+				return
+			}
+		}
+	})
+}
+
+func (p *restartProgress) stop() {
+	close(p.quit)
+	p.wg.Wait()
+	p.draw(true)
+}
+
+// finished counts one workload as done (with the failures among them).
+func (p *restartProgress) finished(it *restartItem) {
+	p.done.Add(1)
+	if it.failed() {
+		p.failed.Add(1)
+	}
+}
+
+func (p *restartProgress) line() string {
+	done := p.done.Load()
+	elapsed := time.Since(p.started)
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(done) / s
+	}
+	s := fmt.Sprintf("restart-workloads: %d/%d done", done, p.total)
+	if p.wait {
+		s += fmt.Sprintf(", %d rolling", p.rolling.Load())
+	}
+	if f := p.failed.Load(); f > 0 {
+		s += fmt.Sprintf(", %d failed", f)
+	}
+	s += ", " + elapsed.Round(100*time.Millisecond).String()
+	if elapsed >= time.Second {
+		// A rate over less than a second says nothing.
+		prec := 0
+		if rate < 10 {
+			prec = 1
+		}
+		s += fmt.Sprintf(", %.*f/s", prec, rate)
+	}
+	return s + p.suffix
+}
+
+func (p *restartProgress) draw(final bool) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.line()
+	switch {
+	case p.tty:
+		fmt.Fprintf(p.w, "\r\033[K%s", l)
+		p.drawn = true
+		if final {
+			fmt.Fprintln(p.w)
+			p.drawn = false
+		}
+	case final:
+		fmt.Fprintln(p.w, l)
+	default:
+		// Time passes every tick; repeat the line only when work moved.
+		key := fmt.Sprint(p.done.Load(), p.rolling.Load(), p.failed.Load())
+		if key != p.lastLine {
+			fmt.Fprintln(p.w, l)
+			p.lastLine = key
+		}
+	}
+}
+
+// eventf prints one line about one workload without garbling the
+// progress line on a terminal.
+func (p *restartProgress) eventf(format string, args ...any) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
