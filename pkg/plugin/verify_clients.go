@@ -1,0 +1,113 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+// checkClients is the "clients" check: the CA of the kubeconfig in use, and
+// kube-public/cluster-info (through update-cluster-info --check's logic).
+func (r *verifyRun) checkClients(ctx context.Context, sec *verifySection) {
+	o := r.o
+	sec.add(r.verifyKubeconfigItem())
+
+	st, err := CheckClusterInfo(ctx, o.client, o.rule.Want, o.now())
+	if err != nil {
+		sec.fail("reading kube-public/cluster-info and the bootstrap tokens: %v", err)
+	} else {
+		sec.add(r.verifyClusterInfoItem(st))
+	}
+	for _, it := range sec.Items {
+		sec.action(it.Action)
+	}
+	sec.Summary = "the current kubeconfig and kube-public/cluster-info"
+}
+
+func (r *verifyRun) verifyKubeconfigItem() verifyItem {
+	o := r.o
+	name, cluster := o.cfg.Host, "CLUSTER"
+	if raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig(); err == nil {
+		ctxName := raw.CurrentContext
+		if o.ConfigFlags.Context != nil && *o.ConfigFlags.Context != "" {
+			ctxName = *o.ConfigFlags.Context
+		}
+		if c := raw.Contexts[ctxName]; c != nil {
+			name, cluster = fmt.Sprintf("context %s, cluster %s", ctxName, c.Cluster), c.Cluster
+		}
+	}
+	it := verifyItem{Severity: checks.SeverityOK, Kind: "kubeconfig", Name: name, Where: "certificate-authority-data"}
+	tlsc := o.cfg.TLSClientConfig
+	data := tlsc.CAData
+	source := "certificate-authority-data"
+	if len(data) == 0 && tlsc.CAFile != "" {
+		it.Where = "certificate-authority " + tlsc.CAFile
+		source = tlsc.CAFile
+		var err error
+		if data, err = os.ReadFile(tlsc.CAFile); err != nil {
+			it.Severity, it.Verdict, it.Detail = checks.SeverityError, "unreadable", err.Error()
+			return it
+		}
+	}
+	switch {
+	case o.cfg.Insecure:
+		it.Severity, it.Verdict = checks.SeverityWarning, "insecure"
+		it.Detail = "insecure-skip-tls-verify: this kubeconfig trusts any server, so it proves nothing about the CA"
+		it.Action = "set certificate-authority-data to the content of " + o.CAFile + " and drop insecure-skip-tls-verify"
+		return it
+	case len(data) == 0:
+		it.Severity, it.Verdict = checks.SeverityInfo, "system-roots"
+		it.Detail = "no CA in the kubeconfig: the system's trusted roots are used"
+		return it
+	}
+	v := o.rule.Judge("kubeconfig "+source, data)
+	it.Holds, it.Verdict, it.Detail = v.Holds, v.Reason, v.Note
+	if !v.OK {
+		it.Detail = v.Problem
+		it.Action = fmt.Sprintf("kubectl config set-cluster %s --embed-certs --certificate-authority=%s (step 7; and in every kubeconfig handed out)", cluster, o.CAFile)
+		it.Severity = checks.SeverityError
+		if v.Reason == checks.CAStillOld || v.Reason == checks.CAOutside {
+			// An extra trusted CA in one user's kubeconfig breaks nothing;
+			// it is cleanup of step 12.2.
+			it.Severity = checks.SeverityWarning
+		}
+	}
+	return it
+}
+
+func (r *verifyRun) verifyClusterInfoItem(st ClusterInfoStatus) verifyItem {
+	o := r.o
+	it := verifyItem{Severity: checks.SeverityOK, Kind: "ConfigMap", Namespace: st.Namespace, Name: st.Name, Where: "kubeconfig certificate-authority-data"}
+	if !st.Present {
+		it.Severity, it.Verdict = checks.SeverityInfo, "absent"
+		it.Detail = "not found: this cluster does not publish cluster-info for bootstrap-token joins, so step 10 does not apply"
+		return it
+	}
+	var names []string
+	for _, c := range st.CAs {
+		if l := o.rule.Labels[c.Fingerprint]; l != "" {
+			names = append(names, l)
+		} else {
+			names = append(names, fmt.Sprintf("%s (%s)", c.Subject, checks.ShortFingerprint(c.Fingerprint)))
+		}
+	}
+	it.Holds = strings.Join(names, "+")
+	var sigs []string
+	for _, s := range st.Signatures {
+		sigs = append(sigs, s.TokenID+" "+string(s.State))
+	}
+	if len(sigs) > 0 {
+		it.Detail = "signatures: " + strings.Join(sigs, ", ")
+	}
+	if st.Consistent {
+		it.Verdict = "consistent"
+		return it
+	}
+	it.Severity, it.Verdict = checks.SeverityError, "inconsistent"
+	it.Detail = strings.Join(st.Problems, "; ")
+	it.Action = "kubectl carotate update-cluster-info --ca " + o.CAFile
+	return it
+}
