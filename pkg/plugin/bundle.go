@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
@@ -45,7 +46,7 @@ type BundleOptions struct {
 func NewCmdBundle(c *Common) *cobra.Command {
 	o := &BundleOptions{Common: c, Settle: defaultSettle, ExpiryWarning: checks.DefaultWarnWithin, DryRunFlag: string(DryRunNone), now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "bundle --old-ca FILE --new-ca FILE [--out FILE]",
+		Use:   "bundle [--old-ca FILE --new-ca FILE] [--out FILE]",
 		Short: "Make every ServiceAccount root CA hold the old and the new CA (steps 2 and 3)",
 		Long: `Make every ServiceAccount root CA object hold the bundle of the old and the
 new CA: the kube-root-ca.crt ConfigMap of every namespace (what projected
@@ -85,8 +86,8 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate)")
-	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the CA that replaces it (one certificate)")
+	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate); default: the recorded rotation's")
+	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the CA that replaces it (one certificate); default: the recorded rotation's")
 	f.StringVar(&o.OutFile, "out", o.OutFile, "Write the bundle (new CA, then old) to this file, mode 0644")
 	f.BoolVar(&o.Force, "force", o.Force, "Overwrite an --out file that holds something else")
 	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
@@ -104,13 +105,12 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 
 // Validate checks the flags; it reads no file.
 func (o *BundleOptions) Validate() error {
+	// Both, or neither: then they come from the rotation record.
 	switch {
-	case o.OldCA == "" && o.NewCA == "":
-		return errors.New("--old-ca and --new-ca are required: the PEM files of the CA the cluster runs on and of the CA that replaces it")
-	case o.OldCA == "":
-		return errors.New("--old-ca is required: the PEM file of the CA the cluster runs on")
-	case o.NewCA == "":
-		return errors.New("--new-ca is required: the PEM file of the CA that replaces the old one")
+	case o.OldCA == "" && o.NewCA != "":
+		return errors.New("--old-ca is required with --new-ca: the PEM file of the CA the cluster runs on")
+	case o.NewCA == "" && o.OldCA != "":
+		return errors.New("--new-ca is required with --old-ca: the PEM file of the CA that replaces the old one")
 	}
 	if o.Settle < 0 {
 		return errors.New("--settle must not be negative")
@@ -127,15 +127,6 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	bundle, err := o.readCAs()
-	if err != nil {
-		return err
-	}
-	outSame, err := bundleCheckOut(o.OutFile, bundle, o.Force)
-	if err != nil {
-		return err
-	}
-
 	cfg, err := o.RESTConfig()
 	if err != nil {
 		return err
@@ -144,7 +135,15 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	undoDir, err := rootCAUndoDir(o.UndoDir)
+	bundle, err := o.readCAs(ctx, client)
+	if err != nil {
+		return err
+	}
+	outSame, err := bundleCheckOut(o.OutFile, bundle, o.Force)
+	if err != nil {
+		return err
+	}
+	undoDir, err := undoDirFor(ctx, client, o.UndoDir)
 	if err != nil {
 		return err
 	}
@@ -193,6 +192,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if hint != "" {
 		fmt.Fprint(o.ErrOut, hint)
 	}
+	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "bundle", Phase: "bundle", Result: passResult(err), UndoFile: report.UndoFile})
 	if err != nil {
 		return err
 	}
@@ -200,14 +200,33 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// readCAs parses and validates both CA files and returns the bundle.
-func (o *BundleOptions) readCAs() ([]byte, error) {
-	var err error
-	if o.oldCAs, err = readCertFile("--old-ca", o.OldCA); err != nil {
-		return nil, err
+// passResult is the rotation log's word for how a pass ended.
+func passResult(err error) string {
+	if err != nil {
+		return "failed"
 	}
-	if o.newCAs, err = readCertFile("--new-ca", o.NewCA); err != nil {
-		return nil, err
+	return "ok"
+}
+
+// readCAs parses and validates both CA files, or takes the CAs of the
+// recorded rotation when no file is given, and returns the bundle.
+func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface) ([]byte, error) {
+	var err error
+	if o.OldCA == "" {
+		rec, err := recordedRotation(ctx, client, "--old-ca/--new-ca")
+		if err != nil {
+			return nil, err
+		}
+		o.oldCAs, o.newCAs = rec.oldCerts(), rec.newCerts()
+		o.OldCA, o.NewCA = rec.OldCAFile, rec.NewCAFile // hints for printed instructions
+		fmt.Fprintf(o.ErrOut, "bundle: old and new CA from rotation %s\n", rec.ID)
+	} else {
+		if o.oldCAs, err = readCertFile("--old-ca", o.OldCA); err != nil {
+			return nil, err
+		}
+		if o.newCAs, err = readCertFile("--new-ca", o.NewCA); err != nil {
+			return nil, err
+		}
 	}
 	warn := o.ExpiryWarning
 	if warn == 0 {
@@ -290,14 +309,6 @@ func bundleWriteOut(path string, bundle []byte) error {
 		return fmt.Errorf("--out: %w", err)
 	}
 	return nil
-}
-
-// rootCAUndoDir resolves --undo-dir.
-func rootCAUndoDir(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	return DefaultUndoDir("")
 }
 
 // bundleInstruction is upstream step 2, printed when the controller-manager

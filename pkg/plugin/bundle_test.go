@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +17,9 @@ func TestBundleValidate(t *testing.T) {
 		o    BundleOptions
 		want string
 	}{
-		{BundleOptions{}, "--old-ca and --new-ca are required"},
-		{BundleOptions{OldCA: "a"}, "--new-ca is required"},
-		{BundleOptions{NewCA: "a"}, "--old-ca is required"},
+		{BundleOptions{}, ""}, // both from the rotation record
+		{BundleOptions{OldCA: "a"}, "--new-ca is required with --old-ca"},
+		{BundleOptions{NewCA: "a"}, "--old-ca is required with --new-ca"},
 		{BundleOptions{OldCA: "a", NewCA: "b", DryRunFlag: "maybe"}, `invalid --dry-run value "maybe": must be "none", "client", or "server"`},
 		{BundleOptions{OldCA: "a", NewCA: "b", Output: "wide"}, `unsupported output format "wide"`},
 		{BundleOptions{OldCA: "a", NewCA: "b", Settle: -1}, "--settle must not be negative"},
@@ -39,7 +40,7 @@ func TestBundleValidate(t *testing.T) {
 }
 
 func TestUnbundleValidate(t *testing.T) {
-	if err := (&UnbundleOptions{}).Validate(); err == nil || !strings.Contains(err.Error(), "--keep is required") {
+	if err := (&UnbundleOptions{Settle: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "--settle must not be negative") {
 		t.Fatalf("got %v", err)
 	}
 	if err := (&UnbundleOptions{Keep: "k", DryRunFlag: "client"}).Validate(); err != nil {
@@ -67,7 +68,7 @@ func TestBundleReadCAs(t *testing.T) {
 	var errOut bytes.Buffer
 	o := &BundleOptions{Common: &Common{}, OldCA: oldFile, NewCA: newFile, ExpiryWarning: checks.DefaultWarnWithin, now: time.Now}
 	o.ErrOut = &errOut
-	bundle, err := o.readCAs()
+	bundle, err := o.readCAs(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +81,12 @@ func TestBundleReadCAs(t *testing.T) {
 	}
 
 	o.NewCA = keyFile
-	_, err = o.readCAs()
+	_, err = o.readCAs(context.Background(), nil)
 	if err == nil || err.Error() != "--new-ca "+keyFile+": block 1 is a private key (PRIVATE KEY); pass the certificate, never the key (nothing was changed)" {
 		t.Fatalf("key: %v", err)
 	}
 	o.NewCA = oldFile
-	_, err = o.readCAs()
+	_, err = o.readCAs(context.Background(), nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "old CA and new CA are the same certificate") || !strings.HasSuffix(err.Error(), "(nothing was changed)") {
 		t.Fatalf("same: %v", err)
 	}

@@ -115,7 +115,7 @@ Exit codes:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.CAFile, "ca", o.CAFile, "PEM file with the CA certificate(s) cluster-info must carry: the old+new bundle during the rotation, the new CA at the end")
+	f.StringVar(&o.CAFile, "ca", o.CAFile, "PEM file with the CA certificate(s) cluster-info must carry: the old+new bundle during the rotation, the new CA at the end; default: from the recorded rotation")
 	f.BoolVar(&o.Check, "check", o.Check, "Read-only: report the CA(s) and signature states of cluster-info; exit 1 when not consistent")
 	f.BoolVar(&o.Sign, "sign", o.Sign, "Sign with the bootstrap tokens in the same write instead of waiting for the bootstrap signer")
 	f.BoolVar(&o.Require, "require", o.Require, "Fail (exit 1) when kube-public/cluster-info does not exist")
@@ -174,9 +174,6 @@ func (o *UpdateClusterInfoOptions) Validate() error {
 		}
 		return nil
 	}
-	if o.CAFile == "" {
-		return errors.New("--ca FILE is required: the old+new bundle during the rotation, the new CA alone at the end (or use --check)")
-	}
 	if o.SignerWait < 0 {
 		return fmt.Errorf("--signer-wait must not be negative, got %s", o.SignerWait)
 	}
@@ -191,12 +188,31 @@ func (o *UpdateClusterInfoOptions) Run(ctx context.Context) error {
 	if o.Check {
 		return o.runCheck(ctx)
 	}
-	return o.runUpdate(ctx)
+	err := o.runUpdate(ctx)
+	if err == nil {
+		logPass(ctx, o.client, o.ErrOut, o.dryRun, rotationPass{Kind: clusterInfoCommand, Result: "ok"})
+	}
+	return err
 }
 
 // clusterInfoLoadCA reads --ca with the same rules and messages as bundle:
 // strict PEM, CA certificates only, currently valid; warnings go to stderr.
-func (o *UpdateClusterInfoOptions) clusterInfoLoadCA() ([]*x509.Certificate, error) {
+// Without --ca the recorded rotation decides: its bundle until the unbundle
+// pass is logged, then its new CA alone.
+func (o *UpdateClusterInfoOptions) clusterInfoLoadCA(ctx context.Context) ([]*x509.Certificate, error) {
+	if o.CAFile == "" {
+		rec, err := recordedRotation(ctx, o.client, "--ca FILE")
+		if err != nil {
+			return nil, err
+		}
+		certs, what := append(append([]*x509.Certificate{}, rec.newCerts()...), rec.oldCerts()...), "bundle (new+old)"
+		if p := rec.lastPass("unbundle"); p != nil && p.Result == "ok" {
+			certs, what = rec.newCerts(), "new CA (the rotation is unbundled)"
+		}
+		o.CAFile = fmt.Sprintf("rotation %s's %s", rec.ID, what)
+		fmt.Fprintf(o.ErrOut, "update-cluster-info: --ca from the %s\n", o.CAFile)
+		return certs, nil
+	}
 	certs, err := readCertFile("--ca", o.CAFile)
 	if err != nil {
 		return nil, err
@@ -291,7 +307,7 @@ func (o *UpdateClusterInfoOptions) runCheck(ctx context.Context) error {
 	var want []*x509.Certificate
 	if o.CAFile != "" {
 		var err error
-		if want, err = o.clusterInfoLoadCA(); err != nil {
+		if want, err = o.clusterInfoLoadCA(ctx); err != nil {
 			return &ExitError{Code: 2, Err: err}
 		}
 	}
@@ -422,7 +438,7 @@ type clusterInfoRun struct {
 }
 
 func (o *UpdateClusterInfoOptions) runUpdate(ctx context.Context) error {
-	certs, err := o.clusterInfoLoadCA()
+	certs, err := o.clusterInfoLoadCA(ctx)
 	if err != nil {
 		return err
 	}
@@ -618,12 +634,9 @@ func (r *clusterInfoRun) write(ctx context.Context, change func(map[string]strin
 }
 
 func (r *clusterInfoRun) openUndo() error {
-	dir := r.o.UndoDir
-	if dir == "" {
-		var err error
-		if dir, err = DefaultUndoDir(""); err != nil {
-			return err
-		}
+	dir, err := undoDirFor(context.Background(), r.o.client, r.o.UndoDir)
+	if err != nil {
+		return err
 	}
 	w, err := CreateUndoFile(dir, UndoHeader{Command: clusterInfoCommand, Server: r.o.server, CreatedAt: r.o.now()})
 	if err != nil {

@@ -64,7 +64,7 @@ func TestUpdateClusterInfoValidate(t *testing.T) {
 		o    UpdateClusterInfoOptions
 		want string
 	}{
-		{UpdateClusterInfoOptions{}, "--ca FILE is required"},
+		{UpdateClusterInfoOptions{}, ""}, // --ca from the rotation record
 		{UpdateClusterInfoOptions{CAFile: "x", DryRunFlag: "yes"}, `"none", "client", or "server"`},
 		{UpdateClusterInfoOptions{CAFile: "x", Output: "wide"}, "unsupported output format"},
 		{UpdateClusterInfoOptions{Check: true, Sign: true}, "--check is read-only"},

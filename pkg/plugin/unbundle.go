@@ -38,7 +38,7 @@ type UnbundleOptions struct {
 func NewCmdUnbundle(c *Common) *cobra.Command {
 	o := &UnbundleOptions{Common: c, Settle: defaultSettle, DryRunFlag: string(DryRunNone), now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "unbundle --keep FILE",
+		Use:   "unbundle [--keep FILE]",
 		Short: "Leave only the new CA in every ServiceAccount root CA (step 12.1)",
 		Long: `Leave only the kept CA (the new one) in every ServiceAccount root CA object:
 the kube-root-ca.crt ConfigMap of every namespace and the ca.crt key of legacy
@@ -73,7 +73,7 @@ or objects left alone.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted)")
+	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")
 	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain and controller-manager checks")
 	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
 	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that do not hold the kept CA (by default they are left alone and reported)")
@@ -88,9 +88,6 @@ or objects left alone.`,
 
 // Validate checks the flags; it reads no file.
 func (o *UnbundleOptions) Validate() error {
-	if o.Keep == "" {
-		return errors.New("--keep is required: the PEM file of the CA that remains (the new CA)")
-	}
 	if o.Settle < 0 {
 		return errors.New("--settle must not be negative")
 	}
@@ -106,14 +103,6 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var err error
-	if o.kept, err = readCertFile("--keep", o.Keep); err != nil {
-		return err
-	}
-	findings, err := checks.ValidateCA("kept CA", o.kept, checks.ValidateOptions{Now: o.now()})
-	if err := reportFindings(o.ErrOut, findings, err); err != nil {
-		return err
-	}
 	cfg, err := o.RESTConfig()
 	if err != nil {
 		return err
@@ -122,7 +111,24 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	undoDir, err := rootCAUndoDir(o.UndoDir)
+	if o.Keep == "" {
+		rec, err := recordedRotation(ctx, client, "--keep")
+		if err != nil {
+			return err
+		}
+		o.kept, o.Keep = rec.newCerts(), rec.NewCAFile
+		fmt.Fprintf(o.ErrOut, "unbundle: keeping the new CA of rotation %s\n", rec.ID)
+	} else if o.kept, err = readCertFile("--keep", o.Keep); err != nil {
+		return err
+	}
+	if o.Keep == "" {
+		o.Keep = "new-ca.crt" // only a name for printed instructions
+	}
+	findings, err := checks.ValidateCA("kept CA", o.kept, checks.ValidateOptions{Now: o.now()})
+	if err := reportFindings(o.ErrOut, findings, err); err != nil {
+		return err
+	}
+	undoDir, err := undoDirFor(ctx, client, o.UndoDir)
 	if err != nil {
 		return err
 	}
@@ -161,6 +167,7 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	if hint != "" {
 		fmt.Fprint(o.ErrOut, hint)
 	}
+	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "unbundle", Phase: "finish", Result: passResult(err), UndoFile: report.UndoFile})
 	if err != nil {
 		return err
 	}
