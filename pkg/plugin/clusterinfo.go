@@ -52,6 +52,7 @@ type UpdateClusterInfoOptions struct {
 	Output     string
 	SignerWait time.Duration
 	UndoDir    string
+	Force      bool
 
 	dryRun DryRun
 	client kubernetes.Interface
@@ -122,6 +123,7 @@ Exit codes:
 	f.DurationVar(&o.SignerWait, "signer-wait", o.SignerWait, "How long to wait for the bootstrap signer to re-sign before signing ourselves")
 	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (show the kubeconfig diff, send nothing) or "server" (send with dryRun=All, persist nothing)`)
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	f.BoolVar(&o.Force, "force", o.Force, "Write --ca even if it does not verify the API server's serving chain")
 	f.StringVar(&o.UndoDir, "undo-dir", o.UndoDir, "Directory for the undo file (default ~/.kube/carotate/no-rotation)")
 	_ = cmd.MarkFlagFilename("ca")
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
@@ -299,6 +301,29 @@ func clusterInfoTokens(ctx context.Context, client kubernetes.Interface, now tim
 	return tokens, nil
 }
 
+// clusterInfoCheckServing refuses a CA that does not verify the API
+// server's serving chain: kubeadm join checks the server against exactly
+// this CA, so such a write breaks every join (--force overrides, e.g. when
+// joins go through another endpoint than this kubeconfig's).
+func (o *UpdateClusterInfoOptions) clusterInfoCheckServing(ctx context.Context, certs []*x509.Certificate) error {
+	if o.Force {
+		return nil
+	}
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return err
+	}
+	chain, err := fetchServingChain(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("cannot read the API server's serving chain to check --ca against it (nothing was changed; --force skips the check): %w", err)
+	}
+	if !chainVerifies(chain, certs) {
+		return fmt.Errorf("--ca %s does not verify the API server's serving certificate (%s, issued by %s): kubeadm join would fail against it; nothing was changed (during the rotation use the old+new bundle; --force overrides)",
+			o.CAFile, chain[0].Subject, chain[0].Issuer)
+	}
+	return nil
+}
+
 func (o *UpdateClusterInfoOptions) clusterInfoNotApplicable() string {
 	return fmt.Sprintf("ConfigMap %s/%s not found: this cluster does not publish cluster-info for bootstrap-token joins (kubeadm join --token), so step 10 does not apply.", clusterInfoNamespace, clusterInfoName)
 }
@@ -469,6 +494,9 @@ func (o *UpdateClusterInfoOptions) runUpdate(ctx context.Context) error {
 	}
 	rep.Present = true
 	if err := Preflight(ctx, o.client, clusterInfoAccess(o.dryRun.Writes(), o.dryRun == DryRunNone && !o.Sign)); err != nil {
+		return err
+	}
+	if err := o.clusterInfoCheckServing(ctx, certs); err != nil {
 		return err
 	}
 	if r.tokens, err = clusterInfoTokens(ctx, o.client, o.now()); err != nil {

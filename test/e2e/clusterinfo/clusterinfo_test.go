@@ -104,8 +104,19 @@ func TestUpdateToBundleSignerResigns(t *testing.T) {
 		t.Errorf("re-run: exit %d, wrote something", r.Code)
 	}
 
-	// The end of the rotation: the new CA alone.
+	// The new CA alone while the API server still serves from the old CA
+	// would break every join: refused, nothing written.
 	r = Carotate(t, "update-cluster-info", "--ca", rot.New, "--undo-dir", rot.UndoDir)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "does not verify the API server's serving certificate") {
+		t.Fatalf("new CA alone before step 9.3: exit %d, %q", r.Code, r.Stderr)
+	}
+	if citest.Get(t, client).ResourceVersion != rv {
+		t.Fatalf("a refused update wrote cluster-info")
+	}
+
+	// The end of the rotation: the new CA alone (this harness's serving
+	// certificate stays on the old CA, hence --force).
+	r = Carotate(t, "update-cluster-info", "--ca", rot.New, "--undo-dir", rot.UndoDir, "--force")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "certificate-authority-data replaced") {
 		t.Fatalf("update to the new CA: exit %d", r.Code)
 	}

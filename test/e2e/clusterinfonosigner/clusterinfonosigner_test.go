@@ -196,7 +196,8 @@ func TestSignFlagSignsInTheSameWrite(t *testing.T) {
 	client := Client(t)
 	rot := citest.NewRotation(t)
 	restoreOldCA(t, rot)
-	r := Carotate(t, "update-cluster-info", "--ca", rot.New, "--sign", "--undo-dir", rot.UndoDir, "-o", "json")
+	// --force: this harness still serves from the old CA (see TestUpdateToBundleSignerResigns).
+	r := Carotate(t, "update-cluster-info", "--ca", rot.New, "--sign", "--force", "--undo-dir", rot.UndoDir, "-o", "json")
 	if r.Code != 0 {
 		t.Fatalf("--sign: exit %d", r.Code)
 	}
