@@ -32,7 +32,7 @@ cluster-up: tools build $(BIN)/cluster ## start the local cluster in the backgro
 cluster-down: $(BIN)/cluster ## stop exactly what cluster-up started and delete its state
 	$(BIN)/cluster down
 
-demo: tools build $(BIN)/cluster ## the plugin on a local cluster, narrated
+demo: tools build ## a whole CA rotation on a local cluster, narrated
 	bash hack/demo.sh
 
 lint: ## formatting, vet and a tidy go.mod
@@ -55,6 +55,8 @@ reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid
 test: lint unit e2e release-check ## everything CI runs
 
 include hack/release.mk
+include hack/bench.mk
+include hack/bench-verify.mk
 
 clean: cluster-down
 	rm -rf _output dist

@@ -58,6 +58,7 @@ var restartKinds = []restartKind{
 
 // RestartWorkloadsOptions is "kubectl carotate restart-workloads".
 type RestartWorkloadsOptions struct {
+	recorded *rotationRecord // the active rotation the pass value came from
 	*Common
 
 	AllNamespaces      bool
@@ -347,11 +348,44 @@ func restartValidateValue(v string) error {
 	return nil
 }
 
-func (o *RestartWorkloadsOptions) restartDefaultValue(context.Context) (string, string, error) {
+func (o *RestartWorkloadsOptions) restartDefaultValue(ctx context.Context) (string, string, error) {
 	if o.Value != "" {
 		return o.Value, "flag", nil
 	}
+	if o.client != nil {
+		if rec, err := loadRotation(ctx, o.client); err == nil && rec.active() {
+			value, why := restartRecordedValue(rec, o.Now())
+			o.recorded = rec
+			return value, why, nil
+		}
+	}
 	return o.Now().UTC().Format(restartValueLayout), "generated", nil
+}
+
+// restartRecordedValue is the pass value of an active rotation: the value
+// of the last restart pass if it did not finish (so a re-run resumes it),
+// otherwise <id>/<next phase>: bundle, serve, then finish (from the
+// unbundle pass on). Passes beyond those get a timestamp of their own.
+func restartRecordedValue(rec *rotationRecord, now time.Time) (value, why string) {
+	if last := rec.lastPass("restart-workloads"); last != nil && last.Result != "ok" && last.Value != "" {
+		return last.Value, "resuming rotation " + rec.ID + "'s unfinished pass"
+	}
+	done := map[string]bool{}
+	for _, p := range rec.Passes {
+		if p.Kind == "restart-workloads" && p.Result == "ok" {
+			done[p.Value] = true
+		}
+	}
+	phases := []string{"bundle", "serve", "finish"}
+	if p := rec.lastPass("unbundle"); p != nil && p.Result == "ok" {
+		phases = []string{"finish"}
+	}
+	for _, phase := range phases {
+		if v := rec.restartValue(phase); !done[v] {
+			return v, "rotation " + rec.ID + ", " + phase + " pass"
+		}
+	}
+	return rec.restartValue("extra-" + now.UTC().Format(restartValueLayout)), "rotation " + rec.ID + ", an extra pass"
 }
 
 // restartClient speaks protobuf: decoding a page of 500 workloads costs a
@@ -519,7 +553,15 @@ func (o *RestartWorkloadsOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	run.execute(ctx)
-	return run.finish(ctx)
+	err = run.finish(ctx)
+	// Logged in the active rotation, if any: the next pass value and
+	// status are derived from it.
+	phase := ""
+	if o.recorded != nil {
+		phase = value[strings.LastIndex(value, "/")+1:]
+	}
+	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "restart-workloads", Phase: phase, Value: value, Result: passResult(err)})
+	return err
 }
 
 // restartSelectNamespaces resolves --namespace-selector with one paginated

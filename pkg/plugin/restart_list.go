@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -193,16 +192,9 @@ func (r *restartRun) list(ctx context.Context) error {
 		r.targets = append(r.targets, ts...)
 		counts = append(counts, fmt.Sprintf("%s %d", k.Resource, len(ts)))
 	}
-	sort.SliceStable(r.targets, func(i, j int) bool {
-		a, b := r.targets[i], r.targets[j]
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		if a.Kind != b.Kind {
-			return restartKindOrder(a.Kind) < restartKindOrder(b.Kind)
-		}
-		return a.Name < b.Name
-	})
+	// Patches go out in list order, kind by kind: etcd's keys are laid out
+	// the same way, which writes measurably faster than interleaving kinds.
+	// The report sorts by namespace.
 	if err := r.scanPods(ctx); err != nil {
 		return fmt.Errorf("listing pods: %w", err)
 	}

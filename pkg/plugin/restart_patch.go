@@ -232,9 +232,8 @@ func (r *restartRun) markNotReached() {
 func (r *restartRun) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 	t, it := r.targets[i], r.items[i]
 	plan := checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused)
-	it.Skipped = restartSkipReason(plan, t, it.OldPods)
 	if !plan.Patch {
-		it.Result = restartResultCurrent
+		it.Result, it.Skipped = restartResultCurrent, restartSkipReason(plan, t, it.OldPods)
 		return t.Generation, true
 	}
 	if ctx.Err() != nil {
@@ -244,13 +243,13 @@ func (r *restartRun) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 	res, err := r.o.Restarter(ctx, t, r.value)
 	switch {
 	case err == nil && res.Current:
-		it.Result = restartResultCurrent
+		it.Result, it.Skipped = restartResultCurrent, restartSkipReason(plan, t, it.OldPods)
 		return res.Generation, true
 	case err == nil:
-		it.Result = restartResultPatched
+		it.Result, it.Skipped = restartResultPatched, restartSkipReason(plan, t, it.OldPods)
 		return res.Generation, true
 	case apierrors.IsNotFound(err):
-		it.Result, it.Error, it.Skipped = restartResultGone, "deleted after it was listed", ""
+		it.Result, it.Error = restartResultGone, "deleted after it was listed"
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The request may or may not have reached the server; a re-run with
 		// the same value settles it without a second rollout.

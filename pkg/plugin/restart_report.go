@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,9 +96,20 @@ type restartReport struct {
 }
 
 func (r *restartRun) report() restartReport {
+	items := slices.Clone(r.items)
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Kind != b.Kind {
+			return restartKindOrder(a.Kind) < restartKindOrder(b.Kind)
+		}
+		return a.Name < b.Name
+	})
 	rep := restartReport{
 		Annotation: r.o.Annotation, Value: r.value, ValueSource: r.source, DryRun: string(r.o.dryRun),
-		Scope: r.o.scope.String(), Waited: r.o.Wait, Workloads: r.items, Pods: r.pods,
+		Scope: r.o.scope.String(), Waited: r.o.Wait, Workloads: items, Pods: r.pods,
 	}
 	if rep.Workloads == nil {
 		rep.Workloads = []*restartItem{}
@@ -114,7 +126,7 @@ func (r *restartRun) report() restartReport {
 		return rows[k]
 	}
 	t := &rep.Totals
-	for _, it := range r.items {
+	for _, it := range items {
 		s := row(it.Namespace, it.Kind)
 		t.Workloads++
 		switch it.Result {

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
@@ -85,6 +87,21 @@ func TestSecondAdminResumesWithNoFlags(t *testing.T) {
 		t.Fatalf("unbundle with no flags: exit %d (it must refuse: the serving chain is old-CA only), %q", r.Code, r.Stderr)
 	}
 
+	// restart-workloads takes its pass value from the record: the bundle
+	// pass first, then the next one.
+	ns := CreateNamespace(t, client, "resume")
+	Must(t, Create(client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: PodTemplate(map[string]string{"app": "web"})}}, metav1.CreateOptions{})))
+	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "/bundle (rotation ") {
+		t.Fatalf("restart-workloads with no --value: exit %d, %q", r.Code, r.Stderr)
+	}
+	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "/serve (rotation ") {
+		t.Fatalf("second restart-workloads pass: exit %d, %q", r.Code, r.Stderr)
+	}
+
 	// The passes are in the record for the next admin.
 	state, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "carotate-state", metav1.GetOptions{})
 	Must(t, err)
@@ -96,7 +113,8 @@ func TestSecondAdminResumesWithNoFlags(t *testing.T) {
 	for _, p := range rec.Passes {
 		kinds[p.Kind] = p.Result + " by " + p.By
 	}
-	if !strings.HasPrefix(kinds["bundle"], "failed by") || !strings.HasPrefix(kinds["update-cluster-info"], "ok by") {
+	if !strings.HasPrefix(kinds["bundle"], "failed by") || !strings.HasPrefix(kinds["update-cluster-info"], "ok by") ||
+		!strings.HasPrefix(kinds["restart-workloads"], "ok by CN=second-admin") && !strings.HasPrefix(kinds["restart-workloads"], "ok by second-admin") {
 		t.Fatalf("passes logged: %v", kinds)
 	}
 	if _, ok := kinds["unbundle"]; ok {
