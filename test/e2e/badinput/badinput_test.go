@@ -1,0 +1,235 @@
+//go:build e2e
+
+// Package badinput runs every mutating command with each bad input that
+// applies to it and checks, for each, a specific error, a non-zero exit, no
+// private-key material in the output, and no write anywhere in the cluster.
+package badinput
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	. "github.com/carotate/kubectl-carotate/test/e2eutil"
+	"github.com/carotate/kubectl-carotate/test/localcluster"
+)
+
+func TestMain(m *testing.M) { os.Exit(Main(m, localcluster.Options{})) }
+
+// versions is the resourceVersion of every ConfigMap and Secret in the
+// cluster, and for every Deployment, DaemonSet and StatefulSet what a write
+// by a command changes: generation (spec), labels and annotations. Their
+// resourceVersion alone also moves with the controllers' status updates,
+// which are no write of ours.
+func versions(t *testing.T) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	c := Client(t)
+	out := map[string]string{}
+	cms, err := c.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{})
+	Must(t, err)
+	for _, o := range cms.Items {
+		out["ConfigMap "+o.Namespace+"/"+o.Name] = o.ResourceVersion
+	}
+	ss, err := c.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
+	Must(t, err)
+	for _, o := range ss.Items {
+		out["Secret "+o.Namespace+"/"+o.Name] = o.ResourceVersion
+	}
+	ds, err := c.AppsV1().Deployments("").List(ctx, metav1.ListOptions{})
+	Must(t, err)
+	for _, o := range ds.Items {
+		out["Deployment "+o.Namespace+"/"+o.Name] = written(o.ObjectMeta)
+	}
+	dss, err := c.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{})
+	Must(t, err)
+	for _, o := range dss.Items {
+		out["DaemonSet "+o.Namespace+"/"+o.Name] = written(o.ObjectMeta)
+	}
+	sts, err := c.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{})
+	Must(t, err)
+	for _, o := range sts.Items {
+		out["StatefulSet "+o.Namespace+"/"+o.Name] = written(o.ObjectMeta)
+	}
+	return out
+}
+
+func written(m metav1.ObjectMeta) string {
+	return fmt.Sprintf("generation %d, labels %v, annotations %v", m.Generation, m.Labels, m.Annotations)
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// expiredCA is a self-signed CA whose validity ended yesterday.
+func expiredCA(t *testing.T) []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	Must(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: "expired-ca"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	Must(t, err)
+	return pemBlock("CERTIFICATE", der)
+}
+
+func csr(t *testing.T) []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	Must(t, err)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "a-request"}}, key)
+	Must(t, err)
+	return pemBlock("CERTIFICATE REQUEST", der)
+}
+
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	client := Client(t)
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		Must(t, os.WriteFile(p, data, 0o600))
+		return p
+	}
+	newCA, err := localcluster.NewCA("kubernetes-next", 365*24*time.Hour)
+	Must(t, err)
+	otherCA, err := localcluster.NewCA("unrelated-ca", 365*24*time.Hour)
+	Must(t, err)
+	leaf, err := newCA.Issue(localcluster.CertSpec{CommonName: "a-leaf", Client: true})
+	Must(t, err)
+	f := map[string]string{
+		"old":     write("old-ca.crt", Cluster.PKI.CA.CertPEM),
+		"new":     write("new-ca.crt", newCA.CertPEM),
+		"other":   write("other-ca.crt", otherCA.CertPEM),
+		"notpem":  write("notes.txt", []byte("this is not a certificate\n")),
+		"der":     write("new-ca.der", newCA.Cert.Raw),
+		"key":     write("new-ca.key", newCA.KeyPEM),
+		"csr":     write("request.csr", csr(t)),
+		"leaf":    write("leaf.crt", leaf.CertPEM),
+		"expired": write("expired-ca.crt", expiredCA(t)),
+	}
+	keyLines := strings.Split(strings.TrimSpace(string(newCA.KeyPEM)+string(Cluster.PKI.CA.KeyPEM)), "\n")
+
+	// Users: unreachable server, read-only (view role).
+	unreachable := filepath.Join(dir, "unreachable.conf")
+	Must(t, localcluster.WriteKubeconfig(unreachable, "https://127.0.0.1:1", Cluster.PKI.CA.CertPEM, Cluster.PKI.Admin))
+	ro, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "readonly", Client: true})
+	Must(t, err)
+	readonly := filepath.Join(dir, "readonly.conf")
+	Must(t, localcluster.WriteKubeconfig(readonly, Cluster.Server, Cluster.PKI.CA.CertPEM, ro))
+	_, err = client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "badinput-readonly"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "readonly"}},
+	}, metav1.CreateOptions{})
+	Must(t, err)
+
+	// A workload restart-workloads would patch.
+	ns := CreateNamespace(t, client, "badinput")
+	Must(t, Create(client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "app"}},
+			Template: PodTemplate(map[string]string{"app": "app"})}}, metav1.CreateOptions{})))
+	WaitRolledOut(t, client, ns)
+	undoBad := write("bad.undo.jsonl", []byte("{not json\n"))
+
+	type tc struct {
+		name       string
+		kubeconfig string
+		args       []string
+		want       []string
+	}
+	var cases []tc
+	certInputs := []struct{ input, want string }{
+		{"notpem", "not PEM: no -----BEGIN line found"},
+		{"der", "not PEM (looks like DER"},
+		{"key", "private key"},
+		{"csr", "is a certificate request, not a certificate"},
+		{"leaf", "is not a CA"},
+		{"expired", "expired on"},
+	}
+	for _, in := range certInputs {
+		// The error names the flag (parse errors) or the CA's role
+		// (validation errors), and says nothing was changed.
+		cases = append(cases,
+			tc{"start --new-ca " + in.input, "", []string{"start", "--new-ca", f[in.input]}, []string{"--new-ca|new CA", in.want, "nothing was"}},
+			tc{"bundle --new-ca " + in.input, "", []string{"bundle", "--old-ca", f["old"], "--new-ca", f[in.input]}, []string{"--new-ca|new CA", in.want, "nothing was changed"}},
+			tc{"bundle --old-ca " + in.input, "", []string{"bundle", "--old-ca", f[in.input], "--new-ca", f["new"]}, []string{"--old-ca|old CA", in.want, "nothing was changed"}},
+			tc{"unbundle --keep " + in.input, "", []string{"unbundle", "--keep", f[in.input]}, []string{"--keep|kept CA", in.want, "nothing was changed"}},
+			tc{"update-cluster-info --ca " + in.input, "", []string{"update-cluster-info", "--ca", f[in.input]}, []string{"--ca", in.want, "nothing was changed"}},
+		)
+	}
+	cases = append(cases,
+		tc{"start old == new", "", []string{"start", "--old-ca", f["old"], "--new-ca", f["old"]}, []string{"old CA and new CA are the same certificate"}},
+		tc{"start --new-ca the CA the cluster runs on", "", []string{"start", "--new-ca", f["old"]}, []string{"already serves a certificate from the new CA", "pass --old-ca"}},
+		tc{"bundle old == new", "", []string{"bundle", "--old-ca", f["old"], "--new-ca", f["old"]}, []string{"old CA and new CA are the same certificate"}},
+		tc{"unbundle --keep without the serving CA", "", []string{"unbundle", "--keep", f["other"]}, []string{"serving"}},
+		tc{"update-cluster-info --ca without the serving CA", "", []string{"update-cluster-info", "--ca", f["other"]}, []string{"serving"}},
+		tc{"restart-workloads unknown namespace", "", []string{"restart-workloads", "-n", "no-such-namespace"}, []string{"no-such-namespace", "not found"}},
+		tc{"restart-workloads unknown kind", "", []string{"restart-workloads", "--kinds", "cronjobs"}, []string{"cronjobs"}},
+		tc{"undo a file that is not an undo file", "", []string{"undo", undoBad}, []string{undoBad}},
+		tc{"undo a missing file", "", []string{"undo", filepath.Join(dir, "missing.jsonl")}, []string{"missing.jsonl"}},
+	)
+	for _, k := range []struct {
+		who, kubeconfig, want string
+	}{{"unreachable server", unreachable, "127.0.0.1:1"}, {"read-only user", readonly, "nothing was changed"}} {
+		cases = append(cases,
+			tc{"start " + k.who, k.kubeconfig, []string{"start", "--new-ca", f["new"]}, []string{k.want}},
+			tc{"bundle " + k.who, k.kubeconfig, []string{"bundle", "--old-ca", f["old"], "--new-ca", f["new"]}, []string{k.want}},
+			tc{"unbundle " + k.who, k.kubeconfig, []string{"unbundle", "--keep", f["new"], "--force"}, []string{k.want}},
+			tc{"update-cluster-info " + k.who, k.kubeconfig, []string{"update-cluster-info", "--ca", f["new"]}, []string{k.want}},
+			tc{"restart-workloads " + k.who, k.kubeconfig, []string{"restart-workloads"}, []string{k.want}},
+		)
+	}
+
+	before := versions(t)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Cmd{Kubeconfig: c.kubeconfig, Timeout: time.Minute}.Run(t, "kubectl-carotate", c.args...)
+			if r.Code == 0 {
+				t.Errorf("exit 0, want non-zero")
+			}
+			for _, w := range c.want {
+				found := false
+				for _, alt := range strings.Split(w, "|") {
+					found = found || strings.Contains(r.Stderr, alt)
+				}
+				if !found {
+					t.Errorf("stderr does not say %q:\n%s", w, r.Stderr)
+				}
+			}
+			for _, line := range keyLines {
+				if !strings.HasPrefix(line, "-----") && strings.Contains(r.Stdout+r.Stderr, line) {
+					t.Fatal("the output echoes private-key material")
+				}
+			}
+			after := versions(t)
+			for k, v := range after {
+				if before[k] != v {
+					t.Errorf("%s was written (%s -> %s)", k, before[k], v)
+				}
+			}
+			for k := range before {
+				if _, ok := after[k]; !ok {
+					t.Errorf("%s was deleted", k)
+				}
+			}
+			before = after
+		})
+	}
+}
