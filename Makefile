@@ -42,8 +42,10 @@ lint: ## formatting, vet and a tidy go.mod
 	go mod tidy -diff
 	cd hack/tools && go mod tidy -diff
 
-unit: ## unit tests (no cluster)
+FUZZTIME ?= 10s
+unit: ## unit tests (no cluster), and a short fuzz run of the PEM parser (longer: make unit FUZZTIME=10m)
 	go test -count=1 ./...
+	go test -run='^$$' -fuzz=FuzzParseCertificates -fuzztime=$(FUZZTIME) ./pkg/checks/
 
 e2e: tools build $(BIN)/cluster ## e2e tests against a local control plane; always reaps what they started
 	mkdir -p _output; status=0; go test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=$$?; \
