@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -220,15 +221,33 @@ func WaitRolledOut(ctx context.Context, client kubernetes.Interface, namespaces 
 // RecreateBarePod deletes the drill's bare pod and creates it again, as the
 // restart report tells the admin to: nothing else would restart it.
 func RecreateBarePod(ctx context.Context, client kubernetes.Interface, ns string) error {
+	pods := client.CoreV1().Pods(ns)
 	zero := int64(0)
-	if err := client.CoreV1().Pods(ns).Delete(ctx, "bare", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+	if err := pods.Delete(ctx, "bare", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
+	// KWOK may still act on the deleted pod's events after a pod of the
+	// same name exists again (seen under load): the new pod counts as
+	// re-created only once it runs, and is created again if it vanished.
+	var uid types.UID
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().Pods(ns).Create(ctx, BarePod(ns), metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return false, nil // the old one is still terminating
+		p, err := pods.Get(ctx, "bare", metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			created, err := pods.Create(ctx, BarePod(ns), metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			uid = created.UID
+			return false, nil
+		case err != nil:
+			return false, nil // the apiserver may be restarting (chaos)
+		case p.UID != uid || p.DeletionTimestamp != nil:
+			return false, nil // the old pod, still terminating
 		}
-		return err == nil, err
+		return p.Status.Phase == corev1.PodRunning, nil
 	})
 }
