@@ -156,6 +156,13 @@ func (r *verifyRun) verifyCABundle(sec *verifySection, n *verifyBundleCounts, ki
 		if v.Reason == checks.CAOutside {
 			it.Detail = strings.TrimPrefix(v.Problem, "also holds ")
 			it.Detail = "also trusts " + it.Detail
+			// Without --old-ca that other CA may well be the old one: say
+			// so rather than pass it silently at the end of a rotation.
+			if o.rule.Expect == checks.ExpectNew && len(o.rule.Old) == 0 {
+				it.Severity = checks.SeverityWarning
+				it.Detail += "; if that is the old CA, replace the caBundle (give --old-ca to tell)"
+				it.Action = patch
+			}
 		}
 	case v.Reason == checks.CALacks && o.rule.Expect == checks.ExpectBundle:
 		// It works as long as the webhook's serving certificate comes from

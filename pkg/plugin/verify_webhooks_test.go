@@ -82,3 +82,34 @@ func TestVerifyWebhooksAPIServices(t *testing.T) {
 		t.Fatalf("summary %q status %s", sec.Summary, sec.Status)
 	}
 }
+
+// With --expect new and no --old-ca, a caBundle that still holds a CA next
+// to the new one may hold the old CA: a warning with the patch, never a
+// silent pass at the end of a rotation.
+func TestVerifyWebhooksExpectNewWithoutOldCA(t *testing.T) {
+	dir := t.TempDir()
+	oldCA, newCA := newVerifyTestCA(t, dir, "old"), newVerifyTestCA(t, dir, "new")
+	svc := map[string]any{"namespace": "monitoring", "name": "metrics"}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		verifyAPIServiceGVR: "APIServiceList",
+		verifyCRDGVR:        "CustomResourceDefinitionList",
+	}, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": "v1.both.example.com"},
+		"spec": map[string]any{"service": svc, "caBundle": base64.StdEncoding.EncodeToString(append(append([]byte{}, newCA.pem...), oldCA.pem...))},
+	}})
+	o := &VerifyOptions{CAFile: "new.crt", client: fake.NewClientset(), dyn: dyn,
+		rule: checks.NewCARule(checks.ExpectNew, []*x509.Certificate{newCA.cert}, nil)}
+	r := &verifyRun{o: o, progress: &verifyProgress{w: &bytes.Buffer{}}}
+	sec := newVerifySection(verifyWebhooks)
+	r.checkWebhooks(context.Background(), sec)
+	sec.finish()
+	for _, it := range sec.Items {
+		if it.Name == "v1.both.example.com" {
+			if it.Severity != "warning" || it.Action == "" {
+				t.Fatalf("old+new caBundle with --expect new and no --old-ca: %+v", it)
+			}
+			return
+		}
+	}
+	t.Fatalf("APIService not judged: %+v", sec.Items)
+}
