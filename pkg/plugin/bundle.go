@@ -95,11 +95,9 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
 	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting old content back (0 skips the check)")
 	f.DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "Warn when a CA expires within this period")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (send no writes) or "server" (send writes with dryRun=All)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	f.StringVar(&o.UndoDir, "undo-dir", o.UndoDir, "Directory for the undo file (default ~/.kube/carotate/no-rotation)")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
+	addOutputFlag(cmd, &o.Output)
+	addUndoDirFlag(cmd, &o.UndoDir)
 	return cmd
 }
 

@@ -121,13 +121,11 @@ Exit codes:
 	f.BoolVar(&o.Sign, "sign", o.Sign, "Sign with the bootstrap tokens in the same write instead of waiting for the bootstrap signer")
 	f.BoolVar(&o.Require, "require", o.Require, "Fail (exit 1) when kube-public/cluster-info does not exist")
 	f.DurationVar(&o.SignerWait, "signer-wait", o.SignerWait, "How long to wait for the bootstrap signer to re-sign before signing ourselves")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (show the kubeconfig diff, send nothing) or "server" (send with dryRun=All, persist nothing)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	addDryRunFlag(cmd, &o.DryRunFlag, "show the kubeconfig diff, send nothing")
+	addOutputFlag(cmd, &o.Output)
 	f.BoolVar(&o.Force, "force", o.Force, "Write --ca even if it does not verify the API server's serving chain")
-	f.StringVar(&o.UndoDir, "undo-dir", o.UndoDir, "Directory for the undo file (default ~/.kube/carotate/no-rotation)")
+	addUndoDirFlag(cmd, &o.UndoDir)
 	_ = cmd.MarkFlagFilename("ca")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
 	return cmd
 }
 

@@ -66,8 +66,7 @@ sources that could be read are still shown).`,
 	f := cmd.Flags()
 	f.BoolVar(&o.Cluster, "cluster", o.Cluster, "Show the kubeconfig CA, kube-system/kube-root-ca.crt and the API server's serving chain")
 	f.StringVar(&o.Key, "key", o.Key, "The ConfigMap or Secret key to read")
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -138,4 +139,16 @@ func IsTransient(err error) bool {
 // the backoff runs out.
 func WithRetry(ctx context.Context, fn func() error) error {
 	return retry.OnError(retryBackoff, func(err error) bool { return ctx.Err() == nil && IsTransient(err) }, fn)
+}
+
+// addDryRunFlag binds kubectl's --dry-run with its completion; clientDoes
+// says what client mode shows for this command.
+func addDryRunFlag(cmd *cobra.Command, p *string, clientDoes string) {
+	cmd.Flags().StringVar(p, "dry-run", *p, `"none", "client" (`+clientDoes+`) or "server" (the API server validates the writes, nothing is stored)`)
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed(string(DryRunNone), string(DryRunClient), string(DryRunServer)))
+}
+
+// addUndoDirFlag binds --undo-dir; see undoDirFor for the default.
+func addUndoDirFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "undo-dir", *p, "Directory for the undo file (default ~/.kube/carotate/<rotation id>, or no-rotation without a recorded rotation)")
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,4 +46,10 @@ func printStructured(w io.Writer, format string, v any) error {
 		return err
 	}
 	return fmt.Errorf("unsupported output format %q", format)
+}
+
+// addOutputFlag binds -o/--output (table, json, yaml) with its completion.
+func addOutputFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVarP(p, "output", "o", *p, "Output format: table (default), json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
 }

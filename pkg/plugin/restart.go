@@ -195,12 +195,10 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "With --wait: how long one workload may take to roll out")
 	f.BoolVar(&o.ResumePaused, "resume-paused", o.ResumePaused, "Also set spec.paused=false on paused Deployments so they roll")
 	f.BoolVar(&o.DeleteOnDeletePods, "delete-ondelete-pods", o.DeleteOnDeletePods, "With --wait: delete the old pods of OnDelete DaemonSets and StatefulSets one at a time, each after the previous replacement is Ready")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (send nothing) or "server" (the API server validates, nothing is stored)`)
+	addDryRunFlag(cmd, &o.DryRunFlag, "send nothing")
 	f.Lookup("dry-run").NoOptDefVal = string(DryRunClient)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	addOutputFlag(cmd, &o.Output)
 	_ = cmd.RegisterFlagCompletionFunc("kinds", completeList("deployments", "daemonsets", "statefulsets"))
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
 	_ = cmd.RegisterFlagCompletionFunc("exclude-namespace", c.completeNamespaces)
 	return cmd
 }

@@ -80,12 +80,10 @@ cannot start while one is active (finish or abort it first).`,
 	f.StringVar(&o.OldFrontProxyCA, "old-front-proxy-ca", o.OldFrontProxyCA, "PEM file with the current front-proxy CA (default: the requestheader CA in kube-system/extension-apiserver-authentication)")
 	f.StringVar(&o.ID, "id", o.ID, "Rotation id (default: the date and 6 random hex digits); letters, digits, '-' and '.'")
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (write nothing) or "server" (the API server validates, nothing is stored)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
+	addOutputFlag(cmd, &o.Output)
 	_ = cmd.MarkFlagFilename("new-ca")
 	_ = cmd.MarkFlagFilename("old-ca")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
 	return cmd
 }
 
@@ -449,10 +447,8 @@ reminder and do not block.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Force, "force", o.Force, "Mark the rotation finished even though status shows steps not done")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (write nothing) or "server" (the API server validates, nothing is stored)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
+	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
 
@@ -557,11 +553,8 @@ you to run.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (write nothing) or "server" (the API server validates, nothing is stored)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
+	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
 

@@ -96,8 +96,7 @@ the states; 1 when it could not be.`,
 	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file of the old CA, when no rotation is recorded")
 	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file of the new CA, when no rotation is recorded")
 	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
 

@@ -78,11 +78,9 @@ or objects left alone.`,
 	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
 	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that do not hold the kept CA (by default they are left alone and reported)")
 	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting the bundle back (0 skips the check)")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (send no writes) or "server" (send writes with dryRun=All)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	f.StringVar(&o.UndoDir, "undo-dir", o.UndoDir, "Directory for the undo file (default ~/.kube/carotate/no-rotation)")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
+	addOutputFlag(cmd, &o.Output)
+	addUndoDirFlag(cmd, &o.UndoDir)
 	return cmd
 }
 

@@ -65,10 +65,8 @@ errors); 1 on a bad file, missing RBAC, or a failed write.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Force, "force", o.Force, "Restore even though the undo file was written for another API server URL")
-	f.StringVar(&o.DryRunFlag, "dry-run", o.DryRunFlag, `"none", "client" (send no writes) or "server" (send writes with dryRun=All)`)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
+	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
+	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
 

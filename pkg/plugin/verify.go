@@ -175,12 +175,11 @@ Exit codes:
 	f.BoolVar(&o.Exec, "exec", o.Exec, "Also read each mounted ca.crt inside the containers (pods/exec, cat); skipped with a note where forbidden or failing")
 	f.DurationVar(&o.Since, "since", o.Since, "How much recent log to scan for TLS errors")
 	f.StringArrayVar(&o.LogsFor, "logs-for", o.LogsFor, "Also scan the logs of this workload's pods: [NAMESPACE/]KIND/NAME, KIND one of deployment, daemonset, statefulset, pod (repeatable)")
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: table (default), json or yaml")
+	addOutputFlag(cmd, &o.Output)
 	_ = cmd.MarkFlagFilename("ca")
 	_ = cmd.MarkFlagFilename("old-ca")
 	_ = cmd.RegisterFlagCompletionFunc("expect", completeFixed(string(checks.ExpectBundle), string(checks.ExpectNew)))
 	_ = cmd.RegisterFlagCompletionFunc("only", completeList(verifySectionNames...))
-	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
 	return cmd
 }
 
