@@ -530,6 +530,16 @@ func TestWebhookCABundles(t *testing.T) {
 	if it := hooks.find(t, "ValidatingWebhookConfiguration", "", vname, "webhooks[0] (other.verify.carotate.test).clientConfig.caBundle"); it.Severity != "ok" {
 		t.Fatalf("webhook of another CA at the end: %+v", it)
 	}
+
+	// Without --old-ca verify cannot tell the old CA from another one: a
+	// caBundle still holding a second CA next to the new one is a warning
+	// with the patch, never a silent pass.
+	rep = verify(t, 1, "--ca", rot.new, "--expect", "new", "--only", "webhooks")
+	hooks = rep.section(t, "webhooks")
+	if it := hooks.find(t, "MutatingWebhookConfiguration", "", mname, ""); it.Severity != "warning" ||
+		!strings.Contains(it.Detail, "if that is the old CA") || !strings.Contains(it.Action, "kubectl patch mutatingwebhookconfiguration "+mname) {
+		t.Fatalf("new+old webhook at the end without --old-ca: %+v", it)
+	}
 }
 
 func createConversionCRD(t *testing.T, suffix string, caPEM []byte) string {
