@@ -76,6 +76,7 @@ type RestartWorkloadsOptions struct {
 	DeleteOnDeletePods bool
 	DryRunFlag         string
 	Output             string
+	UndoDir            string
 
 	// Function fields, as in kubectl rollout restart: a test swaps one piece
 	// without faking the world.
@@ -102,6 +103,7 @@ type RestartWorkloadsOptions struct {
 	scope  restartScope
 	kinds  []restartKind
 	client kubernetes.Interface
+	server string // the API server URL, for the undo file
 }
 
 // NewCmdRestartWorkloads is "kubectl carotate restart-workloads".
@@ -144,6 +146,12 @@ DaemonSets and StatefulSets (patched, but no pod is replaced;
 previous replacement is Ready), workloads with 0 replicas (nothing to roll),
 and pods no annotation can restart: bare pods, Job and CronJob pods, static
 pods, pods of other controllers.
+
+Before the first patch, the previous value of the annotation on every
+workload about to be patched (and spec.paused of what --resume-paused
+resumes) goes to an undo file, whose path is printed. "kubectl carotate undo
+FILE" puts those values back on the workloads that still carry this pass's
+value; that is a change of the pod template too, so they roll again.
 
 The pass is paced by --concurrency (requests in flight), which slows down
 with a struggling API server; --qps and --burst default to 1000 for this
@@ -198,6 +206,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	addDryRunFlag(cmd, &o.DryRunFlag, "send nothing")
 	f.Lookup("dry-run").NoOptDefVal = string(DryRunClient)
 	addOutputFlag(cmd, &o.Output)
+	addUndoDirFlag(cmd, &o.UndoDir)
 	_ = cmd.RegisterFlagCompletionFunc("kinds", completeList("deployments", "daemonsets", "statefulsets"))
 	_ = cmd.RegisterFlagCompletionFunc("exclude-namespace", c.completeNamespaces)
 	return cmd
@@ -397,6 +406,7 @@ func (o *RestartWorkloadsOptions) restartClient() (kubernetes.Interface, error) 
 	if o.qps != 0 {
 		cfg.QPS, cfg.Burst = o.qps, o.burst
 	}
+	o.server = cfg.Host
 	cfg.ContentType = runtime.ContentTypeProtobuf
 	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	return kubernetes.NewForConfig(cfg)
@@ -549,6 +559,9 @@ func (o *RestartWorkloadsOptions) Run(ctx context.Context) error {
 			return printStructured(o.Out, o.Output, run.report())
 		}
 		return nil
+	}
+	if err := run.writeUndo(ctx); err != nil {
+		return err
 	}
 	run.execute(ctx)
 	err = run.finish(ctx)

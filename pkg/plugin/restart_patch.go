@@ -49,6 +49,7 @@ type restartRun struct {
 	pods     []restartPodItem
 	oldPods  map[types.UID]int
 	progress *restartProgress
+	undoFile string // written before the first patch; empty when nothing was to change
 }
 
 func newRestartRun(o *RestartWorkloadsOptions, value, source string) *restartRun {

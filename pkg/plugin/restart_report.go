@@ -89,6 +89,7 @@ type restartReport struct {
 	Scope       string              `json:"scope"`
 	Waited      bool                `json:"waited"`
 	Interrupted bool                `json:"interrupted,omitempty"`
+	UndoFile    string              `json:"undoFile,omitempty"`
 	Totals      restartTotals       `json:"totals"`
 	Summary     []restartSummaryRow `json:"summary"`
 	Workloads   []*restartItem      `json:"workloads"`
@@ -109,7 +110,7 @@ func (r *restartRun) report() restartReport {
 	})
 	rep := restartReport{
 		Annotation: r.o.Annotation, Value: r.value, ValueSource: r.source, DryRun: string(r.o.dryRun),
-		Scope: r.o.scope.String(), Waited: r.o.Wait, Workloads: items, Pods: r.pods,
+		Scope: r.o.scope.String(), Waited: r.o.Wait, UndoFile: r.undoFile, Workloads: items, Pods: r.pods,
 	}
 	if rep.Workloads == nil {
 		rep.Workloads = []*restartItem{}

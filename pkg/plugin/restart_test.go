@@ -42,7 +42,7 @@ func restartTestOptions(t *testing.T, client kubernetes.Interface) (*RestartWork
 		ConfigFlags: genericclioptions.NewConfigFlags(false),
 	}
 	o := &RestartWorkloadsOptions{Common: common, Kinds: []string{"deployments", "daemonsets", "statefulsets"},
-		Annotation: restartDefaultAnnotation, Concurrency: 4, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none"}
+		Annotation: restartDefaultAnnotation, Concurrency: 4, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none", UndoDir: t.TempDir()}
 	o.NewClient = func() (kubernetes.Interface, error) { return client, nil }
 	o.Now = func() time.Time { return time.Date(2026, 11, 30, 15, 4, 5, 0, time.FixedZone("CET", 3600)) }
 	return o, out, errOut

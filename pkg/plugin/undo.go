@@ -37,13 +37,15 @@ func NewCmdUndo(c *Common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "undo FILE",
 		Short: "Restore what a command changed, from its undo file",
-		Long: `Restore the ConfigMap and Secret keys that a kubectl carotate command changed,
-from the undo file it wrote (bundle, unbundle, update-cluster-info, ...; the
-command prints the file's path, by default under ~/.kube/carotate/).
+		Long: `Restore what a kubectl carotate command changed, from the undo file it wrote
+(bundle, unbundle, update-cluster-info, restart-workloads, ...; the command
+prints the file's path, by default under ~/.kube/carotate/).
 
-Each object is restored only if it has not changed since the command wrote it
-(same resourceVersion): an object changed since, by a controller or a person,
-is skipped and reported, never overwritten. Objects the command created are
+Each ConfigMap and Secret is restored only if it has not changed since the
+command wrote it (same resourceVersion); each workload only while its pod
+template still carries the annotation value the pass set (a restored
+annotation rolls the workload again). An object changed since, by a
+controller or a person, is skipped and reported, never overwritten. Objects the command created are
 deleted. Only the recorded keys are touched. The values replaced by the undo
 go to a new undo file next to FILE, so an undo can itself be undone (a
 deletion excepted).
@@ -164,7 +166,7 @@ func (o *UndoOptions) Run(ctx context.Context) error {
 		return printUndoReport(o.Common.Out, o.Output, report)
 	}
 	for _, obj := range objects {
-		if obj.Kind != "ConfigMap" && obj.Kind != "Secret" {
+		if obj.Kind != "ConfigMap" && obj.Kind != "Secret" && !isUndoWorkloadKind(obj.Kind) {
 			return fmt.Errorf("%s: unsupported kind %q for %s/%s (nothing was changed)", o.File, obj.Kind, obj.Namespace, obj.Name)
 		}
 	}
@@ -220,21 +222,26 @@ func (o *UndoOptions) Run(ctx context.Context) error {
 // undoAccessChecks lists the rights undo needs, cluster-wide or per
 // namespace of the file.
 func undoAccessChecks(objects []*undoObject, dry DryRun, perNamespace bool) []AccessCheck {
-	type need struct{ verb, resource, ns string }
+	type need struct{ verb, group, resource, ns string }
 	seen := map[need]bool{}
 	var out []AccessCheck
+	var group string
 	add := func(verb, resource, namespace string) {
 		if !perNamespace {
 			namespace = ""
 		}
-		n := need{verb, resource, namespace}
+		n := need{verb, group, resource, namespace}
 		if !seen[n] {
 			seen[n] = true
-			out = append(out, AccessCheck{Verb: verb, Resource: resource, Namespace: namespace})
+			out = append(out, AccessCheck{Verb: verb, Group: group, Resource: resource, Namespace: namespace})
 		}
 	}
 	for _, o := range objects {
 		res := strings.ToLower(o.Kind) + "s"
+		group = ""
+		if isUndoWorkloadKind(o.Kind) {
+			group = "apps"
+		}
 		add("get", res, o.Namespace)
 		if !dry.Writes() {
 			continue
@@ -323,6 +330,9 @@ func (u *undoRun) get(ctx context.Context, obj *undoObject) (undoCurrent, error)
 }
 
 func (u *undoRun) restore(ctx context.Context, obj *undoObject) undoResult {
+	if isUndoWorkloadKind(obj.Kind) {
+		return u.restoreWorkload(ctx, obj)
+	}
 	r := undoResult{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
 	cur, err := u.get(ctx, obj)
 	switch {
@@ -415,9 +425,20 @@ func undoWriteResult(r undoResult, err error) undoResult {
 }
 
 // record saves the values the undo replaced, so it can be undone in turn.
+func (u *undoRun) record(obj *undoObject, cur undoCurrent, rv string) {
+	changes := make([]UndoChange, 0, len(obj.keys))
+	for _, k := range obj.keys {
+		v, ok := cur.values[k]
+		changes = append(changes, UndoChange{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Key: k,
+			Previous: string(v), Absent: !ok, ResourceVersion: rv})
+	}
+	u.recordChanges(changes)
+}
+
+// recordChanges appends to this undo's own undo file, created on first use.
 // A failure here does not stop the restore: the file being restored from
 // still holds the other direction.
-func (u *undoRun) record(obj *undoObject, cur undoCurrent, rv string) {
+func (u *undoRun) recordChanges(changes []UndoChange) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.newUndo == nil || u.undoFail != nil {
@@ -432,11 +453,8 @@ func (u *undoRun) record(obj *undoObject, cur undoCurrent, rv string) {
 		}
 		u.undo = w
 	}
-	for _, k := range obj.keys {
-		v, ok := cur.values[k]
-		err := u.undo.Record(UndoChange{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Key: k,
-			Previous: string(v), Absent: !ok, ResourceVersion: rv})
-		if err != nil {
+	for _, c := range changes {
+		if err := u.undo.Record(c); err != nil {
 			u.undoFail = err
 			fmt.Fprintf(u.errOut, "warning: %v\n", err)
 			return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,7 +29,7 @@ type UndoHeader struct {
 
 // UndoChange is one key of one object as it was before we wrote it.
 type UndoChange struct {
-	Kind      string `json:"kind"` // ConfigMap or Secret
+	Kind      string `json:"kind"` // ConfigMap, Secret, Deployment, DaemonSet or StatefulSet
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Key       string `json:"key"`
@@ -38,8 +39,14 @@ type UndoChange struct {
 	Absent   bool   `json:"absent,omitempty"`
 	Created  bool   `json:"created,omitempty"`
 	// ResourceVersion is the object's version right after our write: undo
-	// skips objects that changed since.
-	ResourceVersion string `json:"resourceVersion"`
+	// skips objects that changed since. Workloads have none (their status
+	// changes all the time): see Set.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Set is the value the command wrote, for workload keys: undo restores
+	// Previous only while the object still holds Set. Removed: the command
+	// removed the key instead (an undo of a workload whose key was absent).
+	Set     string `json:"set,omitempty"`
+	Removed bool   `json:"removed,omitempty"`
 }
 
 // UndoWriter appends changes to an undo file.
@@ -61,13 +68,19 @@ func DefaultUndoDir(rotationID string) (string, error) {
 }
 
 // CreateUndoFile creates dir/<command>-<timestamp>.undo.jsonl (0600) and
-// writes its header.
+// writes its header. Two runs within the same millisecond get -2, -3, ...
+// rather than one failing or overwriting the other.
 func CreateUndoFile(dir string, h UndoHeader) (*UndoWriter, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-%s.undo.jsonl", h.Command, h.CreatedAt.UTC().Format("20060102T150405.000Z")))
+	base := fmt.Sprintf("%s-%s", h.Command, h.CreatedAt.UTC().Format("20060102T150405.000Z"))
+	path := filepath.Join(dir, base+".undo.jsonl")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	for n := 2; errors.Is(err, fs.ErrExist) && n < 100; n++ {
+		path = filepath.Join(dir, fmt.Sprintf("%s-%d.undo.jsonl", base, n))
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +99,26 @@ func (w *UndoWriter) Record(c UndoChange) error {
 		return fmt.Errorf("refusing to record %s %s/%s[%s] in the undo file: it holds private-key material", c.Kind, c.Namespace, c.Name, c.Key)
 	}
 	return w.writeLine(c)
+}
+
+// RecordAll appends many changes with one sync, for a command that records
+// its changes before it makes them.
+func (w *UndoWriter) RecordAll(changes []UndoChange) error {
+	var buf []byte
+	for _, c := range changes {
+		if checks.ContainsPrivateKey([]byte(c.Previous)) {
+			return fmt.Errorf("refusing to record %s %s/%s[%s] in the undo file: it holds private-key material", c.Kind, c.Namespace, c.Name, c.Key)
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, b...), '\n')
+	}
+	if _, err := w.f.Write(buf); err != nil {
+		return err
+	}
+	return w.f.Sync()
 }
 
 func (w *UndoWriter) writeLine(v any) error {

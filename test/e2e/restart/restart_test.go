@@ -41,6 +41,7 @@ type report struct {
 	Value       string `json:"value"`
 	ValueSource string `json:"valueSource"`
 	DryRun      string `json:"dryRun"`
+	UndoFile    string `json:"undoFile"`
 	Totals      struct {
 		Workloads, Patched, Skipped, Failed, RolledOut, UnrolledPods int
 		Current                                                      int `json:"alreadyCurrent"`

@@ -1,0 +1,101 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+// What a pass changes is recorded before its first patch, in one undo file
+// written and synced once: the previous value of the annotation of every
+// workload it is about to patch (and spec.paused of the Deployments
+// --resume-paused resumes). A record is an intent, not proof of a write: a
+// workload the pass did not reach still lacks the value, and undo, which
+// restores only what still holds the value the pass set, leaves it alone.
+
+// Undo-file keys of a workload: the pod-template annotation, and
+// spec.paused.
+const (
+	workloadAnnotationKeyPrefix = "spec.template.metadata.annotations["
+	workloadPausedKey           = "spec.paused"
+)
+
+// workloadAnnotationKey is the undo-file key of a pod-template annotation.
+func workloadAnnotationKey(name string) string {
+	return workloadAnnotationKeyPrefix + name + "]"
+}
+
+// workloadAnnotationFromKey is the annotation name of such a key.
+func workloadAnnotationFromKey(key string) (string, bool) {
+	name, ok := strings.CutPrefix(key, workloadAnnotationKeyPrefix)
+	if !ok || !strings.HasSuffix(name, "]") || len(name) < 2 {
+		return "", false
+	}
+	return strings.TrimSuffix(name, "]"), true
+}
+
+// restartUndoChanges is what the pass is about to change, per workload.
+func (r *restartRun) restartUndoChanges() []UndoChange {
+	var out []UndoChange
+	for _, t := range r.targets {
+		if !checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused).Patch {
+			continue
+		}
+		if !t.HasValue || t.Value != r.value {
+			out = append(out, UndoChange{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+				Key: workloadAnnotationKey(r.o.Annotation), Previous: t.Value, Absent: !t.HasValue, Set: r.value})
+		}
+		if r.o.ResumePaused && t.Kind == checks.KindDeployment && t.Paused {
+			out = append(out, UndoChange{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+				Key: workloadPausedKey, Previous: "true", Set: "false"})
+		}
+	}
+	return out
+}
+
+// writeUndo records the pass's changes before the first patch. Without an
+// undo file nothing is patched: the values it would hold are not kept
+// anywhere else.
+func (r *restartRun) writeUndo(ctx context.Context) error {
+	o := r.o
+	if o.dryRun != DryRunNone {
+		return nil
+	}
+	changes := r.restartUndoChanges()
+	if len(changes) == 0 {
+		return nil
+	}
+	dir, err := undoDirFor(ctx, o.client, o.UndoDir)
+	if err != nil {
+		return fmt.Errorf("cannot choose a directory for the undo file, nothing was patched: %w", err)
+	}
+	id := ""
+	if o.recorded != nil {
+		id = o.recorded.ID
+	}
+	w, err := CreateUndoFile(dir, UndoHeader{Command: "restart-workloads", RotationID: id, Server: o.server, CreatedAt: o.Now()})
+	if err != nil {
+		return fmt.Errorf("cannot create the undo file in %s, nothing was patched: %w", dir, err)
+	}
+	err = w.RecordAll(changes)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write the undo file %s, nothing was patched: %w", w.Path, err)
+	}
+	r.undoFile = w.Path
+	fmt.Fprintf(o.ErrOut, "Undo file: %s (the previous values of %d workload(s); kubectl carotate undo FILE puts them back, which rolls them again)\n",
+		w.Path, countObjects(changes))
+	return nil
+}
+
+func countObjects(changes []UndoChange) int {
+	seen := map[string]bool{}
+	for _, c := range changes {
+		seen[c.Kind+"/"+c.Namespace+"/"+c.Name] = true
+	}
+	return len(seen)
+}
