@@ -8,6 +8,6 @@ BENCH_VERIFY_MAX_RSS_MIB ?= 64
 
 .PHONY: bench-verify
 
-bench-verify: tools build
+bench-verify: tools build bench-plugin
 	mkdir -p _output/bench
-	go run ./hack/bench/verify -pods $(BENCH_VERIFY_PODS) -max-rss-mib $(BENCH_VERIFY_MAX_RSS_MIB) -json _output/bench/verify.json
+	go run ./hack/bench/verify -plugin $(BENCH_PLUGIN) -pods $(BENCH_VERIFY_PODS) -max-rss-mib $(BENCH_VERIFY_MAX_RSS_MIB) -json _output/bench/verify.json

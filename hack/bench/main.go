@@ -47,6 +47,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
+	"github.com/carotate/kubectl-carotate/hack/bench/benchutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
@@ -60,7 +61,7 @@ type config struct {
 	namespaces, perNS, loopNamespaces, rolloutNamespaces int
 	concurrency, repeat                                  int
 	skipDefault, onlyFast, hold                          bool
-	out                                                  string
+	out, plugin                                          string
 }
 
 func main() {
@@ -82,6 +83,7 @@ func main() {
 	flag.BoolVar(&c.onlyFast, "only-fast", false, "measure only restart-workloads and the client-go loop (to try other --concurrency values)")
 	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (to profile by hand)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown here (default _output/bench/results.md)")
+	flag.StringVar(&c.plugin, "plugin", "", "the kubectl-carotate binary to measure, built as the release builds it (default: the developer build in the bin dir)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -138,6 +140,16 @@ func run(ctx context.Context, c config) error {
 	if err := os.MkdirAll(b.home, 0o700); err != nil {
 		return err
 	}
+	// The plugin is measured as users install it (make bench passes the
+	// release build): unpacked with write(), see benchutil.Install. The
+	// developer build's start-up figure is printed beside it for scale.
+	if b.c.plugin == "" {
+		b.c.plugin = filepath.Join(binDir, "kubectl-carotate")
+	}
+	b.plugin = filepath.Join(dir, "kubectl-carotate")
+	if err := benchutil.Install(b.c.plugin, b.plugin); err != nil {
+		return err
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
 	if err != nil {
 		return err
@@ -171,6 +183,7 @@ func run(ctx context.Context, c config) error {
 type bench struct {
 	c                        config
 	binDir, kubeconfig, home string
+	plugin                   string // the installed copy that is measured
 	client                   kubernetes.Interface
 	total                    int
 	runs                     int
@@ -479,7 +492,7 @@ func median(rs []result) result {
 }
 
 func (b *bench) measure(ctx context.Context) error {
-	carotate := filepath.Join(b.binDir, "kubectl-carotate")
+	carotate := b.plugin
 	kubectl := filepath.Join(b.binDir, "kubectl")
 	self, err := os.Executable()
 	if err != nil {
@@ -577,7 +590,11 @@ func (b *bench) measure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	md := b.report(results, tuned, clientgo, rollout, shell, floor)
+	_, devFloor, err := b.child(ctx, filepath.Join(b.binDir, "kubectl-carotate"), "version")
+	if err != nil {
+		return err
+	}
+	md := b.report(results, tuned, clientgo, rollout, shell, floor, devFloor)
 	fmt.Print(md)
 	if err := os.MkdirAll(filepath.Dir(b.c.out), 0o755); err != nil {
 		return err
@@ -606,7 +623,7 @@ func upstreamLoop(value string) string {
 	return b.String()
 }
 
-func (b *bench) report(results []result, tuned, clientgo, rollout, shell result, floor memory) string {
+func (b *bench) report(results []result, tuned, clientgo, rollout, shell result, floor, devFloor memory) string {
 	total := b.total
 	var buf strings.Builder
 	fmt.Fprintf(&buf, "## Results\n\n%d namespaces x %d workloads = %d (60%% Deployments, 20%% DaemonSets, 20%% StatefulSets, no pods), patch pass only (no --wait).\n\n",
@@ -639,11 +656,21 @@ func (b *bench) report(results []result, tuned, clientgo, rollout, shell result,
 	fmt.Fprintf(&buf, "| at least 10x faster than (b) rollout restart per namespace | %.1fx | %s |\n", ratio(rollout, tuned), check(ratio(rollout, tuned) >= 10))
 	fmt.Fprintf(&buf, "| at most 1.25x the time of (c) the client-go loop | %.2fx | %s |\n", ratio(tuned, clientgo), check(ratio(tuned, clientgo) <= 1.25))
 	fmt.Fprintf(&buf, "| peak RSS at most 64 MiB | %.1f MiB | %s |\n", float64(tuned.rss.peak)/1024, check(tuned.rss.peak <= 64*1024))
-	fmt.Fprintf(&buf, "\nFor scale: \"kubectl-carotate version\", which does no work, peaks at %.1f MiB RSS (%.1f MiB anonymous); the pass over %d workloads adds %.1f MiB.\n",
-		float64(floor.peak)/1024, float64(floor.anon)/1024, total, float64(tuned.rss.peak-floor.peak)/1024)
+	fmt.Fprintf(&buf, "\nMeasured binary: %s, copied with write() as krew installs it (%.1f MB).\n", b.c.plugin, float64(fileSize(b.plugin))/1e6)
+	fmt.Fprintf(&buf, "\nFor scale: \"kubectl-carotate version\", which does no work, peaks at %.1f MiB RSS (%.1f MiB anonymous); the pass over %d workloads adds %.1f MiB. The developer build (make build: symbols and DWARF kept, fresh from the linker, %.1f MB) peaks at %.1f MiB for the same \"version\".\n",
+		float64(floor.peak)/1024, float64(floor.anon)/1024, total, float64(tuned.rss.peak-floor.peak)/1024,
+		float64(fileSize(filepath.Join(b.binDir, "kubectl-carotate")))/1e6, float64(devFloor.peak)/1024)
 	fmt.Fprintf(&buf, "\n\"time for all\" scales a subset's time to all %d workloads per object: (a) ran on %d namespaces (%d objects), (b) on %d.\n",
 		total, b.c.loopNamespaces, shell.objects, b.c.rolloutNamespaces)
 	return buf.String()
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 func round(d time.Duration) time.Duration {

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +36,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/carotate/kubectl-carotate/hack/bench/benchutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
@@ -59,19 +59,22 @@ func main() {
 	maxRSS := flag.Int64("max-rss-mib", 64, "fail when verify's peak RSS exceeds this many MiB")
 	runs := flag.Int("runs", 3, "verify runs; the report takes the slowest time and the largest RSS")
 	out := flag.String("json", "", "also write the result as JSON to this file")
+	plugin := flag.String("plugin", "", "the kubectl-carotate binary to measure, built as the release builds it (default: the developer build in the bin dir)")
 	flag.Parse()
-	if err := run(*pods, *maxRSS, *runs, *out); err != nil {
+	if err := run(*plugin, *pods, *maxRSS, *runs, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-verify:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nPods int, maxRSSMiB int64, runs int, out string) (err error) {
+func run(plugin string, nPods int, maxRSSMiB int64, runs int, out string) (err error) {
 	binDir, err := localcluster.DefaultBinDir()
 	if err != nil {
 		return err
 	}
-	plugin := filepath.Join(binDir, "kubectl-carotate")
+	if plugin == "" {
+		plugin = filepath.Join(binDir, "kubectl-carotate")
+	}
 	if _, err := os.Stat(plugin); err != nil {
 		return fmt.Errorf("%s not built: run make build first", plugin)
 	}
@@ -109,14 +112,11 @@ func run(nPods int, maxRSSMiB int64, runs int, out string) (err error) {
 		return err
 	}
 
-	// The plugin is measured as users install it: krew, tar and curl write
-	// the file with write(). The Go linker writes its output through mmap,
-	// and on kernels with large page-cache folios that file's text is then
-	// mapped in 2 MiB pieces: about 60 MiB of RSS before any work, against
-	// about 38 MiB for the same bytes written plainly. That difference is
-	// page cache layout, not memory the plugin uses; it is printed below.
+	// The plugin is measured as users install it (make bench passes the
+	// release build): unpacked with write(), see benchutil.Install. The
+	// figure for the file as the linker left it is printed for reference.
 	installed := filepath.Join(dir, "kubectl-carotate")
-	if err := copyFile(plugin, installed); err != nil {
+	if err := benchutil.Install(plugin, installed); err != nil {
 		return err
 	}
 	ca := cluster.PKI.Path("ca.crt")
@@ -162,24 +162,6 @@ func run(nPods int, maxRSSMiB int64, runs int, out string) (err error) {
 		return fmt.Errorf("peak RSS %d KiB exceeds %d MiB", res.VerifyMaxRSS, maxRSSMiB)
 	}
 	return nil
-}
-
-// copyFile writes src's bytes to a new executable file dst.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(struct{ io.Writer }{out}, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // createPods creates n bare pods in ns, 32 at a time.
