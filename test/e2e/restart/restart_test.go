@@ -20,6 +20,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -352,12 +353,21 @@ func TestReportsWhatDoesNotRoll(t *testing.T) {
 	w.statefulSet(t, "db", 2, func(s *appsv1.StatefulSet) { s.Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType })
 	Must(t, Create(client.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "debug"}, Spec: PodTemplate(nil).Spec}, metav1.CreateOptions{})))
+	// A Job's pod: KWOK completes a running Job pod at once, so this one
+	// waits for a node that does not exist; it is a real pod the Job
+	// controller made, owned by the Job, which is what the report judges.
+	job := PodTemplate(map[string]string{"app": "batch"})
+	job.Spec.RestartPolicy = corev1.RestartPolicyNever
+	job.Spec.NodeSelector = map[string]string{"restart-e2e/no-such-node": "true"}
+	Must(t, Create(client.BatchV1().Jobs(ns).Create(context.Background(), &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "batch"}, Spec: batchv1.JobSpec{Template: job}}, metav1.CreateOptions{})))
+	jobPod := waitJobPod(t, client, ns, "batch")
 	WaitRolledOutOnDelete(t, client, ns)
 	_, err := client.AppsV1().Deployments(ns).Patch(context.Background(), "frozen", types.StrategicMergePatchType,
 		[]byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{})
 	Must(t, err)
 	before := PodUIDs(t, client, ns)
-	if before.Len() != 7 { // frozen 1, agent 3, db 2, debug 1
+	if before.Len() != 7 { // frozen 1, agent 3, db 2, debug 1 (the Job's pod is Pending)
 		t.Fatalf("want 7 running pods, have %d", before.Len())
 	}
 	scope := []string{"--namespace-selector", "restart-e2e=odd", "--value", "odd-1"}
@@ -377,10 +387,14 @@ func TestReportsWhatDoesNotRoll(t *testing.T) {
 	check("Deployment", "idle", "patched", "0 replicas", 0)
 	check("DaemonSet", "agent", "patched", "OnDelete", 3)
 	check("StatefulSet", "db", "patched", "OnDelete", 2)
-	if len(rep.Pods) != 1 || rep.Pods[0].Name != "debug" || rep.Pods[0].Reason != "bare pod" {
-		t.Errorf("bare pod not reported: %+v", rep.Pods)
+	unrolled := map[string]string{}
+	for _, p := range rep.Pods {
+		unrolled[p.Name] = p.Reason
 	}
-	if rep.Totals.Skipped != 4 || rep.Totals.UnrolledPods != 1 || rep.Totals.Failed != 0 {
+	if len(unrolled) != 2 || unrolled["debug"] != "bare pod" || unrolled[jobPod] != "Job pod" {
+		t.Errorf("bare pod and Job pod not reported: %+v", rep.Pods)
+	}
+	if rep.Totals.Skipped != 4 || rep.Totals.UnrolledPods != 2 || rep.Totals.Failed != 0 {
 		t.Errorf("totals %+v", rep.Totals)
 	}
 	// The patch reached the templates, yet no pod was replaced.
@@ -396,6 +410,7 @@ func TestReportsWhatDoesNotRoll(t *testing.T) {
 		"daemonset.apps/agent     OnDelete     carries the value; 3 pod(s) still run an older template",
 		"statefulset.apps/db      OnDelete     carries the value; 2 pod(s) still run an older template",
 		"deployment.apps/idle     0 replicas", "pod/debug                bare pod",
+		"pod/" + jobPod, "Job pod",
 	} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, res.Stdout)
@@ -428,10 +443,28 @@ func TestReportsWhatDoesNotRoll(t *testing.T) {
 	pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
 	Must(t, err)
 	for _, p := range pods.Items {
-		if p.Name != "debug" && p.DeletionTimestamp == nil && p.Annotations["ca-rotation"] != "odd-1" {
+		if p.Name != "debug" && p.Name != jobPod && p.DeletionTimestamp == nil && p.Annotations["ca-rotation"] != "odd-1" {
 			t.Errorf("pod %s runs a template without the pass value", p.Name)
 		}
 	}
+}
+
+// waitJobPod returns the name of the pod the Job controller made for job.
+func waitJobPod(t *testing.T, client kubernetes.Interface, ns, job string) string {
+	t.Helper()
+	var name string
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + job})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		name = pods.Items[0].Name
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the Job controller made no pod for %s/%s: %v", ns, job, err)
+	}
+	return name
 }
 
 // WaitRolledOutOnDelete waits until the pods of ns run (OnDelete workloads
