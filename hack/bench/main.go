@@ -78,7 +78,7 @@ func main() {
 	flag.IntVar(&c.loopNamespaces, "loop-namespaces", 50, "namespaces the upstream shell loop (a) runs on; its time is scaled per object")
 	flag.IntVar(&c.rolloutNamespaces, "rollout-namespaces", 0, "namespaces kubectl rollout restart (b) runs on (0: all); scaled per object")
 	flag.IntVar(&c.concurrency, "concurrency", 10, "--concurrency of restart-workloads and of the client-go loop")
-	flag.IntVar(&c.repeat, "repeat", 3, "runs of the fast contenders (median reported)")
+	flag.IntVar(&c.repeat, "repeat", 5, "runs of the fast contenders (median reported)")
 	flag.BoolVar(&c.skipDefault, "skip-default", false, "skip restart-workloads --qps 50 --burst 100 (about N/50 seconds)")
 	flag.BoolVar(&c.onlyFast, "only-fast", false, "measure only restart-workloads and the client-go loop (to try other --concurrency values)")
 	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (to profile by hand)")
@@ -651,11 +651,13 @@ func (b *bench) report(results []result, tuned, clientgo, rollout, shell result,
 		}
 		return "NOT MET"
 	}
-	buf.WriteString("\n| target | measured | |\n| --- | ---: | --- |\n")
-	fmt.Fprintf(&buf, "| at least 50x faster than (a) the upstream loop | %.0fx | %s |\n", ratio(shell, tuned), check(ratio(shell, tuned) >= 50))
-	fmt.Fprintf(&buf, "| at least 10x faster than (b) rollout restart per namespace | %.1fx | %s |\n", ratio(rollout, tuned), check(ratio(rollout, tuned) >= 10))
-	fmt.Fprintf(&buf, "| at most 1.25x the time of (c) the client-go loop | %.2fx | %s |\n", ratio(tuned, clientgo), check(ratio(tuned, clientgo) <= 1.25))
-	fmt.Fprintf(&buf, "| peak RSS at most 64 MiB | %.1f MiB | %s |\n", float64(tuned.rss.peak)/1024, check(tuned.rss.peak <= 64*1024))
+	// The client-go loop is the practical limit: no client sending these
+	// patches does better, so its own ratios bound what a target can ask.
+	buf.WriteString("\n| target | measured | | (c), the practical limit, on the same terms |\n| --- | ---: | --- | ---: |\n")
+	fmt.Fprintf(&buf, "| at least 50x faster than (a) the upstream loop | %.0fx | %s | %.0fx |\n", ratio(shell, tuned), check(ratio(shell, tuned) >= 50), ratio(shell, clientgo))
+	fmt.Fprintf(&buf, "| at least 10x faster than (b) rollout restart per namespace | %.1fx | %s | %.1fx |\n", ratio(rollout, tuned), check(ratio(rollout, tuned) >= 10), ratio(rollout, clientgo))
+	fmt.Fprintf(&buf, "| at most 1.25x the time of (c) the client-go loop | %.2fx | %s | 1.00x |\n", ratio(tuned, clientgo), check(ratio(tuned, clientgo) <= 1.25))
+	fmt.Fprintf(&buf, "| peak RSS at most 64 MiB | %.1f MiB | %s | %.1f MiB |\n", float64(tuned.rss.peak)/1024, check(tuned.rss.peak <= 64*1024), float64(clientgo.rss.peak)/1024)
 	fmt.Fprintf(&buf, "\nMeasured binary: %s, copied with write() as krew installs it (%.1f MB).\n", b.c.plugin, float64(fileSize(b.plugin))/1e6)
 	fmt.Fprintf(&buf, "\nFor scale: \"kubectl-carotate version\", which does no work, peaks at %.1f MiB RSS (%.1f MiB anonymous); the pass over %d workloads adds %.1f MiB. The developer build (make build: symbols and DWARF kept, fresh from the linker, %.1f MB) peaks at %.1f MiB for the same \"version\".\n",
 		float64(floor.peak)/1024, float64(floor.anon)/1024, total, float64(tuned.rss.peak-floor.peak)/1024,
