@@ -72,6 +72,10 @@ func undoWorkloadDrift(obj *undoObject, st undoWorkloadState) string {
 			case c.Removed && present:
 				return fmt.Sprintf("changed since: annotation %s is %q again, the command had removed it", name, cur)
 			case c.Removed:
+			case (!present && c.Absent) || (present && !c.Absent && cur == c.Previous):
+				// A pass records before it patches: this one was never
+				// reached (interrupted, failed) or was put back since.
+				return fmt.Sprintf("nothing to undo: annotation %s is as it was before the command", name)
 			case !present:
 				return fmt.Sprintf("changed since: annotation %s is gone, the command set %q", name, c.Set)
 			case cur != c.Set:
