@@ -77,7 +77,7 @@ func (r *restartRun) writeUndo(ctx context.Context) error {
 	}
 	w, err := CreateUndoFile(dir, UndoHeader{Command: "restart-workloads", RotationID: id, Server: o.server, CreatedAt: o.Now()})
 	if err != nil {
-		return fmt.Errorf("cannot create the undo file in %s, nothing was patched: %w", dir, err)
+		return fmt.Errorf("cannot create the undo file in %s (--undo-dir chooses another directory), nothing was patched: %w", dir, err)
 	}
 	err = w.RecordAll(changes)
 	if cerr := w.Close(); err == nil {

@@ -182,6 +182,9 @@ func TestBadInput(t *testing.T) {
 		tc{"update-cluster-info --ca without the serving CA", "", []string{"update-cluster-info", "--ca", f["other"]}, []string{"serving"}},
 		tc{"restart-workloads unknown namespace", "", []string{"restart-workloads", "-n", "no-such-namespace"}, []string{"no-such-namespace", "not found"}},
 		tc{"restart-workloads unknown kind", "", []string{"restart-workloads", "--kinds", "cronjobs"}, []string{"cronjobs"}},
+		// The undo file comes before the first patch; without it nothing is patched.
+		tc{"restart-workloads undo dir not creatable", "", []string{"restart-workloads", "-n", ns, "--undo-dir", filepath.Join(f["notpem"], "undo")},
+			[]string{"cannot create the undo file", "--undo-dir", "nothing was patched"}},
 		tc{"undo a file that is not an undo file", "", []string{"undo", undoBad}, []string{undoBad}},
 		tc{"undo a missing file", "", []string{"undo", filepath.Join(dir, "missing.jsonl")}, []string{"missing.jsonl"}},
 	)
