@@ -622,7 +622,7 @@ func (r *clusterInfoRun) write(ctx context.Context, change func(map[string]strin
 			delete(next.Data, k)
 		}
 		if o.dryRun == DryRunNone && r.undo == nil {
-			if err := r.openUndo(); err != nil {
+			if err := r.openUndo(ctx); err != nil {
 				return err
 			}
 		}
@@ -659,14 +659,14 @@ func (r *clusterInfoRun) write(ctx context.Context, change func(map[string]strin
 	return result, nil
 }
 
-func (r *clusterInfoRun) openUndo() error {
-	dir, err := undoDirFor(context.Background(), r.o.client, r.o.UndoDir)
+func (r *clusterInfoRun) openUndo(ctx context.Context) error {
+	dir, err := undoDirFor(ctx, r.o.client, r.o.UndoDir)
 	if err != nil {
 		return err
 	}
 	w, err := CreateUndoFile(dir, UndoHeader{Command: clusterInfoCommand, Server: r.o.server, CreatedAt: r.o.now()})
 	if err != nil {
-		return fmt.Errorf("cannot create the undo file, nothing was changed: %w", err)
+		return fmt.Errorf("cannot create the undo file in %s (--undo-dir chooses another directory), nothing was changed: %w", dir, err)
 	}
 	r.undo = w
 	return nil

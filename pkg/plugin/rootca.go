@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -132,6 +133,7 @@ type rootCAPass struct {
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	undo    *UndoWriter
+	records int // changes recorded in undo
 	fatal   error
 	written map[string]string // object key -> resourceVersion after our write
 	results map[string]*rootCAObject
@@ -399,6 +401,10 @@ func (p *rootCAPass) sync(ctx context.Context, acc rootCAAccess, it rootCAItem) 
 			obj.Result, obj.Reason = rootCAFailed, "not attempted: "+p.stopReason(err)
 			return obj
 		}
+		if err := p.openUndo(); err != nil {
+			obj.Result, obj.Reason = rootCAFailed, "not attempted: "+err.Error()
+			return obj
+		}
 		var rv string
 		err := WithRetry(ctx, func() (err error) {
 			rv, err = acc.patch(ctx, it, p.TargetPEM, p.DryRun)
@@ -457,18 +463,15 @@ func (p *rootCAPass) recorded(obj rootCAObject, prev rootCAItem, rv, result stri
 		obj.Reason = appendReason(obj.Reason, "not recorded in an undo file: "+p.fatal.Error())
 		return obj
 	}
-	if p.undo == nil {
-		w, err := CreateUndoFile(p.UndoDir, UndoHeader{Command: p.Command, Server: p.Server, CreatedAt: p.Now()})
-		if err != nil {
-			p.fatal = fmt.Errorf("cannot create the undo file in %s, stopped after the first write: %w", p.UndoDir, err)
-			p.cancel()
-			obj.Reason = appendReason(obj.Reason, "not recorded in an undo file")
-			return obj
-		}
-		p.undo = w
-		fmt.Fprintf(p.ErrOut, "%s: recording previous values in %s\n", p.Command, w.Path)
+	if err := p.openUndoLocked(); err != nil {
+		obj.Reason = appendReason(obj.Reason, "not recorded in an undo file")
+		return obj
 	}
-	if err := p.undo.Record(change); err != nil {
+	err := p.undo.Record(change)
+	if err == nil {
+		p.records++
+	}
+	if err != nil {
 		p.fatal = fmt.Errorf("cannot record a change in the undo file %s, stopped: %w", p.undo.Path, err)
 		p.cancel()
 		obj.Reason = appendReason(obj.Reason, "not recorded in the undo file")
@@ -496,11 +499,46 @@ func (p *rootCAPass) stopReason(err error) string {
 	return err.Error()
 }
 
+// openUndo creates the undo file before the pass's first write, so that no
+// write happens without a place to record what it replaces. Once it has
+// failed, every later call fails too and the pass stops.
+func (p *rootCAPass) openUndo() error {
+	if p.DryRun != DryRunNone {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.openUndoLocked()
+}
+
+func (p *rootCAPass) openUndoLocked() error {
+	if p.fatal != nil {
+		return p.fatal
+	}
+	if p.undo != nil {
+		return nil
+	}
+	w, err := CreateUndoFile(p.UndoDir, UndoHeader{Command: p.Command, Server: p.Server, CreatedAt: p.Now()})
+	if err != nil {
+		p.fatal = fmt.Errorf("cannot create the undo file in %s (--undo-dir chooses another directory), so nothing was written: %w", p.UndoDir, err)
+		p.cancel()
+		return p.fatal
+	}
+	p.undo = w
+	fmt.Fprintf(p.ErrOut, "%s: recording previous values in %s\n", p.Command, w.Path)
+	return nil
+}
+
+// closeUndo closes the undo file, and removes it when the writes it was
+// opened for did not happen (a conflict showed the value already there).
 func (p *rootCAPass) closeUndo() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.undo != nil {
 		_ = p.undo.Close()
+		if p.records == 0 {
+			_ = os.Remove(p.undo.Path)
+		}
 	}
 }
 
@@ -536,6 +574,10 @@ func (p *rootCAPass) create(ctx context.Context, obj rootCAObject) rootCAObject 
 	}
 	if err := ctx.Err(); err != nil {
 		obj.Result, obj.Reason = rootCAFailed, "not attempted: "+p.stopReason(err)
+		return obj
+	}
+	if err := p.openUndo(); err != nil {
+		obj.Result, obj.Reason = rootCAFailed, "not attempted: "+err.Error()
 		return obj
 	}
 	cm := &corev1.ConfigMap{

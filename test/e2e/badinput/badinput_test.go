@@ -185,6 +185,8 @@ func TestBadInput(t *testing.T) {
 		// The undo file comes before the first patch; without it nothing is patched.
 		tc{"restart-workloads undo dir not creatable", "", []string{"restart-workloads", "-n", ns, "--undo-dir", filepath.Join(f["notpem"], "undo")},
 			[]string{"cannot create the undo file", "--undo-dir", "nothing was patched"}},
+		tc{"bundle undo dir not creatable", "", []string{"bundle", "--old-ca", f["old"], "--new-ca", f["new"], "--undo-dir", filepath.Join(f["notpem"], "undo")},
+			[]string{"cannot create the undo file", "--undo-dir", "nothing was written"}},
 		tc{"undo a file that is not an undo file", "", []string{"undo", undoBad}, []string{undoBad}},
 		tc{"undo a missing file", "", []string{"undo", filepath.Join(dir, "missing.jsonl")}, []string{"missing.jsonl"}},
 	)
