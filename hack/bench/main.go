@@ -408,10 +408,13 @@ func (b *bench) child(ctx context.Context, name string, args ...string) (time.Du
 }
 
 // sampleAnon polls /proc/<pid>/status until the process is gone and
-// returns the largest RssAnon seen, in KiB.
+// returns the largest RssAnon seen, in KiB. It polls every millisecond at
+// first, so a process that lives a few milliseconds is seen too, and backs
+// off to every 10 ms.
 func sampleAnon(pid int, done <-chan struct{}) int64 {
 	var peak int64
 	path := fmt.Sprintf("/proc/%d/status", pid)
+	interval := time.Millisecond
 	for {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -429,8 +432,9 @@ func sampleAnon(pid int, done <-chan struct{}) int64 {
 		select {
 		case <-done:
 			return peak
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(interval):
 		}
+		interval = min(2*interval, 10*time.Millisecond)
 	}
 }
 
