@@ -143,8 +143,10 @@ func WithRetry(ctx context.Context, fn func() error) error {
 
 // addDryRunFlag binds kubectl's --dry-run with its completion; clientDoes
 // says what client mode shows for this command.
+// A bare --dry-run means client, as it does for kubectl: it never writes.
 func addDryRunFlag(cmd *cobra.Command, p *string, clientDoes string) {
 	cmd.Flags().StringVar(p, "dry-run", *p, `"none", "client" (`+clientDoes+`) or "server" (the API server validates the writes, nothing is stored)`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(DryRunClient)
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed(string(DryRunNone), string(DryRunClient), string(DryRunServer)))
 }
 

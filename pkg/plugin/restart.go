@@ -204,7 +204,6 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	f.BoolVar(&o.ResumePaused, "resume-paused", o.ResumePaused, "Also set spec.paused=false on paused Deployments so they roll")
 	f.BoolVar(&o.DeleteOnDeletePods, "delete-ondelete-pods", o.DeleteOnDeletePods, "With --wait: delete the old pods of OnDelete DaemonSets and StatefulSets one at a time, each after the previous replacement is Ready")
 	addDryRunFlag(cmd, &o.DryRunFlag, "send nothing")
-	f.Lookup("dry-run").NoOptDefVal = string(DryRunClient)
 	addOutputFlag(cmd, &o.Output)
 	addUndoDirFlag(cmd, &o.UndoDir)
 	_ = cmd.RegisterFlagCompletionFunc("kinds", completeList("deployments", "daemonsets", "statefulsets"))

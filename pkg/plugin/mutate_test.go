@@ -1,0 +1,34 @@
+package plugin
+
+import (
+	"testing"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// TestBareDryRunMeansClient: every command that writes takes a bare
+// --dry-run as --dry-run=client, as kubectl does.
+func TestBareDryRunMeansClient(t *testing.T) {
+	root := NewCmdCarotate(genericiooptions.NewTestIOStreamsDiscard(), BuildInfo{})
+	var n int
+	for _, cmd := range root.Commands() {
+		subs := append([]*cobra.Command{cmd}, cmd.Commands()...)
+		for _, c := range subs {
+			f := c.Flags().Lookup("dry-run")
+			if f == nil {
+				continue
+			}
+			n++
+			if err := c.Flags().Parse([]string{"--dry-run"}); err != nil {
+				t.Fatalf("%s: %v", c.CommandPath(), err)
+			}
+			if f.Value.String() != string(DryRunClient) {
+				t.Errorf("%s: bare --dry-run is %q, want client", c.CommandPath(), f.Value.String())
+			}
+		}
+	}
+	if n < 6 {
+		t.Fatalf("found --dry-run on %d commands only", n)
+	}
+}
