@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -30,5 +31,23 @@ func TestBareDryRunMeansClient(t *testing.T) {
 	}
 	if n < 6 {
 		t.Fatalf("found --dry-run on %d commands only", n)
+	}
+}
+
+// TestDryRunValueAfterSpace: "--dry-run server" does not silently become a
+// client dry run with a stray argument; the error says to use "=".
+func TestDryRunValueAfterSpace(t *testing.T) {
+	for _, args := range [][]string{
+		{"bundle", "--dry-run", "server"},
+		{"restart-workloads", "--dry-run", "none"},
+		{"undo", "--dry-run", "server", "file.undo.jsonl"},
+	} {
+		root := NewCmdCarotate(genericiooptions.NewTestIOStreamsDiscard(), BuildInfo{})
+		root.SetArgs(args)
+		err := root.Execute()
+		want := "write --dry-run=" + args[2] + " (with '=')"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: error %v, want one saying %q", args, err, want)
+		}
 	}
 }
