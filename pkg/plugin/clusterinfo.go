@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -454,8 +453,6 @@ type clusterInfoRun struct {
 	caPEM  []byte
 	tokens []checks.BootstrapToken
 	undo   *UndoWriter
-	// recorded counts undo lines, so a file that never got one is removed.
-	recorded int
 	// by records who last wrote each signature key during the run.
 	by map[string]string
 }
@@ -654,7 +651,6 @@ func (r *clusterInfoRun) write(ctx context.Context, change func(map[string]strin
 		if err != nil {
 			return nil, fmt.Errorf("%s/%s was updated but the undo file %s could not record %s: %w", clusterInfoNamespace, clusterInfoName, r.undo.Path, k, err)
 		}
-		r.recorded++
 	}
 	return result, nil
 }
@@ -672,14 +668,11 @@ func (r *clusterInfoRun) openUndo(ctx context.Context) error {
 	return nil
 }
 
+// closeUndo closes the undo file, which removes it when the write it was
+// opened for failed: nothing to undo.
 func (r *clusterInfoRun) closeUndo() {
-	if r.undo == nil {
-		return
-	}
-	_ = r.undo.Close()
-	if r.recorded == 0 {
-		// The write it was opened for failed: nothing to undo.
-		_ = os.Remove(r.undo.Path)
+	if r.undo != nil {
+		_ = r.undo.Close()
 	}
 }
 
@@ -775,7 +768,7 @@ func (r *clusterInfoRun) finish(before map[string]string, final *corev1.ConfigMa
 	}
 	sort.Strings(names)
 	rep.SignedBy = strings.Join(names, ", ")
-	if r.undo != nil && r.recorded > 0 {
+	if r.undo != nil && r.undo.Changes() > 0 {
 		rep.UndoFile = r.undo.Path
 		fmt.Fprintf(o.ErrOut, "Undo file: %s\n", r.undo.Path)
 	}

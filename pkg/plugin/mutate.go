@@ -142,11 +142,10 @@ func WithRetry(ctx context.Context, fn func() error) error {
 }
 
 // addDryRunFlag binds kubectl's --dry-run with its completion; clientDoes
-// says what client mode shows for this command.
-// A bare --dry-run means client, as it does for kubectl: it never writes.
-// So "--dry-run server" is a client dry run and a stray argument; the
-// command's argument check says how to write it instead of "unknown
-// command".
+// says what client mode shows for this command. A bare --dry-run means
+// client, as it does for kubectl: it never writes. So "--dry-run server" is
+// a client dry run and a stray argument; the command's argument check says
+// how to write it instead of "unknown command".
 func addDryRunFlag(cmd *cobra.Command, p *string, clientDoes string) {
 	cmd.Flags().StringVar(p, "dry-run", *p, `"none", "client" (`+clientDoes+`) or "server" (the API server validates the writes, nothing is stored)`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(DryRunClient)

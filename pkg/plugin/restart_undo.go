@@ -88,14 +88,6 @@ func (r *restartRun) writeUndo(ctx context.Context) error {
 	}
 	r.undoFile = w.Path
 	fmt.Fprintf(o.ErrOut, "Undo file: %s (the previous values of %d workload(s); kubectl carotate undo FILE puts them back, which rolls them again)\n",
-		w.Path, countObjects(changes))
+		w.Path, len(undoGroup(changes)))
 	return nil
-}
-
-func countObjects(changes []UndoChange) int {
-	seen := map[string]bool{}
-	for _, c := range changes {
-		seen[c.Kind+"/"+c.Namespace+"/"+c.Name] = true
-	}
-	return len(seen)
 }

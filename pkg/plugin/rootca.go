@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -133,7 +132,6 @@ type rootCAPass struct {
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	undo    *UndoWriter
-	records int // changes recorded in undo
 	fatal   error
 	written map[string]string // object key -> resourceVersion after our write
 	results map[string]*rootCAObject
@@ -467,11 +465,7 @@ func (p *rootCAPass) recorded(obj rootCAObject, prev rootCAItem, rv, result stri
 		obj.Reason = appendReason(obj.Reason, "not recorded in an undo file")
 		return obj
 	}
-	err := p.undo.Record(change)
-	if err == nil {
-		p.records++
-	}
-	if err != nil {
+	if err := p.undo.Record(change); err != nil {
 		p.fatal = fmt.Errorf("cannot record a change in the undo file %s, stopped: %w", p.undo.Path, err)
 		p.cancel()
 		obj.Reason = appendReason(obj.Reason, "not recorded in the undo file")
@@ -529,16 +523,13 @@ func (p *rootCAPass) openUndoLocked() error {
 	return nil
 }
 
-// closeUndo closes the undo file, and removes it when the writes it was
+// closeUndo closes the undo file, which removes it when the writes it was
 // opened for did not happen (a conflict showed the value already there).
 func (p *rootCAPass) closeUndo() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.undo != nil {
 		_ = p.undo.Close()
-		if p.records == 0 {
-			_ = os.Remove(p.undo.Path)
-		}
 	}
 }
 

@@ -45,8 +45,8 @@ Each ConfigMap and Secret is restored only if it has not changed since the
 command wrote it (same resourceVersion); each workload only while its pod
 template still carries the annotation value the pass set (a restored
 annotation rolls the workload again). An object changed since, by a
-controller or a person, is skipped and reported, never overwritten. Objects the command created are
-deleted. Only the recorded keys are touched. The values replaced by the undo
+controller or a person, is skipped and reported, never overwritten. Objects
+the command created are deleted. Only the recorded keys are touched. The values replaced by the undo
 go to a new undo file next to FILE, so an undo can itself be undone (a
 deletion excepted).
 

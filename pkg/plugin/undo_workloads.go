@@ -20,8 +20,14 @@ import (
 // the patch itself tests the annotation, so a change that lands between
 // the read and the write makes it fail instead of being overwritten.
 
+// isUndoWorkloadKind: a kind restart-workloads patches.
 func isUndoWorkloadKind(kind string) bool {
-	return kind == checks.KindDeployment || kind == checks.KindDaemonSet || kind == checks.KindStatefulSet
+	for _, k := range restartKinds {
+		if k.Kind == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // undoWorkloadState is what undo reads of a workload.
@@ -103,7 +109,6 @@ func undoWorkloadPatch(obj *undoObject, st undoWorkloadState) ([]byte, error) {
 				ops = append(ops, map[string]any{"op": "test", "path": path, "value": c.Set})
 			}
 			switch {
-			case c.Absent && c.Removed:
 			case c.Absent:
 				ops = append(ops, map[string]any{"op": "remove", "path": path})
 			case !annotations:
@@ -158,16 +163,7 @@ func (u *undoRun) restoreWorkload(ctx context.Context, obj *undoObject) undoResu
 	}
 	opts := metav1.PatchOptions{FieldManager: fieldManager, DryRun: u.dryRun.Options()}
 	err = WithRetry(ctx, func() error {
-		apps := u.client.AppsV1()
-		var err error
-		switch obj.Kind {
-		case checks.KindDeployment:
-			_, err = apps.Deployments(obj.Namespace).Patch(ctx, obj.Name, types.JSONPatchType, body, opts)
-		case checks.KindDaemonSet:
-			_, err = apps.DaemonSets(obj.Namespace).Patch(ctx, obj.Name, types.JSONPatchType, body, opts)
-		case checks.KindStatefulSet:
-			_, err = apps.StatefulSets(obj.Namespace).Patch(ctx, obj.Name, types.JSONPatchType, body, opts)
-		}
+		_, err := patchWorkload(ctx, u.client, obj.Kind, obj.Namespace, obj.Name, types.JSONPatchType, body, opts)
 		return err
 	})
 	if err != nil && apierrors.IsInvalid(err) {

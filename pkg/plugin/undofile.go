@@ -51,8 +51,9 @@ type UndoChange struct {
 
 // UndoWriter appends changes to an undo file.
 type UndoWriter struct {
-	Path string
-	f    *os.File
+	Path    string
+	f       *os.File
+	changes int
 }
 
 // DefaultUndoDir is ~/.kube/carotate/<rotation id>.
@@ -94,15 +95,10 @@ func CreateUndoFile(dir string, h UndoHeader) (*UndoWriter, error) {
 
 // Record appends one change. It refuses values that hold private-key
 // material: an undo file must never carry secrets.
-func (w *UndoWriter) Record(c UndoChange) error {
-	if checks.ContainsPrivateKey([]byte(c.Previous)) {
-		return fmt.Errorf("refusing to record %s %s/%s[%s] in the undo file: it holds private-key material", c.Kind, c.Namespace, c.Name, c.Key)
-	}
-	return w.writeLine(c)
-}
+func (w *UndoWriter) Record(c UndoChange) error { return w.RecordAll([]UndoChange{c}) }
 
-// RecordAll appends many changes with one sync, for a command that records
-// its changes before it makes them.
+// RecordAll appends changes with one sync, for a command that records its
+// changes before it makes them. Nothing is written when one is refused.
 func (w *UndoWriter) RecordAll(changes []UndoChange) error {
 	var buf []byte
 	for _, c := range changes {
@@ -118,8 +114,15 @@ func (w *UndoWriter) RecordAll(changes []UndoChange) error {
 	if _, err := w.f.Write(buf); err != nil {
 		return err
 	}
-	return w.f.Sync()
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	w.changes += len(changes)
+	return nil
 }
+
+// Changes is how many changes the file records.
+func (w *UndoWriter) Changes() int { return w.changes }
 
 func (w *UndoWriter) writeLine(v any) error {
 	b, err := json.Marshal(v)
@@ -132,8 +135,18 @@ func (w *UndoWriter) writeLine(v any) error {
 	return w.f.Sync()
 }
 
-// Close closes the file.
-func (w *UndoWriter) Close() error { return w.f.Close() }
+// Close closes the file, and removes it when it records no change (it was
+// opened for writes that then did not happen): an undo file with nothing
+// to undo would only be clutter.
+func (w *UndoWriter) Close() error {
+	err := w.f.Close()
+	if w.changes == 0 {
+		if rerr := os.Remove(w.Path); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+		}
+	}
+	return err
+}
 
 // ReadUndoFile parses an undo file; a torn last line (a crash mid-write) is
 // ignored, any other malformed line is an error.
