@@ -78,12 +78,7 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
   # Also create kube-root-ca.crt where the root CA publisher has not, and report as JSON
   kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --create-missing -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate); default: the recorded rotation's")

@@ -104,15 +104,7 @@ Exit codes:
   # Read-only: does cluster-info carry the new CA, and do the signatures verify?
   kubectl carotate update-cluster-info --check --ca new-ca.crt -o yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return o.checkError(err)
-			}
-			if err := o.Validate(); err != nil {
-				return o.checkError(err)
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, o.checkError),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.CAFile, "ca", o.CAFile, "PEM file with the CA certificate(s) cluster-info must carry: the old+new bundle during the rotation, the new CA at the end; default: from the recorded rotation")

@@ -55,13 +55,7 @@ sources that could be read are still shown).`,
   kubectl carotate inspect configmap/kube-system/kube-root-ca.crt secret/default/legacy-token
   kubectl carotate inspect --cluster
   kubectl carotate inspect --cluster -o json`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.sources = args
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Cluster, "cluster", o.Cluster, "Show the kubeconfig CA, kube-system/kube-root-ca.crt and the API server's serving chain")
@@ -71,6 +65,13 @@ sources that could be read are still shown).`,
 }
 
 // Validate checks the arguments.
+// Complete takes the sources from the arguments.
+func (o *InspectOptions) Complete(_ *cobra.Command, args []string) error {
+	o.sources = args
+	return nil
+}
+
+// Validate checks the flags and sources.
 func (o *InspectOptions) Validate() error {
 	if len(o.sources) == 0 && !o.Cluster {
 		return errors.New("nothing to inspect: give a FILE, configmap/NS/NAME, secret/NS/NAME, or --cluster")

@@ -85,12 +85,7 @@ the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
   # Without a recorded rotation
   kubectl carotate instructions --old-ca ca.crt --new-ca new-ca.crt --phase bundle`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Step, "step", o.Step, "Only this upstream step (1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3)")

@@ -179,15 +179,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
   # Also replace the pods of OnDelete workloads and resume paused Deployments
   kubectl carotate restart-workloads --wait --delete-ondelete-pods --resume-paused -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "All namespaces (the default unless -n or --namespace-selector narrows it)")

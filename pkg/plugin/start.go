@@ -66,12 +66,7 @@ cannot start while one is active (finish or abort it first).`,
   # Then
   kubectl carotate status`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the new CA certificate (certificate only: a private key is refused)")
@@ -434,22 +429,22 @@ reminder and do not block.`,
 		Example: `  kubectl carotate status
   kubectl carotate finish`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
-				return err
-			}
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Force, "force", o.Force, "Mark the rotation finished even though status shows steps not done")
 	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
+}
+
+// Validate checks the flags.
+func (o *FinishOptions) Validate() error {
+	var err error
+	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	return validateOutput(o.Output)
 }
 
 // Run checks the cluster and marks the record finished.
@@ -542,20 +537,20 @@ their backups. It changes nothing but the record; the printed steps are for
 you to run.`,
 		Example: `  kubectl carotate abort`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
-				return err
-			}
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(o, nil),
 	}
 	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
+}
+
+// Validate checks the flags.
+func (o *AbortOptions) Validate() error {
+	var err error
+	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	return validateOutput(o.Output)
 }
 
 // Run marks the record aborted and prints the undo plan.

@@ -85,12 +85,7 @@ the states; 1 when it could not be.`,
   # Without a recorded rotation
   kubectl carotate status --old-ca ca.crt --new-ca new-ca.crt`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file of the old CA, when no rotation is recorded")

@@ -65,12 +65,7 @@ or objects left alone.`,
   # What would change, validated by the API server
   kubectl carotate unbundle --keep new-ca.crt --dry-run=server -o yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")

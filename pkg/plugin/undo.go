@@ -57,19 +57,19 @@ errors); 1 on a bad file, missing RBAC, or a failed write.`,
   # What would be restored, validated by the API server
   kubectl carotate undo --dry-run=server FILE`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, nil),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.Force, "force", o.Force, "Restore even though the undo file was written for another API server URL")
 	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
+}
+
+// Complete takes FILE from the arguments.
+func (o *UndoOptions) Complete(_ *cobra.Command, args []string) error {
+	o.File = args[0]
+	return nil
 }
 
 // Validate checks the flags.

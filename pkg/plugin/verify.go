@@ -157,15 +157,7 @@ Exit codes:
   # Read the mounted ca.crt inside each container too, and scan a workload's logs
   kubectl carotate verify --ca bundle.crt --exec --logs-for monitoring/deployment/prometheus --since 15m`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return verifyCannotRun(err)
-			}
-			if err := o.Validate(); err != nil {
-				return verifyCannotRun(err)
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o, verifyCannotRun),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.CAFile, "ca", o.CAFile, "PEM file with what everything must trust: the old+new bundle mid-rotation, the new CA at the end; default: from the recorded rotation")

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -25,12 +26,7 @@ use it to check which build krew installed before a rotation.`,
 		Example: `  kubectl carotate version
   kubectl carotate version -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runOptions(o, nil),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", o.Output, "Output format: json or yaml (default: one line)")
 	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed(outputJSON, outputYAML))
@@ -41,7 +37,7 @@ use it to check which build krew installed before a rotation.`,
 func (o *VersionOptions) Validate() error { return validateOutput(o.Output) }
 
 // Run prints the version; it needs no cluster.
-func (o *VersionOptions) Run() error {
+func (o *VersionOptions) Run(context.Context) error {
 	if o.Output == outputJSON || o.Output == outputYAML {
 		return printStructured(o.Out, o.Output, o.Build)
 	}
