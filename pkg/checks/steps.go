@@ -793,18 +793,25 @@ func (r *renderer) step7() {
 			r.restartStatic("7", h.Node, comp, false)
 		}
 	}
+	r.userKubeconfig("7", ContentBundle, "the bundle",
+		"every admin and CI kubeconfig needs the same change, and a client certificate issued by the new CA before step 12.2")
+}
+
+// userKubeconfig is the step for the kubeconfig this command runs with:
+// content as certificate-authority-data of its cluster, when it names one.
+func (r *renderer) userKubeconfig(step, content, what, note string) {
 	u := r.d.UserKubeconfig
-	if u.Cluster != "" {
-		b64 := base64.StdEncoding.EncodeToString([]byte(r.d.Contents[ContentBundle]))
-		cmd := "kubectl config set clusters." + u.Cluster + ".certificate-authority-data " + b64
-		if u.File != "" {
-			cmd += " --kubeconfig " + shq(u.File)
-		}
-		r.add(Step{Step: "7", Node: "", Action: ActionSetKubeconfigCA,
-			Description: "Your kubeconfig: the bundle as certificate-authority-data of cluster " + u.Cluster,
-			Kubeconfig:  u.File, Content: ContentBundle, Command: cmd,
-			Note: "every admin and CI kubeconfig needs the same change, and a client certificate issued by the new CA before step 12.2"})
+	if u.Cluster == "" {
+		return
 	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(r.d.Contents[content]))
+	cmd := "kubectl config set clusters." + u.Cluster + ".certificate-authority-data " + b64
+	if u.File != "" {
+		cmd += " --kubeconfig " + shq(u.File)
+	}
+	r.add(Step{Step: step, Node: "", Action: ActionSetKubeconfigCA,
+		Description: "Your kubeconfig: " + what + " as certificate-authority-data of cluster " + u.Cluster,
+		Kubeconfig:  u.File, Content: content, Command: cmd, Note: note})
 }
 
 // signerFiles are the new CA's files on a control-plane host, written in
@@ -1202,17 +1209,7 @@ func (r *renderer) step122() {
 			r.restartStatic("12.2", h.Node, comp, false)
 		}
 	}
-	u := r.d.UserKubeconfig
-	if u.Cluster != "" {
-		b64 := base64.StdEncoding.EncodeToString([]byte(r.d.Contents[ContentNewCA]))
-		cmd := "kubectl config set clusters." + u.Cluster + ".certificate-authority-data " + b64
-		if u.File != "" {
-			cmd += " --kubeconfig " + shq(u.File)
-		}
-		r.add(Step{Step: "12.2", Node: "", Action: ActionSetKubeconfigCA,
-			Description: "Your kubeconfig: the new CA alone as certificate-authority-data of cluster " + u.Cluster,
-			Kubeconfig:  u.File, Content: ContentNewCA, Command: cmd, Note: "and in every other admin and CI kubeconfig"})
-	}
+	r.userKubeconfig("12.2", ContentNewCA, "the new CA alone", "and in every other admin and CI kubeconfig")
 	if r.d.ClusterInfo {
 		r.inCluster("12.2", "The new CA alone in kube-public/cluster-info", "kubectl carotate update-cluster-info --ca "+shq(r.d.Files.NewCA), "")
 	}
