@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 )
 
 // DryRun is kubectl's --dry-run: none, client or server.
@@ -110,10 +110,16 @@ func Preflight(ctx context.Context, client kubernetes.Interface, checks []Access
 	return nil
 }
 
-// retryBackoff outlasts an API server restart (about 10 s here, longer on a
-// real control plane) without hammering it: 0.2 s doubling to 10 s, about a
-// minute in all.
-var retryBackoff = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 10, Cap: 10 * time.Second}
+// retryDelay is the pause between two tries of a request: 0.2 s doubling
+// to 10 s, then 10 s (jittered) until retryBudget runs out. (A wait.Backoff
+// with a Cap stops at the cap; its DelayFunc stays there, which is what
+// outlasting an API server restart needs.)
+var retryDelay = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: math.MaxInt32, Cap: 10 * time.Second}
+
+// retryBudget is how long a request is tried again on transient errors: an
+// API server restart takes about 10 s here and up to a minute or two on a
+// real control plane, where etcd and the caches come back slowly.
+var retryBudget = 2 * time.Minute
 
 // IsTransient tells whether a request may succeed if sent again: the API
 // server is restarting, overloaded, or timed out. Conflicts are not
@@ -127,7 +133,7 @@ func IsTransient(err error) bool {
 		apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
 		return true
 	case utilnet.IsConnectionRefused(err), utilnet.IsConnectionReset(err), utilnet.IsProbableEOF(err),
-		utilnet.IsTimeout(err):
+		utilnet.IsTimeout(err), errors.Is(err, context.DeadlineExceeded):
 		return true
 	}
 	msg := err.Error()
@@ -136,9 +142,37 @@ func IsTransient(err error) bool {
 }
 
 // WithRetry runs fn until it succeeds, fails with a non-transient error, or
-// the backoff runs out.
+// retryBudget has passed; then it returns fn's last error. While it waits
+// to try again it counts as a request pending on the API server, which the
+// stall watchdog reports.
 func WithRetry(ctx context.Context, fn func() error) error {
-	return retry.OnError(retryBackoff, func(err error) bool { return ctx.Err() == nil && IsTransient(err) }, fn)
+	rctx, cancel := context.WithTimeout(ctx, retryBudget)
+	defer cancel()
+	var last error
+	retrying := false
+	defer func() {
+		if retrying {
+			stalls.retrying.Add(-1)
+		}
+	}()
+	err := retryDelay.DelayFunc().Until(rctx, true, false, func(context.Context) (bool, error) {
+		last = fn()
+		switch {
+		case last == nil:
+			return true, nil
+		case ctx.Err() == nil && IsTransient(last):
+			if !retrying {
+				retrying = true
+				stalls.retrying.Add(1)
+			}
+			return false, nil
+		}
+		return false, last
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
 }
 
 // addDryRunFlag binds kubectl's --dry-run with its completion; clientDoes

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,6 +42,8 @@ type Common struct {
 	QPS         float32
 	Burst       int
 	Build       BuildInfo
+
+	watchdog sync.Once
 }
 
 // RESTConfig returns the client configuration of the chosen kubeconfig
@@ -53,6 +57,14 @@ func (c *Common) RESTConfig() (*rest.Config, error) {
 	cfg.QPS = c.QPS
 	cfg.Burst = c.Burst
 	cfg.UserAgent = "kubectl-carotate/" + c.Build.Version
+	cfg.Wrap(stalls.wrap(time.Now))
+	c.watchdog.Do(func() {
+		if c.ErrOut == nil {
+			return
+		}
+		// It lives as long as the process: one command per process.
+		go stalls.watch(c.ErrOut, cfg.Host, time.NewTicker(stallEvery).C, time.Now, nil)
+	})
 	return cfg, nil
 }
 

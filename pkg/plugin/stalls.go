@@ -1,0 +1,125 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// An API server that stalls (restarting, overloaded, SIGSTOPped under a
+// test) leaves a command silent for as long as its retries take: a minute
+// or two of nothing, mid-incident, looks like a hang. apiStalls counts what
+// waits on the API server, and a watchdog says so every few seconds.
+
+const (
+	// stallAfter is how old a request must be to count as stalled.
+	stallAfter = 5 * time.Second
+	// stallEvery is how often the watchdog speaks while something stalls.
+	stallEvery = 5 * time.Second
+)
+
+// apiStalls counts the requests in flight (with their start) and the
+// callers waiting to try a request again.
+type apiStalls struct {
+	retrying atomic.Int64
+
+	mu       sync.Mutex
+	next     uint64
+	inflight map[uint64]time.Time
+}
+
+// stalls is the process's count: one command runs per process.
+var stalls = &apiStalls{inflight: map[uint64]time.Time{}}
+
+// streaming tells the requests that stay open on purpose (watches, exec,
+// logs): they are not waiting on a stalled server.
+func streaming(r *http.Request) bool {
+	q := r.URL.Query()
+	if q.Get("watch") == "true" || q.Get("follow") == "true" {
+		return true
+	}
+	for _, s := range []string{"/exec", "/attach", "/portforward", "/log"} {
+		if strings.HasSuffix(r.URL.Path, s) {
+			return true
+		}
+	}
+	return false
+}
+
+type stallTransport struct {
+	s    *apiStalls
+	next http.RoundTripper
+	now  func() time.Time
+}
+
+func (t *stallTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if streaming(r) {
+		return t.next.RoundTrip(r)
+	}
+	t.s.mu.Lock()
+	id := t.s.next
+	t.s.next++
+	t.s.inflight[id] = t.now()
+	t.s.mu.Unlock()
+	defer func() {
+		t.s.mu.Lock()
+		delete(t.s.inflight, id)
+		t.s.mu.Unlock()
+	}()
+	return t.next.RoundTrip(r)
+}
+
+// WrappedRoundTripper lets client-go reach the transport underneath, to
+// cancel a request that timed out.
+func (t *stallTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
+
+// wrap is a rest.Config WrapTransport that records requests in s.
+func (s *apiStalls) wrap(now func() time.Time) func(http.RoundTripper) http.RoundTripper {
+	return func(rt http.RoundTripper) http.RoundTripper { return &stallTransport{s: s, next: rt, now: now} }
+}
+
+// pending counts the requests in flight for longer than stallAfter, and
+// the callers waiting to try again.
+func (s *apiStalls) pending(now time.Time) (stalled, retrying int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, started := range s.inflight {
+		if now.Sub(started) >= stallAfter {
+			stalled++
+		}
+	}
+	return stalled, int(s.retrying.Load())
+}
+
+// stallLine is what the watchdog prints; "" when nothing waits.
+func stallLine(host string, stalled, retrying int) string {
+	n := stalled + retrying
+	if n == 0 {
+		return ""
+	}
+	what := "no answer yet"
+	if retrying > 0 {
+		what = "retrying"
+	}
+	return fmt.Sprintf("waiting for the API server at %s (%s pending, %s)", host, plural(n, "request"), what)
+}
+
+// watch prints stallLine to w on every tick while something waits, until
+// done is closed.
+func (s *apiStalls) watch(w io.Writer, host string, tick <-chan time.Time, now func() time.Time, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick:
+			stalled, retrying := s.pending(now())
+			if line := stallLine(host, stalled, retrying); line != "" {
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStallWatchdog: a request in flight longer than stallAfter, and a
+// caller waiting to retry, are reported; watches are not.
+func TestStallWatchdog(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+
+	s := &apiStalls{inflight: map[uint64]time.Time{}}
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	client := &http.Client{Transport: s.wrap(now)(http.DefaultTransport)}
+	for _, path := range []string{"/api/v1/pods", "/api/v1/pods?watch=true"} {
+		go func() {
+			if resp, err := client.Get(srv.URL + path); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	// Both requests reach the server; only the list counts.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.inflight)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests recorded in flight, want 1 (the watch does not count)", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if stalled, retrying := s.pending(now()); stalled != 0 || retrying != 0 {
+		t.Fatalf("a fresh request counts as stalled: %d, %d", stalled, retrying)
+	}
+	clock.Add(int64(stallAfter))
+	s.retrying.Add(2)
+	stalled, retrying := s.pending(now())
+	if stalled != 1 || retrying != 2 {
+		t.Fatalf("pending = %d stalled, %d retrying; want 1, 2", stalled, retrying)
+	}
+
+	var out bytes.Buffer
+	tick, done := make(chan time.Time), make(chan struct{})
+	finished := make(chan struct{})
+	go func() { s.watch(&out, "https://api:6443", tick, now, done); close(finished) }()
+	tick <- now()
+	s.retrying.Add(-2)
+	tick <- now()
+	close(done)
+	<-finished
+	if got, want := out.String(), "waiting for the API server at https://api:6443 (3 requests pending, retrying)\n"+
+		"waiting for the API server at https://api:6443 (1 request pending, no answer yet)\n"; got != want {
+		t.Fatalf("watchdog printed\n%q\nwant\n%q", got, want)
+	}
+	if stallLine("h", 0, 0) != "" {
+		t.Fatal("a line with nothing pending")
+	}
+}
+
+// TestWithRetryBudget: retries go on at the capped delay until the budget
+// is spent (a wait.Backoff with a Cap would stop at the cap, after a few
+// tries), and the last error is returned; a permanent error stops at once.
+func TestWithRetryBudget(t *testing.T) {
+	savedDelay, savedBudget := retryDelay, retryBudget
+	defer func() { retryDelay, retryBudget = savedDelay, savedBudget }()
+	retryDelay.Duration, retryDelay.Cap = time.Millisecond, 4*time.Millisecond
+	retryBudget = 300 * time.Millisecond
+
+	before := stalls.retrying.Load()
+	calls := 0
+	refused := &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}
+	err := WithRetry(context.Background(), func() error {
+		calls++
+		if got := stalls.retrying.Load(); calls > 1 && got != before+1 {
+			t.Errorf("while retrying, %d callers counted, want %d", got, before+1)
+		}
+		return refused
+	})
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("WithRetry = %v, want the last error", err)
+	}
+	// 300 ms at 4 ms a try: far more than the 3 tries before the cap.
+	if calls < 20 {
+		t.Fatalf("%d tries in the budget, want the delay to stay at its cap and go on", calls)
+	}
+	if got := stalls.retrying.Load(); got != before {
+		t.Fatalf("after WithRetry %d callers counted as retrying, want %d", got, before)
+	}
+
+	calls = 0
+	permanent := errors.New("forbidden")
+	if err := WithRetry(context.Background(), func() error { calls++; return permanent }); err != permanent || calls != 1 {
+		t.Fatalf("a permanent error: %v after %d tries", err, calls)
+	}
+	calls = 0
+	if err := WithRetry(context.Background(), func() error {
+		calls++
+		if calls < 3 {
+			return refused
+		}
+		return nil
+	}); err != nil || calls != 3 {
+		t.Fatalf("a success after two failures: %v after %d tries", err, calls)
+	}
+	if !strings.Contains(stallLine("h", 0, 1), "retrying") {
+		t.Fatal("a retrying caller is not said to be retrying")
+	}
+}
