@@ -25,6 +25,10 @@ const restartPageSize = 500
 type restartTarget struct {
 	checks.Workload
 	UID types.UID
+	// ResourceVersion is the version the pass read: its patch is
+	// conditional on it, so two passes racing on one workload cannot both
+	// report it patched.
+	ResourceVersion string
 	// Selector is the workload's pod label selector, as a string.
 	Selector string
 }
@@ -53,7 +57,7 @@ func restartFromDeployment(d *appsv1.Deployment, annotation string) *restartTarg
 			w.Status.ProgressDeadlineExceeded = true
 		}
 	}
-	return &restartTarget{Workload: w, UID: d.UID, Selector: restartSelector(d.Spec.Selector)}
+	return &restartTarget{Workload: w, UID: d.UID, ResourceVersion: d.ResourceVersion, Selector: restartSelector(d.Spec.Selector)}
 }
 
 func restartFromDaemonSet(d *appsv1.DaemonSet, annotation string) *restartTarget {
@@ -63,7 +67,7 @@ func restartFromDaemonSet(d *appsv1.DaemonSet, annotation string) *restartTarget
 	w.Value, w.HasValue = d.Spec.Template.Annotations[annotation]
 	w.Status = checks.WorkloadStatus{ObservedGeneration: s.ObservedGeneration, DesiredNumberScheduled: s.DesiredNumberScheduled,
 		UpdatedNumberScheduled: s.UpdatedNumberScheduled, NumberAvailable: s.NumberAvailable}
-	return &restartTarget{Workload: w, UID: d.UID, Selector: restartSelector(d.Spec.Selector)}
+	return &restartTarget{Workload: w, UID: d.UID, ResourceVersion: d.ResourceVersion, Selector: restartSelector(d.Spec.Selector)}
 }
 
 func restartFromStatefulSet(d *appsv1.StatefulSet, annotation string) *restartTarget {
@@ -80,7 +84,7 @@ func restartFromStatefulSet(d *appsv1.StatefulSet, annotation string) *restartTa
 	w.Status = checks.WorkloadStatus{ObservedGeneration: s.ObservedGeneration, Replicas: s.Replicas, UpdatedReplicas: s.UpdatedReplicas,
 		ReadyReplicas: s.ReadyReplicas, AvailableReplicas: s.AvailableReplicas, CurrentReplicas: s.CurrentReplicas,
 		CurrentRevision: s.CurrentRevision, UpdateRevision: s.UpdateRevision}
-	return &restartTarget{Workload: w, UID: d.UID, Selector: restartSelector(d.Spec.Selector)}
+	return &restartTarget{Workload: w, UID: d.UID, ResourceVersion: d.ResourceVersion, Selector: restartSelector(d.Spec.Selector)}
 }
 
 // restartPages walks a list page by page, retrying a page on transient

@@ -35,6 +35,10 @@ const (
 	restartRolloutNotReached = "not-reached"
 )
 
+// restartNotAttempted is the error of a workload an interruption left
+// before its patch was sent.
+const restartNotAttempted = "interrupted before it was patched"
+
 // restartMaxConflicts bounds re-read-and-patch rounds; see restartPatch.
 const restartMaxConflicts = 5
 
@@ -68,38 +72,46 @@ type restartPatchResult struct {
 
 // restartPatchBody is the strategic-merge patch of a pass: only our
 // annotation (and spec.paused when resuming), so it merges with whatever
-// else the template carries.
-func restartPatchBody(annotation, value string, resume bool) []byte {
+// else the template carries, and the resourceVersion the pass read as a
+// precondition.
+func restartPatchBody(annotation, value, resourceVersion string, resume bool) []byte {
 	spec := map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotation: value}}}}
 	if resume {
 		spec["paused"] = false
 	}
-	b, _ := json.Marshal(map[string]any{"spec": spec}) // maps of strings always marshal
+	body := map[string]any{"spec": spec}
+	if resourceVersion != "" {
+		body["metadata"] = map[string]any{"resourceVersion": resourceVersion}
+	}
+	b, _ := json.Marshal(body) // maps of strings always marshal
 	return b
 }
 
-// restartPatch is the default Restarter. The patch carries no
-// resourceVersion on purpose: the API server applies a strategic-merge patch
-// to the object's current version and retries its own write when another
-// writer races it, so a 409 cannot come from a concurrent change to other
-// fields, and nothing we do not own is overwritten. A read-modify-write with
-// a resourceVersion would cost a GET per workload and fail on every
-// unrelated status update. Should a conflict come anyway (an admission
-// webhook, a proxy), the workload is read again: if it now carries the
-// value it is reported current, else the patch is sent again. Sending the
-// same patch twice is harmless: a template that already holds the value is
-// not changed, so no second rollout starts.
+// restartPatch is the default Restarter. The patch is conditional on the
+// resourceVersion the pass read: two passes with the same value racing on
+// one workload (two admins, or a pass and its own re-run) must not both
+// report it patched, log it and record it for undo. A conflict, whoever
+// caused it (the other pass, or the controller updating the status), reads
+// the workload again: if it now carries the value it is reported current,
+// else the patch is sent again with the new resourceVersion. Workloads
+// change rarely while they are not rolling, so conflicts stay rare; a pass
+// costs one GET per conflict, not one per workload.
 func (o *RestartWorkloadsOptions) restartPatch(ctx context.Context, t *restartTarget, value string) (restartPatchResult, error) {
 	resume := o.ResumePaused && t.Kind == checks.KindDeployment && t.Paused
 	if o.dryRun == DryRunClient {
 		return restartPatchResult{Generation: t.Generation}, nil
 	}
-	body := restartPatchBody(o.Annotation, value, resume)
+	body := restartPatchBody(o.Annotation, value, t.ResourceVersion, resume)
 	opts := metav1.PatchOptions{DryRun: o.dryRun.Options()}
+	// A request that timed out may still have been applied: its retry then
+	// conflicts with our own write. Such a workload counts as patched, so
+	// that its undo record is kept.
+	mayHaveWritten := false
 	for round := 1; ; round++ {
 		var gen int64
 		err := WithRetry(ctx, func() (err error) {
 			gen, err = o.restartSend(ctx, t, body, opts)
+			mayHaveWritten = mayHaveWritten || IsTransient(err)
 			return err
 		})
 		if err == nil {
@@ -116,10 +128,10 @@ func (o *RestartWorkloadsOptions) restartPatch(ctx context.Context, t *restartTa
 			return restartPatchResult{}, err
 		}
 		if !checks.PlanRestart(cur.Workload, value, o.ResumePaused).Patch {
-			return restartPatchResult{Current: true, Generation: cur.Generation}, nil
+			return restartPatchResult{Current: !mayHaveWritten, Generation: cur.Generation}, nil
 		}
 		resume = o.ResumePaused && cur.Kind == checks.KindDeployment && cur.Paused
-		body = restartPatchBody(o.Annotation, value, resume)
+		body = restartPatchBody(o.Annotation, value, cur.ResourceVersion, resume)
 	}
 }
 
@@ -229,7 +241,7 @@ func (r *restartRun) markNotReached() {
 	for _, it := range r.items {
 		if it.Result == "" {
 			it.Result = restartResultNotReached
-			it.Error = "interrupted before it was patched"
+			it.Error = restartNotAttempted
 		}
 	}
 }
@@ -245,7 +257,7 @@ func (r *restartRun) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 		return t.Generation, true
 	}
 	if ctx.Err() != nil {
-		it.Result, it.Error = restartResultNotReached, "interrupted before it was patched"
+		it.Result, it.Error = restartResultNotReached, restartNotAttempted
 		return 0, false
 	}
 	res, err := r.o.Restarter(ctx, t, r.value)

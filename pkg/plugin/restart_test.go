@@ -103,7 +103,8 @@ func TestRestartValidate(t *testing.T) {
 		{"bad kind", func(o *RestartWorkloadsOptions) { o.Kinds = []string{"deploy", "jobs"} }, `unknown kind "jobs" in --kinds`},
 		{"bad annotation", func(o *RestartWorkloadsOptions) { o.Annotation = "ca rotation" }, `invalid --annotation "ca rotation"`},
 		{"value with space", func(o *RestartWorkloadsOptions) { o.Value = "a b" }, `invalid --value "a b"`},
-		{"value too long", func(o *RestartWorkloadsOptions) { o.Value = strings.Repeat("x", 254) }, "invalid --value: 254 characters, at most 253"},
+		{"value not UTF-8", func(o *RestartWorkloadsOptions) { o.Value = "x\xff\xfe" }, `invalid --value "x\xff\xfe": not valid UTF-8`},
+		{"value too long", func(o *RestartWorkloadsOptions) { o.Value = strings.Repeat("x", 254) }, "invalid --value: 254 bytes, at most 253"},
 		{"-n and -A", func(o *RestartWorkloadsOptions) { *o.ConfigFlags.Namespace = "a"; o.AllNamespaces = true }, "-n/--namespace and -A/--all-namespaces cannot be used together"},
 		{"-n and selector", func(o *RestartWorkloadsOptions) { *o.ConfigFlags.Namespace = "a"; o.NamespaceSelector = "x=y" }, "-n/--namespace and --namespace-selector"},
 		{"-n and exclude", func(o *RestartWorkloadsOptions) { *o.ConfigFlags.Namespace = "a"; o.ExcludeNamespaces = []string{"b"} }, "-n/--namespace and --exclude-namespace"},
@@ -180,10 +181,13 @@ func TestRestartDefaultValueIsFreshUTC(t *testing.T) {
 }
 
 func TestRestartPatchBody(t *testing.T) {
-	if got := string(restartPatchBody("ca-rotation", "v1", false)); got != `{"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
+	if got := string(restartPatchBody("ca-rotation", "v1", "", false)); got != `{"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
 		t.Fatalf("patch = %s", got)
 	}
-	if got := string(restartPatchBody("example.com/rot", `a"b`, true)); got != `{"spec":{"paused":false,"template":{"metadata":{"annotations":{"example.com/rot":"a\"b"}}}}}` {
+	if got := string(restartPatchBody("ca-rotation", "v1", "42", false)); got != `{"metadata":{"resourceVersion":"42"},"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
+		t.Fatalf("patch with a precondition = %s", got)
+	}
+	if got := string(restartPatchBody("example.com/rot", `a"b`, "", true)); got != `{"spec":{"paused":false,"template":{"metadata":{"annotations":{"example.com/rot":"a\"b"}}}}}` {
 		t.Fatalf("patch = %s", got)
 	}
 }

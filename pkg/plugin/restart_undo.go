@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
@@ -90,4 +91,51 @@ func (r *restartRun) writeUndo(ctx context.Context) error {
 	fmt.Fprintf(o.ErrOut, "Undo file: %s (the previous values of %d workload(s); kubectl carotate undo FILE puts them back, which rolls them again)\n",
 		w.Path, len(undoGroup(changes)))
 	return nil
+}
+
+// trimUndo drops from the undo file the workloads this pass did not
+// change: those a conflict showed already carrying the value (another pass
+// got there first), those deleted meanwhile, and those an interruption left
+// untouched. Undoing a change someone else made is not ours to do. The file
+// is rewritten whole (a temporary file and a rename), and removed when
+// nothing is left; a crash before this leaves the complete list of
+// intents, which undo handles (it restores only what still holds our
+// value).
+func (r *restartRun) trimUndo() error {
+	if r.undoFile == "" {
+		return nil
+	}
+	untouched := map[string]bool{}
+	for _, it := range r.items {
+		switch {
+		case it.Result == restartResultCurrent, it.Result == restartResultGone,
+			it.Result == restartResultNotReached && it.Error == restartNotAttempted:
+			untouched[it.Kind+"/"+it.Namespace+"/"+it.Name] = true
+		}
+	}
+	if len(untouched) == 0 {
+		return nil
+	}
+	h, changes, err := ReadUndoFile(r.undoFile)
+	if err != nil {
+		return err
+	}
+	var keep []UndoChange
+	for _, c := range changes {
+		if !untouched[c.Kind+"/"+c.Namespace+"/"+c.Name] {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == len(changes) {
+		return nil
+	}
+	if len(keep) == 0 {
+		if err := os.Remove(r.undoFile); err != nil {
+			return err
+		}
+		fmt.Fprintf(r.o.ErrOut, "Undo file %s removed: this pass changed no workload\n", r.undoFile)
+		r.undoFile = ""
+		return nil
+	}
+	return rewriteUndoFile(r.undoFile, h, keep)
 }

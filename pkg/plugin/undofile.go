@@ -148,6 +148,30 @@ func (w *UndoWriter) Close() error {
 	return err
 }
 
+// rewriteUndoFile replaces path with a file holding h and changes, through
+// a temporary file and a rename, so a crash leaves one or the other whole.
+func rewriteUndoFile(path string, h UndoHeader, changes []UndoChange) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	w := &UndoWriter{Path: tmp, f: f}
+	if err = w.writeLine(h); err == nil {
+		err = w.RecordAll(changes)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
 // ReadUndoFile parses an undo file; a torn last line (a crash mid-write) is
 // ignored, any other malformed line is an error.
 func ReadUndoFile(path string) (UndoHeader, []UndoChange, error) {

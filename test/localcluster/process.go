@@ -231,3 +231,19 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
+
+// Pause stops the process with SIGSTOP: it keeps its sockets, so clients
+// connect and then wait for an answer that does not come, as with an API
+// server that stalls (overloaded, swapping, a stop-the-world pause). Resume
+// continues it. Both act on the recorded process only.
+func (c *Component) Pause() error { return c.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process with SIGCONT.
+func (c *Component) Resume() error { return c.signal(syscall.SIGCONT) }
+
+func (c *Component) signal(sig syscall.Signal) error {
+	if !c.Running() {
+		return fmt.Errorf("%s is not running", c.Name)
+	}
+	return c.cmd.Process.Signal(sig)
+}
