@@ -131,6 +131,12 @@ func LookupStep(n string) (UpstreamStep, bool) {
 	return UpstreamStep{}, false
 }
 
+// IsStep tells whether n numbers an upstream step.
+func IsStep(n string) bool {
+	_, ok := LookupStep(n)
+	return ok
+}
+
 // ClusterDescription is what Render needs to know about a cluster.
 type ClusterDescription struct {
 	RotationID string `json:"rotationID"`
@@ -153,6 +159,9 @@ type ClusterDescription struct {
 	Files LocalFiles `json:"files"`
 	// Contents holds the PEM of each certificate content name.
 	Contents map[string]string `json:"contents"`
+	// PassValues overrides the restart pass value of a phase (see
+	// NextPassValue); RestartValue's otherwise.
+	PassValues map[string]string `json:"-"`
 }
 
 // ControlPlaneHost is one control-plane node and the command lines of the
@@ -434,7 +443,11 @@ func (r *renderer) restartCommand(phase, namespace string) string {
 	if namespace != "" {
 		cmd += " -n " + shq(namespace)
 	}
-	if v := RestartValue(r.d.RotationID, phase); v != "" {
+	v := r.d.PassValues[phase]
+	if v == "" {
+		v = RestartValue(r.d.RotationID, phase)
+	}
+	if v != "" {
 		cmd += " --value " + shq(v)
 	}
 	return cmd + " --wait"
@@ -1352,6 +1365,10 @@ func heredoc(file, pemText, mode string) string {
 }
 
 // shq quotes a word for a POSIX shell when it needs quoting.
+// ShellQuote quotes s for a POSIX shell: as it is when it needs no quotes,
+// else in single quotes.
+func ShellQuote(s string) string { return shq(s) }
+
 func shq(s string) string {
 	if s == "" {
 		return "''"

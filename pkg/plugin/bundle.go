@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
@@ -37,7 +38,9 @@ type BundleOptions struct {
 	DryRunFlag     string
 	Output         string
 	UndoDir        string
+	AllNamespaces  bool
 	dryRun         DryRun
+	namespace      string
 	now            func() time.Time
 	oldCAs, newCAs []*x509.Certificate
 }
@@ -67,6 +70,13 @@ controller-manager's --root-ca-file is not yet the bundle, and the command
 says which node step fixes that and exits 1. Once the controller-manager runs
 with the bundle, the command finds everything in place and writes nothing.
 
+The bundle must hold the CA that verifies the API server's serving chain now
+(the old CA before step 9.3, the new one after): a bundle without it would cut
+every pod restarted after the write off the API server, so it is refused
+(--force writes it anyway). -n NAMESPACE narrows the pass to that namespace's
+kube-root-ca.crt and legacy token Secrets, for a one-off fix; such a pass does
+not complete step 3 in the rotation's log.
+
 Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 1 on bad input, missing RBAC, failed or reverted writes, or objects left alone.`,
 		Example: `  # Validate the CAs, write the bundle file and bundle every namespace
@@ -74,6 +84,9 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 
   # See what would change, asking the API server to validate every write
   kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --dry-run=server
+
+  # One namespace only
+  kubectl carotate bundle -n payments
 
   # Also create kube-root-ca.crt where the root CA publisher has not, and report as JSON
   kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --create-missing -o json`,
@@ -84,7 +97,7 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate); default: the recorded rotation's")
 	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the CA that replaces it (one certificate); default: the recorded rotation's")
 	f.StringVar(&o.OutFile, "out", o.OutFile, "Write the bundle (new CA, then old) to this file, mode 0644")
-	f.BoolVar(&o.Force, "force", o.Force, "Overwrite an --out file that holds something else")
+	f.BoolVar(&o.Force, "force", o.Force, "Overwrite an --out file that holds something else, and write a bundle that does not verify the API server's serving chain (pods restarted after that could not reach the API server)")
 	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
 	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that hold certificates outside this rotation (by default they are left alone and reported)")
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
@@ -93,6 +106,7 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
 	addOutputFlag(cmd, &o.Output)
 	addUndoDirFlag(cmd, &o.UndoDir)
+	addAllNamespacesFlag(cmd, &o.AllNamespaces)
 	return cmd
 }
 
@@ -112,6 +126,9 @@ func (o *BundleOptions) Validate() error {
 	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
 		return err
 	}
+	if o.namespace, err = o.namespaceScope(o.AllNamespaces); err != nil {
+		return err
+	}
 	return validateOutput(o.Output)
 }
 
@@ -128,8 +145,14 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := requireNamespace(ctx, client, o.namespace); err != nil {
+		return err
+	}
 	bundle, err := o.readCAs(ctx, client)
 	if err != nil {
+		return err
+	}
+	if err := o.checkServingCA(ctx, cfg); err != nil {
 		return err
 	}
 	outSame, err := bundleCheckOut(o.OutFile, bundle, o.Force)
@@ -151,7 +174,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		Command: "bundle", Client: client, Server: cfg.Host,
 		Target:    checks.RootCATarget{Want: append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...), Labels: labels},
 		TargetPEM: bundle, DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
-		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now,
+		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now, Namespace: o.namespace,
 	}
 	if err := Preflight(ctx, client, pass.accessChecks()); err != nil {
 		return err
@@ -185,12 +208,37 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if hint != "" {
 		fmt.Fprint(o.ErrOut, hint)
 	}
-	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "bundle", Phase: "bundle", Result: passResult(err), UndoFile: report.UndoFile})
+	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "bundle", Phase: "bundle", Result: passResult(err), UndoFile: report.UndoFile, Scope: rootCAScope(o.namespace)})
 	if err != nil {
 		return err
 	}
 	bundleConclusion(o.ErrOut, report)
 	return nil
+}
+
+// checkServingCA refuses a bundle without the CA that verifies the API
+// server's serving chain now: pods restarted after the write would trust
+// neither CA of it and lose the API server. A wrong --old-ca is the usual
+// cause; --replace-other would then spread the damage to every namespace.
+func (o *BundleOptions) checkServingCA(ctx context.Context, cfg *rest.Config) error {
+	want := append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...)
+	served, err := servingCAMissing(ctx, cfg, want)
+	switch {
+	case err != nil && o.Force:
+		fmt.Fprintf(o.ErrOut, "warning: --force: writing the bundle without checking it against the API server's serving chain (%v)\n", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot check the bundle against the API server's serving chain, nothing was changed (--force skips this check): %w", err)
+	case served == "":
+		return nil
+	case o.Force:
+		fmt.Fprintf(o.ErrOut, "warning: --force: the bundle holds no CA that verifies the API server's serving certificate (%s): pods restarted after this write cannot reach the API server\n", served)
+		return nil
+	}
+	return fmt.Errorf("refusing to write the bundle, nothing was changed: it holds no CA that verifies the API server's serving certificate (%s), "+
+		"so every pod restarted after the write would lose the API server. The old CA (%s) is not the CA the cluster runs on: "+
+		"pass the cluster's CA as --old-ca, or record the rotation with kubectl carotate start, which reads it from the cluster (--force writes it anyway)",
+		served, checks.DescribeSet(o.oldCAs, nil))
 }
 
 // passResult is the rotation log's word for how a pass ended.

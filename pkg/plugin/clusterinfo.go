@@ -117,6 +117,7 @@ Exit codes:
 	f.BoolVar(&o.Force, "force", o.Force, "Write --ca even if it does not verify the API server's serving chain")
 	addUndoDirFlag(cmd, &o.UndoDir)
 	_ = cmd.MarkFlagFilename("ca")
+	noNamespace(cmd, "it changes kube-public/cluster-info only")
 	return cmd
 }
 
@@ -197,7 +198,7 @@ func (o *UpdateClusterInfoOptions) clusterInfoLoadCA(ctx context.Context) ([]*x5
 			return nil, err
 		}
 		certs, what := append(append([]*x509.Certificate{}, rec.newCerts()...), rec.oldCerts()...), "bundle (new+old)"
-		if p := rec.lastPass("unbundle"); p != nil && p.Result == "ok" {
+		if rec.unbundled() {
 			certs, what = rec.newCerts(), "new CA (the rotation is unbundled)"
 		}
 		o.CAFile = fmt.Sprintf("rotation %s's %s", rec.ID, what)

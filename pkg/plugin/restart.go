@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -74,6 +74,7 @@ type RestartWorkloadsOptions struct {
 	Timeout            time.Duration
 	ResumePaused       bool
 	DeleteOnDeletePods bool
+	Force              bool
 	DryRunFlag         string
 	Output             string
 	UndoDir            string
@@ -104,6 +105,8 @@ type RestartWorkloadsOptions struct {
 	kinds  []restartKind
 	client kubernetes.Interface
 	server string // the API server URL, for the undo file
+	// forced says what a --force pass ran despite, for the rotation's log.
+	forced string
 }
 
 // NewCmdRestartWorkloads is "kubectl carotate restart-workloads".
@@ -147,6 +150,20 @@ previous replacement is Ready), workloads with 0 replicas (nothing to roll),
 and pods no annotation can restart: bare pods, Job and CronJob pods, static
 pods, pods of other controllers.
 
+Inside a rotation recorded with "kubectl carotate start" the value is the
+rotation's pass (<id>/bundle, then <id>/serve, then <id>/finish; an
+unfinished pass is resumed), and the pass first checks that the step it
+follows is done: the bundle pass that every kube-root-ca.crt and legacy token
+Secret holds the bundle and kube-controller-manager publishes it (steps 2, 3),
+the serve pass that the API server serves from the new CA (9.3), the finish
+pass that every one holds the new CA alone, published by the controller-manager
+(12.1). Otherwise it refuses, patching and logging nothing: the pods it would
+roll would miss the change, and its value, then on every template, would make
+the pass that is needed later patch nothing. --force runs it anyway. A pass
+narrowed by -n, selectors or --kinds does not complete its phase. Each patch
+is conditional on the version the pass read: two passes racing on the same
+workload do not both patch it, report it or record it for undo.
+
 Before the first patch, the previous value of the annotation on every
 workload about to be patched (and spec.paused of what --resume-paused
 resumes) goes to an undo file, whose path is printed. "kubectl carotate undo
@@ -176,6 +193,9 @@ Exit status 1 when anything failed or the run was interrupted.`,
   # Namespaces by label, minus one; see what would change
   kubectl carotate restart-workloads --namespace-selector team=infra --exclude-namespace infra-sandbox --dry-run=server
 
+  # A rotation's pass before the step it follows is done, knowingly
+  kubectl carotate restart-workloads --force
+
   # Also replace the pods of OnDelete workloads and resume paused Deployments
   kubectl carotate restart-workloads --wait --delete-ondelete-pods --resume-paused -o json`,
 		Args: cobra.NoArgs,
@@ -195,6 +215,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "With --wait: how long one workload may take to roll out")
 	f.BoolVar(&o.ResumePaused, "resume-paused", o.ResumePaused, "Also set spec.paused=false on paused Deployments so they roll")
 	f.BoolVar(&o.DeleteOnDeletePods, "delete-ondelete-pods", o.DeleteOnDeletePods, "With --wait: delete the old pods of OnDelete DaemonSets and StatefulSets one at a time, each after the previous replacement is Ready")
+	f.BoolVar(&o.Force, "force", o.Force, "Run a rotation's pass although the step it follows is not done (its pods may miss that change)")
 	addDryRunFlag(cmd, &o.DryRunFlag, "send nothing")
 	addOutputFlag(cmd, &o.Output)
 	addUndoDirFlag(cmd, &o.UndoDir)
@@ -333,10 +354,15 @@ func restartParseKinds(in []string) ([]restartKind, error) {
 }
 
 // restartValidateValue keeps the pass value printable and short: it is
-// shown in tables and typed back with --value to resume.
+// shown in tables and typed back with --value to resume. It must be valid
+// UTF-8: the API server replaces invalid bytes, so a value stored mangled
+// would never match itself again and every re-run would patch once more.
 func restartValidateValue(v string) error {
 	if len(v) > restartMaxValueLen {
-		return fmt.Errorf("invalid --value: %d characters, at most %d", len(v), restartMaxValueLen)
+		return fmt.Errorf("invalid --value: %d bytes, at most %d", len(v), restartMaxValueLen)
+	}
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("invalid --value %q: not valid UTF-8", v)
 	}
 	for _, r := range v {
 		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
@@ -347,15 +373,24 @@ func restartValidateValue(v string) error {
 }
 
 func (o *RestartWorkloadsOptions) restartDefaultValue(ctx context.Context) (string, string, error) {
+	var rec *rotationRecord
+	if o.client != nil {
+		if r, err := loadRotation(ctx, o.client); err == nil && r.active() {
+			rec = r
+		}
+	}
 	if o.Value != "" {
+		// A value of the active rotation (as status and instructions print
+		// them) is that rotation's pass: it is checked and logged as one.
+		if rec != nil && strings.HasPrefix(o.Value, rec.ID+"/") {
+			o.recorded = rec
+		}
 		return o.Value, "flag", nil
 	}
-	if o.client != nil {
-		if rec, err := loadRotation(ctx, o.client); err == nil && rec.active() {
-			value, why := restartRecordedValue(rec, o.Now())
-			o.recorded = rec
-			return value, why, nil
-		}
+	if rec != nil {
+		value, why := restartRecordedValue(rec, o.Now())
+		o.recorded = rec
+		return value, why, nil
 	}
 	return o.Now().UTC().Format(restartValueLayout), "generated", nil
 }
@@ -363,24 +398,26 @@ func (o *RestartWorkloadsOptions) restartDefaultValue(ctx context.Context) (stri
 // restartRecordedValue is the pass value of an active rotation: the value
 // of the last restart pass if it did not finish (so a re-run resumes it),
 // otherwise <id>/<next phase>: bundle, serve, then finish (from the
-// unbundle pass on). Passes beyond those get a timestamp of their own.
+// unbundle pass on). A phase is done once a pass of it over the whole
+// cluster finished; one narrowed by -n, selectors or --kinds does not
+// count. Passes beyond those get a timestamp of their own.
 func restartRecordedValue(rec *rotationRecord, now time.Time) (value, why string) {
 	if last := rec.lastPass("restart-workloads"); last != nil && last.Result != "ok" && last.Value != "" {
 		return last.Value, "resuming rotation " + rec.ID + "'s unfinished pass"
 	}
 	done := map[string]bool{}
 	for _, p := range rec.Passes {
-		if p.Kind == "restart-workloads" && p.Result == "ok" {
-			done[p.Value] = true
+		if p.Kind == "restart-workloads" && p.Result == "ok" && p.Scope == "" {
+			done[checks.RestartPhaseOf(rec.ID, p.Value)] = true
 		}
 	}
-	phases := []string{"bundle", "serve", "finish"}
-	if p := rec.lastPass("unbundle"); p != nil && p.Result == "ok" {
-		phases = []string{"finish"}
+	phases := []string{checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish}
+	if rec.unbundled() {
+		phases = []string{checks.PhaseFinish}
 	}
 	for _, phase := range phases {
-		if v := rec.restartValue(phase); !done[v] {
-			return v, "rotation " + rec.ID + ", " + phase + " pass"
+		if !done[phase] {
+			return rec.restartValue(phase), "rotation " + rec.ID + ", " + phase + " pass"
 		}
 	}
 	return rec.restartValue("extra-" + now.UTC().Format(restartValueLayout)), "rotation " + rec.ID + ", an extra pass"
@@ -513,24 +550,19 @@ func (o *RestartWorkloadsOptions) Run(ctx context.Context) error {
 	if err := restartValidateValue(value); err != nil {
 		return err
 	}
-	run := newRestartRun(o, value, source)
 
-	if ns := o.scope.namespace; ns != "" {
-		err := WithRetry(ctx, func() error {
-			_, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-			return err
-		})
-		switch {
-		case apierrors.IsNotFound(err):
-			return fmt.Errorf("namespace %q not found, nothing was changed", ns)
-		case err != nil && !apierrors.IsForbidden(err):
-			// A user limited to one namespace may not read it; the lists say more.
-			return fmt.Errorf("reading namespace %q: %w", ns, err)
-		}
+	if err := requireNamespace(ctx, client, o.scope.namespace); err != nil {
+		return err
 	}
 	if err := Preflight(ctx, client, o.restartChecks()); err != nil {
 		return err
 	}
+	if o.recorded != nil {
+		if value, err = o.restartCheckPhase(ctx, o.recorded, value, source != "flag"); err != nil {
+			return err
+		}
+	}
+	run := newRestartRun(o, value, source)
 	if source == "generated" {
 		fmt.Fprintf(o.ErrOut, "Pass value %s=%s (new for this run; resume this pass with --value %s)%s\n", o.Annotation, value, value, o.dryRun.Suffix())
 	} else {
@@ -555,15 +587,31 @@ func (o *RestartWorkloadsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	run.execute(ctx)
+	if err := run.trimUndo(); err != nil {
+		fmt.Fprintf(o.ErrOut, "warning: the undo file %s still lists workloads this pass did not change (undo skips what does not carry its value): %v\n", run.undoFile, err)
+	}
 	err = run.finish(ctx)
 	// Logged in the active rotation, if any: the next pass value and
 	// status are derived from it.
+	logPass(ctx, client, o.ErrOut, o.dryRun, run.logEntry(err))
+	return err
+}
+
+// logEntry is the pass as the rotation's log keeps it: what this process
+// changed, not what it found done.
+func (r *restartRun) logEntry(err error) rotationPass {
+	o := r.o
+	t := r.report().Totals
+	detail := fmt.Sprintf("%d patched, %d already current, %d failed", t.Patched, t.Current, t.Failed)
+	if o.forced != "" {
+		detail += "; forced although: " + o.forced
+	}
 	phase := ""
 	if o.recorded != nil {
-		phase = value[strings.LastIndex(value, "/")+1:]
+		phase = checks.RestartPhaseOf(o.recorded.ID, r.value)
 	}
-	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "restart-workloads", Phase: phase, Value: value, Result: passResult(err)})
-	return err
+	return rotationPass{Kind: "restart-workloads", Phase: phase, Value: r.value, Started: r.started.UTC(), Scope: o.restartScopeNote(),
+		Result: passResult(err), Detail: detail, UndoFile: r.undoFile}
 }
 
 // restartSelectNamespaces resolves --namespace-selector with one paginated

@@ -70,6 +70,12 @@ type rotationPass struct {
 	By    string    `json:"by,omitempty"`
 	// Value is the restart pass's annotation value.
 	Value string `json:"value,omitempty"`
+	// Started is when the pass began writing: a restart pass that started
+	// before the change it follows has to roll again.
+	Started time.Time `json:"started,omitzero"`
+	// Scope is set when the pass covered part of the cluster only (-n,
+	// selectors, some kinds): it does not complete its phase.
+	Scope string `json:"scope,omitempty"`
 	// Result is ok, failed, partial or dry-run.
 	Result   string `json:"result"`
 	Detail   string `json:"detail,omitempty"`
@@ -117,6 +123,13 @@ func (r *rotationRecord) frontProxy() bool { return len(r.newFP) > 0 }
 
 // restartValue is the restart-workloads pass value of a phase.
 func (r *rotationRecord) restartValue(phase string) string { return checks.RestartValue(r.ID, phase) }
+
+// unbundled tells whether an unbundle pass over every namespace finished:
+// from then on the in-cluster commands take the new CA alone.
+func (r *rotationRecord) unbundled() bool {
+	p := r.lastPass("unbundle")
+	return p != nil && p.Result == "ok" && p.Scope == ""
+}
 
 // lastPass returns the latest pass of a kind, nil when there is none.
 func (r *rotationRecord) lastPass(kind string) *rotationPass {

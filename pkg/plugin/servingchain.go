@@ -116,3 +116,21 @@ func chainVerifies(chain, roots []*x509.Certificate) bool {
 	})
 	return err == nil
 }
+
+// servingCAMissing fetches the API server's serving chain and tells, when
+// certs do not hold the CA that verifies it, what the server presents
+// ("CN=kube-apiserver, issued by CN=kubernetes"); "" when they do. What a
+// rotation records as the old CA and what bundle writes into every
+// kube-root-ca.crt must hold that CA: before step 9.3 it is the old CA,
+// after it the new one, and a root CA without it cuts every pod restarted
+// after the write off the API server.
+func servingCAMissing(ctx context.Context, cfg *rest.Config, certs []*x509.Certificate) (string, error) {
+	chain, err := fetchServingChain(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	if chainVerifies(chain, certs) {
+		return "", nil
+	}
+	return fmt.Sprintf("%s, issued by %s", chain[0].Subject, chain[0].Issuer), nil
+}

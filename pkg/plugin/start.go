@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -33,6 +34,7 @@ type StartOptions struct {
 	NewFrontProxyCA, OldFrontProxyCA string
 	ID                               string
 	AllowSameKey                     bool
+	Force                            bool
 	DryRunFlag                       string
 	Output                           string
 	dryRun                           DryRun
@@ -53,7 +55,8 @@ second admin, or the same admin after a crash, carries on without flags.
 
 --old-ca defaults to the CA the API server's serving chain verifies against
 today (taken from kube-system/kube-root-ca.crt, the kubeconfig, or
-kube-system/extension-apiserver-authentication). Only public certificates are
+kube-system/extension-apiserver-authentication); an --old-ca given must be
+that CA (--force records another). Only public certificates are
 recorded: an input that contains a private key is refused and nothing is
 written. Starting again with the same CAs is a no-op; a different rotation
 cannot start while one is active (finish or abort it first).`,
@@ -75,10 +78,12 @@ cannot start while one is active (finish or abort it first).`,
 	f.StringVar(&o.OldFrontProxyCA, "old-front-proxy-ca", o.OldFrontProxyCA, "PEM file with the current front-proxy CA (default: the requestheader CA in kube-system/extension-apiserver-authentication)")
 	f.StringVar(&o.ID, "id", o.ID, "Rotation id (default: the date and 6 random hex digits); letters, digits, '-' and '.'")
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
+	f.BoolVar(&o.Force, "force", o.Force, "Record an --old-ca that does not verify the API server's serving chain (every later step would work from a CA the cluster does not run on)")
 	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
 	addOutputFlag(cmd, &o.Output)
 	_ = cmd.MarkFlagFilename("new-ca")
 	_ = cmd.MarkFlagFilename("old-ca")
+	noNamespace(cmd, "the rotation record is one for the whole cluster, in kube-system/carotate-state")
 	return cmd
 }
 
@@ -158,6 +163,9 @@ func (o *StartOptions) Run(ctx context.Context) error {
 	var oldCAs []*x509.Certificate
 	if o.OldCA != "" {
 		if oldCAs, err = readCertFile("--old-ca", o.OldCA); err != nil {
+			return err
+		}
+		if err := o.checkServedOldCA(ctx, cfg, oldCAs); err != nil {
 			return err
 		}
 		rec.OldCASource, rec.OldCAFile = "--old-ca "+o.OldCA, startAbs(o.OldCA)
@@ -250,6 +258,29 @@ func (o *StartOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.ErrOut, "start: rotation %s recorded in %s/%s%s\nnext: kubectl carotate status\n", rec.ID, rotationNamespace, rotationConfigMap, o.dryRun.Suffix())
 	return printRotation(o.Out, o.Output, rec)
+}
+
+// checkServedOldCA refuses an --old-ca that is not the CA the API server's
+// serving chain verifies against now: bundle, unbundle, instructions and
+// status all work from the recorded old CA, and a wrong one ends in a
+// bundle that drops the CA every pod trusts today.
+func (o *StartOptions) checkServedOldCA(ctx context.Context, cfg *rest.Config, oldCAs []*x509.Certificate) error {
+	served, err := servingCAMissing(ctx, cfg, oldCAs)
+	switch {
+	case err != nil && o.Force:
+		fmt.Fprintf(o.ErrOut, "warning: --force: recording --old-ca %s without checking it against the API server's serving chain (%v)\n", o.OldCA, err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot check --old-ca against the API server's serving chain, nothing was written (--force records it unchecked): %w", err)
+	case served == "":
+		return nil
+	case o.Force:
+		fmt.Fprintf(o.ErrOut, "warning: --force: recording --old-ca %s although it does not verify the API server's serving certificate (%s): every later step works from it\n", o.OldCA, served)
+		return nil
+	}
+	return fmt.Errorf("--old-ca %s (%s) does not verify the API server's serving certificate (%s): it is not the CA the cluster runs on, "+
+		"and a bundle built from it would drop the CA every pod trusts today; nothing was written. Pass the cluster's CA, or leave --old-ca out "+
+		"to take it from the cluster (--force records it anyway)", o.OldCA, checks.DescribeSet(oldCAs, nil), served)
 }
 
 func startRole(findings []checks.Finding, prefix string) []checks.Finding {
@@ -435,6 +466,7 @@ reminder and do not block.`,
 	f.BoolVar(&o.Force, "force", o.Force, "Mark the rotation finished even though status shows steps not done")
 	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
 	addOutputFlag(cmd, &o.Output)
+	noNamespace(cmd, "the rotation record is one for the whole cluster, in kube-system/carotate-state")
 	return cmd
 }
 
@@ -530,10 +562,13 @@ func NewCmdAbort(c *Common) *cobra.Command {
 		Use:   "abort",
 		Short: "Mark the recorded rotation abandoned and print what to undo",
 		Long: `Mark the rotation recorded by "kubectl carotate start" as aborted, and print
-what was changed and how to put it back: the undo files of the passes logged
-in the record (newest first, for "kubectl carotate undo"), the control-plane
-flags that still point at transition files, and where the node steps kept
-their backups. It changes nothing but the record; the printed steps are for
+what was changed and how to put it back, judged from the cluster as status
+judges it: first kube-controller-manager's --root-ca-file when it publishes
+the new CA (it rewrites every kube-root-ca.crt to that file, so nothing else
+sticks before it is back), then the control-plane flags that still point at
+transition files, the undo files of the passes logged in the record (newest
+first, for "kubectl carotate undo"), and where the node steps kept their
+backups. It changes nothing but the record; the printed steps are for
 you to run.`,
 		Example: `  kubectl carotate abort`,
 		Args:    cobra.NoArgs,
@@ -541,6 +576,7 @@ you to run.`,
 	}
 	addDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
 	addOutputFlag(cmd, &o.Output)
+	noNamespace(cmd, "the rotation record is one for the whole cluster, in kube-system/carotate-state")
 	return cmd
 }
 
@@ -578,12 +614,39 @@ func (o *AbortOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.ErrOut, "abort: rotation %s marked aborted%s\n", rec.ID, o.dryRun.Suffix())
 	cp, _ := instructionsControlPlane(ctx, client)
-	fmt.Fprint(o.ErrOut, abortPlan(rec, cp))
+	fmt.Fprint(o.ErrOut, abortPlan(rec, cp, abortReadPublished(ctx, client, rec)))
 	return printRotation(o.Out, o.Output, rec)
 }
 
-// abortPlan says what the rotation changed and how to revert each part.
-func abortPlan(rec *rotationRecord, cp []instructionsMirrorPod) string {
+// abortPublished is what kube-controller-manager publishes in
+// kube-system/kube-root-ca.crt, judged against the rotation's CAs: its
+// --root-ca-file, when it is the last writer of ca.crt there.
+type abortPublished struct {
+	state  checks.BundleState
+	writer string
+	err    error
+}
+
+func abortReadPublished(ctx context.Context, client kubernetes.Interface, rec *rotationRecord) abortPublished {
+	var cm *corev1.ConfigMap
+	err := WithRetry(ctx, func() (err error) {
+		cm, err = client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, rootCAConfigMap, metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		return abortPublished{err: err}
+	}
+	_, writer := verifyCAChange(cm.ManagedFields, rootCAKey, cm.CreationTimestamp.Time)
+	st := checks.Classify("kube-system/"+rootCAConfigMap, []byte(cm.Data[rootCAKey]), rec.oldCerts(), rec.newCerts()).State
+	return abortPublished{state: st, writer: writer}
+}
+
+// abortPlan says what the rotation changed and how to revert each part,
+// from the same evidence status judges by. The controller-manager comes
+// first: while its --root-ca-file holds the new CA it rewrites every
+// kube-root-ca.crt and legacy token Secret to it, so no undo file of ours
+// can put them back before that flag is.
+func abortPlan(rec *rotationRecord, cp []instructionsMirrorPod, pub abortPublished) string {
 	var b strings.Builder
 	b.WriteString("\nTo put the cluster back as it was before the rotation:\n")
 	n := 0
@@ -591,30 +654,65 @@ func abortPlan(rec *rotationRecord, cp []instructionsMirrorPod) string {
 		n++
 		fmt.Fprintf(&b, "%d. %s\n", n, fmt.Sprintf(format, args...))
 	}
+	backups := "/var/backups/carotate-" + rec.ID
+	var kcm []instructionsMirrorPod
+	for _, p := range cp {
+		if p.Mirror && p.Component == checks.ComponentControllerManager {
+			kcm = append(kcm, p)
+		}
+	}
+	kcmFirst := false
+	switch {
+	case pub.err != nil:
+		item("Could not read kube-system/%s (%v): if kube-controller-manager's --root-ca-file holds the new CA (steps 2, 12.1), point it back at the old CA first, as below.", rootCAConfigMap, pub.err)
+	case pub.writer == controllerManagerFieldManager && (pub.state == checks.BundleHasBoth || pub.state == checks.BundleOnlyNew):
+		var lines []string
+		for _, p := range kcm {
+			v := p.Command.Value("root-ca-file")
+			if o := checks.OriginalPath(v); o != v && strings.HasPrefix(v, "/") {
+				lines = append(lines, fmt.Sprintf("   %s on %s: --root-ca-file=%s  ->  --root-ca-file=%s (%s must hold the old CA alone; restore it from %s/step-12.1 if the finish phase rewrote it)",
+					p.Component, p.Node, v, o, o, backups))
+			} else {
+				lines = append(lines, fmt.Sprintf("   %s on %s: --root-ca-file=%s holds %s: put the old CA alone back into it (its copy is under %s/step-2, or: kubectl -n %s get configmap %s -o jsonpath='{.data.old-ca\\.crt}')",
+					p.Component, p.Node, v, statusWords(pub.state), backups, rotationNamespace, rotationConfigMap))
+			}
+		}
+		if len(kcm) == 0 {
+			lines = append(lines, fmt.Sprintf("   no kube-controller-manager mirror pod is visible: on every control-plane node, point its --root-ca-file (kubeadm: %s/ca.crt) at a file holding the old CA alone", checks.KubeadmPKIDir))
+		}
+		kcmFirst = true
+		item("kube-controller-manager publishes %s (it last wrote kube-system/%s): its --root-ca-file holds the new CA, and it rewrites every kube-root-ca.crt and legacy token Secret to that file. Point it back at the old CA first and restart it, node by node:\n%s\n   Then check that kube-system/%s holds the old CA alone again: kubectl carotate inspect configmap/kube-system/%s",
+			statusWords(pub.state), rootCAConfigMap, strings.Join(lines, "\n"), rootCAConfigMap, rootCAConfigMap)
+	}
 	var moved []string
 	for _, p := range cp {
 		for _, f := range p.Command.Flags {
+			if kcmFirst && p.Component == checks.ComponentControllerManager && f.Name == "root-ca-file" {
+				continue // step 1 covers it
+			}
 			if o := checks.OriginalPath(f.Value); o != f.Value && strings.HasPrefix(f.Value, "/") {
 				moved = append(moved, fmt.Sprintf("   %s on %s: --%s=%s  ->  --%s=%s", p.Component, p.Node, f.Name, f.Value, f.Name, o))
 			}
 		}
 	}
 	if len(moved) > 0 {
-		item("Point these control-plane flags back at the original files (the node steps' backups are under %s%s/step-*):\n%s",
-			"/var/backups/carotate-", rec.ID, strings.Join(moved, "\n"))
-		item("If the finish phase already rewrote an original file (ca.crt, ca.key, ...), restore it from %s%s/step-12.1 first.", "/var/backups/carotate-", rec.ID)
+		item("Point these control-plane flags back at the original files (the node steps' backups are under %s/step-*):\n%s", backups, strings.Join(moved, "\n"))
+		item("If the finish phase already rewrote an original file (ca.crt, ca.key, ...), restore it from %s/step-12.1 first.", backups)
 	} else {
-		item("No control-plane flag visible through the API points at a transition file. Node files changed by hand are backed up under %s%s/step-*.", "/var/backups/carotate-", rec.ID)
+		item("No other control-plane flag visible through the API points at a transition file. Node files changed by hand are backed up under %s/step-*.", backups)
 	}
 	var undos []string
 	for i := len(rec.Passes) - 1; i >= 0; i-- {
-		if p := rec.Passes[i]; p.UndoFile != "" {
+		// A restart pass's undo puts old annotation values back, which only
+		// rolls the workloads once more: the abort pass below rolls them.
+		if p := rec.Passes[i]; p.UndoFile != "" && p.Kind != "restart-workloads" {
 			undos = append(undos, fmt.Sprintf("   kubectl carotate undo %s   # %s at %s by %s", p.UndoFile, p.Kind, p.At.Format(time.RFC3339), p.By))
 		}
 	}
-	if len(undos) > 0 {
-		item("Restore what the passes wrote, newest first (each undo file is on the machine of the admin who ran the pass):\n%s", strings.Join(undos, "\n"))
-	} else {
+	switch {
+	case len(undos) > 0:
+		item("Then restore what the passes wrote, newest first (each undo file is on the machine of the admin who ran the pass; where the controller-manager runs with the old CA it republishes kube-root-ca.crt by itself, and undo skips what it already put back):\n%s", strings.Join(undos, "\n"))
+	default:
 		item("No pass in the record left an undo file. If kube-root-ca.crt holds the bundle, the controller-manager put it there: once its --root-ca-file is the old CA again it publishes the old CA by itself.")
 	}
 	item("Roll the workloads so no pod keeps the bundle: kubectl carotate restart-workloads --value %s --wait", checks.RestartValue(rec.ID, "abort"))

@@ -92,6 +92,7 @@ the states; 1 when it could not be.`,
 	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file of the new CA, when no rotation is recorded")
 	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
 	addOutputFlag(cmd, &o.Output)
+	noNamespace(cmd, "status judges every namespace of the cluster (kubectl carotate verify -n NAMESPACE checks one namespace's pods and root CA)")
 	return cmd
 }
 
@@ -174,20 +175,12 @@ type statusEvidence struct {
 	cpErr error
 
 	// ServiceAccount root CA objects, by what they hold.
-	cms, secrets      map[checks.BundleState]int
-	cmTotal, secTotal int
-	cmErr, secErr     error
-	cmOnlyOld         []string
-	// rootSrc and secretSrc are what the pod pass looks a pod's CA source
-	// up in: one small entry per namespace and per legacy token Secret.
-	rootSrc            map[string]checks.PodSource
-	secretSrc          map[string]checks.PodSource
-	kubeSystemCM       checks.BundleState
-	kubeSystemCMWriter string
+	*rootCAState
 
 	// Pods that use the ServiceAccount CA.
 	podsWithCA      int
 	podsRestart     []string // restart needed: started before their source last changed
+	podsMaybe       []string // started in the same second as their source was written
 	podsLacking     []string // their source lacks the new CA
 	podsBeforeServe []string // started before the API server last restarted
 	podErr          error
@@ -313,7 +306,7 @@ func statusPickNext(r *statusReport, rec *rotationRecord) {
 // unknown rather than failing the whole report.
 func (ev *statusEvidence) read(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, cfg *rest.Config) {
 	ev.cp, ev.cpErr = instructionsControlPlane(ctx, client)
-	ev.readRootCA(ctx, client)
+	ev.rootCAState = readRootCAState(ctx, client, ev.rot.oldCAs, ev.rot.newCAs)
 	ev.apis, ev.hooks, ev.backendErr = statusServiceBackends(ctx, client, dyn)
 	ev.readBackends(ctx, client)
 	ev.readPods(ctx, client)
@@ -333,81 +326,13 @@ func (ev *statusEvidence) classify(source string, data []byte) checks.BundleStat
 // fine when it carries the new CA (bundle or alone), with the time of its
 // last ca.crt change.
 func statusPodSource(st checks.BundleState, mf []metav1.ManagedFieldsEntry, created time.Time) checks.PodSource {
-	at, by := verifyCAChange(mf, rootCAKey, created)
-	src := checks.PodSource{Exists: true, OK: st == checks.BundleHasBoth || st == checks.BundleOnlyNew, Holds: string(st), ChangedAt: at, ChangedBy: by}
+	ok := st == checks.BundleHasBoth || st == checks.BundleOnlyNew
+	src := caSource(mf, created, ok)
+	src.OK, src.Holds = ok, string(st)
 	if !src.OK {
 		src.Problem = "does not hold the new CA"
 	}
 	return src
-}
-
-func (ev *statusEvidence) readRootCA(ctx context.Context, client kubernetes.Interface) {
-	ev.cms, ev.secrets = map[checks.BundleState]int{}, map[checks.BundleState]int{}
-	ev.rootSrc, ev.secretSrc = map[string]checks.PodSource{}, map[string]checks.PodSource{}
-	seen := map[string]bool{}
-	ev.cmErr = restartPages(ctx, metav1.ListOptions{FieldSelector: rootCAConfigMapSelector, Limit: rootCAPageSize},
-		func(ctx context.Context, lo metav1.ListOptions) ([]corev1.ConfigMap, string, error) {
-			var l *corev1.ConfigMapList
-			err := WithRetry(ctx, func() (err error) {
-				l, err = client.CoreV1().ConfigMaps("").List(ctx, lo)
-				return err
-			})
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []corev1.ConfigMap) {
-			for i := range items {
-				cm := &items[i]
-				if seen[cm.Namespace] {
-					continue
-				}
-				seen[cm.Namespace] = true
-				st := ev.classify("ConfigMap "+cm.Namespace+"/"+cm.Name, []byte(cm.Data[rootCAKey]))
-				ev.rootSrc[cm.Namespace] = statusPodSource(st, cm.ManagedFields, cm.CreationTimestamp.Time)
-				ev.cms[st]++
-				ev.cmTotal++
-				if st != checks.BundleHasBoth && st != checks.BundleOnlyNew && len(ev.cmOnlyOld) < statusSampleNames {
-					ev.cmOnlyOld = append(ev.cmOnlyOld, cm.Namespace)
-				}
-				if cm.Namespace == metav1.NamespaceSystem {
-					ev.kubeSystemCM = st
-					_, ev.kubeSystemCMWriter = verifyCAChange(cm.ManagedFields, rootCAKey, cm.CreationTimestamp.Time)
-				}
-			}
-		}, func() {
-			ev.cms, ev.cmTotal, ev.cmOnlyOld, seen = map[checks.BundleState]int{}, 0, nil, map[string]bool{}
-			ev.rootSrc = map[string]checks.PodSource{}
-		})
-	secSeen := map[string]bool{}
-	ev.secErr = restartPages(ctx, metav1.ListOptions{FieldSelector: rootCASecretSelector, Limit: rootCAPageSize},
-		func(ctx context.Context, lo metav1.ListOptions) ([]corev1.Secret, string, error) {
-			var l *corev1.SecretList
-			err := WithRetry(ctx, func() (err error) {
-				l, err = client.CoreV1().Secrets("").List(ctx, lo)
-				return err
-			})
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []corev1.Secret) {
-			for i := range items {
-				s := &items[i]
-				key := s.Namespace + "/" + s.Name
-				if s.Type != corev1.SecretTypeServiceAccountToken || secSeen[key] {
-					continue
-				}
-				secSeen[key] = true
-				st := ev.classify("Secret "+key, s.Data[rootCAKey])
-				ev.secretSrc[key] = statusPodSource(st, s.ManagedFields, s.CreationTimestamp.Time)
-				ev.secrets[st]++
-				ev.secTotal++
-			}
-		}, func() {
-			ev.secrets, ev.secTotal, secSeen = map[checks.BundleState]int{}, 0, map[string]bool{}
-			ev.secretSrc = map[string]checks.PodSource{}
-		})
 }
 
 // readBackends resolves the services behind aggregated APIs and webhooks
@@ -482,6 +407,8 @@ func (ev *statusEvidence) readPods(ctx context.Context, client kubernetes.Interf
 				switch t.Verdict {
 				case checks.PodRestartNeeded:
 					ev.podsRestart = append(ev.podsRestart, ref)
+				case checks.PodRestartMaybe:
+					ev.podsMaybe = append(ev.podsMaybe, ref)
 				case checks.PodSourceLacksCA, checks.PodSourceMissing:
 					ev.podsLacking = append(ev.podsLacking, ref)
 				}
@@ -498,7 +425,7 @@ func (ev *statusEvidence) readPods(ctx context.Context, client kubernetes.Interf
 				}
 			}
 		}, func() {
-			ev.podsWithCA, ev.podsRestart, ev.podsLacking, ev.podsBeforeServe = 0, nil, nil, nil
+			ev.podsWithCA, ev.podsRestart, ev.podsMaybe, ev.podsLacking, ev.podsBeforeServe = 0, nil, nil, nil, nil
 			for _, b := range ev.backendPods {
 				b.pods, b.restart = 0, nil
 			}
@@ -522,9 +449,13 @@ func statusPodStart(in checks.PodTrustInput) time.Time {
 // apiserverStarted is when the newest kube-apiserver mirror pod was
 // created: the kubelet re-creates it when the static pod restarts, so it is
 // when an API server last started serving its current certificate.
-func (ev *statusEvidence) apiserverStarted() time.Time {
+func (ev *statusEvidence) apiserverStarted() time.Time { return apiserverStarted(ev.cp) }
+
+// apiserverStarted is when the newest kube-apiserver mirror pod of cp was
+// created; zero when none is visible.
+func apiserverStarted(cp []instructionsMirrorPod) time.Time {
 	var t time.Time
-	for _, p := range ev.cp {
+	for _, p := range cp {
 		if p.Mirror && p.Component == checks.ComponentAPIServer && p.Created.After(t) {
 			t = p.Created
 		}
@@ -635,10 +566,7 @@ func (ev *statusEvidence) judge() []statusRow {
 	}
 
 	// Where the ServiceAccount root CA stands decides the phase.
-	allBundled := ev.cmErr == nil && ev.cmTotal > 0 && ev.cms[checks.BundleHasBoth]+ev.cms[checks.BundleOnlyNew] == ev.cmTotal &&
-		(ev.secErr != nil || ev.secrets[checks.BundleHasBoth]+ev.secrets[checks.BundleOnlyNew] == ev.secTotal)
-	allNew := ev.cmErr == nil && ev.cmTotal > 0 && ev.cms[checks.BundleOnlyNew] == ev.cmTotal &&
-		(ev.secErr != nil || ev.secrets[checks.BundleOnlyNew] == ev.secTotal)
+	allBundled, allNew := ev.bundled(), ev.unbundled()
 	kcmPublishes := ev.kubeSystemCMWriter == controllerManagerFieldManager
 
 	// Step 2: what the controller-manager publishes is its --root-ca-file.
@@ -653,12 +581,12 @@ func (ev *statusEvidence) judge() []statusRow {
 	case ev.kubeSystemCM == "":
 		set("2", statusUnknown, "kube-system has no kube-root-ca.crt: the controller-manager's root CA publisher does not run", instr("2"))
 	case kcmPublishes && (ev.kubeSystemCM == checks.BundleHasBoth || ev.kubeSystemCM == checks.BundleOnlyNew):
-		set("2", statusDone, fmt.Sprintf("kube-controller-manager publishes %s in kube-system/kube-root-ca.crt%s", ev.words(ev.kubeSystemCM), flags), "")
+		set("2", statusDone, fmt.Sprintf("kube-controller-manager publishes %s in kube-system/kube-root-ca.crt%s", statusWords(ev.kubeSystemCM), flags), "")
 	case kcmPublishes:
-		set("2", statusNotDone, fmt.Sprintf("kube-controller-manager publishes %s: its --root-ca-file is not the bundle yet%s", ev.words(ev.kubeSystemCM), flags), instr("2"))
+		set("2", statusNotDone, fmt.Sprintf("kube-controller-manager publishes %s: its --root-ca-file is not the bundle yet%s", statusWords(ev.kubeSystemCM), flags), instr("2"))
 	default:
 		set("2", statusUnknown, fmt.Sprintf("kube-system/kube-root-ca.crt holds %s, last written by %s, not the controller-manager: its --root-ca-file cannot be told%s",
-			ev.words(ev.kubeSystemCM), statusOr(ev.kubeSystemCMWriter, "an unknown writer"), flags), instr("2"))
+			statusWords(ev.kubeSystemCM), statusOr(ev.kubeSystemCMWriter, "an unknown writer"), flags), instr("2"))
 	}
 	if caveat := ev.sharedBundleCaveat(); caveat != "" && rows["2"].State == statusDone {
 		rows["2"].State, rows["2"].Evidence, rows["2"].Next = statusNotDone, caveat, instr("2")
@@ -670,7 +598,7 @@ func (ev *statusEvidence) judge() []statusRow {
 	case ev.extErr != nil:
 		set("5", statusUnknown, "cannot read kube-system/"+statusExtensionAuth+": "+ev.extErr.Error(), instr("5"))
 	case ev.extClientCA == checks.BundleHasBoth || ev.extClientCA == checks.BundleOnlyNew:
-		e := "kube-apiserver's --client-ca-file holds " + ev.words(ev.extClientCA) + " (published in kube-system/" + statusExtensionAuth + ")"
+		e := "kube-apiserver's --client-ca-file holds " + statusWords(ev.extClientCA) + " (published in kube-system/" + statusExtensionAuth + ")"
 		state := statusDone
 		if len(ev.rot.newFP) > 0 && ev.extFrontProxy != checks.BundleHasBoth && ev.extFrontProxy != checks.BundleOnlyNew {
 			state, e = statusNotDone, e+"; but --requestheader-client-ca-file holds "+string(ev.extFrontProxy)+" of the front-proxy CAs"
@@ -682,7 +610,7 @@ func (ev *statusEvidence) judge() []statusRow {
 		}
 		set("5", state, e, instr("5"))
 	default:
-		set("5", statusNotDone, "kube-apiserver's --client-ca-file holds "+ev.words(ev.extClientCA)+" (published in kube-system/"+statusExtensionAuth+")", instr("5"))
+		set("5", statusNotDone, "kube-apiserver's --client-ca-file holds "+statusWords(ev.extClientCA)+" (published in kube-system/"+statusExtensionAuth+")", instr("5"))
 	}
 
 	// Step 1: the new CA files are on the nodes when a component reads them.
@@ -693,7 +621,7 @@ func (ev *statusEvidence) judge() []statusRow {
 	}
 
 	// Step 3: every kube-root-ca.crt and legacy token Secret.
-	cmLine := ev.rootCALine()
+	cmLine := ev.line()
 	switch {
 	case ev.cmErr != nil:
 		set("3", statusUnknown, "cannot list kube-root-ca.crt: "+ev.cmErr.Error(), inCluster["3"])
@@ -715,10 +643,15 @@ func (ev *statusEvidence) judge() []statusRow {
 		if n := len(ev.podsLacking); n > 0 {
 			parts = append(parts, fmt.Sprintf("%s mount a CA source without the new CA (%s)", plural(n, "pod"), statusSample(ev.podsLacking)))
 		}
-		if len(parts) == 0 {
-			return fmt.Sprintf("%s using the ServiceAccount CA, all started after it last changed", plural(ev.podsWithCA, "running pod"))
+		maybe := ""
+		if n := len(ev.podsMaybe); n > 0 {
+			maybe = fmt.Sprintf("; %s started in the same second as their CA source was written, which cannot be told apart (%s; kubectl carotate verify --only pods names them)",
+				plural(n, "pod"), statusSample(ev.podsMaybe))
 		}
-		return strings.Join(parts, "; ")
+		if len(parts) == 0 {
+			return fmt.Sprintf("%s using the ServiceAccount CA, all started after it last changed", plural(ev.podsWithCA, "running pod")) + maybe
+		}
+		return strings.Join(parts, "; ") + maybe
 	}
 	podsCurrent := ev.podErr == nil && len(ev.podsRestart) == 0 && len(ev.podsLacking) == 0
 	switch {
@@ -752,7 +685,7 @@ func (ev *statusEvidence) judge() []statusRow {
 	}
 
 	// Step 7: this kubeconfig; others are not visible.
-	kcLine := "this kubeconfig trusts " + ev.words(ev.kubeconfigCA)
+	kcLine := "this kubeconfig trusts " + statusWords(ev.kubeconfigCA)
 	switch ev.kubeconfigClient {
 	case "new":
 		kcLine += ", its client certificate is issued by the new CA"
@@ -862,7 +795,7 @@ func (ev *statusEvidence) judge() []statusRow {
 	case ev.cmErr != nil:
 		set("12.1", statusUnknown, "cannot list kube-root-ca.crt: "+ev.cmErr.Error(), instr("12.1"))
 	case !allNew && kcmPublishes && ev.kubeSystemCM != checks.BundleOnlyNew:
-		set("12.1", statusNotDone, cmLine+"; kube-controller-manager still publishes "+ev.words(ev.kubeSystemCM), instr("12.1"))
+		set("12.1", statusNotDone, cmLine+"; kube-controller-manager still publishes "+statusWords(ev.kubeSystemCM), instr("12.1"))
 	case !allNew:
 		set("12.1", statusNotDone, cmLine, statusOr(unbundle, instr("12.1")))
 	case !kcmPublishes:
@@ -877,13 +810,13 @@ func (ev *statusEvidence) judge() []statusRow {
 	// Step 12.2: the old CA gone from what the API shows.
 	var left []string
 	if ev.extErr == nil && ev.extClientCA != checks.BundleOnlyNew {
-		left = append(left, "kube-apiserver's --client-ca-file holds "+ev.words(ev.extClientCA))
+		left = append(left, "kube-apiserver's --client-ca-file holds "+statusWords(ev.extClientCA))
 	}
 	if ev.kubeconfigCA != checks.BundleOnlyNew && ev.kubeconfigCA != "system" {
-		left = append(left, "this kubeconfig trusts "+ev.words(ev.kubeconfigCA))
+		left = append(left, "this kubeconfig trusts "+statusWords(ev.kubeconfigCA))
 	}
 	if ev.clusterInfo.Present && ciState != checks.BundleOnlyNew {
-		left = append(left, "cluster-info carries "+ev.words(ciState))
+		left = append(left, "cluster-info carries "+statusWords(ciState))
 	}
 	if moved := ev.transitionFlags(); len(moved) > 0 {
 		left = append(left, fmt.Sprintf("%s still name transition files (%s)", plural(len(moved), "control-plane flag"), statusSample(moved)))
@@ -1037,7 +970,7 @@ func (ev *statusEvidence) clusterInfoState() (checks.BundleState, string) {
 	if !ev.clusterInfo.Consistent {
 		sig = "not consistent: " + strings.Join(ev.clusterInfo.Problems, "; ")
 	}
-	return st, fmt.Sprintf("cluster-info: %s, carries %s", sig, ev.words(st))
+	return st, fmt.Sprintf("cluster-info: %s, carries %s", sig, statusWords(st))
 }
 
 // transitionFlags lists the control-plane flags that still name a
@@ -1067,25 +1000,8 @@ func (ev *statusEvidence) component(name string) []instructionsMirrorPod {
 	return out
 }
 
-func (ev *statusEvidence) rootCALine() string {
-	line := fmt.Sprintf("kube-root-ca.crt: %d/%d namespaces hold the bundle", ev.cms[checks.BundleHasBoth], ev.cmTotal)
-	if n := ev.cms[checks.BundleOnlyNew]; n > 0 {
-		line += fmt.Sprintf(", %d the new CA alone", n)
-	}
-	if n := ev.cmTotal - ev.cms[checks.BundleHasBoth] - ev.cms[checks.BundleOnlyNew]; n > 0 {
-		line += fmt.Sprintf(", %d not the new CA (%s)", n, strings.Join(ev.cmOnlyOld, ", "))
-	}
-	switch {
-	case ev.secErr != nil:
-		line += "; legacy token Secrets: not readable (" + statusShortErr(ev.secErr) + ")"
-	case ev.secTotal > 0:
-		line += fmt.Sprintf("; legacy token Secrets: %d/%d the bundle, %d the new CA alone", ev.secrets[checks.BundleHasBoth], ev.secTotal, ev.secrets[checks.BundleOnlyNew])
-	}
-	return line
-}
-
 // words names a classification in the table's language.
-func (ev *statusEvidence) words(st checks.BundleState) string {
+func statusWords(st checks.BundleState) string {
 	switch st {
 	case checks.BundleHasBoth:
 		return "old+new (the bundle)"
@@ -1111,7 +1027,8 @@ func (ev *statusEvidence) inClusterCommands() map[string][]string {
 	// A cluster-info that could not be read may exist: keep its command.
 	d := checks.ClusterDescription{RotationID: ev.rot.id, ClusterInfo: ev.clusterInfo.Present || ev.clusterInfoErr != nil,
 		AggregatedAPIs: ev.apis, Webhooks: ev.hooks,
-		Files: checks.LocalFiles{OldCA: ev.rot.oldFile, NewCA: ev.rot.newFile, Bundle: "ca-bundle.crt"}}
+		Files:      checks.LocalFiles{OldCA: ev.rot.oldFile, NewCA: ev.rot.newFile, Bundle: "ca-bundle.crt"},
+		PassValues: ev.passValues()}
 	out := map[string][]string{}
 	for _, s := range checks.Render(d) {
 		if s.Action == checks.ActionInCluster {
@@ -1119,6 +1036,23 @@ func (ev *statusEvidence) inClusterCommands() map[string][]string {
 		}
 	}
 	return out
+}
+
+// passValues are the restart pass values status recommends: a phase's
+// pass is resumed with its value, unless it ran before the change it
+// follows (then its value is on every template already and would roll
+// nothing: the pods older than the change stay). See checks.NextPassValue.
+func (ev *statusEvidence) passValues() map[string]string {
+	rec := ev.rot.record
+	if rec == nil {
+		return nil
+	}
+	runs := rec.passRuns()
+	return map[string]string{
+		checks.PhaseBundle: checks.NextPassValue(rec.ID, checks.PhaseBundle, runs, ev.lastChange),
+		checks.PhaseServe:  checks.NextPassValue(rec.ID, checks.PhaseServe, runs, ev.apiserverStarted()),
+		checks.PhaseFinish: checks.NextPassValue(rec.ID, checks.PhaseFinish, runs, ev.lastChange),
+	}
 }
 
 func statusSample(names []string) string {
@@ -1156,6 +1090,8 @@ func printStatus(w io.Writer, r *statusReport) error {
 			p := v.Passes[n-1]
 			fmt.Fprintf(w, "  passes: %d, last %s (%s) at %s by %s\n", n, p.Kind, p.Result, p.At.UTC().Format(time.RFC3339), p.By)
 		}
+	} else if r.Source == "none" {
+		fmt.Fprintln(w, "No rotation recorded")
 	} else {
 		fmt.Fprintf(w, "CAs from %s\n", r.Source)
 	}
@@ -1171,8 +1107,13 @@ func printStatus(w io.Writer, r *statusReport) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
-	if r.Next != "" {
+	switch {
+	case r.Next == "":
+	case checks.IsStep(r.NextStep):
 		_, err := fmt.Fprintf(w, "\nNext (step %s): %s\n", r.NextStep, r.Next)
+		return err
+	default:
+		_, err := fmt.Fprintf(w, "\nNext: %s\n", r.Next)
 		return err
 	}
 	return nil

@@ -180,6 +180,17 @@ func TestBadInput(t *testing.T) {
 		tc{"bundle old == new", "", []string{"bundle", "--old-ca", f["old"], "--new-ca", f["old"]}, []string{"old CA and new CA are the same certificate"}},
 		tc{"unbundle --keep without the serving CA", "", []string{"unbundle", "--keep", f["other"]}, []string{"serving"}},
 		tc{"update-cluster-info --ca without the serving CA", "", []string{"update-cluster-info", "--ca", f["other"]}, []string{"serving"}},
+		// An old CA that is not the one the cluster runs on: recorded, or
+		// bundled with --replace-other, it would drop the CA every pod
+		// trusts from every kube-root-ca.crt.
+		tc{"start --old-ca that is not the served CA", "", []string{"start", "--old-ca", f["other"], "--new-ca", f["new"], "--dry-run=server"},
+			[]string{"does not verify the API server's serving certificate", "nothing was written"}},
+		tc{"bundle --old-ca that is not the served CA", "", []string{"bundle", "--old-ca", f["other"], "--new-ca", f["new"]},
+			[]string{"holds no CA that verifies the API server's serving certificate", "nothing was changed"}},
+		tc{"bundle --old-ca that is not the served CA, --replace-other", "", []string{"bundle", "--old-ca", f["other"], "--new-ca", f["new"], "--replace-other"},
+			[]string{"holds no CA that verifies the API server's serving certificate", "nothing was changed"}},
+		// A value the API server would store mangled never matches itself.
+		tc{"restart-workloads --value not UTF-8", "", []string{"restart-workloads", "-n", ns, "--value", "x\xff\xfe"}, []string{"not valid UTF-8"}},
 		tc{"restart-workloads unknown namespace", "", []string{"restart-workloads", "-n", "no-such-namespace"}, []string{"no-such-namespace", "not found"}},
 		tc{"restart-workloads unknown kind", "", []string{"restart-workloads", "--kinds", "cronjobs"}, []string{"cronjobs"}},
 		// The undo file comes before the first patch; without it nothing is patched.

@@ -6,8 +6,10 @@ package resume
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/test/drill"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
@@ -82,24 +85,106 @@ func TestSecondAdminResumesWithNoFlags(t *testing.T) {
 	if !strings.Contains(r.Stderr, "--ca from the rotation") {
 		t.Fatalf("verify with no flags did not use the record: exit %d, %q", r.Code, r.Stderr)
 	}
+	// Its next line for this kubeconfig (it trusts the old CA alone) runs
+	// as printed: it writes the bundle from the record, then embeds it.
+	action := kubeconfigAction(t, as2)
+	if !strings.HasPrefix(action, "kubectl -n kube-system get configmap carotate-state ") || !strings.Contains(action, "kubectl config set-cluster local ") {
+		t.Fatalf("verify's next line for the kubeconfig: %q", action)
+	}
+	sh := exec.Command("bash", "-c", action)
+	sh.Dir = t.TempDir()
+	sh.Env = append(os.Environ(), "KUBECONFIG="+kc, "PATH="+BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("verify's next line %q failed: %v\n%s", action, err, out)
+	}
+	if a := kubeconfigAction(t, as2); a != "" {
+		t.Fatalf("after running verify's next line, verify still asks for %q", a)
+	}
+	kcCfg, err := clientcmd.LoadFromFile(kc)
+	Must(t, err)
+	if embedded, err := checks.ParseCertificates(kc, kcCfg.Clusters["local"].CertificateAuthorityData); err != nil || len(embedded) != 2 || !checks.Contains(embedded, newCA.Cert) {
+		t.Fatalf("the kubeconfig does not trust the bundle after the next line: %v", err)
+	}
 	r = as2.Run(t, "kubectl-carotate", "unbundle")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "keeping the new CA of rotation") {
 		t.Fatalf("unbundle with no flags: exit %d (it must refuse: the serving chain is old-CA only), %q", r.Code, r.Stderr)
 	}
 
-	// restart-workloads takes its pass value from the record: the bundle
-	// pass first, then the next one.
+	// restart-workloads takes its pass value from the record, and refuses
+	// a pass whose step before it is not done: while the controller-manager
+	// still publishes the old CA, the bundle pass would roll pods onto the
+	// old CA alone, and its value, then on every template, would make the
+	// pass that is needed later patch nothing.
 	ns := CreateNamespace(t, client, "resume")
 	Must(t, Create(client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 			Template: PodTemplate(map[string]string{"app": "web"})}}, metav1.CreateOptions{})))
+	WaitRolledOut(t, client, ns)
+	annotation := func() string {
+		d, err := client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		Must(t, err)
+		return d.Spec.Template.Annotations["ca-rotation"]
+	}
+	passes := func() int { return strings.Count(recordJSON(t), `"kind": "restart-workloads"`) }
 	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns)
-	if r.Code != 0 || !strings.Contains(r.Stderr, "/bundle (rotation ") {
-		t.Fatalf("restart-workloads with no --value: exit %d, %q", r.Code, r.Stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "refusing the bundle pass") || !strings.Contains(r.Stderr, "nothing was patched") ||
+		!strings.Contains(r.Stderr, "kube-controller-manager does not publish the bundle") {
+		t.Fatalf("a bundle pass before the bundle is published: exit %d, %q", r.Code, r.Stderr)
+	}
+	if v := annotation(); v != "" || passes() != 0 {
+		t.Fatalf("a refused pass patched (annotation %q) or was logged (%d passes)", v, passes())
+	}
+
+	// The controller-manager publishes the bundle (step 2), bundle finds
+	// it done (step 3): now the bundle pass runs.
+	bundleFile := filepath.Join(dir, "ca-bundle.crt")
+	Must(t, os.WriteFile(bundleFile, checks.BuildBundle([]*x509.Certificate{newCA.Cert}, []*x509.Certificate{Cluster.PKI.CA.Cert}), 0o644))
+	kcm := Cluster.Component(localcluster.ControllerManager)
+	origRootCA := kcm.Get("root-ca-file")
+	t.Cleanup(func() {
+		Must(t, Cluster.Restart(ctx, localcluster.ControllerManager, map[string]string{"root-ca-file": origRootCA}))
+		WaitRootCA(t, Client(t), Cluster.PKI.CA.CertPEM)
+	})
+	Must(t, Cluster.Restart(ctx, localcluster.ControllerManager, map[string]string{"root-ca-file": bundleFile}))
+	bundlePEM, err := os.ReadFile(bundleFile)
+	Must(t, err)
+	WaitRootCA(t, client, bundlePEM)
+	Must(t, drill.AfterRootCAChange(ctx, client))
+	// abort's plan starts with the controller-manager, though no mirror
+	// pod shows its flags here: it publishes the bundle, and would put it
+	// back over anything an undo file restores.
+	r = as2.Run(t, "kubectl-carotate", "abort", "--dry-run=client")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "\n1. kube-controller-manager publishes old+new (the bundle)") ||
+		!strings.Contains(r.Stderr, "no kube-controller-manager mirror pod is visible") {
+		t.Errorf("abort --dry-run=client while the controller-manager publishes the bundle: exit %d:\n%s", r.Code, r.Stderr)
 	}
 	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns)
-	if r.Code != 0 || !strings.Contains(r.Stderr, "/serve (rotation ") {
-		t.Fatalf("second restart-workloads pass: exit %d, %q", r.Code, r.Stderr)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "/bundle (rotation ") || annotation() == "" {
+		t.Fatalf("restart-workloads with no --value once the bundle is published: exit %d, %q", r.Code, r.Stderr)
+	}
+	// A pass over one namespace does not complete the phase: the next run
+	// resumes the bundle pass rather than moving on to the serve pass.
+	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "/bundle (rotation ") {
+		t.Fatalf("after a pass over one namespace: exit %d, %q", r.Code, r.Stderr)
+	}
+	r = as2.Run(t, "kubectl-carotate", "restart-workloads")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "/bundle (rotation ") {
+		t.Fatalf("the bundle pass over the cluster: exit %d, %q", r.Code, r.Stderr)
+	}
+	// The serve pass waits for step 9.3: the API server still serves from
+	// the old CA. --force runs it anyway, and says what it risks.
+	before := annotation()
+	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "refusing the serve pass") || !strings.Contains(r.Stderr, "does not serve from the new CA") || annotation() != before {
+		t.Fatalf("the serve pass before step 9.3: exit %d, %q", r.Code, r.Stderr)
+	}
+	r = as2.Run(t, "kubectl-carotate", "restart-workloads", "-n", ns, "--force")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "--force: running the serve pass") || !strings.HasSuffix(annotation(), "/serve") {
+		t.Fatalf("the serve pass with --force: exit %d, %q", r.Code, r.Stderr)
+	}
+	if !strings.Contains(recordJSON(t), "forced although: the API server does not serve from the new CA") {
+		t.Fatalf("the forced pass is not logged as forced:\n%s", recordJSON(t))
 	}
 
 	// The passes are in the record for the next admin.
@@ -120,4 +205,34 @@ func TestSecondAdminResumesWithNoFlags(t *testing.T) {
 	if _, ok := kinds["unbundle"]; ok {
 		t.Fatalf("a refused unbundle must not be logged as a pass: %v", kinds)
 	}
+}
+
+// recordJSON is the rotation record's log, as the next admin reads it.
+func recordJSON(t *testing.T) string {
+	t.Helper()
+	cm, err := Client(t).CoreV1().ConfigMaps("kube-system").Get(context.Background(), "carotate-state", metav1.GetOptions{})
+	Must(t, err)
+	return cm.Data["rotation.json"]
+}
+
+// kubeconfigAction is verify's next command for the kubeconfig of c, ""
+// when the kubeconfig needs none.
+func kubeconfigAction(t *testing.T, c Cmd) string {
+	t.Helper()
+	r := c.Run(t, "kubectl-carotate", "verify", "--only", "clients", "-o", "json")
+	var rep struct {
+		Sections []struct {
+			Items []struct{ Kind, Action string }
+		}
+	}
+	Must(t, json.Unmarshal([]byte(r.Stdout), &rep))
+	for _, s := range rep.Sections {
+		for _, it := range s.Items {
+			if it.Kind == "kubeconfig" {
+				return it.Action
+			}
+		}
+	}
+	t.Fatalf("verify --only clients reports no kubeconfig: %s", r.Stdout)
+	return ""
 }

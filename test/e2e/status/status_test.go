@@ -463,6 +463,14 @@ func TestRotationWalkthrough(t *testing.T) {
 		t.Errorf("--node no-such-node: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 
+	// A bundle pass run too early (forced: it is refused otherwise) rolls
+	// the pods onto the old CA alone and leaves its value on every
+	// template. status must not send the admin back to that value later.
+	r = Carotate(t, "restart-workloads", "--force", "--wait")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "--force: running the bundle pass") {
+		t.Fatalf("an early bundle pass with --force: exit %d: %s", r.Code, r.Stderr)
+	}
+
 	// Steps 1 and 2 on the node: the bundle as --root-ca-file, the
 	// signing and client CA flags on the separate new-CA copy.
 	w.apply("1")
@@ -481,15 +489,35 @@ func TestRotationWalkthrough(t *testing.T) {
 	if _, ev := d.state("3"); !strings.Contains(ev, "namespaces hold the bundle") {
 		t.Errorf("step 3 evidence: %s", ev)
 	}
+	// The early pass ran before the bundle was published: step 4 asks for
+	// a value it has not used, or the pass would patch nothing.
+	if next := d.next("4"); next != "kubectl carotate restart-workloads --value "+checks.RestartValue(w.id, "bundle")+"-2 --wait" {
+		t.Errorf("step 4 after an early bundle pass recommends %q, want a fresh value", next)
+	}
+
+	// abort, now, must start with the controller-manager: it publishes the
+	// bundle and would put it back over anything an undo file restores.
+	r = Carotate(t, "abort", "--dry-run=client")
+	kcmLine := "kube-controller-manager on " + localcluster.ControlPlaneNode + ": --root-ca-file=" + filepath.Join(pki, "ca-bundle.crt") +
+		"  ->  --root-ca-file=" + filepath.Join(pki, "ca.crt")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "\n1. kube-controller-manager publishes old+new (the bundle)") || !strings.Contains(r.Stderr, kcmLine) {
+		t.Errorf("abort --dry-run=client while the controller-manager publishes the bundle: exit %d, plan:\n%s", r.Code, r.Stderr)
+	}
+	if d := status(t, Cmd{}); d.Rotation == nil || d.Rotation.State != "active" {
+		t.Fatal("abort --dry-run=client changed the record")
+	}
 
 	// Step 3: bundle finds the controller-manager's work done.
 	if r := Carotate(t, "bundle", "--old-ca", w.oldFile, "--new-ca", w.newFile, "--out", w.bundleFile, "--settle", "2s"); r.Code != 0 {
 		t.Fatalf("bundle: exit %d: %s", r.Code, r.Stderr)
 	}
-	// Step 4: roll the workloads; then no pod predates the bundle.
+	// Step 4: roll the workloads with the command status prints, as
+	// printed; then no pod predates the bundle.
 	afterRootCAChange(t)
-	if r := Carotate(t, "restart-workloads", "--value", checks.RestartValue(w.id, "bundle"), "--wait"); r.Code != 0 {
-		t.Fatalf("restart-workloads: exit %d: %s", r.Code, r.Stderr)
+	next4 := status(t, Cmd{}).next("4")
+	args := strings.Fields(strings.TrimPrefix(next4, "kubectl carotate "))
+	if r := Carotate(t, args...); r.Code != 0 || strings.Contains(r.Stdout, " 0 patched") {
+		t.Fatalf("status's next command for step 4 (%s): exit %d: %s\n%s", next4, r.Code, r.Stderr, r.Stdout)
 	}
 	d = waitStates(t, Cmd{}, map[string]string{"4": "done"})
 	wantStates(t, d, map[string]string{"5": "not done"})

@@ -1,0 +1,151 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+)
+
+// A rotation's restart pass rolls the workloads after a change so their
+// pods load it: after the bundle is published (step 4), after the API
+// servers serve from the new CA (9.4), after the old CA is removed (12.1).
+// Run before that change, a pass rolls pods that miss it, and its value,
+// now on every template, would make the pass that was needed patch
+// nothing. So a phase pass checks the cluster first.
+
+// passRuns are the restart passes of the log, for checks.NextPassValue.
+func (r *rotationRecord) passRuns() []checks.PassRun {
+	var out []checks.PassRun
+	for _, p := range r.Passes {
+		if p.Kind != "restart-workloads" || p.Value == "" {
+			continue
+		}
+		started := p.Started
+		if started.IsZero() {
+			started = p.At // records written before passes had a start time
+		}
+		out = append(out, checks.PassRun{Value: p.Value, Started: started})
+	}
+	return out
+}
+
+// restartPhaseCheck is what a phase pass learnt of the cluster: what the
+// step before it lacks, and when the change it follows was last made.
+type restartPhaseCheck struct {
+	missing   []string
+	changedAt time.Time
+}
+
+// restartReadPhase reads what the step before the pass of phase must have
+// done. An error means the cluster could not be read to tell.
+func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rotationRecord, phase string) (*restartPhaseCheck, error) {
+	c := &restartPhaseCheck{}
+	root := readRootCAState(ctx, o.client, rec.oldCerts(), rec.newCerts())
+	if root.cmErr != nil {
+		return nil, fmt.Errorf("cannot read kube-root-ca.crt to check that the step before the %s pass is done: %w", phase, root.cmErr)
+	}
+	if root.secErr != nil {
+		return nil, fmt.Errorf("cannot read the legacy token Secrets to check that the step before the %s pass is done: %w", phase, root.secErr)
+	}
+	c.changedAt = root.lastChange
+	published := func(want, step string, states ...checks.BundleState) {
+		if !root.controllerManagerPublishes(states...) {
+			c.missing = append(c.missing, fmt.Sprintf("kube-controller-manager does not publish %s: kube-system/kube-root-ca.crt holds %s, last written by %s (its --root-ca-file: kubectl carotate instructions --step %s)",
+				want, statusWords(root.kubeSystemCM), statusOr(root.kubeSystemCMWriter, "an unknown writer"), step))
+		}
+	}
+	switch phase {
+	case checks.PhaseBundle:
+		if !root.bundled() {
+			c.missing = append(c.missing, "not every ServiceAccount root CA holds the bundle: "+root.line()+" (step 3: kubectl carotate bundle)")
+		}
+		published("the bundle", "2", checks.BundleHasBoth, checks.BundleOnlyNew)
+	case checks.PhaseServe:
+		if !root.bundled() {
+			c.missing = append(c.missing, "not every ServiceAccount root CA trusts the new CA: "+root.line())
+		}
+		cfg, err := o.RESTConfig()
+		if err != nil {
+			return nil, err
+		}
+		chain, err := fetchServingChain(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("cannot fetch the API server's serving chain to check that step 9.3 is done: %w", err)
+		}
+		if !chainVerifies(chain, rec.newCerts()) {
+			c.missing = append(c.missing, fmt.Sprintf("the API server does not serve from the new CA yet (its serving certificate is issued by %s; step 9.3: kubectl carotate instructions --step 9.3)", chain[0].Issuer))
+		}
+		// The change this pass follows is the API servers' restart; their
+		// mirror pods say when (none visible: unknown).
+		cp, _ := instructionsControlPlane(ctx, o.client)
+		c.changedAt = apiserverStarted(cp)
+	case checks.PhaseFinish:
+		if !root.unbundled() {
+			c.missing = append(c.missing, "not every ServiceAccount root CA holds the new CA alone: "+root.line()+" (step 12.1: kubectl carotate unbundle)")
+		}
+		published("the new CA alone", "12.1", checks.BundleOnlyNew)
+	}
+	return c, nil
+}
+
+// restartCheckPhase refuses a phase pass whose step before it is not done,
+// or with --force says what it runs despite. A value the command chose
+// itself (no --value) moves on to a fresh round when the phase's last pass
+// ran before the change it follows: that value is on every template, and
+// would patch nothing.
+func (o *RestartWorkloadsOptions) restartCheckPhase(ctx context.Context, rec *rotationRecord, value string, chosen bool) (string, error) {
+	phase := checks.RestartPhaseOf(rec.ID, value)
+	if phase == "" {
+		return value, nil
+	}
+	c, err := o.restartReadPhase(ctx, rec, phase)
+	if err != nil {
+		if !o.Force {
+			return "", fmt.Errorf("%w; nothing was patched (--force runs the pass without this check)", err)
+		}
+		fmt.Fprintf(o.ErrOut, "warning: --force: running the %s pass of rotation %s without checking the step before it: %v\n", phase, rec.ID, err)
+		o.forced = "not checked: " + err.Error()
+		return value, nil
+	}
+	if chosen {
+		value = checks.NextPassValue(rec.ID, phase, rec.passRuns(), c.changedAt)
+	}
+	if len(c.missing) == 0 {
+		return value, nil
+	}
+	if o.Force {
+		fmt.Fprintf(o.ErrOut, "warning: --force: running the %s pass of rotation %s although the step before it is not done; pods it rolls may miss that change:\n  - %s\n",
+			phase, rec.ID, strings.Join(c.missing, "\n  - "))
+		o.forced = strings.Join(c.missing, "; ")
+		return value, nil
+	}
+	return "", fmt.Errorf("refusing the %s pass (%s) of rotation %s, nothing was patched: the step it follows is not done, so the pods it rolls would miss that change:\n  - %s\n"+
+		"kubectl carotate status shows where the rotation stands; --force runs the pass anyway",
+		phase, value, rec.ID, strings.Join(c.missing, "\n  - "))
+}
+
+// restartScopeNote says how a pass was narrowed; "" for the whole cluster
+// and every kind. A narrowed pass does not complete its phase.
+func (o *RestartWorkloadsOptions) restartScopeNote() string {
+	var parts []string
+	if o.scope.namespace != "" || o.scope.nsSelector != nil || len(o.scope.exclude) > 0 {
+		parts = append(parts, o.scope.String())
+		if len(o.scope.exclude) > 0 {
+			parts = append(parts, fmt.Sprintf("%d namespace(s) excluded", len(o.scope.exclude)))
+		}
+	}
+	if o.Selector != "" {
+		parts = append(parts, "-l "+o.Selector)
+	}
+	if len(o.kinds) < len(restartKinds) {
+		var ks []string
+		for _, k := range o.kinds {
+			ks = append(ks, k.Resource)
+		}
+		parts = append(parts, "--kinds "+strings.Join(ks, ","))
+	}
+	return strings.Join(parts, ", ")
+}
