@@ -23,6 +23,7 @@ const (
 	PodNotStarted    = "not-started"
 	PodNoAPICA       = "no-api-ca"
 	PodSubPath       = "subpath"
+	PodRestartMaybe  = "restart-maybe"
 	PodRestartNeeded = "restart-needed"
 	PodSourceLacksCA = "source-lacks-ca"
 	PodSourceMissing = "source-missing"
@@ -56,7 +57,7 @@ func PodVerdictSeverity(verdict string) string {
 	switch verdict {
 	case PodRestartNeeded, PodSourceLacksCA, PodSourceMissing:
 		return SeverityError
-	case PodSubPath:
+	case PodSubPath, PodRestartMaybe:
 		return SeverityWarning
 	case PodNoAPICA:
 		return SeverityInfo
@@ -169,6 +170,14 @@ type PodSource struct {
 	ChangedAt time.Time
 	// ChangedBy is that manager, "" when unknown.
 	ChangedBy string
+	// Unchanged: managedFields show ca.crt last written when the object
+	// was created. A creation is not a change: a pod that started in that
+	// same second read the only content the object ever had.
+	Unchanged bool
+	// ContentChanged: the write at ChangedAt is known to have changed what
+	// ca.crt holds (it holds the new CA now, and the old CA is known), so a
+	// pod that started in that same second may hold the content before it.
+	ContentChanged bool
 }
 
 // PodSourceLookup answers for (kind, object name) in the pod's namespace;
@@ -196,8 +205,10 @@ type PodTrust struct {
 // most other clients never again), so a container that started before its
 // source last changed may hold the previous CA in memory: "restart needed".
 // Times are compared at the second: both are stored with one-second
-// precision, and a start in the same second as the change is counted as
-// before it, the safe side.
+// precision. A start in the same second as a write is a tie that cannot be
+// settled from the times: it is "restart needed" only when the write is
+// known to have changed the content, nothing when the write was the
+// object's creation, and "restart maybe" (a warning) otherwise.
 func JudgePod(in PodTrustInput, lookup PodSourceLookup) PodTrust {
 	var mounts []PodCAMount
 	for _, m := range in.CAMounts() {
@@ -278,14 +289,21 @@ func JudgePod(in PodTrustInput, lookup PodSourceLookup) PodTrust {
 				continue
 			}
 			anyStarted = true
-			if !started.Truncate(time.Second).After(src.ChangedAt.Truncate(time.Second)) {
-				by := ""
-				if src.ChangedBy != "" {
-					by = " by " + src.ChangedBy
-				}
+			startS, changeS := started.Truncate(time.Second), src.ChangedAt.Truncate(time.Second)
+			if startS.After(changeS) || src.Unchanged {
+				continue
+			}
+			by := ""
+			if src.ChangedBy != "" {
+				by = " by " + src.ChangedBy
+			}
+			if startS.Before(changeS) || src.ContentChanged {
 				worst(PodRestartNeeded, fmt.Sprintf("container %s started %s, not after %s ca.crt changed%s at %s: it may hold the previous CA in memory",
 					m.Container, stamp(started), name, by, stamp(src.ChangedAt)))
+				continue
 			}
+			worst(PodRestartMaybe, fmt.Sprintf("container %s started %s, in the same second as %s ca.crt was last written%s: whether it read the content before or after that write cannot be told; restart it to be sure",
+				m.Container, stamp(started), name, by))
 		}
 	}
 	t.Holds = strings.Join(holds, ", ")
@@ -302,7 +320,7 @@ func JudgePod(in PodTrustInput, lookup PodSourceLookup) PodTrust {
 }
 
 func podVerdictRank(v string) int {
-	order := []string{PodOK, PodNotStarted, PodNoAPICA, PodSubPath, PodRestartNeeded, PodSourceLacksCA, PodSourceMissing}
+	order := []string{PodOK, PodNotStarted, PodNoAPICA, PodSubPath, PodRestartMaybe, PodRestartNeeded, PodSourceLacksCA, PodSourceMissing}
 	for i, o := range order {
 		if o == v {
 			return i

@@ -13,6 +13,10 @@ func TestJudgePod(t *testing.T) {
 	projected := []PodCAVolume{{Volume: "kube-api-access-x", Kind: SourceRootCA, Object: "kube-root-ca.crt", File: "ca.crt"}}
 	saMount := func(c string) PodMount { return PodMount{Container: c, Volume: "kube-api-access-x", MountPath: saDir} }
 	good := PodSource{Exists: true, OK: true, Holds: "new+old", ChangedAt: changed, ChangedBy: "kube-controller-manager"}
+	changedContent := good
+	changedContent.ContentChanged = true
+	created := good
+	created.Unchanged = true
 	sources := map[string]PodSource{
 		"ConfigMap/kube-root-ca.crt": good,
 		"Secret/legacy-token":        {Exists: true, OK: true, Holds: "new+old", ChangedAt: changed},
@@ -39,10 +43,19 @@ func TestJudgePod(t *testing.T) {
 			Source: "ConfigMap kube-root-ca.crt", Verdict: PodRestartNeeded, Holds: "new+old",
 			Detail: "container app started 2026-01-02T09:00:00Z, not after ConfigMap kube-root-ca.crt ca.crt changed by kube-controller-manager at 2026-01-02T10:00:00Z: it may hold the previous CA in memory",
 			Mounts: []PodCAMount{{Container: "app", Kind: SourceRootCA, Object: "kube-root-ca.crt", File: saDir + "/ca.crt"}}}},
-		{"same second counts as before", running(map[string]time.Time{"app": changed.Add(900 * time.Millisecond)}), sources, PodTrust{
-			Source: "ConfigMap kube-root-ca.crt", Verdict: PodRestartNeeded, Holds: "new+old",
-			Detail: "container app started 2026-01-02T10:00:00Z, not after ConfigMap kube-root-ca.crt ca.crt changed by kube-controller-manager at 2026-01-02T10:00:00Z: it may hold the previous CA in memory",
+		{"same second as a change known to change the content", running(map[string]time.Time{"app": changed.Add(900 * time.Millisecond)}),
+			map[string]PodSource{"ConfigMap/kube-root-ca.crt": changedContent}, PodTrust{
+				Source: "ConfigMap kube-root-ca.crt", Verdict: PodRestartNeeded, Holds: "new+old",
+				Detail: "container app started 2026-01-02T10:00:00Z, not after ConfigMap kube-root-ca.crt ca.crt changed by kube-controller-manager at 2026-01-02T10:00:00Z: it may hold the previous CA in memory",
+				Mounts: []PodCAMount{{Container: "app", Kind: SourceRootCA, Object: "kube-root-ca.crt", File: saDir + "/ca.crt"}}}},
+		{"same second as a write of unknown effect", running(map[string]time.Time{"app": changed.Add(900 * time.Millisecond)}), sources, PodTrust{
+			Source: "ConfigMap kube-root-ca.crt", Verdict: PodRestartMaybe, Holds: "new+old",
+			Detail: "container app started 2026-01-02T10:00:00Z, in the same second as ConfigMap kube-root-ca.crt ca.crt was last written by kube-controller-manager: whether it read the content before or after that write cannot be told; restart it to be sure",
 			Mounts: []PodCAMount{{Container: "app", Kind: SourceRootCA, Object: "kube-root-ca.crt", File: saDir + "/ca.crt"}}}},
+		{"same second as the source's creation: not a change", running(map[string]time.Time{"app": changed.Add(900 * time.Millisecond)}),
+			map[string]PodSource{"ConfigMap/kube-root-ca.crt": created}, PodTrust{
+				Source: "ConfigMap kube-root-ca.crt", Verdict: PodOK, Holds: "new+old",
+				Mounts: []PodCAMount{{Container: "app", Kind: SourceRootCA, Object: "kube-root-ca.crt", File: saDir + "/ca.crt"}}}},
 		{"pod start time when there are no container statuses",
 			PodTrustInput{Volumes: projected, Mounts: []PodMount{saMount("app")}, Running: true, PodStarted: before}, sources, PodTrust{
 				Source: "ConfigMap kube-root-ca.crt", Verdict: PodRestartNeeded, Holds: "new+old",
@@ -107,7 +120,7 @@ func TestJudgePod(t *testing.T) {
 
 func TestPodVerdictSeverity(t *testing.T) {
 	want := map[string]string{PodOK: SeverityOK, PodNotStarted: SeverityOK, PodNoAPICA: SeverityInfo, PodSubPath: SeverityWarning,
-		PodRestartNeeded: SeverityError, PodSourceLacksCA: SeverityError, PodSourceMissing: SeverityError}
+		PodRestartMaybe: SeverityWarning, PodRestartNeeded: SeverityError, PodSourceLacksCA: SeverityError, PodSourceMissing: SeverityError}
 	for v, s := range want {
 		if got := PodVerdictSeverity(v); got != s {
 			t.Errorf("%s: %s, want %s", v, got, s)

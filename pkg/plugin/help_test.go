@@ -80,3 +80,60 @@ func TestHelpListsCommandsInProcedureOrder(t *testing.T) {
 		t.Errorf("--help lists %v, want at least %v", listed, want)
 	}
 }
+
+// TestNamespaceFlagHonouredOrRefused: -n is a persistent kubectl flag every
+// command accepts. A command either narrows its work to it (and takes -A
+// too, as kubectl does), or refuses it with a reason; none ignores it.
+func TestNamespaceFlagHonouredOrRefused(t *testing.T) {
+	honours := map[string]bool{"bundle": true, "unbundle": true, "restart-workloads": true, "verify": true}
+	noCluster := map[string]bool{"version": true, "completion": true}
+	root := NewCmdCarotate(genericiooptions.NewTestIOStreamsDiscard(), BuildInfo{})
+	for _, sub := range root.Commands() {
+		name := sub.Name()
+		if sub.Hidden || name == "help" || noCluster[name] {
+			continue
+		}
+		why := sub.Annotations[annotationNoNamespace]
+		switch {
+		case honours[name] && why != "":
+			t.Errorf("%s honours -n but is marked as refusing it (%q)", name, why)
+		case honours[name] && sub.Flags().ShorthandLookup("A") == nil:
+			t.Errorf("%s honours -n but has no -A/--all-namespaces", name)
+		case !honours[name] && why == "":
+			t.Errorf("%s neither honours nor refuses -n: mark it with noNamespace(cmd, why)", name)
+		}
+	}
+	// A refusing command says so before it does anything (no cluster
+	// needed: the kubeconfig points nowhere).
+	for _, args := range [][]string{{"status", "-n", "x"}, {"start", "--new-ca", "x.crt", "--namespace=x"}, {"undo", "f", "-n", "x"}} {
+		root := NewCmdCarotate(genericiooptions.NewTestIOStreamsDiscard(), BuildInfo{})
+		root.SetArgs(append(args, "--kubeconfig", "/nonexistent"))
+		err := root.Execute()
+		if err == nil || !strings.Contains(err.Error(), "does not take -n/--namespace") {
+			t.Errorf("%v: %v, want a refusal of -n", args, err)
+		}
+	}
+}
+
+// TestWordsReadRight: messages a user reads mid-incident are English.
+func TestWordsReadRight(t *testing.T) {
+	var b bytes.Buffer
+	if err := printStatus(&b, (&StatusOptions{}).noRotation()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, bad := range []string{"CAs from none", "Next (step start)"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("status without a rotation says %q:\n%s", bad, out)
+		}
+	}
+	if !strings.HasPrefix(out, "No rotation recorded\n") || !strings.Contains(out, "\nNext: kubectl carotate start --new-ca new-ca.crt\n") {
+		t.Errorf("status without a rotation:\n%s", out)
+	}
+	for n, want := range map[int]string{1: "verify found 1 error that blocks the next step", 2: "verify found 2 errors that block the next step"} {
+		rep := &verifyReport{Result: verifyResult{ExitCode: 1, Errors: n}}
+		if got := rep.exitError().Error(); got != want {
+			t.Errorf("%d errors: %q, want %q", n, got, want)
+		}
+	}
+}

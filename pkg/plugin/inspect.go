@@ -61,6 +61,7 @@ sources that could be read are still shown).`,
 	f.BoolVar(&o.Cluster, "cluster", o.Cluster, "Show the kubeconfig CA, kube-system/kube-root-ca.crt and the API server's serving chain")
 	f.StringVar(&o.Key, "key", o.Key, "The ConfigMap or Secret key to read")
 	addOutputFlag(cmd, &o.Output)
+	noNamespace(cmd, "name the namespace in the argument: configmap/NAMESPACE/NAME or secret/NAMESPACE/NAME")
 	return cmd
 }
 

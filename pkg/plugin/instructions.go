@@ -101,6 +101,7 @@ the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
 	_ = cmd.RegisterFlagCompletionFunc("step", completeFixed(steps...))
 	_ = cmd.RegisterFlagCompletionFunc("phase", completeFixed(checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish))
 	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("text", outputJSON, outputYAML))
+	noNamespace(cmd, "the instructions cover the whole control plane and every node")
 	return cmd
 }
 
@@ -249,10 +250,7 @@ func instructionsLocalFile(recorded string, pemData []byte, fallback string) (st
 // from the record, and the bundle, which bundle --out writes in step 3 on
 // the machine that ran it.
 func instructionsExportNote(r *instructionsCAs, bundleFile string) string {
-	get := func(key, file string) string {
-		return fmt.Sprintf("kubectl -n %s get configmap %s -o jsonpath='{.data.%s}' > %s", rotationNamespace, rotationConfigMap,
-			strings.ReplaceAll(key, ".", `\.`), file)
-	}
+	get := rotationExportCommand
 	var cmds []string
 	if r.exportOld {
 		cmds = append(cmds, get(rotationKeyOldCA, r.oldFile))
@@ -262,6 +260,12 @@ func instructionsExportNote(r *instructionsCAs, bundleFile string) string {
 	}
 	cmds = append(cmds, get(rotationKeyBundle, bundleFile))
 	return "This machine lacks the CA files the commands read; write them from the rotation record first: " + strings.Join(cmds, " ; ")
+}
+
+// rotationExportCommand writes one key of the rotation record to file.
+func rotationExportCommand(key, file string) string {
+	return fmt.Sprintf("kubectl -n %s get configmap %s -o jsonpath='{.data.%s}' > %s", rotationNamespace, rotationConfigMap,
+		strings.ReplaceAll(key, ".", `\.`), checks.ShellQuote(file))
 }
 
 // instructionsMirrorPod is a control-plane static pod as its mirror pod

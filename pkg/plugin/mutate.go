@@ -118,8 +118,23 @@ var retryDelay = wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitte
 
 // retryBudget is how long a request is tried again on transient errors: an
 // API server restart takes about 10 s here and up to a minute or two on a
-// real control plane, where etcd and the caches come back slowly.
-var retryBudget = 2 * time.Minute
+// real control plane, where etcd and the caches come back slowly. Until the
+// API server has answered once in this process, firstContactBudget applies:
+// a server that never answers is more likely a wrong address than a
+// restart, and nothing has been changed yet, so failing soon costs nothing.
+var (
+	retryBudget        = 2 * time.Minute
+	firstContactBudget = 15 * time.Second
+)
+
+// currentRetryBudget is firstContactBudget until the API server has
+// answered once, retryBudget after.
+func currentRetryBudget() time.Duration {
+	if !stalls.answered.Load() {
+		return firstContactBudget
+	}
+	return retryBudget
+}
 
 // IsTransient tells whether a request may succeed if sent again: the API
 // server is restarting, overloaded, or timed out. Conflicts are not
@@ -146,7 +161,7 @@ func IsTransient(err error) bool {
 // to try again it counts as a request pending on the API server, which the
 // stall watchdog reports.
 func WithRetry(ctx context.Context, fn func() error) error {
-	rctx, cancel := context.WithTimeout(ctx, retryBudget)
+	rctx, cancel := context.WithTimeout(ctx, currentRetryBudget())
 	defer cancel()
 	var last error
 	retrying := false

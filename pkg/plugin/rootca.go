@@ -128,6 +128,8 @@ type rootCAPass struct {
 	UndoDir       string
 	ErrOut        io.Writer
 	Now           func() time.Time
+	// Namespace narrows the pass to one namespace (-n); "" is every one.
+	Namespace string
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -141,21 +143,24 @@ func rootCAObjectKey(kind, ns, name string) string { return kind + "/" + ns + "/
 
 // accessChecks are the rights the pass needs, for Preflight.
 func (p *rootCAPass) accessChecks() []AccessCheck {
+	ns := p.Namespace
 	c := []AccessCheck{
-		{Verb: "list", Resource: "namespaces"},
-		{Verb: "list", Resource: "configmaps"},
-		{Verb: "get", Resource: "configmaps"},
-		{Verb: "list", Resource: "secrets"},
-		{Verb: "get", Resource: "secrets"},
+		{Verb: "list", Resource: "configmaps", Namespace: ns},
+		{Verb: "get", Resource: "configmaps", Namespace: ns},
+		{Verb: "list", Resource: "secrets", Namespace: ns},
+		{Verb: "get", Resource: "secrets", Namespace: ns},
+	}
+	if ns == "" {
+		c = append([]AccessCheck{{Verb: "list", Resource: "namespaces"}}, c...)
 	}
 	if p.DryRun.Writes() {
-		c = append(c, AccessCheck{Verb: "patch", Resource: "configmaps"}, AccessCheck{Verb: "patch", Resource: "secrets"})
+		c = append(c, AccessCheck{Verb: "patch", Resource: "configmaps", Namespace: ns}, AccessCheck{Verb: "patch", Resource: "secrets", Namespace: ns})
 		if p.CreateMissing {
-			c = append(c, AccessCheck{Verb: "create", Resource: "configmaps"})
+			c = append(c, AccessCheck{Verb: "create", Resource: "configmaps", Namespace: ns})
 		}
 	}
 	if p.DryRun == DryRunNone && p.Settle > 0 {
-		c = append(c, AccessCheck{Verb: "watch", Resource: "configmaps"}, AccessCheck{Verb: "watch", Resource: "secrets"})
+		c = append(c, AccessCheck{Verb: "watch", Resource: "configmaps", Namespace: ns}, AccessCheck{Verb: "watch", Resource: "secrets", Namespace: ns})
 	}
 	return c
 }
@@ -175,20 +180,35 @@ func (p *rootCAPass) run(ctx context.Context) (*rootCAReport, error) {
 	defer p.closeUndo()
 
 	terminating := map[string]bool{}
-	_, err := rootCAEachPage(ctx, metav1.ListOptions{}, p.Client.CoreV1().Namespaces().List,
-		func(l *corev1.NamespaceList) error {
-			for _, ns := range l.Items {
-				terminating[ns.Name] = ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil
-			}
-			return nil
+	isTerminating := func(ns *corev1.Namespace) bool {
+		return ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil
+	}
+	if p.Namespace != "" {
+		var ns *corev1.Namespace
+		err := WithRetry(ctx, func() (err error) {
+			ns, err = p.Client.CoreV1().Namespaces().Get(ctx, p.Namespace, metav1.GetOptions{})
+			return err
 		})
-	if err != nil {
-		return nil, fmt.Errorf("listing namespaces: %w", err)
+		if err != nil {
+			return nil, fmt.Errorf("reading namespace %s: %w", p.Namespace, err)
+		}
+		terminating[ns.Name] = isTerminating(ns)
+	} else {
+		_, err := rootCAEachPage(ctx, metav1.ListOptions{}, p.Client.CoreV1().Namespaces().List,
+			func(l *corev1.NamespaceList) error {
+				for i := range l.Items {
+					terminating[l.Items[i].Name] = isTerminating(&l.Items[i])
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("listing namespaces: %w", err)
+		}
 	}
 
 	nsProgress := &rootCAProgress{w: p.ErrOut, what: "namespaces", total: len(terminating), now: p.Now}
 	withCM := map[string]bool{}
-	_, err = rootCAEachPage(ctx, metav1.ListOptions{FieldSelector: rootCAConfigMapSelector}, p.Client.CoreV1().ConfigMaps("").List,
+	_, err := rootCAEachPage(ctx, metav1.ListOptions{FieldSelector: rootCAConfigMapSelector}, p.Client.CoreV1().ConfigMaps(p.Namespace).List,
 		func(l *corev1.ConfigMapList) error {
 			var items []rootCAItem
 			for i := range l.Items {
@@ -220,7 +240,7 @@ func (p *rootCAPass) run(ctx context.Context) (*rootCAReport, error) {
 
 	secProgress := &rootCAProgress{w: p.ErrOut, what: "legacy token Secrets", total: -1, now: p.Now}
 	seenSecret := map[string]bool{}
-	_, err = rootCAEachPage(ctx, metav1.ListOptions{FieldSelector: rootCASecretSelector}, p.Client.CoreV1().Secrets("").List,
+	_, err = rootCAEachPage(ctx, metav1.ListOptions{FieldSelector: rootCASecretSelector}, p.Client.CoreV1().Secrets(p.Namespace).List,
 		func(l *corev1.SecretList) error {
 			var items []rootCAItem
 			for i := range l.Items {
@@ -625,7 +645,7 @@ func (p *rootCAPass) settle(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			errs[0] = rootCAWatch(ctx, metav1.ListOptions{FieldSelector: rootCAConfigMapSelector},
-				p.Client.CoreV1().ConfigMaps("").List, p.Client.CoreV1().ConfigMaps("").Watch,
+				p.Client.CoreV1().ConfigMaps(p.Namespace).List, p.Client.CoreV1().ConfigMaps(p.Namespace).Watch,
 				func(l *corev1.ConfigMapList) {
 					for i := range l.Items {
 						s.observe(configMapItem(&l.Items[i]), l.Items[i].ManagedFields)
@@ -643,7 +663,7 @@ func (p *rootCAPass) settle(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			errs[1] = rootCAWatch(ctx, metav1.ListOptions{FieldSelector: rootCASecretSelector},
-				p.Client.CoreV1().Secrets("").List, p.Client.CoreV1().Secrets("").Watch,
+				p.Client.CoreV1().Secrets(p.Namespace).List, p.Client.CoreV1().Secrets(p.Namespace).Watch,
 				func(l *corev1.SecretList) {
 					for i := range l.Items {
 						s.observe(secretItem(&l.Items[i]), l.Items[i].ManagedFields)
@@ -981,4 +1001,13 @@ func (p *rootCAProgress) print() {
 	} else {
 		fmt.Fprintf(p.w, "%s: %d done\n", p.what, p.done)
 	}
+}
+
+// rootCAScope is a pass's scope for the rotation's log: "" for every
+// namespace; a pass over one namespace does not complete its step.
+func rootCAScope(namespace string) string {
+	if namespace == "" {
+		return ""
+	}
+	return "namespace " + namespace
 }

@@ -26,6 +26,8 @@ const (
 // callers waiting to try a request again.
 type apiStalls struct {
 	retrying atomic.Int64
+	// answered: the API server has sent a response in this process.
+	answered atomic.Bool
 
 	mu       sync.Mutex
 	next     uint64
@@ -58,7 +60,7 @@ type stallTransport struct {
 
 func (t *stallTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if streaming(r) {
-		return t.next.RoundTrip(r)
+		return t.answer(t.next.RoundTrip(r))
 	}
 	t.s.mu.Lock()
 	id := t.s.next
@@ -70,7 +72,14 @@ func (t *stallTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		delete(t.s.inflight, id)
 		t.s.mu.Unlock()
 	}()
-	return t.next.RoundTrip(r)
+	return t.answer(t.next.RoundTrip(r))
+}
+
+func (t *stallTransport) answer(resp *http.Response, err error) (*http.Response, error) {
+	if resp != nil {
+		t.s.answered.Store(true)
+	}
+	return resp, err
 }
 
 // WrappedRoundTripper lets client-go reach the transport underneath, to

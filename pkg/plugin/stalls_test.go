@@ -80,10 +80,14 @@ func TestStallWatchdog(t *testing.T) {
 // is spent (a wait.Backoff with a Cap would stop at the cap, after a few
 // tries), and the last error is returned; a permanent error stops at once.
 func TestWithRetryBudget(t *testing.T) {
-	savedDelay, savedBudget := retryDelay, retryBudget
-	defer func() { retryDelay, retryBudget = savedDelay, savedBudget }()
+	savedDelay, savedBudget, savedFirst, savedAnswered := retryDelay, retryBudget, firstContactBudget, stalls.answered.Load()
+	defer func() {
+		retryDelay, retryBudget, firstContactBudget = savedDelay, savedBudget, savedFirst
+		stalls.answered.Store(savedAnswered)
+	}()
 	retryDelay.Duration, retryDelay.Cap = time.Millisecond, 4*time.Millisecond
-	retryBudget = 300 * time.Millisecond
+	retryBudget, firstContactBudget = 300*time.Millisecond, 30*time.Millisecond
+	stalls.answered.Store(true)
 
 	before := stalls.retrying.Load()
 	calls := 0
@@ -98,8 +102,9 @@ func TestWithRetryBudget(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("WithRetry = %v, want the last error", err)
 	}
-	// 300 ms at 4 ms a try: far more than the 3 tries before the cap.
-	if calls < 20 {
+	// A capped wait.Backoff stops after 1, 2 and 4 ms: 4 tries. Going on at
+	// the cap for 300 ms makes many more.
+	if calls < 8 {
 		t.Fatalf("%d tries in the budget, want the delay to stay at its cap and go on", calls)
 	}
 	if got := stalls.retrying.Load(); got != before {
@@ -120,6 +125,15 @@ func TestWithRetryBudget(t *testing.T) {
 		return nil
 	}); err != nil || calls != 3 {
 		t.Fatalf("a success after two failures: %v after %d tries", err, calls)
+	}
+	// Until the server has answered once, the short budget applies.
+	stalls.answered.Store(false)
+	if got := currentRetryBudget(); got != firstContactBudget {
+		t.Fatalf("before the first answer the budget is %s, want %s", got, firstContactBudget)
+	}
+	stalls.answered.Store(true)
+	if got := currentRetryBudget(); got != retryBudget {
+		t.Fatalf("after an answer the budget is %s, want %s", got, retryBudget)
 	}
 	if !strings.Contains(stallLine("h", 0, 1), "retrying") {
 		t.Fatal("a retrying caller is not said to be retrying")

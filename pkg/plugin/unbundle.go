@@ -29,7 +29,9 @@ type UnbundleOptions struct {
 	DryRunFlag    string
 	Output        string
 	UndoDir       string
+	AllNamespaces bool
 	dryRun        DryRun
+	namespace     string
 	now           func() time.Time
 	kept          []*x509.Certificate
 }
@@ -55,6 +57,9 @@ It refuses, writing nothing, while
 changed since it was read, touch only ca.crt, and are recorded in an undo
 file; afterwards the written objects are watched for --settle as in bundle.
 
+-n NAMESPACE narrows the pass to one namespace; such a pass does not complete
+step 12.1 in the rotation's log.
+
 Exit status: 0 when every object holds the kept CA only (or, in a dry run,
 would); 1 on bad input, a refusal, missing RBAC, failed or reverted writes,
 or objects left alone.`,
@@ -76,6 +81,7 @@ or objects left alone.`,
 	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
 	addOutputFlag(cmd, &o.Output)
 	addUndoDirFlag(cmd, &o.UndoDir)
+	addAllNamespacesFlag(cmd, &o.AllNamespaces)
 	return cmd
 }
 
@@ -86,6 +92,9 @@ func (o *UnbundleOptions) Validate() error {
 	}
 	var err error
 	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	if o.namespace, err = o.namespaceScope(o.AllNamespaces); err != nil {
 		return err
 	}
 	return validateOutput(o.Output)
@@ -102,6 +111,9 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	}
 	client, err := o.Clientset()
 	if err != nil {
+		return err
+	}
+	if err := requireNamespace(ctx, client, o.namespace); err != nil {
 		return err
 	}
 	if o.Keep == "" {
@@ -133,7 +145,7 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	pass := &rootCAPass{
 		Command: "unbundle", Client: client, Server: cfg.Host, Target: target,
 		TargetPEM: checks.EncodePEM(o.kept), DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
-		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now,
+		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now, Namespace: o.namespace,
 	}
 	if err := Preflight(ctx, client, pass.accessChecks()); err != nil {
 		return err
@@ -160,7 +172,7 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	if hint != "" {
 		fmt.Fprint(o.ErrOut, hint)
 	}
-	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "unbundle", Phase: "finish", Result: passResult(err), UndoFile: report.UndoFile})
+	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "unbundle", Phase: "finish", Result: passResult(err), UndoFile: report.UndoFile, Scope: rootCAScope(o.namespace)})
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ errors); 1 on a bad file, missing RBAC, or a failed write.`,
 	f.BoolVar(&o.Force, "force", o.Force, "Restore even though the undo file was written for another API server URL")
 	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
 	addOutputFlag(cmd, &o.Output)
+	noNamespace(cmd, "the undo file names the namespace of every object it restores")
 	return cmd
 }
 

@@ -22,6 +22,17 @@ import (
 
 func init() { register(110, NewCmdVerify) }
 
+// caFile is how a printed command names the CA everything must trust: the
+// --ca file, or, when the CAs come from the rotation record, a file that
+// prep (a command line ending in "&& ") first writes from the record.
+func (o *VerifyOptions) caFile() (prep, file string) {
+	if o.CAFile != "" {
+		return "", checks.ShellQuote(o.CAFile)
+	}
+	file = o.caKey
+	return rotationExportCommand(o.caKey, file) + " && ", file
+}
+
 // The sections of a verify run, in the order they run and print. Each is one
 // check of the issue: "--only" names them.
 const (
@@ -63,12 +74,17 @@ type VerifyOptions struct {
 	CAFile    string
 	OldCAFile string
 	recorded  *rotationRecord // when --ca is not given
-	Expect    string
-	Only      []string
-	Exec      bool
-	Since     time.Duration
-	LogsFor   []string
-	Output    string
+	// caKey is the key of the rotation record that holds what --ca would
+	// (when --ca is not given); caName names it in messages.
+	caKey, caName string
+	Expect        string
+	Only          []string
+	Exec          bool
+	Since         time.Duration
+	LogsFor       []string
+	Output        string
+	// AllNamespaces is -A: the default; it only says so explicitly.
+	AllNamespaces bool
 
 	// Function fields so tests swap one piece without faking the world.
 
@@ -168,6 +184,7 @@ Exit codes:
 	f.DurationVar(&o.Since, "since", o.Since, "How much recent log to scan for TLS errors")
 	f.StringArrayVar(&o.LogsFor, "logs-for", o.LogsFor, "Also scan the logs of this workload's pods: [NAMESPACE/]KIND/NAME, KIND one of deployment, daemonset, statefulset, pod (repeatable)")
 	addOutputFlag(cmd, &o.Output)
+	addAllNamespacesFlag(cmd, &o.AllNamespaces)
 	_ = cmd.MarkFlagFilename("ca")
 	_ = cmd.MarkFlagFilename("old-ca")
 	_ = cmd.RegisterFlagCompletionFunc("expect", completeFixed(string(checks.ExpectBundle), string(checks.ExpectNew)))
@@ -191,12 +208,9 @@ func (o *VerifyOptions) Complete(_ *cobra.Command, _ []string) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	ns, explicit, err := o.Namespace()
-	if err != nil {
+	var err error
+	if o.namespace, err = o.namespaceScope(o.AllNamespaces); err != nil {
 		return err
-	}
-	if explicit {
-		o.namespace = ns
 	}
 	if o.cfg, err = o.RESTConfig(); err != nil {
 		return err
@@ -211,6 +225,12 @@ func (o *VerifyOptions) Complete(_ *cobra.Command, _ []string) error {
 	}
 	if o.client, o.dyn, o.meta, err = o.NewClients(); err != nil {
 		return err
+	}
+	// A -n that names no namespace is bad input, not an empty namespace.
+	if o.namespace != "" {
+		if err := requireNamespace(context.Background(), o.client, o.namespace); err != nil {
+			return err
+		}
 	}
 	// Without --ca the recorded rotation says what everything must trust.
 	if o.CAFile == "" {
@@ -325,12 +345,13 @@ func (o *VerifyOptions) Validate() error {
 func (o *VerifyOptions) recordedCAs() (want, old []*x509.Certificate) {
 	rec := o.recorded
 	want, what := append(append([]*x509.Certificate{}, rec.newCerts()...), rec.oldCerts()...), "bundle (new+old)"
-	p := rec.lastPass("unbundle")
-	if checks.Expect(o.Expect) == checks.ExpectNew || (o.Expect == "" && p != nil && p.Result == "ok") {
+	o.caKey = rotationKeyBundle
+	if checks.Expect(o.Expect) == checks.ExpectNew || (o.Expect == "" && rec.unbundled()) {
 		want, what = rec.newCerts(), "new CA"
+		o.caKey = rotationKeyNewCA
 	}
-	o.CAFile = fmt.Sprintf("rotation %s's %s", rec.ID, what)
-	fmt.Fprintf(o.ErrOut, "verify: --ca from the %s\n", o.CAFile)
+	o.caName = fmt.Sprintf("rotation %s's %s", rec.ID, what)
+	fmt.Fprintf(o.ErrOut, "verify: --ca from the %s\n", o.caName)
 	return want, rec.oldCerts()
 }
 
@@ -469,8 +490,12 @@ type verifyItem struct {
 	Holds   string `json:"holds,omitempty"`
 	Verdict string `json:"verdict"`
 	Detail  string `json:"detail,omitempty"`
-	// Action is the exact next step, empty when there is none.
+	// Action is the next step as a command line a shell runs as printed,
+	// empty when there is none.
 	Action string `json:"action,omitempty"`
+	// Fix says in words what to do where no command can (node files,
+	// another controller's objects), or what the command is for.
+	Fix string `json:"fix,omitempty"`
 	// Count is the number of pods or nodes in a grouped row; Members names
 	// the first verifyListCap of them.
 	Count   int               `json:"count,omitempty"`
@@ -502,9 +527,10 @@ type verifySection struct {
 	Warnings int          `json:"warnings"`
 	Notes    []string     `json:"notes,omitempty"`
 	Items    []verifyItem `json:"items"`
-	// Actions are the distinct next steps of the items, merged where one
-	// command covers several.
+	// Actions are the distinct next commands of the items, merged where
+	// one command covers several; Fixes the distinct fixes in words.
 	Actions []string `json:"actions,omitempty"`
+	Fixes   []string `json:"fixes,omitempty"`
 
 	errs []string
 }
@@ -528,6 +554,19 @@ func (s *verifySection) action(a string) {
 	if a != "" && !containsName(s.Actions, a) {
 		s.Actions = append(s.Actions, a)
 	}
+}
+
+// fix records an item's fix in words, once per section.
+func (s *verifySection) fix(f string) {
+	if f != "" && !containsName(s.Fixes, f) {
+		s.Fixes = append(s.Fixes, f)
+	}
+}
+
+// take records an item's next command and fix.
+func (s *verifySection) take(it verifyItem) {
+	s.action(it.Action)
+	s.fix(it.Fix)
 }
 
 // finish sorts the items worst first and sets the status and counts.
@@ -636,7 +675,11 @@ func (r *verifyReport) exitError() error {
 		}
 		return &ExitError{Code: 2, Err: fmt.Errorf("verify is incomplete: %s", strings.Join(why, "; "))}
 	}
-	return &ExitError{Code: r.Result.ExitCode, Err: fmt.Errorf("verify found %s that block the next step", plural(r.Result.Errors, "error"))}
+	verb := "block"
+	if r.Result.Errors == 1 {
+		verb = "blocks"
+	}
+	return &ExitError{Code: r.Result.ExitCode, Err: fmt.Errorf("verify found %s that %s the next step", plural(r.Result.Errors, "error"), verb)}
 }
 
 func plural(n int, what string) string {

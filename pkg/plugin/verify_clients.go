@@ -22,14 +22,14 @@ func (r *verifyRun) checkClients(ctx context.Context, sec *verifySection) {
 		sec.add(r.verifyClusterInfoItem(st))
 	}
 	for _, it := range sec.Items {
-		sec.action(it.Action)
+		sec.take(it)
 	}
 	sec.Summary = "the current kubeconfig and kube-public/cluster-info"
 }
 
 func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 	o := r.o
-	name, cluster := o.cfg.Host, "CLUSTER"
+	name, cluster := o.cfg.Host, ""
 	if raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig(); err == nil {
 		ctxName := raw.CurrentContext
 		if o.ConfigFlags.Context != nil && *o.ConfigFlags.Context != "" {
@@ -56,7 +56,8 @@ func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 	case o.cfg.Insecure:
 		it.Severity, it.Verdict = checks.SeverityWarning, "insecure"
 		it.Detail = "insecure-skip-tls-verify: this kubeconfig trusts any server, so it proves nothing about the CA"
-		it.Action = "set certificate-authority-data to the content of " + o.CAFile + " and drop insecure-skip-tls-verify"
+		it.Fix = "make this kubeconfig trust the expected CA and check the server's certificate (step 7)"
+		it.Action = r.setClusterCommand(cluster, " --insecure-skip-tls-verify=false")
 		return it
 	case len(data) == 0:
 		it.Severity, it.Verdict = checks.SeverityInfo, "system-roots"
@@ -67,7 +68,8 @@ func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 	it.Holds, it.Verdict, it.Detail = v.Holds, v.Reason, v.Note
 	if !v.OK {
 		it.Detail = v.Problem
-		it.Action = fmt.Sprintf("kubectl config set-cluster %s --embed-certs --certificate-authority=%s (step 7; and in every kubeconfig handed out)", cluster, o.CAFile)
+		it.Action = r.setClusterCommand(cluster, "")
+		it.Fix = "step 7: every kubeconfig handed out needs the same certificate-authority-data"
 		it.Severity = checks.SeverityError
 		if v.Reason == checks.CAStillOld || v.Reason == checks.CAOutside {
 			// An extra trusted CA in one user's kubeconfig breaks nothing;
@@ -108,6 +110,19 @@ func (r *verifyRun) verifyClusterInfoItem(st ClusterInfoStatus) verifyItem {
 	}
 	it.Severity, it.Verdict = checks.SeverityError, "inconsistent"
 	it.Detail = strings.Join(st.Problems, "; ")
-	it.Action = "kubectl carotate update-cluster-info --ca " + o.CAFile
+	it.Action = "kubectl carotate update-cluster-info"
+	if o.CAFile != "" {
+		it.Action += " --ca " + checks.ShellQuote(o.CAFile)
+	}
 	return it
+}
+
+// setClusterCommand embeds the expected CA in this kubeconfig's cluster;
+// "" when the kubeconfig names no cluster to set.
+func (r *verifyRun) setClusterCommand(cluster, extra string) string {
+	if cluster == "" {
+		return ""
+	}
+	prep, file := r.o.caFile()
+	return prep + "kubectl config set-cluster " + checks.ShellQuote(cluster) + " --embed-certs --certificate-authority=" + file + extra
 }

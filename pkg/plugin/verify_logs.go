@@ -188,7 +188,9 @@ func (r *verifyRun) checkLogs(ctx context.Context, sec *verifySection) {
 		it.Severity, it.Verdict, it.Matches = checks.SeverityError, "tls-errors", res.scan.Matches
 		it.Detail = fmt.Sprintf("%d of %d lines in the last %s: %s; latest: %s", res.scan.MatchedLines, res.scan.Lines, since,
 			strings.Join(counts, ", "), res.scan.Matches[0].Sample)
-		it.Action = fmt.Sprintf("kubectl logs -n %s %s -c %s --since=%s | grep -E 'x509|tls: |remote error|crypto/rsa' ; restart what trusts only the old CA (restart-workloads) or fix the certificate it is shown, then re-run with a shorter --since", t.ns, t.pod, t.container, since)
+		it.Action = fmt.Sprintf("kubectl logs -n %s %s -c %s --since=%s | grep -E 'x509|tls: |remote error|crypto/rsa'",
+			checks.ShellQuote(t.ns), checks.ShellQuote(t.pod), checks.ShellQuote(t.container), since)
+		it.Fix = "restart what trusts only the old CA (restart-workloads) or fix the certificate it is shown, then re-run verify with a shorter --since"
 		sec.add(it)
 	}
 	for _, reason := range reasons {
@@ -196,7 +198,7 @@ func (r *verifyRun) checkLogs(ctx context.Context, sec *verifySection) {
 		sec.add(verifyItem{Severity: checks.SeverityInfo, Kind: "logs", Name: "unavailable", Verdict: "no-logs", Count: s.count, Members: s.members, Detail: reason})
 	}
 	for _, it := range sec.Items {
-		sec.action(it.Action)
+		sec.take(it)
 	}
 	sec.Summary = fmt.Sprintf("%s asked for (last %s): %d with TLS errors, %d clean, %d without logs", plural(len(targets), "container log"), since, bad, clean, len(targets)-bad-clean)
 }

@@ -108,10 +108,11 @@ func (r *verifyRun) checkNodes(ctx context.Context, sec *verifySection) {
 			it.Name = fmt.Sprintf("%s (%d nodes)", g.members[0], g.count)
 		}
 		if g.res.verdict == "rotation-off" {
-			it.Action = "step 9.2 by hand on these nodes: re-issue kubelet.conf's client certificate (and /var/lib/kubelet/pki) from the new CA, then restart the kubelet (kubectl carotate instructions)"
+			it.Action = "kubectl carotate instructions --step 9.2"
+			it.Fix = "step 9.2 by hand on these nodes: re-issue kubelet.conf's client certificate (and /var/lib/kubelet/pki) from the new CA, then restart the kubelet"
 		}
 		sec.add(it)
-		sec.action(it.Action)
+		sec.take(it)
 	}
 	var parts []string
 	for _, v := range []string{"rotation-on", "rotation-off", "skipped"} {

@@ -102,14 +102,14 @@ func (r *verifyRun) checkPods(ctx context.Context, sec *verifySection, src *veri
 			it.Name = "(pods without a controller)"
 		}
 		if sev == checks.SeverityError || sev == checks.SeverityWarning {
-			it.Action = verifyPodAction(g)
-			if kind := verifyRestartKind(g.ownerKind); kind != "" && (g.verdict == checks.PodRestartNeeded || g.verdict == checks.PodSubPath) {
+			it.Action, it.Fix = verifyPodAction(g)
+			if kind := verifyRestartKind(g.ownerKind); kind != "" && (g.verdict == checks.PodRestartNeeded || g.verdict == checks.PodRestartMaybe || g.verdict == checks.PodSubPath) {
 				if restartKindsByNS[g.ns] == nil {
 					restartKindsByNS[g.ns] = map[string]bool{}
 				}
 				restartKindsByNS[g.ns][kind] = true
 			} else {
-				sec.action(it.Action)
+				sec.take(it)
 			}
 		}
 		sec.add(it)
@@ -124,7 +124,7 @@ func (r *verifyRun) checkPods(ctx context.Context, sec *verifySection, src *veri
 	}
 
 	var parts []string
-	for _, v := range []string{checks.PodOK, checks.PodNotStarted, checks.PodRestartNeeded, checks.PodSubPath, checks.PodSourceLacksCA, checks.PodSourceMissing, checks.PodNoAPICA} {
+	for _, v := range []string{checks.PodOK, checks.PodNotStarted, checks.PodRestartNeeded, checks.PodRestartMaybe, checks.PodSubPath, checks.PodSourceLacksCA, checks.PodSourceMissing, checks.PodNoAPICA} {
 		if n := pass.counts[v]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, v))
 		}
@@ -136,7 +136,7 @@ func (r *verifyRun) checkPods(ctx context.Context, sec *verifySection, src *veri
 	if pass.skipped > 0 {
 		sec.Summary += fmt.Sprintf(" (%d finished or terminating pods skipped)", pass.skipped)
 	}
-	sec.notef("a pod is \"restart-needed\" when a container that mounts ca.crt started (kubelet's clock) no later than the second its source's ca.crt last changed (API server's clock, from managedFields)")
+	sec.notef("a pod is \"restart-needed\" when a container that mounts ca.crt started (kubelet's clock) before the second its source's ca.crt last changed (API server's clock, from managedFields), or in that second when the write is known to have changed the content; \"restart-maybe\" when it started in that second and the write's effect is not known; a write that created the object is not a change")
 }
 
 // judge classifies one pod into its group. Nothing of the pod is kept but
@@ -374,26 +374,38 @@ func verifyRestartActions(byNS map[string]map[string]bool) []string {
 	return out
 }
 
-// verifyPodAction is the next step for a group of pods.
-func verifyPodAction(g *verifyPodGroup) string {
+// verifyPodAction is the next step for a group of pods: a command where
+// one does it, and what to do in words.
+func verifyPodAction(g *verifyPodGroup) (action, fix string) {
+	ns := checks.ShellQuote(g.ns)
+	pods := func() string {
+		q := make([]string, len(g.members))
+		for i, m := range g.members {
+			q[i] = checks.ShellQuote(m)
+		}
+		return strings.Join(q, " ")
+	}
 	switch g.verdict {
 	case checks.PodSourceLacksCA, checks.PodSourceMissing:
-		return "fix " + g.source + " first (see the sa check), then restart these pods"
+		return "", "fix " + g.source + " first (see the sa check), then restart these pods"
 	}
 	if kind := verifyRestartKind(g.ownerKind); kind != "" {
-		return fmt.Sprintf("kubectl carotate restart-workloads -n %s --kinds %s --wait", g.ns, kind)
+		return fmt.Sprintf("kubectl carotate restart-workloads -n %s --kinds %s --wait", ns, kind), ""
 	}
 	switch {
 	case g.mirror:
-		return fmt.Sprintf("restart static pod %s on its node: move its manifest out of the static pod directory and back", g.ownerName)
+		return "", fmt.Sprintf("restart static pod %s on its node: move its manifest out of the static pod directory and back", g.ownerName)
 	case g.ownerKind == "Pod":
-		return fmt.Sprintf("no controller recreates it: kubectl get pod -n %s %s -o yaml > pod.yaml && kubectl replace --force -f pod.yaml", g.ns, g.ownerName)
+		return fmt.Sprintf("kubectl get pod -n %s %s -o yaml > pod.yaml && kubectl replace --force -f pod.yaml", ns, checks.ShellQuote(g.ownerName)),
+			"no controller recreates pod " + g.ownerName + ": replace it with itself"
 	case g.ownerKind == "Job":
-		return fmt.Sprintf("let Job %s finish (its next pods read the current CA), or delete its running pods: kubectl delete pod -n %s %s", g.ownerName, g.ns, strings.Join(g.members, " "))
+		return fmt.Sprintf("kubectl delete pod -n %s %s", ns, pods()),
+			fmt.Sprintf("let Job %s finish (its next pods read the current CA), or delete its running pods", g.ownerName)
 	case g.ownerKind == "ReplicaSet":
-		return fmt.Sprintf("ReplicaSet %s has no Deployment: delete its pods one at a time, it recreates them: kubectl delete pod -n %s %s", g.ownerName, g.ns, strings.Join(g.members, " "))
+		return fmt.Sprintf("kubectl delete pod -n %s %s", ns, pods()),
+			fmt.Sprintf("ReplicaSet %s has no Deployment: delete its pods (one at a time where availability matters), it recreates them", g.ownerName)
 	}
-	return fmt.Sprintf("restart the pods through their controller %s %s", g.ownerKind, g.ownerName)
+	return "", fmt.Sprintf("restart the pods through their controller %s %s", g.ownerKind, g.ownerName)
 }
 
 // verifyExecAll reads each mounted ca.crt inside its container and
@@ -468,7 +480,7 @@ func (r *verifyRun) verifyExecAll(ctx context.Context, sec *verifySection, pass 
 		sec.add(verifyItem{Severity: checks.SeverityError, Kind: "Pod", Namespace: t.ns, Name: t.pod, Where: "container " + t.container + ": " + t.file,
 			Holds: v.Holds, Verdict: "exec-" + v.Reason,
 			Detail: "the mounted file " + v.Problem + " (its source is " + t.source + ")",
-			Action: "restart the pod so the file is mounted afresh; a subPath mount must be replaced by a directory mount to ever update"})
+			Fix:    "restart the pod so the file is mounted afresh; a subPath mount must be replaced by a directory mount to ever update"})
 	}
 	skipped := 0
 	for _, s := range skips {

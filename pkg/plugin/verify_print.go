@@ -76,6 +76,11 @@ func printVerifySection(w io.Writer, s *verifySection) error {
 			return err
 		}
 	}
+	for _, f := range s.Fixes {
+		if _, err := fmt.Fprintf(w, "fix: %s\n", f); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

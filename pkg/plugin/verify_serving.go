@@ -21,7 +21,10 @@ import (
 // address this machine cannot reach: one quick try, no retries.
 const verifyEndpointTimeout = 5 * time.Second
 
-const verifyServingAction = "re-issue the API server's serving certificate (apiserver.crt) from the new CA and restart each kube-apiserver in turn (step 9.3; kubectl carotate instructions prints the commands)"
+const (
+	verifyServingAction = "kubectl carotate instructions --step 9.3"
+	verifyServingFix    = "re-issue the API server's serving certificate (apiserver.crt) from the new CA and restart each kube-apiserver in turn (step 9.3)"
+)
 
 // checkServing is the "serving" check: which CA each API server endpoint's
 // serving chain verifies against.
@@ -61,7 +64,7 @@ func (r *verifyRun) checkServing(ctx context.Context, sec *verifySection) {
 		sec.add(r.verifyChainItem("endpoint", ep, chain))
 	}
 	for _, it := range sec.Items {
-		sec.action(it.Action)
+		sec.take(it)
 	}
 	sec.Summary = fmt.Sprintf("%s checked", plural(1+checked, "API server address"))
 }
@@ -91,16 +94,16 @@ func (r *verifyRun) verifyChainItem(kind, name string, chain []*x509.Certificate
 	case now.After(leaf.NotAfter):
 		it.Severity, it.Verdict = checks.SeverityError, "expired"
 		it.Detail = fmt.Sprintf("the serving certificate expired on %s; %s", leaf.NotAfter.UTC().Format(time.RFC3339), it.Detail)
-		it.Action = verifyServingAction
+		it.Action, it.Fix = verifyServingAction, verifyServingFix
 	case !chainVerifies(chain, rule.Want):
-		it.Severity, it.Verdict, it.Action = checks.SeverityError, "untrusted", verifyServingAction
+		it.Severity, it.Verdict, it.Action, it.Fix = checks.SeverityError, "untrusted", verifyServingAction, verifyServingFix
 		if verifiesOld {
 			it.Verdict = "old-ca"
 			it.Detail = "still served by the old CA, which clients trusting only --ca reject; " + it.Detail
 		}
 	case rule.Expect == checks.ExpectBundle && len(newCAs) > 0 && !verifiesNew:
 		// Normal until step 9.3; unbundle refuses until it is done.
-		it.Severity, it.Verdict, it.Action = checks.SeverityWarning, "old-ca", verifyServingAction
+		it.Severity, it.Verdict, it.Action, it.Fix = checks.SeverityWarning, "old-ca", verifyServingAction, verifyServingFix
 		it.Detail = "still served by the old CA: step 9.3 is not done yet, and unbundle refuses until it is; " + it.Detail
 	}
 	return it

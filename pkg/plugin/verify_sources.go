@@ -135,7 +135,7 @@ func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 			s.items = append(s.items, verifyItem{Severity: checks.SeverityError, Kind: "ConfigMap", Namespace: ns, Name: rootCAConfigMap,
 				Where: "data." + rootCAKey, Holds: "absent", Verdict: "missing",
 				Detail: "the namespace has no kube-root-ca.crt: pods with a ServiceAccount token cannot start",
-				Action: "check that kube-controller-manager runs with root-ca-certificate-publisher-controller enabled: it creates kube-root-ca.crt in every namespace"})
+				Fix:    "check that kube-controller-manager runs with root-ca-certificate-publisher-controller enabled: it creates kube-root-ca.crt in every namespace"})
 		}
 	}
 	return s
@@ -144,14 +144,15 @@ func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 // verifySource judges one root CA object's ca.crt and says when it last
 // changed.
 func (o *VerifyOptions) verifySource(kind, ns, name string, value []byte, present bool, mf []metav1.ManagedFieldsEntry, created time.Time) (checks.PodSource, verifyItem) {
-	changed, by := verifyCAChange(mf, rootCAKey, created)
 	var v checks.CAVerdict
 	if !present {
 		v = checks.CAVerdict{Reason: checks.CAEmpty, Holds: "absent", Problem: "has no ca.crt"}
 	} else {
 		v = o.rule.Judge(fmt.Sprintf("%s %s/%s %s", kind, ns, name, rootCAKey), value)
 	}
-	src := checks.PodSource{Exists: true, OK: v.OK, Holds: v.Holds, Problem: v.Problem, ChangedAt: changed, ChangedBy: by}
+	src := caSource(mf, created, len(o.rule.Old) > 0 && v.OK)
+	src.OK, src.Holds, src.Problem = v.OK, v.Holds, v.Problem
+	changed, by := src.ChangedAt, src.ChangedBy
 	it := verifyItem{Severity: checks.SeverityOK, Kind: kind, Namespace: ns, Name: name, Where: "data." + rootCAKey, Holds: v.Holds, Verdict: v.Reason}
 	when := "ca.crt last changed " + changed.UTC().Format(time.RFC3339)
 	if by != "" {
@@ -166,22 +167,39 @@ func (o *VerifyOptions) verifySource(kind, ns, name string, value []byte, presen
 	if !v.OK {
 		it.Severity = checks.SeverityError
 		it.Detail = v.Problem + "; " + when
-		it.Action = o.verifyRootCAAction(v)
+		it.Action, it.Fix = o.verifyRootCAAction(v)
 	}
 	return src, it
 }
 
 // verifyRootCAAction is how a root CA object gets the expected content:
 // the controller-manager publishes its --root-ca-file and reverts anything
-// else, so the flag comes first.
-func (o *VerifyOptions) verifyRootCAAction(v checks.CAVerdict) string {
+// else, so the flag comes first (a node step: the command prints it).
+func (o *VerifyOptions) verifyRootCAAction(v checks.CAVerdict) (action, fix string) {
+	what := o.CAFile
+	if what == "" {
+		what = o.caName
+	}
 	if o.rule.Expect == checks.ExpectNew && (v.Reason == checks.CAStillOld || v.Reason == checks.CAOutside) {
-		return fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (step 12.1), then: kubectl carotate unbundle --keep %s", o.CAFile, o.CAFile)
+		return "kubectl carotate instructions --step 12.1", fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (step 12.1), then run kubectl carotate unbundle", what)
 	}
-	if o.OldCAFile != "" && o.rule.Expect == checks.ExpectBundle {
-		return fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (step 2), then: kubectl carotate bundle --old-ca %s --new-ca NEW-CA.crt", o.CAFile, o.OldCAFile)
+	if o.rule.Expect == checks.ExpectBundle {
+		return "kubectl carotate instructions --step 2", fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (step 2), then run kubectl carotate bundle", what)
 	}
-	return fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (steps 2 and 12.1): it publishes that file into every kube-root-ca.crt and legacy token Secret", o.CAFile)
+	return "kubectl carotate instructions --step 12.1", fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (steps 2 and 12.1): it publishes that file into every kube-root-ca.crt and legacy token Secret", what)
+}
+
+// caSource is a root CA object as a pod's trust source: when its ca.crt
+// last changed and by whom, whether that was its creation, and whether the
+// change is known to have changed the content: knownNew says the object
+// holds the new CA of a rotation whose old CA is known, so a later write
+// replaced the old content.
+func caSource(mf []metav1.ManagedFieldsEntry, created time.Time, knownNew bool) checks.PodSource {
+	at, by := verifyCAChange(mf, rootCAKey, created)
+	src := checks.PodSource{Exists: true, ChangedAt: at, ChangedBy: by}
+	src.Unchanged = by != "" && at.Truncate(time.Second).Equal(created.Truncate(time.Second))
+	src.ContentChanged = by != "" && !src.Unchanged && knownNew
+	return src
 }
 
 // verifyCAChange is when data[key] of an object last changed, and by whom.
@@ -243,7 +261,7 @@ func (s *verifySources) report(sec *verifySection, o *VerifyOptions) {
 		if it.Severity != checks.SeverityOK {
 			bad++
 		}
-		sec.action(it.Action)
+		sec.take(it)
 	}
 	sec.Summary = fmt.Sprintf("%s, %s: %d hold the expected CA, %d do not",
 		plural(cms, "kube-root-ca.crt ConfigMap"), plural(secrets, "legacy token Secret"), cms+secrets-bad, bad)

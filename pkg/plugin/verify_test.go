@@ -316,24 +316,26 @@ func TestVerifyRestartActions(t *testing.T) {
 
 func TestVerifyPodAction(t *testing.T) {
 	cases := []struct {
-		g    verifyPodGroup
-		want string
+		g           verifyPodGroup
+		action, fix string
 	}{
 		{verifyPodGroup{verifyPodKey: verifyPodKey{ns: "n", ownerKind: "StatefulSet", ownerName: "db", verdict: checks.PodRestartNeeded}},
-			"kubectl carotate restart-workloads -n n --kinds statefulsets --wait"},
+			"kubectl carotate restart-workloads -n n --kinds statefulsets --wait", ""},
 		{verifyPodGroup{verifyPodKey: verifyPodKey{ns: "n", ownerKind: "Pod", ownerName: "p", verdict: checks.PodRestartNeeded}},
-			"no controller recreates it: kubectl get pod -n n p -o yaml > pod.yaml && kubectl replace --force -f pod.yaml"},
+			"kubectl get pod -n n p -o yaml > pod.yaml && kubectl replace --force -f pod.yaml", "no controller recreates pod p: replace it with itself"},
 		{verifyPodGroup{verifyPodKey: verifyPodKey{ns: "n", ownerKind: "Job", ownerName: "j", verdict: checks.PodRestartNeeded}, members: []string{"j-1", "j-2"}},
-			"let Job j finish (its next pods read the current CA), or delete its running pods: kubectl delete pod -n n j-1 j-2"},
+			"kubectl delete pod -n n j-1 j-2", "let Job j finish (its next pods read the current CA), or delete its running pods"},
 		{verifyPodGroup{verifyPodKey: verifyPodKey{ns: "n", ownerKind: "Deployment", ownerName: "d", verdict: checks.PodSourceLacksCA, source: "ConfigMap kube-root-ca.crt"}},
-			"fix ConfigMap kube-root-ca.crt first (see the sa check), then restart these pods"},
+			"", "fix ConfigMap kube-root-ca.crt first (see the sa check), then restart these pods"},
 		{verifyPodGroup{verifyPodKey: verifyPodKey{ns: "n", ownerKind: "Rollout", ownerName: "r", verdict: checks.PodRestartNeeded}},
-			"restart the pods through their controller Rollout r"},
+			"", "restart the pods through their controller Rollout r"},
 	}
 	for _, c := range cases {
-		if got := verifyPodAction(&c.g); got != c.want {
-			t.Errorf("%+v:\n got %s\nwant %s", c.g, got, c.want)
+		action, fix := verifyPodAction(&c.g)
+		if action != c.action || fix != c.fix {
+			t.Errorf("%+v:\n got %q, %q\nwant %q, %q", c.g, action, fix, c.action, c.fix)
 		}
+		checkRunnable(t, action)
 	}
 }
 

@@ -89,7 +89,7 @@ func (r *verifyRun) checkWebhooks(ctx context.Context, sec *verifySection) {
 			n.total++
 			sec.add(verifyItem{Severity: checks.SeverityWarning, Kind: "APIService", Name: u.GetName(), Where: "spec.insecureSkipTLSVerify", Verdict: "insecure",
 				Detail: "the API server does not check this aggregated API server's certificate at all",
-				Action: "set spec.caBundle to the CA that signs its serving certificate and spec.insecureSkipTLSVerify to false"})
+				Fix:    "set spec.caBundle to the CA that signs its serving certificate and spec.insecureSkipTLSVerify to false"})
 			return
 		}
 		r.verifyCABundle(sec, &n, "APIService", "", u.GetName(), "apiservice", "spec.caBundle", "/spec/caBundle", verifyB64Field(u, "spec", "caBundle"))
@@ -111,7 +111,7 @@ func (r *verifyRun) checkWebhooks(ctx context.Context, sec *verifySection) {
 
 	r.verifyExtensionAuth(ctx, sec)
 	for _, it := range sec.Items {
-		sec.action(it.Action)
+		sec.take(it)
 	}
 	sec.Summary = fmt.Sprintf("%s: %d part of this rotation, %d of other CAs, %d empty (system roots); %d local APIServices need none",
 		plural(n.total, "caBundle"), n.related, n.other, n.empty, local)
@@ -148,7 +148,9 @@ func (r *verifyRun) verifyCABundle(sec *verifySection, n *verifyBundleCounts, ki
 		return
 	}
 	n.related++
-	patch := fmt.Sprintf(`kubectl patch %s %s --type=json -p "[{\"op\":\"replace\",\"path\":\"%s\",\"value\":\"$(base64 -w0 %s)\"}]"`, resource, name, jsonPath, o.CAFile)
+	prep, file := o.caFile()
+	patch := prep + fmt.Sprintf(`kubectl patch %s %s --type=json -p "[{\"op\":\"replace\",\"path\":\"%s\",\"value\":\"$(base64 -w0 %s)\"}]"`,
+		resource, checks.ShellQuote(name), jsonPath, file)
 	switch {
 	case v.OK || v.Reason == checks.CAOutside:
 		// A webhook may well trust another CA next to ours.
@@ -173,7 +175,7 @@ func (r *verifyRun) verifyCABundle(sec *verifySection, n *verifyBundleCounts, ki
 		it.Severity, it.Detail = checks.SeverityError, v.Problem
 		it.Action = patch
 		if o.rule.Expect == checks.ExpectNew {
-			it.Action = "once the server's certificate is issued by the new CA: " + patch
+			it.Fix = "patch it once the server's certificate is issued by the new CA"
 		}
 	}
 	sec.add(it)
@@ -207,7 +209,16 @@ func (r *verifyRun) verifyExtensionAuth(ctx context.Context, sec *verifySection)
 	value, ok := data["client-ca-file"]
 	v := o.rule.Judge("client-ca-file", []byte(value))
 	it.Holds, it.Verdict, it.Severity, it.Detail = v.Holds, v.Reason, checks.SeverityOK, v.Note
-	action := fmt.Sprintf("point kube-apiserver's --client-ca-file at a file holding %s and restart it (step 5; kubectl carotate instructions)", o.CAFile)
+	what := o.CAFile
+	if what == "" {
+		what = o.caName
+	}
+	step := "5"
+	if o.rule.Expect == checks.ExpectNew {
+		step = "12.2"
+	}
+	action := "kubectl carotate instructions --step " + step
+	fix := fmt.Sprintf("point kube-apiserver's --client-ca-file at a file holding %s and restart it (step %s)", what, step)
 	switch {
 	case !ok:
 		it.Holds, it.Verdict, it.Severity = "absent", "absent", checks.SeverityInfo
@@ -215,12 +226,12 @@ func (r *verifyRun) verifyExtensionAuth(ctx context.Context, sec *verifySection)
 	case v.OK:
 	case v.Reason == checks.CAStillOld || v.Reason == checks.CAOutside:
 		it.Severity, it.Detail = checks.SeverityWarning, v.Problem+": client certificates from it are still accepted (remove it in step 12.2)"
-		it.Action = action
+		it.Action, it.Fix = action, fix
 	case v.Reason == checks.CALacks && o.rule.Expect == checks.ExpectBundle:
 		it.Severity, it.Detail = checks.SeverityWarning, v.Problem+": client certificates issued by it are refused until step 5 is done"
-		it.Action = action
+		it.Action, it.Fix = action, fix
 	default:
-		it.Severity, it.Detail, it.Action = checks.SeverityError, v.Problem, action
+		it.Severity, it.Detail, it.Action, it.Fix = checks.SeverityError, v.Problem, action, fix
 	}
 	sec.add(it)
 

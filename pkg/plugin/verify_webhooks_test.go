@@ -58,23 +58,28 @@ func TestVerifyWebhooksAPIServices(t *testing.T) {
 	for _, it := range sec.Items {
 		got[it.Kind+" "+it.Name+" "+it.Where] = it
 	}
-	want := map[string]struct{ severity, verdict, action string }{
+	want := map[string]struct{ severity, verdict, action, fix string }{
 		"APIService v1beta1.metrics.k8s.io spec.caBundle": {"error", "lacks-ca",
-			`once the server's certificate is issued by the new CA: kubectl patch apiservice v1beta1.metrics.k8s.io --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/caBundle\",\"value\":\"$(base64 -w0 new.crt)\"}]"`},
-		"APIService v1.custom.example.com spec.caBundle": {"ok", "other-ca", ""},
-		"APIService v1.insecure.example.com spec.insecureSkipTLSVerify": {"warning", "insecure",
+			`kubectl patch apiservice v1beta1.metrics.k8s.io --type=json -p "[{\"op\":\"replace\",\"path\":\"/spec/caBundle\",\"value\":\"$(base64 -w0 new.crt)\"}]"`,
+			"patch it once the server's certificate is issued by the new CA"},
+		"APIService v1.custom.example.com spec.caBundle": {"ok", "other-ca", "", ""},
+		"APIService v1.insecure.example.com spec.insecureSkipTLSVerify": {"warning", "insecure", "",
 			"set spec.caBundle to the CA that signs its serving certificate and spec.insecureSkipTLSVerify to false"},
-		"APIService v1.both.example.com spec.caBundle": {"ok", "ok", ""},
+		"APIService v1.both.example.com spec.caBundle": {"ok", "ok", "", ""},
 		"ConfigMap extension-apiserver-authentication data.client-ca-file": {"warning", "still-old",
-			"point kube-apiserver's --client-ca-file at a file holding new.crt and restart it (step 5; kubectl carotate instructions)"},
-		"ConfigMap extension-apiserver-authentication data.requestheader-client-ca-file": {"info", "front-proxy-ca", ""},
+			"kubectl carotate instructions --step 12.2",
+			"point kube-apiserver's --client-ca-file at a file holding new.crt and restart it (step 12.2)"},
+		"ConfigMap extension-apiserver-authentication data.requestheader-client-ca-file": {"info", "front-proxy-ca", "", ""},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("items: %+v", sec.Items)
 	}
+	for _, a := range sec.Actions {
+		checkRunnable(t, a)
+	}
 	for k, w := range want {
 		it, ok := got[k]
-		if !ok || it.Severity != w.severity || it.Verdict != w.verdict || it.Action != w.action {
+		if !ok || it.Severity != w.severity || it.Verdict != w.verdict || it.Action != w.action || it.Fix != w.fix {
 			t.Errorf("%s: got %+v, want %+v", k, it, w)
 		}
 	}
