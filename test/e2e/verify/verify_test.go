@@ -77,6 +77,7 @@ type item struct {
 	Verdict   string   `json:"verdict"`
 	Detail    string   `json:"detail"`
 	Action    string   `json:"action"`
+	Fix       string   `json:"fix"`
 	Count     int      `json:"count"`
 	Members   []string `json:"members"`
 }
@@ -309,7 +310,7 @@ func TestPodsAcrossTheBundle(t *testing.T) {
 	rep := verify(t, 1, "--ca", rot.bundle, "--old-ca", rot.old, "--only", "pods,sa", "-n", ns)
 	sa := rep.section(t, "sa")
 	if it := sa.find(t, "ConfigMap", ns, "kube-root-ca.crt", ""); it.Severity != "error" || it.Verdict != "lacks-ca" || it.Holds != "old" ||
-		!strings.Contains(it.Action, "--root-ca-file at "+rot.bundle) {
+		it.Action != "kubectl carotate instructions --step 2" || !strings.Contains(it.Fix, "--root-ca-file at "+rot.bundle) {
 		t.Fatalf("kube-root-ca.crt before the bundle: %+v", it)
 	}
 	pods := rep.section(t, "pods")
@@ -524,7 +525,7 @@ func TestWebhookCABundles(t *testing.T) {
 		t.Fatalf("bundle webhook at the end: %+v", it)
 	}
 	if it := hooks.find(t, "ValidatingWebhookConfiguration", "", vname, "webhooks[1] (old.verify.carotate.test).clientConfig.caBundle"); it.Severity != "error" ||
-		!strings.HasPrefix(it.Action, "once the server's certificate is issued by the new CA: kubectl patch") {
+		!strings.HasPrefix(it.Action, "kubectl patch validatingwebhookconfiguration "+vname+" ") || it.Fix != "patch it once the server's certificate is issued by the new CA" {
 		t.Fatalf("old webhook at the end: %+v", it)
 	}
 	if it := hooks.find(t, "ValidatingWebhookConfiguration", "", vname, "webhooks[0] (other.verify.carotate.test).clientConfig.caBundle"); it.Severity != "ok" {
@@ -588,7 +589,7 @@ func TestServingChain(t *testing.T) {
 	}
 	rep = verify(t, 1, "--ca", rot.new, "--old-ca", rot.old, "--expect", "new", "--only", "serving")
 	if it := rep.section(t, "serving").find(t, "kubeconfig server", "", Cluster.Server, ""); it.Severity != "error" || it.Verdict != "old-ca" ||
-		!strings.HasPrefix(it.Action, "re-issue the API server's serving certificate") {
+		it.Action != "kubectl carotate instructions --step 9.3" || !strings.HasPrefix(it.Fix, "re-issue the API server's serving certificate") {
 		t.Fatalf("at the end, before step 9.3: %+v", it)
 	}
 
@@ -643,7 +644,7 @@ func TestClients(t *testing.T) {
 	rep := verify(t, 1, "--ca", rot.bundle, "--old-ca", rot.old, "--only", "clients")
 	sec := rep.section(t, "clients")
 	if it := sec.find(t, "kubeconfig", "", "context local, cluster local", ""); it.Severity != "error" || it.Verdict != "lacks-ca" || it.Holds != "old" ||
-		it.Action != "kubectl config set-cluster local --embed-certs --certificate-authority="+rot.bundle+" (step 7; and in every kubeconfig handed out)" {
+		it.Action != "kubectl config set-cluster local --embed-certs --certificate-authority="+rot.bundle || !strings.Contains(it.Fix, "step 7") {
 		t.Fatalf("kubeconfig: %+v", it)
 	}
 	if it := sec.find(t, "ConfigMap", "kube-public", "cluster-info", ""); it.Severity != "error" || it.Verdict != "inconsistent" || it.Holds != "old" ||
