@@ -12,7 +12,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(D
 E2E_TIMEOUT ?= 45m
 export CAROTATE_BIN_DIR := $(BIN)
 
-.PHONY: all build tools cluster-up cluster-down demo test unit lint e2e reap bench clean
+.PHONY: all build tools cluster-up cluster-down playground demo test unit lint e2e reap bench clean
 
 all: build
 
@@ -26,8 +26,14 @@ tools: ## the control-plane binaries from the pinned modules in hack/tools
 $(BIN)/cluster: $(shell find hack/cluster test/localcluster -name '*.go') go.mod go.sum
 	go build -o $@ ./hack/cluster
 
-cluster-up: tools build $(BIN)/cluster ## start the local cluster in the background (reuses a running one)
-	$(BIN)/cluster up
+_output/bin/cluster: $(BIN)/cluster
+
+cluster-up: tools build $(BIN)/cluster ## start the local cluster in the background (reuses a running one); KUBEADM=1: with the kubeadm node
+	$(BIN)/cluster up $(if $(filter 1 true yes,$(KUBEADM)),--kubeadm)
+
+playground: tools build $(BIN)/cluster ## a root shell on the kubeadm node, started if not running (exit leaves it running)
+	$(BIN)/cluster up --kubeadm
+	$(BIN)/cluster shell
 
 cluster-down: $(BIN)/cluster ## stop exactly what cluster-up started and delete its state
 	$(BIN)/cluster down

@@ -55,8 +55,8 @@ func (c *Cluster) createControlPlaneNode(ctx context.Context) error {
 // read control-plane flags through the API (kubectl carotate instructions)
 // see the harness's real flags and file paths.
 func (c *Cluster) SyncMirrorPods(ctx context.Context) error {
-	if !c.opts.MirrorPods {
-		return nil
+	if !c.opts.MirrorPods || c.opts.Kubeadm {
+		return nil // the kubeadm node's kubelet stand-in keeps its own
 	}
 	client, err := c.Client()
 	if err != nil {
