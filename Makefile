@@ -12,7 +12,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(D
 E2E_TIMEOUT ?= 45m
 export CAROTATE_BIN_DIR := $(BIN)
 
-.PHONY: all build tools cluster-up cluster-down playground demo test unit lint e2e reap bench clean
+.PHONY: all build tools cluster-up cluster-down playground shellcheck demo test unit lint e2e reap bench clean
 
 all: build
 
@@ -59,6 +59,14 @@ e2e: tools build $(BIN)/cluster ## e2e tests against a local control plane; alwa
 
 reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)
 	$(BIN)/cluster reap
+
+# Tools Debian ships, unpacked into _output (apt-get download + dpkg -x),
+# never installed into the machine.
+SHELLCHECK_VERSION := 0.9.0-1
+shellcheck: $(BIN)/shellcheck ## ShellCheck 0.9.0 from Debian's package into _output/bin (not installed)
+
+$(BIN)/shellcheck: hack/debian-tool.sh
+	bash hack/debian-tool.sh shellcheck $(SHELLCHECK_VERSION) usr/bin/shellcheck
 
 test: lint unit e2e release-check ## everything CI runs
 
