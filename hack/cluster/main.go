@@ -230,8 +230,8 @@ func execIn(root string, args []string, shell bool) (int, error) {
 			return 0, fmt.Errorf("shell: unexpected arguments %v", args)
 		}
 		fmt.Fprintf(os.Stderr, `You are root on %s, the local cluster's kubeadm node (in its own namespaces).
-  /etc/kubernetes, /var/lib/kubelet, /var/lib/etcd, /var/backups, /var/lib/carotate and /run
-  are this node's own (on the host: %s/...); everything else is the host's.
+  /etc/kubernetes, /var/lib/kubelet, /var/lib/etcd, /var/lib/carotate, /var/backups,
+  /var/log/pods and /run are this node's own (on the host: %s/...); everything else is the host's.
   KUBECONFIG=/etc/kubernetes/admin.conf; kubectl, kubeadm, kubectl carotate and openssl are on PATH;
   crictl, systemctl and scp are the harness's stand-ins (see their --help).
   exit leaves the node running; "make cluster-down" stops it.

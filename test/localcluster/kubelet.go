@@ -269,6 +269,9 @@ func (k *staticPodKubelet) syncPods(kc *kubeletConfig) {
 	for _, name := range names {
 		sp := want[name]
 		sb := k.rt.latest(name)
+		if sb != nil && sb.info.State != sandboxReady && k.rt.running(sb) {
+			continue // still stopping (crictl stopp): its ports are not free yet
+		}
 		if sb == nil || sb.info.State != sandboxReady || sb.hash != sp.hash {
 			sb = k.rt.runSandbox(sp.pod, sp.hash)
 			log.Printf("kubelet: %s: started sandbox %s from %s", name, sb.info.ID[:13], sp.path)

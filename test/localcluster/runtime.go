@@ -414,3 +414,18 @@ func (r *runtime) fingerprint() string {
 	}
 	return b.String()
 }
+
+// running tells whether a container of the sandbox has not exited yet.
+func (r *runtime) running(sb *sandbox) bool {
+	r.mu.Lock()
+	cs := append([]*container{}, sb.containers...)
+	r.mu.Unlock()
+	for _, c := range cs {
+		select {
+		case <-c.exited:
+		default:
+			return true
+		}
+	}
+	return false
+}
