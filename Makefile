@@ -12,7 +12,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(D
 E2E_TIMEOUT ?= 45m
 export CAROTATE_BIN_DIR := $(BIN)
 
-.PHONY: all build tools cluster-up cluster-down demo test unit lint e2e reap bench clean
+.PHONY: all build tools cluster-up cluster-down playground shellcheck demo test unit lint e2e reap bench clean
 
 all: build
 
@@ -26,8 +26,14 @@ tools: ## the control-plane binaries from the pinned modules in hack/tools
 $(BIN)/cluster: $(shell find hack/cluster test/localcluster -name '*.go') go.mod go.sum
 	go build -o $@ ./hack/cluster
 
-cluster-up: tools build $(BIN)/cluster ## start the local cluster in the background (reuses a running one)
-	$(BIN)/cluster up
+_output/bin/cluster: $(BIN)/cluster
+
+cluster-up: tools build $(BIN)/cluster ## start the local cluster in the background (reuses a running one); KUBEADM=1: with the kubeadm node
+	$(BIN)/cluster up $(if $(filter 1 true yes,$(KUBEADM)),--kubeadm)
+
+playground: tools build $(BIN)/cluster ## a root shell on the kubeadm node, started if not running (exit leaves it running)
+	$(BIN)/cluster up --kubeadm
+	$(BIN)/cluster shell
 
 cluster-down: $(BIN)/cluster ## stop exactly what cluster-up started and delete its state
 	$(BIN)/cluster down
@@ -53,6 +59,14 @@ e2e: tools build $(BIN)/cluster ## e2e tests against a local control plane; alwa
 
 reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)
 	$(BIN)/cluster reap
+
+# Tools Debian ships, unpacked into _output (apt-get download + dpkg -x),
+# never installed into the machine.
+SHELLCHECK_VERSION := 0.9.0-1
+shellcheck: $(BIN)/shellcheck ## ShellCheck 0.9.0 from Debian's package into _output/bin (not installed)
+
+$(BIN)/shellcheck: hack/debian-tool.sh
+	bash hack/debian-tool.sh shellcheck $(SHELLCHECK_VERSION) usr/bin/shellcheck
 
 test: lint unit e2e release-check ## everything CI runs
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) from the pinned modules in hack/tools into
+# kube-scheduler, kubectl, kubeadm, kwok) from the pinned modules in hack/tools into
 # _output/bin. Skips the work when the binaries were built from the same
 # go.mod/go.sum; otherwise the Go build cache makes a rebuild take seconds.
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$root/hack/tools"
 
 stamp=$bin/.tools-stamp
 want=$(cat go.mod go.sum "$root/hack/build-tools.sh" | sha256sum | cut -d' ' -f1)
-all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml)
+all=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubeadm kwok kwok-stages.yaml)
 have=1
 for b in "${all[@]}"; do [ -s "$bin/$b" ] || have=0; done
 if [ "$have" = 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -30,7 +30,8 @@ echo "building control-plane binaries into $bin (cold: ~8 min on 2 cores; warm: 
 start=$(date +%s)
 go build -o "$bin/etcd" go.etcd.io/etcd/server/v3
 go build -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok
-for c in kubectl kube-scheduler kube-controller-manager kube-apiserver; do
+# kubeadm lays out the kubeadm node (localcluster Options.Kubeadm).
+for c in kubectl kube-scheduler kube-controller-manager kube-apiserver kubeadm; do
   go build -ldflags "$ld" -o "$bin/$c" "k8s.io/kubernetes/cmd/$c"
 done
 # KWOK exits with "no stages found" without stage configurations; take the

@@ -32,6 +32,10 @@ var (
 	Cluster *localcluster.Cluster
 	// BinDir holds kubectl-carotate, kubectl and the control-plane binaries.
 	BinDir string
+	// BeforeStop, when set, runs after the tests, before Main stops the
+	// cluster: a package records what runs, to check after Main that
+	// nothing is left.
+	BeforeStop func()
 )
 
 // Main starts the cluster with opts (Dir is set here), runs the tests, prints
@@ -66,6 +70,9 @@ func Main(m *testing.M, opts localcluster.Options) int {
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintln(os.Stderr, Cluster.LogTails(40))
+	}
+	if BeforeStop != nil {
+		BeforeStop()
 	}
 	if err := Cluster.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop:", err)

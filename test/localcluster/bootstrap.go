@@ -164,7 +164,7 @@ func (c *Cluster) waitSettled(ctx context.Context) error {
 			}
 		}
 		want := c.opts.Nodes
-		if c.opts.MirrorPods {
+		if c.opts.MirrorPods { // the control-plane node (or the kubeadm node)
 			want++
 		}
 		if ready < want {

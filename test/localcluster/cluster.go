@@ -58,6 +58,13 @@ type Options struct {
 	// MirrorPods adds a tainted control-plane node and kubeadm-like mirror
 	// pods in kube-system that show each component's real command line.
 	MirrorPods bool
+	// Kubeadm runs the control plane as a node kubeadm lays out (cp-1 at
+	// 10.200.0.10, in private namespaces; see machine.go and kubeadm.go):
+	// its files under Dir/nodes/cp-1, its static pods run by the harness's
+	// kubelet stand-in, its mirror pods the kubelet's own, and Nodes KWOK
+	// workers with their own kubelet files. Needs root. Controllers, when
+	// set, goes into kubeadm's configuration; MirrorPods is implied.
+	Kubeadm bool
 	// Logf narrates progress; nil is quiet.
 	Logf func(format string, args ...any)
 }
@@ -73,6 +80,10 @@ type Cluster struct {
 	BootstrapTokens []string
 
 	opts Options
+	// Options.Kubeadm: the machine's nodes, and the name the host-side
+	// kubeconfigs verify the API server's certificate as.
+	nodes         []machineNode
+	tlsServerName string
 }
 
 // State is what a detached cluster records on disk for cluster-down/status.
@@ -81,6 +92,11 @@ type State struct {
 	Kubeconfig string         `json:"kubeconfig"`
 	Server     string         `json:"server"`
 	Pids       map[string]int `json:"pids"`
+	// Kubeadm is set for a cluster with the kubeadm node; BinDir is on the
+	// node's PATH.
+	Kubeadm bool     `json:"kubeadm,omitempty"`
+	BinDir  string   `json:"binDir,omitempty"`
+	Nodes   []string `json:"nodes,omitempty"`
 }
 
 // Start brings the control plane up and waits until it is usable: nodes Ready,
@@ -103,11 +119,16 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
 	}
+	controllersSet := opts.Controllers != ""
 	if opts.Controllers == "" {
-		opts.Controllers = "*,bootstrapsigner,tokencleaner"
+		opts.Controllers = kubeadmControllers
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
+	}
+	if opts.Kubeadm {
+		opts.MirrorPods = true
+		return startKubeadm(ctx, opts, controllersSet)
 	}
 	for _, b := range []string{Etcd, APIServer, ControllerManager, Scheduler, KWOK, "kubectl", "kwok-stages.yaml"} {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
@@ -302,6 +323,16 @@ func (c *Cluster) UseAdminKubeconfig(caPEM []byte, client *CertKey) (string, err
 	if err := WriteKubeconfig(path, c.Server, caPEM, client); err != nil {
 		return "", err
 	}
+	if c.tlsServerName != "" {
+		cfg, err := clientcmd.LoadFromFile(path)
+		if err != nil {
+			return "", err
+		}
+		cfg.Clusters["local"].TLSServerName = c.tlsServerName
+		if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+			return "", err
+		}
+	}
 	c.Kubeconfig = path
 	return path, nil
 }
@@ -380,17 +411,24 @@ func (comp *Component) unset(name string) {
 }
 
 func grace(name string) time.Duration {
-	if name == APIServer {
+	switch name {
+	case APIServer:
 		return 2 * time.Second // open watches would keep it alive for a minute
+	case Machine:
+		return 40 * time.Second // it gives its nodes 30s to stop their processes
 	}
 	return 5 * time.Second
 }
 
+// stopOrder is the order components stop in: the machine (which stops
+// everything in the kubeadm node) first, then startOrder reversed.
+var stopOrder = append([]string{Machine}, KWOK, Scheduler, ControllerManager, APIServer, Etcd)
+
 // Stop stops every component in reverse start order.
 func (c *Cluster) Stop() error {
 	var errs []error
-	for i := len(startOrder) - 1; i >= 0; i-- {
-		if comp := c.Components[startOrder[i]]; comp != nil {
+	for _, name := range stopOrder {
+		if comp := c.Components[name]; comp != nil {
 			if err := comp.stop(grace(comp.Name)); err != nil {
 				errs = append(errs, err)
 			}
@@ -399,12 +437,19 @@ func (c *Cluster) Stop() error {
 	return errors.Join(errs...)
 }
 
-// LogTails returns the last n lines of every component's log.
+// LogTails returns the last n lines of every component's log (for the
+// kubeadm node: the machine's, each node's, each KWOK's, kubeadm's and
+// each static pod's current container).
 func (c *Cluster) LogTails(n int) string {
 	var b strings.Builder
 	for _, name := range startOrder {
 		if comp := c.Components[name]; comp != nil {
 			fmt.Fprintf(&b, "----- %s (%s) -----\n%s\n", name, comp.LogPath, comp.Tail(n))
+		}
+	}
+	if c.Components[Machine] != nil {
+		for _, path := range c.kubeadmLogs() {
+			fmt.Fprintf(&b, "----- %s -----\n%s\n", path, (&Component{LogPath: path}).Tail(n))
 		}
 	}
 	return b.String()
@@ -415,6 +460,12 @@ func (c *Cluster) State() State {
 	s := State{Dir: c.Dir, Kubeconfig: c.Kubeconfig, Server: c.Server, Pids: map[string]int{}}
 	for name, comp := range c.Components {
 		s.Pids[name] = comp.Pid()
+	}
+	if c.opts.Kubeadm {
+		s.Kubeadm, s.BinDir = true, c.opts.BinDir
+		for _, n := range c.nodes {
+			s.Nodes = append(s.Nodes, n.Name)
+		}
 	}
 	return s
 }

@@ -26,6 +26,14 @@ type Component struct {
 	Flags   []Flag
 	LogPath string
 
+	// prefix are arguments before the flags (a subcommand).
+	prefix []string
+
+	// cloneflags start the process in new namespaces (the kubeadm
+	// node's machine); extraFiles are passed as fd 3 and up.
+	cloneflags uintptr
+	extraFiles []*os.File
+
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	pidFile string
@@ -80,13 +88,15 @@ func (c *Component) start(pidDir string, detached bool) error {
 		return err
 	}
 	defer logf.Close()
-	fmt.Fprintf(logf, "=== %s starting %s %s\n", time.Now().Format(time.RFC3339Nano), c.Binary, strings.Join(c.Args(), " "))
-	cmd := exec.Command(c.Binary, c.Args()...)
+	args := append(append([]string{}, c.prefix...), c.Args()...)
+	fmt.Fprintf(logf, "=== %s starting %s %s\n", time.Now().Format(time.RFC3339Nano), c.Binary, strings.Join(args, " "))
+	cmd := exec.Command(c.Binary, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.ExtraFiles = c.extraFiles
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: c.cloneflags}
 	if detached {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: c.cloneflags}
 	} else {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
