@@ -173,3 +173,24 @@ func fingerprints(certs []*x509.Certificate) map[string]bool {
 	}
 	return m
 }
+
+// StateWords names a classification in the table's language.
+func StateWords(st BundleState) string {
+	switch st {
+	case BundleHasBoth:
+		return "old+new (the bundle)"
+	case BundleOnlyOld:
+		return "the old CA only"
+	case BundleOnlyNew:
+		return "the new CA only"
+	case BundleOther:
+		return "other certificates"
+	case BundleInvalid:
+		return "no valid certificate"
+	case "system":
+		return "the system's CAs"
+	case "":
+		return "nothing"
+	}
+	return string(st)
+}

@@ -151,10 +151,10 @@ func (r CARule) JudgeCerts(certs []*x509.Certificate) CAVerdict {
 		case old[fp]:
 			v.Related, v.HasOld = true, true
 			extraOld = append(extraOld, c)
-		case caRuleSignedBy(c, r.Old):
+		case SignedBy(c, r.Old):
 			v.Related, v.HasOld = true, true
 			extraOld = append(extraOld, c)
-		case caRuleSignedBy(c, r.Want):
+		case SignedBy(c, r.Want):
 			v.Related = true
 			extraOther = append(extraOther, c)
 		default:
@@ -199,18 +199,4 @@ func (r CARule) describeOld(certs []*x509.Certificate) string {
 		return fmt.Sprintf("%s, signed by the old CA", r.Describe(signed))
 	}
 	return fmt.Sprintf("%s and %s, signed by the old CA", r.Describe(direct), r.Describe(signed))
-}
-
-// caRuleSignedBy reports whether c was issued by one of cas (checked by
-// signature, not by name: a re-issued CA can share a subject).
-func caRuleSignedBy(c *x509.Certificate, cas []*x509.Certificate) bool {
-	for _, ca := range cas {
-		if ca == nil || !bytes.Equal(c.RawIssuer, ca.RawSubject) {
-			continue
-		}
-		if c.CheckSignatureFrom(ca) == nil {
-			return true
-		}
-	}
-	return false
 }

@@ -141,6 +141,9 @@ func ShortFingerprint(fp string) string {
 	return fp
 }
 
+// Unique drops repeated certificates (by fingerprint), keeping the order.
+func Unique(certs []*x509.Certificate) []*x509.Certificate { return uniq(certs) }
+
 func uniq(certs []*x509.Certificate) []*x509.Certificate {
 	seen := map[string]bool{}
 	var out []*x509.Certificate

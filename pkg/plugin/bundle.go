@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,8 +16,6 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
-
-func init() { register(20, NewCmdBundle) }
 
 // The settle period must outlast the controller-manager's reaction (well
 // under a second when it runs) plus an API round trip on a loaded cluster.
@@ -126,7 +123,7 @@ func (o *BundleOptions) Validate() error {
 	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
 		return err
 	}
-	if o.namespace, err = o.namespaceScope(o.AllNamespaces); err != nil {
+	if o.namespace, err = namespaceScopeOf(o.Common, o.AllNamespaces); err != nil {
 		return err
 	}
 	return validateOutput(o.Output)
@@ -241,14 +238,6 @@ func (o *BundleOptions) checkServingCA(ctx context.Context, cfg *rest.Config) er
 		served, checks.DescribeSet(o.oldCAs, nil))
 }
 
-// passResult is the rotation log's word for how a pass ended.
-func passResult(err error) string {
-	if err != nil {
-		return "failed"
-	}
-	return "ok"
-}
-
 // readCAs parses and validates both CA files, or takes the CAs of the
 // recorded rotation when no file is given, and returns the bundle.
 func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface) ([]byte, error) {
@@ -258,7 +247,7 @@ func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface
 		if err != nil {
 			return nil, err
 		}
-		o.oldCAs, o.newCAs = rec.oldCerts(), rec.newCerts()
+		o.oldCAs, o.newCAs = rec.OldCAs, rec.NewCAs
 		o.OldCA, o.NewCA = rec.OldCAFile, rec.NewCAFile // hints for printed instructions
 		fmt.Fprintf(o.ErrOut, "bundle: old and new CA from rotation %s\n", rec.ID)
 	} else {
@@ -278,39 +267,6 @@ func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface
 		return nil, err
 	}
 	return checks.BuildBundle(o.newCAs, o.oldCAs), nil
-}
-
-// readCertFile reads and strictly parses a PEM certificate file. Errors
-// name the flag and the file and never repeat key material.
-func readCertFile(flag, path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (nothing was changed)", flag, err)
-	}
-	certs, err := checks.ParseCertificates(path, data)
-	if err != nil {
-		return nil, fmt.Errorf("%s %w (nothing was changed)", flag, err)
-	}
-	return certs, nil
-}
-
-// reportFindings prints warnings and turns error findings into one error.
-func reportFindings(w io.Writer, findings []checks.Finding, err error) error {
-	var errs []string
-	for _, f := range findings {
-		if f.Level == checks.LevelWarning {
-			fmt.Fprintf(w, "warning: %s\n", f.Message)
-		} else {
-			errs = append(errs, f.Message)
-		}
-	}
-	if err == nil {
-		return nil
-	}
-	if len(errs) == 1 {
-		return fmt.Errorf("%s (nothing was changed)", errs[0])
-	}
-	return fmt.Errorf("invalid CA input, nothing was changed:\n  - %s", strings.Join(errs, "\n  - "))
 }
 
 // bundleCheckOut tells whether path already holds exactly the bundle, and

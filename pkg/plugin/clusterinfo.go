@@ -26,12 +26,8 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
-func init() { register(100, NewCmdUpdateClusterInfo) }
-
 const (
-	clusterInfoNamespace = metav1.NamespacePublic
-	clusterInfoName      = bootstrapapi.ConfigMapClusterInfo
-	clusterInfoCommand   = "update-cluster-info"
+	clusterInfoCommand = "update-cluster-info"
 	// The signer re-signs about 0.1 s after a change; ten seconds leaves room
 	// for a busy controller-manager without making a cluster that has no
 	// signer wait long before we sign ourselves.
@@ -197,9 +193,9 @@ func (o *UpdateClusterInfoOptions) clusterInfoLoadCA(ctx context.Context) ([]*x5
 		if err != nil {
 			return nil, err
 		}
-		certs, what := append(append([]*x509.Certificate{}, rec.newCerts()...), rec.oldCerts()...), "bundle (new+old)"
-		if rec.unbundled() {
-			certs, what = rec.newCerts(), "new CA (the rotation is unbundled)"
+		certs, what := append(append([]*x509.Certificate{}, rec.NewCAs...), rec.OldCAs...), "bundle (new+old)"
+		if rec.Unbundled() {
+			certs, what = rec.NewCAs, "new CA (the rotation is unbundled)"
 		}
 		o.CAFile = fmt.Sprintf("rotation %s's %s", rec.ID, what)
 		fmt.Fprintf(o.ErrOut, "update-cluster-info: --ca from the %s\n", o.CAFile)
@@ -214,81 +210,6 @@ func (o *UpdateClusterInfoOptions) clusterInfoLoadCA(ctx context.Context) ([]*x5
 		return nil, fmt.Errorf("--ca %s: %w", o.CAFile, err)
 	}
 	return certs, nil
-}
-
-// ClusterInfoStatus is the read-only state of kube-public/cluster-info, for
-// --check and for verify.
-type ClusterInfoStatus struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	// Present is false when the cluster has no cluster-info: step 10 does
-	// not apply, and the report is empty and consistent.
-	Present         bool   `json:"present"`
-	ResourceVersion string `json:"resourceVersion,omitempty"`
-	checks.ClusterInfoReport
-}
-
-// CheckClusterInfo reads cluster-info and the bootstrap tokens and judges
-// them; want, when not empty, is the CA cluster-info should carry.
-func CheckClusterInfo(ctx context.Context, client kubernetes.Interface, want []*x509.Certificate, now time.Time) (ClusterInfoStatus, error) {
-	st := ClusterInfoStatus{Namespace: clusterInfoNamespace, Name: clusterInfoName}
-	cm, err := clusterInfoGet(ctx, client)
-	if apierrors.IsNotFound(err) {
-		st.ClusterInfoReport = checks.ClusterInfoReport{CAs: []checks.CertInfo{}, Signatures: []checks.TokenSignature{}, Problems: []string{}, Consistent: true}
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	tokens, err := clusterInfoTokens(ctx, client, now)
-	if err != nil {
-		return st, err
-	}
-	st.Present, st.ResourceVersion = true, cm.ResourceVersion
-	st.ClusterInfoReport = checks.CheckClusterInfo(cm.Data, tokens, want)
-	return st, nil
-}
-
-func clusterInfoGet(ctx context.Context, client kubernetes.Interface) (*corev1.ConfigMap, error) {
-	var cm *corev1.ConfigMap
-	err := WithRetry(ctx, func() (err error) {
-		cm, err = client.CoreV1().ConfigMaps(clusterInfoNamespace).Get(ctx, clusterInfoName, metav1.GetOptions{})
-		return err
-	})
-	return cm, err
-}
-
-// clusterInfoTokens lists the bootstrap token Secrets the way the bootstrap
-// signer does (kube-system, by type).
-func clusterInfoTokens(ctx context.Context, client kubernetes.Interface, now time.Time) ([]checks.BootstrapToken, error) {
-	var tokens []checks.BootstrapToken
-	opts := metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("type", string(bootstrapapi.SecretTypeBootstrapToken)).String(),
-		Limit:         100,
-	}
-	for {
-		var list *corev1.SecretList
-		err := WithRetry(ctx, func() (err error) {
-			list, err = client.CoreV1().Secrets(metav1.NamespaceSystem).List(ctx, opts)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("listing bootstrap tokens in %s: %w", metav1.NamespaceSystem, err)
-		}
-		for i := range list.Items {
-			s := &list.Items[i]
-			if s.Type != bootstrapapi.SecretTypeBootstrapToken {
-				continue
-			}
-			tokens = append(tokens, checks.ParseBootstrapToken(s.Name, s.Data, now))
-		}
-		if list.Continue == "" {
-			break
-		}
-		opts.Continue = list.Continue
-	}
-	sort.Slice(tokens, func(i, j int) bool { return tokens[i].ID < tokens[j].ID })
-	return tokens, nil
 }
 
 // clusterInfoCheckServing refuses a CA that does not verify the API

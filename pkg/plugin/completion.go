@@ -1,22 +1,14 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
-
-func init() { register(1010, newCmdCompletion) }
-
-// completionTimeout bounds the cluster calls made while the admin waits on
-// <TAB>: an apiserver that is restarting mid-rotation must cost a short
-// pause, never a hung shell. A variable so tests can shorten it.
-var completionTimeout = 3 * time.Second
 
 // registerCompletions adds value completion to the root's kubectl flags:
 // namespaces from the cluster for -n, and the kubeconfig's contexts,
@@ -31,101 +23,19 @@ func registerCompletions(cmd *cobra.Command, c *Common) {
 		}
 		_ = cmd.RegisterFlagCompletionFunc(flag, fn)
 	}
-	add("namespace", c.completeNamespaces)
-	add("context", c.completeKubeconfig(func(names kubeconfigNames) []string { return names.contexts }))
-	add("cluster", c.completeKubeconfig(func(names kubeconfigNames) []string { return names.clusters }))
-	add("user", c.completeKubeconfig(func(names kubeconfigNames) []string { return names.users }))
-}
-
-// completeFixed offers a fixed set of values for a flag, e.g.
-//
-//	_ = cmd.RegisterFlagCompletionFunc("dry-run", completeFixed("none", "client", "server"))
-//	_ = cmd.RegisterFlagCompletionFunc("output", completeFixed("table", outputJSON, outputYAML))
-//
-// A value may carry a description after a tab ("server\tsend dryRun=All").
-func completeFixed(values ...string) cobra.CompletionFunc {
-	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		var out []cobra.Completion
-		for _, v := range values {
-			if strings.HasPrefix(v, toComplete) {
-				out = append(out, v)
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-// completeList offers values for a comma-separated flag such as
-// --kinds=deployments,statefulsets: it completes the last element, keeps
-// what was typed before it and leaves out values already chosen.
-//
-//	_ = cmd.RegisterFlagCompletionFunc("kinds", completeList("deployments", "daemonsets", "statefulsets"))
-func completeList(values ...string) cobra.CompletionFunc {
-	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		typed, last := "", toComplete
-		if i := strings.LastIndex(toComplete, ","); i >= 0 {
-			typed, last = toComplete[:i+1], toComplete[i+1:]
-		}
-		chosen := map[string]bool{}
-		for _, v := range strings.Split(typed, ",") {
-			chosen[v] = true
-		}
-		var out []cobra.Completion
-		for _, v := range values {
-			if !chosen[v] && strings.HasPrefix(v, last) {
-				out = append(out, typed+v)
-			}
-		}
-		// No space after the value, so another ",kind" can follow.
-		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
-	}
-}
-
-// completeNamespaces lists the cluster's namespaces, honouring --kubeconfig
-// and --context typed earlier on the line. Any failure (no kubeconfig, no
-// RBAC, apiserver down) completes nothing rather than printing an error
-// into the admin's prompt; COBRA_COMPLETION debug logging shows why.
-func (c *Common) completeNamespaces(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	cs, err := c.Clientset()
-	if err != nil {
-		cobra.CompDebugln("namespaces: "+err.Error(), false)
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
-	defer cancel()
-
-	var names []cobra.Completion
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		list, err := cs.CoreV1().Namespaces().List(ctx, opts)
-		if err != nil {
-			cobra.CompDebugln("namespaces: "+err.Error(), false)
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		for _, ns := range list.Items {
-			if strings.HasPrefix(ns.Name, toComplete) {
-				names = append(names, ns.Name)
-			}
-		}
-		if list.Continue == "" {
-			break
-		}
-		opts.Continue = list.Continue
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
+	add("namespace", cmdutil.CompleteNamespaces(c.Factory))
+	add("context", completeKubeconfig(c.Factory, func(names kubeconfigNames) []string { return names.contexts }))
+	add("cluster", completeKubeconfig(c.Factory, func(names kubeconfigNames) []string { return names.clusters }))
+	add("user", completeKubeconfig(c.Factory, func(names kubeconfigNames) []string { return names.users }))
 }
 
 type kubeconfigNames struct{ contexts, clusters, users []string }
 
 // completeKubeconfig offers names from the kubeconfig files in effect; it
 // needs no cluster.
-func (c *Common) completeKubeconfig(pick func(kubeconfigNames) []string) cobra.CompletionFunc {
+func completeKubeconfig(f cmdutil.Factory, pick func(kubeconfigNames) []string) cobra.CompletionFunc {
 	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		raw, err := c.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+		raw, err := f.RawKubeConfigLoader().RawConfig()
 		if err != nil {
 			cobra.CompDebugln("kubeconfig: "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // completionRun runs cobra's hidden __complete command the way kubectl's plugin
@@ -167,9 +169,10 @@ func TestCompleteList(t *testing.T) {
 func completionTestRootWithFlags(t *testing.T) *cobra.Command {
 	t.Helper()
 	streams, _, _, _ := genericiooptions.NewTestIOStreams()
-	c := &Common{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true), QPS: defaultQPS, Burst: defaultBurst}
+	f := cmdutil.NewConfigFactory(genericclioptions.NewConfigFlags(true), "test", nil)
+	c := &Common{IOStreams: streams, Factory: f}
 	root := &cobra.Command{Use: "kubectl-carotate", SilenceUsage: true, SilenceErrors: true}
-	c.ConfigFlags.AddFlags(root.PersistentFlags())
+	f.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(&cobra.Command{Use: "status", RunE: func(*cobra.Command, []string) error { return nil }})
 	registerCompletions(root, c)
 	registerCompletions(root, c) // harmless twice
@@ -261,9 +264,9 @@ func TestCompleteNamespacesTimesOut(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 
-	old := completionTimeout
-	completionTimeout = 300 * time.Millisecond
-	defer func() { completionTimeout = old }()
+	old := cmdutil.CompletionTimeout
+	cmdutil.CompletionTimeout = 300 * time.Millisecond
+	defer func() { cmdutil.CompletionTimeout = old }()
 
 	start := time.Now()
 	got, directive := completionRun(t, completionTestRootWithFlags(t), "--kubeconfig", completionKubeconfig(t, srv.URL), "-n", "")

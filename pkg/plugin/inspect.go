@@ -19,8 +19,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
-func init() { register(200, NewCmdInspect) }
-
 // InspectOptions is "kubectl carotate inspect".
 type InspectOptions struct {
 	*Common

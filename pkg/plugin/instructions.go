@@ -2,11 +2,9 @@ package plugin
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -16,15 +14,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
-
-func init() { register(8, NewCmdInstructions) }
 
 // InstructionsOptions is "kubectl carotate instructions".
 type InstructionsOptions struct {
@@ -186,165 +181,23 @@ func instructionsNodes(steps []checks.Step) []string {
 	return out
 }
 
-// instructionsCAs is the rotation the steps are for: the record, or the
-// --old-ca/--new-ca files.
-type instructionsCAs struct {
-	id             string
-	record         *rotationRecord
-	oldCAs, newCAs []*x509.Certificate
-	oldFP, newFP   []*x509.Certificate
-	// oldFile and newFile are the files printed commands read; export* say
-	// that this machine lacks them and the output says how to write them.
-	oldFile, newFile     string
-	exportOld, exportNew bool
-}
-
-func instructionsRotation(ctx context.Context, client kubernetes.Interface, oldFile, newFile string) (*instructionsCAs, error) {
-	if oldFile != "" {
-		oldCAs, err := readCertFile("--old-ca", oldFile)
-		if err != nil {
-			return nil, err
-		}
-		newCAs, err := readCertFile("--new-ca", newFile)
-		if err != nil {
-			return nil, err
-		}
-		if len(newCAs) == 0 {
-			return nil, fmt.Errorf("--new-ca %s holds no certificate", newFile)
-		}
-		// Without a record the id must still be stable across runs: the
-		// backup directories and pass values of the printed steps use it.
-		id := "ca-" + checks.ShortFingerprint(checks.Fingerprint(newCAs[0]))[:8]
-		return &instructionsCAs{id: id, oldCAs: oldCAs, newCAs: newCAs, oldFile: oldFile, newFile: newFile}, nil
-	}
-	rec, err := loadRotation(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, errors.New("no rotation is recorded: run kubectl carotate start --new-ca FILE first, or pass --old-ca and --new-ca")
-	}
-	r := &instructionsCAs{id: rec.ID, record: rec, oldCAs: rec.oldCAs, newCAs: rec.newCAs, oldFP: rec.oldFP, newFP: rec.newFP}
-	r.oldFile, r.exportOld = instructionsLocalFile(rec.OldCAFile, rec.OldCAPEM, "old-ca.crt")
-	r.newFile, r.exportNew = instructionsLocalFile(rec.NewCAFile, rec.NewCAPEM, "new-ca.crt")
-	return r, nil
-}
-
-// instructionsLocalFile is the file a printed command should read a CA
-// from: the one given to start when this machine has it with the recorded
-// content, else a plain name that the output says how to write.
-func instructionsLocalFile(recorded string, pemData []byte, fallback string) (string, bool) {
-	if recorded != "" {
-		if data, err := os.ReadFile(recorded); err == nil {
-			if certs, err := checks.ParseCertificates(recorded, data); err == nil {
-				if want, err := checks.ParseCertificates("record", pemData); err == nil && checks.SameCertificates(certs, want) {
-					return recorded, false
-				}
-			}
-		}
-	}
-	return fallback, true
-}
-
-// instructionsExportNote says how to write the CA files this machine lacks
-// from the record, and the bundle, which bundle --out writes in step 3 on
-// the machine that ran it.
-func instructionsExportNote(r *instructionsCAs, bundleFile string) string {
-	get := rotationExportCommand
-	var cmds []string
-	if r.exportOld {
-		cmds = append(cmds, get(rotationKeyOldCA, r.oldFile))
-	}
-	if r.exportNew {
-		cmds = append(cmds, get(rotationKeyNewCA, r.newFile))
-	}
-	cmds = append(cmds, get(rotationKeyBundle, bundleFile))
-	return "This machine lacks the CA files the commands read; write them from the rotation record first: " + strings.Join(cmds, " ; ")
-}
-
-// rotationExportCommand writes one key of the rotation record to file.
-func rotationExportCommand(key, file string) string {
-	return fmt.Sprintf("kubectl -n %s get configmap %s -o jsonpath='{.data.%s}' > %s", rotationNamespace, rotationConfigMap,
-		strings.ReplaceAll(key, ".", `\.`), checks.ShellQuote(file))
-}
-
-// instructionsMirrorPod is a control-plane static pod as its mirror pod
-// shows it.
-type instructionsMirrorPod struct {
-	Node      string
-	Component string
-	Name      string
-	Command   checks.CommandLine
-	Created   time.Time
-	// Mirror is false for a pod with the component label that is not a
-	// static pod's mirror (a cloud-controller-manager Deployment).
-	Mirror bool
-}
-
 // instructionsConfigzLimit caps the configz requests of one run.
 const instructionsConfigzLimit = 200
 
-var instructionsComponents = []string{checks.ComponentAPIServer, checks.ComponentControllerManager, checks.ComponentScheduler, checks.ComponentCloudController}
-
-// instructionsControlPlane lists the control-plane pods in kube-system by
-// their component label, kubeadm's convention.
-func instructionsControlPlane(ctx context.Context, client kubernetes.Interface) ([]instructionsMirrorPod, error) {
-	sel := "component in (" + strings.Join(instructionsComponents, ",") + ")"
-	var out []instructionsMirrorPod
-	pods := client.CoreV1().Pods(metav1.NamespaceSystem)
-	err := restartPages(ctx, metav1.ListOptions{LabelSelector: sel, Limit: 200},
-		func(ctx context.Context, lo metav1.ListOptions) ([]corev1.Pod, string, error) {
-			var l *corev1.PodList
-			err := WithRetry(ctx, func() (err error) {
-				l, err = pods.List(ctx, lo)
-				return err
-			})
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []corev1.Pod) {
-			for i := range items {
-				p := &items[i]
-				if p.DeletionTimestamp != nil {
-					continue
-				}
-				comp := p.Labels["component"]
-				var argv []string
-				for _, c := range p.Spec.Containers {
-					if c.Name == comp || len(p.Spec.Containers) == 1 {
-						argv = append(append(argv, c.Command...), c.Args...)
-						break
-					}
-				}
-				_, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]
-				out = append(out, instructionsMirrorPod{Node: p.Spec.NodeName, Component: comp, Name: p.Name,
-					Command: checks.ParseCommandLine(argv, nil), Created: p.CreationTimestamp.Time, Mirror: mirror})
-			}
-		}, func() { out = nil })
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Node != out[j].Node {
-			return out[i].Node < out[j].Node
-		}
-		return out[i].Component < out[j].Component
-	})
-	return out, err
-}
-
 // describe reads everything Render needs.
 func (o *InstructionsOptions) describe(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, rot *instructionsCAs) (checks.ClusterDescription, []string, error) {
-	d := checks.ClusterDescription{RotationID: rot.id, Contents: map[string]string{
-		checks.ContentOldCA:  string(checks.EncodePEM(rot.oldCAs)),
-		checks.ContentNewCA:  string(checks.EncodePEM(rot.newCAs)),
-		checks.ContentBundle: string(checks.BuildBundle(rot.newCAs, rot.oldCAs)),
+	d := checks.ClusterDescription{RotationID: rot.ID, Contents: map[string]string{
+		checks.ContentOldCA:  string(checks.EncodePEM(rot.Old)),
+		checks.ContentNewCA:  string(checks.EncodePEM(rot.New)),
+		checks.ContentBundle: string(checks.BuildBundle(rot.New, rot.Old)),
 	}}
-	if len(rot.newFP) > 0 {
+	if len(rot.NewFP) > 0 {
 		d.FrontProxy = true
-		d.Contents[checks.ContentOldFrontProxyCA] = string(checks.EncodePEM(rot.oldFP))
-		d.Contents[checks.ContentNewFrontProxyCA] = string(checks.EncodePEM(rot.newFP))
-		d.Contents[checks.ContentFrontProxyBundle] = string(checks.BuildBundle(rot.newFP, rot.oldFP))
+		d.Contents[checks.ContentOldFrontProxyCA] = string(checks.EncodePEM(rot.OldFP))
+		d.Contents[checks.ContentNewFrontProxyCA] = string(checks.EncodePEM(rot.NewFP))
+		d.Contents[checks.ContentFrontProxyBundle] = string(checks.BuildBundle(rot.NewFP, rot.OldFP))
 	}
-	d.Files = checks.LocalFiles{OldCA: rot.oldFile, NewCA: rot.newFile, Bundle: "ca-bundle.crt"}
+	d.Files = checks.LocalFiles{OldCA: rot.OldFile, NewCA: rot.NewFile, Bundle: "ca-bundle.crt"}
 	var notes []string
 
 	cp, err := instructionsControlPlane(ctx, client)
@@ -445,23 +298,8 @@ func (o *InstructionsOptions) describe(ctx context.Context, client kubernetes.In
 		return d, nil, fmt.Errorf("reading kube-public/cluster-info: %w", err)
 	}
 
-	raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
-	if err == nil {
-		name := raw.CurrentContext
-		if o.ConfigFlags.Context != nil && *o.ConfigFlags.Context != "" {
-			name = *o.ConfigFlags.Context
-		}
-		if c, ok := raw.Contexts[name]; ok {
-			d.UserKubeconfig.Cluster = c.Cluster
-		}
-		if o.ConfigFlags.ClusterName != nil && *o.ConfigFlags.ClusterName != "" {
-			d.UserKubeconfig.Cluster = *o.ConfigFlags.ClusterName
-		}
-		if o.ConfigFlags.KubeConfig != nil {
-			d.UserKubeconfig.File = *o.ConfigFlags.KubeConfig
-		}
-	}
-	if rot.exportOld || rot.exportNew {
+	_, d.UserKubeconfig.Cluster, d.UserKubeconfig.File = o.KubeconfigNames()
+	if rot.ExportOld || rot.ExportNew {
 		notes = append(notes, instructionsExportNote(rot, d.Files.Bundle))
 	}
 	notes = append(notes, fmt.Sprintf("Each node step first backs up what it changes under /var/backups/carotate-%s/step-<N>/ (cp -a --parents keeps the full path).", d.RotationID))
@@ -558,114 +396,7 @@ func statusKubeletConfigz(ctx context.Context, client kubernetes.Interface, name
 	return statusKubeletConfig{clientCAFile: cfg.KubeletConfig.Authentication.X509.ClientCAFile, rotate: rotate}
 }
 
-// statusCloudControllerWorkloads finds a cloud-controller-manager run as a
-// Deployment or DaemonSet in kube-system, by name or by the usual labels.
-func statusCloudControllerWorkloads(ctx context.Context, client kubernetes.Interface) ([]string, error) {
-	match := func(name string, labels map[string]string) bool {
-		return strings.Contains(name, "cloud-controller-manager") || labels["component"] == checks.ComponentCloudController ||
-			labels["k8s-app"] == checks.ComponentCloudController || labels["app.kubernetes.io/name"] == checks.ComponentCloudController
-	}
-	var out []string
-	deps, err := client.AppsV1().Deployments(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
-	if err != nil && !apierrors.IsForbidden(err) {
-		return nil, err
-	}
-	if deps != nil {
-		for _, d := range deps.Items {
-			if match(d.Name, d.Spec.Template.Labels) {
-				out = append(out, "Deployment kube-system/"+d.Name)
-			}
-		}
-	}
-	dss, err := client.AppsV1().DaemonSets(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
-	if err != nil && !apierrors.IsForbidden(err) {
-		return nil, err
-	}
-	if dss != nil {
-		for _, d := range dss.Items {
-			if match(d.Name, d.Spec.Template.Labels) {
-				out = append(out, "DaemonSet kube-system/"+d.Name)
-			}
-		}
-	}
-	return out, nil
-}
-
 var (
 	statusAPIServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 	statusCRDGVR        = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 )
-
-// statusServiceBackends lists the aggregated API servers (APIServices with
-// a service) and the webhooks (admission, CRD conversion), which upstream
-// step 9.1 restarts. (verify_webhooks.go walks the same objects for their
-// caBundles; to merge.)
-func statusServiceBackends(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface) (apis, hooks []checks.ServiceRef, err error) {
-	var errs []error
-	if dyn != nil {
-		l, e := dyn.Resource(statusAPIServiceGVR).List(ctx, metav1.ListOptions{})
-		if e != nil {
-			errs = append(errs, fmt.Errorf("APIServices: %w", e))
-		} else {
-			for _, u := range l.Items {
-				ns, _, _ := unstructured.NestedString(u.Object, "spec", "service", "namespace")
-				name, _, _ := unstructured.NestedString(u.Object, "spec", "service", "name")
-				if name != "" {
-					apis = append(apis, checks.ServiceRef{Name: u.GetName(), Namespace: ns, Service: name})
-				}
-			}
-		}
-		l, e = dyn.Resource(statusCRDGVR).List(ctx, metav1.ListOptions{})
-		if e != nil {
-			errs = append(errs, fmt.Errorf("CustomResourceDefinitions: %w", e))
-		} else {
-			for _, u := range l.Items {
-				ns, _, _ := unstructured.NestedString(u.Object, "spec", "conversion", "webhook", "clientConfig", "service", "namespace")
-				name, _, _ := unstructured.NestedString(u.Object, "spec", "conversion", "webhook", "clientConfig", "service", "name")
-				url, _, _ := unstructured.NestedString(u.Object, "spec", "conversion", "webhook", "clientConfig", "url")
-				if name != "" || url != "" {
-					hooks = append(hooks, checks.ServiceRef{Name: "CRD " + u.GetName(), Namespace: ns, Service: name, URL: url})
-				}
-			}
-		}
-	}
-	add := func(kind, cfg, hook string, svc *struct{ ns, name string }, url *string) {
-		r := checks.ServiceRef{Name: kind + " " + cfg + "/" + hook}
-		if svc != nil {
-			r.Namespace, r.Service = svc.ns, svc.name
-		}
-		if url != nil {
-			r.URL = *url
-		}
-		hooks = append(hooks, r)
-	}
-	vw, e := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
-	if e != nil {
-		errs = append(errs, fmt.Errorf("ValidatingWebhookConfigurations: %w", e))
-	} else {
-		for _, c := range vw.Items {
-			for _, w := range c.Webhooks {
-				var svc *struct{ ns, name string }
-				if s := w.ClientConfig.Service; s != nil {
-					svc = &struct{ ns, name string }{s.Namespace, s.Name}
-				}
-				add("ValidatingWebhookConfiguration", c.Name, w.Name, svc, w.ClientConfig.URL)
-			}
-		}
-	}
-	mw, e := client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
-	if e != nil {
-		errs = append(errs, fmt.Errorf("MutatingWebhookConfigurations: %w", e))
-	} else {
-		for _, c := range mw.Items {
-			for _, w := range c.Webhooks {
-				var svc *struct{ ns, name string }
-				if s := w.ClientConfig.Service; s != nil {
-					svc = &struct{ ns, name string }{s.Namespace, s.Name}
-				}
-				add("MutatingWebhookConfiguration", c.Name, w.Name, svc, w.ClientConfig.URL)
-			}
-		}
-	}
-	return apis, hooks, errors.Join(errs...)
-}

@@ -23,9 +23,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
-
-func init() { register(40, NewCmdRestartWorkloads) }
 
 const (
 	restartDefaultAnnotation = "ca-rotation"
@@ -220,7 +219,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	addOutputFlag(cmd, &o.Output)
 	addUndoDirFlag(cmd, &o.UndoDir)
 	_ = cmd.RegisterFlagCompletionFunc("kinds", completeList("deployments", "daemonsets", "statefulsets"))
-	_ = cmd.RegisterFlagCompletionFunc("exclude-namespace", c.completeNamespaces)
+	_ = cmd.RegisterFlagCompletionFunc("exclude-namespace", cmdutil.CompleteNamespaces(c.Factory))
 	return cmd
 }
 
@@ -228,7 +227,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
 func (o *RestartWorkloadsOptions) Complete(cmd *cobra.Command, _ []string) error {
 	o.qps, o.burst = restartDefaultQPS, restartDefaultBurst
 	if cmd != nil && (cmd.Flags().Changed("qps") || cmd.Flags().Changed("burst")) {
-		o.qps, o.burst = o.QPS, o.Burst
+		o.qps, o.burst = o.RateLimit()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -250,8 +249,8 @@ func (o *RestartWorkloadsOptions) Complete(cmd *cobra.Command, _ []string) error
 	}
 	// Only an explicit -n narrows the scope; the kubeconfig context's
 	// namespace does not, since a pass covers the cluster by default.
-	if o.ConfigFlags != nil && o.ConfigFlags.Namespace != nil {
-		o.scope.namespace = *o.ConfigFlags.Namespace
+	if o.Factory != nil {
+		o.scope.namespace = o.ExplicitNamespace()
 	}
 	return nil
 }
@@ -375,7 +374,7 @@ func restartValidateValue(v string) error {
 func (o *RestartWorkloadsOptions) restartDefaultValue(ctx context.Context) (string, string, error) {
 	var rec *rotationRecord
 	if o.client != nil {
-		if r, err := loadRotation(ctx, o.client); err == nil && r.active() {
+		if r, err := loadRotation(ctx, o.client); err == nil && r.Active() {
 			rec = r
 		}
 	}
@@ -402,7 +401,7 @@ func (o *RestartWorkloadsOptions) restartDefaultValue(ctx context.Context) (stri
 // cluster finished; one narrowed by -n, selectors or --kinds does not
 // count. Passes beyond those get a timestamp of their own.
 func restartRecordedValue(rec *rotationRecord, now time.Time) (value, why string) {
-	if last := rec.lastPass("restart-workloads"); last != nil && last.Result != "ok" && last.Value != "" {
+	if last := rec.LastPass("restart-workloads"); last != nil && last.Result != "ok" && last.Value != "" {
 		return last.Value, "resuming rotation " + rec.ID + "'s unfinished pass"
 	}
 	done := map[string]bool{}
@@ -412,15 +411,15 @@ func restartRecordedValue(rec *rotationRecord, now time.Time) (value, why string
 		}
 	}
 	phases := []string{checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish}
-	if rec.unbundled() {
+	if rec.Unbundled() {
 		phases = []string{checks.PhaseFinish}
 	}
 	for _, phase := range phases {
 		if !done[phase] {
-			return rec.restartValue(phase), "rotation " + rec.ID + ", " + phase + " pass"
+			return rec.RestartValue(phase), "rotation " + rec.ID + ", " + phase + " pass"
 		}
 	}
-	return rec.restartValue("extra-" + now.UTC().Format(restartValueLayout)), "rotation " + rec.ID + ", an extra pass"
+	return rec.RestartValue("extra-" + now.UTC().Format(restartValueLayout)), "rotation " + rec.ID + ", an extra pass"
 }
 
 // restartClient speaks protobuf: decoding a page of 500 workloads costs a

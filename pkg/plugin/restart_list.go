@@ -8,7 +8,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -85,35 +84,6 @@ func restartFromStatefulSet(d *appsv1.StatefulSet, annotation string) *restartTa
 		ReadyReplicas: s.ReadyReplicas, AvailableReplicas: s.AvailableReplicas, CurrentReplicas: s.CurrentReplicas,
 		CurrentRevision: s.CurrentRevision, UpdateRevision: s.UpdateRevision}
 	return &restartTarget{Workload: w, UID: d.UID, ResourceVersion: d.ResourceVersion, Selector: restartSelector(d.Spec.Selector)}
-}
-
-// restartPages walks a list page by page, retrying a page on transient
-// errors. A continue token can expire (etcd compacted past it during a long
-// pause or an API server restart): the walk then starts over after
-// onRestart, so callers must tolerate seeing items again.
-func restartPages[L any](ctx context.Context, opts metav1.ListOptions, list func(context.Context, metav1.ListOptions) (L, string, error), each func(L), onRestart func()) error {
-	opts.Limit = restartPageSize
-	for {
-		var page L
-		var cont string
-		err := WithRetry(ctx, func() (err error) {
-			page, cont, err = list(ctx, opts)
-			return err
-		})
-		if err != nil && opts.Continue != "" && (apierrors.IsResourceExpired(err) || apierrors.IsGone(err)) {
-			opts.Continue = ""
-			onRestart()
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		each(page)
-		if cont == "" {
-			return nil
-		}
-		opts.Continue = cont
-	}
 }
 
 // listKind lists one kind with one paginated list: cluster-wide, or in the

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
@@ -137,33 +136,6 @@ func (o *RestartWorkloadsOptions) restartPatch(ctx context.Context, t *restartTa
 
 func (o *RestartWorkloadsOptions) restartSend(ctx context.Context, t *restartTarget, body []byte, opts metav1.PatchOptions) (int64, error) {
 	return patchWorkload(ctx, o.client, t.Kind, t.Namespace, t.Name, types.StrategicMergePatchType, body, opts)
-}
-
-// patchWorkload sends one patch to a Deployment, DaemonSet or StatefulSet
-// and returns the generation it left.
-func patchWorkload(ctx context.Context, client kubernetes.Interface, kind, ns, name string, pt types.PatchType, body []byte, opts metav1.PatchOptions) (int64, error) {
-	apps := client.AppsV1()
-	switch kind {
-	case checks.KindDeployment:
-		d, err := apps.Deployments(ns).Patch(ctx, name, pt, body, opts)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	case checks.KindDaemonSet:
-		d, err := apps.DaemonSets(ns).Patch(ctx, name, pt, body, opts)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	case checks.KindStatefulSet:
-		d, err := apps.StatefulSets(ns).Patch(ctx, name, pt, body, opts)
-		if err != nil {
-			return 0, err
-		}
-		return d.Generation, nil
-	}
-	return 0, fmt.Errorf("unknown kind %q", kind)
 }
 
 func (o *RestartWorkloadsOptions) restartGet(ctx context.Context, t *restartTarget) (*restartTarget, error) {

@@ -16,22 +16,6 @@ import (
 // now on every template, would make the pass that was needed patch
 // nothing. So a phase pass checks the cluster first.
 
-// passRuns are the restart passes of the log, for checks.NextPassValue.
-func (r *rotationRecord) passRuns() []checks.PassRun {
-	var out []checks.PassRun
-	for _, p := range r.Passes {
-		if p.Kind != "restart-workloads" || p.Value == "" {
-			continue
-		}
-		started := p.Started
-		if started.IsZero() {
-			started = p.At // records written before passes had a start time
-		}
-		out = append(out, checks.PassRun{Value: p.Value, Started: started})
-	}
-	return out
-}
-
 // restartPhaseCheck is what a phase pass learnt of the cluster: what the
 // step before it lacks, and when the change it follows was last made.
 type restartPhaseCheck struct {
@@ -43,29 +27,29 @@ type restartPhaseCheck struct {
 // done. An error means the cluster could not be read to tell.
 func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rotationRecord, phase string) (*restartPhaseCheck, error) {
 	c := &restartPhaseCheck{}
-	root := readRootCAState(ctx, o.client, rec.oldCerts(), rec.newCerts())
-	if root.cmErr != nil {
-		return nil, fmt.Errorf("cannot read kube-root-ca.crt to check that the step before the %s pass is done: %w", phase, root.cmErr)
+	root := readRootCAState(ctx, o.client, rec.OldCAs, rec.NewCAs)
+	if root.CMErr != nil {
+		return nil, fmt.Errorf("cannot read kube-root-ca.crt to check that the step before the %s pass is done: %w", phase, root.CMErr)
 	}
-	if root.secErr != nil {
-		return nil, fmt.Errorf("cannot read the legacy token Secrets to check that the step before the %s pass is done: %w", phase, root.secErr)
+	if root.SecretErr != nil {
+		return nil, fmt.Errorf("cannot read the legacy token Secrets to check that the step before the %s pass is done: %w", phase, root.SecretErr)
 	}
-	c.changedAt = root.lastChange
+	c.changedAt = root.LastChange
 	published := func(want, step string, states ...checks.BundleState) {
-		if !root.controllerManagerPublishes(states...) {
+		if !root.ControllerManagerPublishes(states...) {
 			c.missing = append(c.missing, fmt.Sprintf("kube-controller-manager does not publish %s: kube-system/kube-root-ca.crt holds %s, last written by %s (its --root-ca-file: kubectl carotate instructions --step %s)",
-				want, statusWords(root.kubeSystemCM), statusOr(root.kubeSystemCMWriter, "an unknown writer"), step))
+				want, statusWords(root.KubeSystemCM), statusOr(root.KubeSystemCMWriter, "an unknown writer"), step))
 		}
 	}
 	switch phase {
 	case checks.PhaseBundle:
-		if !root.bundled() {
-			c.missing = append(c.missing, "not every ServiceAccount root CA holds the bundle: "+root.line()+" (step 3: kubectl carotate bundle)")
+		if !root.Bundled() {
+			c.missing = append(c.missing, "not every ServiceAccount root CA holds the bundle: "+root.Line()+" (step 3: kubectl carotate bundle)")
 		}
 		published("the bundle", "2", checks.BundleHasBoth, checks.BundleOnlyNew)
 	case checks.PhaseServe:
-		if !root.bundled() {
-			c.missing = append(c.missing, "not every ServiceAccount root CA trusts the new CA: "+root.line())
+		if !root.Bundled() {
+			c.missing = append(c.missing, "not every ServiceAccount root CA trusts the new CA: "+root.Line())
 		}
 		cfg, err := o.RESTConfig()
 		if err != nil {
@@ -75,7 +59,7 @@ func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rot
 		if err != nil {
 			return nil, fmt.Errorf("cannot fetch the API server's serving chain to check that step 9.3 is done: %w", err)
 		}
-		if !chainVerifies(chain, rec.newCerts()) {
+		if !chainVerifies(chain, rec.NewCAs) {
 			c.missing = append(c.missing, fmt.Sprintf("the API server does not serve from the new CA yet (its serving certificate is issued by %s; step 9.3: kubectl carotate instructions --step 9.3)", chain[0].Issuer))
 		}
 		// The change this pass follows is the API servers' restart; their
@@ -83,8 +67,8 @@ func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rot
 		cp, _ := instructionsControlPlane(ctx, o.client)
 		c.changedAt = apiserverStarted(cp)
 	case checks.PhaseFinish:
-		if !root.unbundled() {
-			c.missing = append(c.missing, "not every ServiceAccount root CA holds the new CA alone: "+root.line()+" (step 12.1: kubectl carotate unbundle)")
+		if !root.Unbundled() {
+			c.missing = append(c.missing, "not every ServiceAccount root CA holds the new CA alone: "+root.Line()+" (step 12.1: kubectl carotate unbundle)")
 		}
 		published("the new CA alone", "12.1", checks.BundleOnlyNew)
 	}
@@ -111,7 +95,7 @@ func (o *RestartWorkloadsOptions) restartCheckPhase(ctx context.Context, rec *ro
 		return value, nil
 	}
 	if chosen {
-		value = checks.NextPassValue(rec.ID, phase, rec.passRuns(), c.changedAt)
+		value = checks.NextPassValue(rec.ID, phase, rec.PassRuns(), c.changedAt)
 	}
 	if len(c.missing) == 0 {
 		return value, nil

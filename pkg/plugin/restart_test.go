@@ -29,6 +29,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // restartTestOptions builds options the way NewCmdRestartWorkloads does,
@@ -38,8 +39,8 @@ func restartTestOptions(t *testing.T, client kubernetes.Interface) (*RestartWork
 	t.Helper()
 	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
 	common := &Common{
-		IOStreams:   genericiooptions.IOStreams{Out: out, ErrOut: errOut},
-		ConfigFlags: genericclioptions.NewConfigFlags(false),
+		IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: errOut},
+		Factory:   cmdutil.NewConfigFactory(genericclioptions.NewConfigFlags(false), "test", nil),
 	}
 	o := &RestartWorkloadsOptions{Common: common, Kinds: []string{"deployments", "daemonsets", "statefulsets"},
 		Annotation: restartDefaultAnnotation, Concurrency: 4, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none", UndoDir: t.TempDir()}
@@ -105,9 +106,9 @@ func TestRestartValidate(t *testing.T) {
 		{"value with space", func(o *RestartWorkloadsOptions) { o.Value = "a b" }, `invalid --value "a b"`},
 		{"value not UTF-8", func(o *RestartWorkloadsOptions) { o.Value = "x\xff\xfe" }, `invalid --value "x\xff\xfe": not valid UTF-8`},
 		{"value too long", func(o *RestartWorkloadsOptions) { o.Value = strings.Repeat("x", 254) }, "invalid --value: 254 bytes, at most 253"},
-		{"-n and -A", func(o *RestartWorkloadsOptions) { *o.ConfigFlags.Namespace = "a"; o.AllNamespaces = true }, "-n/--namespace and -A/--all-namespaces cannot be used together"},
-		{"-n and selector", func(o *RestartWorkloadsOptions) { *o.ConfigFlags.Namespace = "a"; o.NamespaceSelector = "x=y" }, "-n/--namespace and --namespace-selector"},
-		{"-n and exclude", func(o *RestartWorkloadsOptions) { *o.ConfigFlags.Namespace = "a"; o.ExcludeNamespaces = []string{"b"} }, "-n/--namespace and --exclude-namespace"},
+		{"-n and -A", func(o *RestartWorkloadsOptions) { *testFlags(o).Namespace = "a"; o.AllNamespaces = true }, "-n/--namespace and -A/--all-namespaces cannot be used together"},
+		{"-n and selector", func(o *RestartWorkloadsOptions) { *testFlags(o).Namespace = "a"; o.NamespaceSelector = "x=y" }, "-n/--namespace and --namespace-selector"},
+		{"-n and exclude", func(o *RestartWorkloadsOptions) { *testFlags(o).Namespace = "a"; o.ExcludeNamespaces = []string{"b"} }, "-n/--namespace and --exclude-namespace"},
 		{"bad namespace selector", func(o *RestartWorkloadsOptions) { o.NamespaceSelector = "a=(" }, "invalid --namespace-selector"},
 		{"bad selector", func(o *RestartWorkloadsOptions) { o.Selector = "a=(" }, "invalid -l/--selector"},
 		{"bad excluded name", func(o *RestartWorkloadsOptions) { o.ExcludeNamespaces = []string{"Kube_System"} }, `invalid --exclude-namespace "Kube_System"`},
@@ -122,7 +123,7 @@ func TestRestartValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o, _, _ := restartTestOptions(t, restartFakeClient())
 			ns := ""
-			o.ConfigFlags.Namespace = &ns
+			testFlags(o).Namespace = &ns
 			tt.set(o)
 			if err := o.Complete(nil, nil); err != nil {
 				t.Fatal(err)
@@ -138,8 +139,9 @@ func TestRestartValidate(t *testing.T) {
 func TestRestartRateLimitDefaultsUnlessGiven(t *testing.T) {
 	o, _, _ := restartTestOptions(t, restartFakeClient())
 	cmd := &cobra.Command{}
-	cmd.Flags().Float32Var(&o.QPS, "qps", 50, "")
-	cmd.Flags().IntVar(&o.Burst, "burst", 100, "")
+	f := o.Factory.(*cmdutil.ConfigFactory)
+	cmd.Flags().Float32Var(&f.QPS, "qps", 50, "")
+	cmd.Flags().IntVar(&f.Burst, "burst", 100, "")
 	if err := o.Complete(cmd, nil); err != nil || o.qps != restartDefaultQPS || o.burst != restartDefaultBurst {
 		t.Fatalf("without --qps: qps %v burst %d (%v)", o.qps, o.burst, err)
 	}
@@ -367,7 +369,7 @@ func TestRestartPreflightStopsBeforeAnyWrite(t *testing.T) {
 func TestRestartNamespaceMustExist(t *testing.T) {
 	o, _, _ := restartTestOptions(t, restartFakeClient())
 	ns := "nope"
-	o.ConfigFlags.Namespace = &ns
+	testFlags(o).Namespace = &ns
 	if err := restartRunOptions(t, o); err == nil || err.Error() != `namespace "nope" not found, nothing was changed` {
 		t.Fatalf("Run = %v", err)
 	}

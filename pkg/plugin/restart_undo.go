@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
@@ -15,27 +14,6 @@ import (
 // --resume-paused resumes). A record is an intent, not proof of a write: a
 // workload the pass did not reach still lacks the value, and undo, which
 // restores only what still holds the value the pass set, leaves it alone.
-
-// Undo-file keys of a workload: the pod-template annotation, and
-// spec.paused.
-const (
-	workloadAnnotationKeyPrefix = "spec.template.metadata.annotations["
-	workloadPausedKey           = "spec.paused"
-)
-
-// workloadAnnotationKey is the undo-file key of a pod-template annotation.
-func workloadAnnotationKey(name string) string {
-	return workloadAnnotationKeyPrefix + name + "]"
-}
-
-// workloadAnnotationFromKey is the annotation name of such a key.
-func workloadAnnotationFromKey(key string) (string, bool) {
-	name, ok := strings.CutPrefix(key, workloadAnnotationKeyPrefix)
-	if !ok || !strings.HasSuffix(name, "]") || len(name) < 2 {
-		return "", false
-	}
-	return strings.TrimSuffix(name, "]"), true
-}
 
 // restartUndoChanges is what the pass is about to change, per workload.
 func (r *restartRun) restartUndoChanges() []UndoChange {

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +14,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
 // The shared engine of bundle and unbundle: one pass that makes every
@@ -30,16 +29,6 @@ import (
 // back.
 
 const (
-	rootCAConfigMap = "kube-root-ca.crt"
-	rootCAKey       = "ca.crt"
-	// fieldManager names our writes in managedFields, so that an admin (and
-	// our own revert detection) can tell who last wrote ca.crt.
-	fieldManager = "kubectl-carotate"
-	// controllerManagerFieldManager is how the controller-manager's writes
-	// show in managedFields (its user agent up to the first "/").
-	controllerManagerFieldManager = "kube-controller-manager"
-
-	rootCAPageSize = 500
 	// Enough requests in flight to hide round trips; the client's QPS limit
 	// is what really paces a big cluster.
 	rootCAWorkers = 8
@@ -51,8 +40,8 @@ const (
 )
 
 var (
-	rootCAConfigMapSelector = fields.OneTermEqualSelector("metadata.name", rootCAConfigMap).String()
-	rootCASecretSelector    = fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken)).String()
+	rootCAConfigMapSelector = cluster.RootCAConfigMapSelector
+	rootCASecretSelector    = cluster.RootCASecretSelector
 )
 
 // Per-object results.
@@ -868,18 +857,6 @@ func (p *rootCAPass) report() *rootCAReport {
 		return a.Name < b.Name
 	})
 	return r
-}
-
-func rootCAUniq(certs []*x509.Certificate) []*x509.Certificate {
-	seen := map[string]bool{}
-	var out []*x509.Certificate
-	for _, c := range certs {
-		if fp := checks.Fingerprint(c); !seen[fp] {
-			seen[fp] = true
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // outcome is what the report means for the exit code: nil when the pass

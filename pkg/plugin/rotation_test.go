@@ -1,22 +1,12 @@
 package plugin
 
 import (
-	"context"
 	"crypto/x509"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
@@ -36,144 +26,7 @@ func rotationTestRecord(t *testing.T) *rotationRecord {
 	newCert, newPEM, _ := rotationTestCA(t, "new")
 	return &rotationRecord{ID: "20260101-abcdef", State: rotationActive, StartedBy: "alice", StartedAt: time.Unix(1767225600, 0).UTC(),
 		OldCASource: "--old-ca old.crt", OldCAPEM: oldPEM, NewCAPEM: newPEM,
-		oldCAs: []*x509.Certificate{oldCert}, newCAs: []*x509.Certificate{newCert}}
-}
-
-func TestRotationRecordRoundTrip(t *testing.T) {
-	rec := rotationTestRecord(t)
-	rec.Passes = []rotationPass{{Kind: "bundle", At: time.Unix(1767225700, 0).UTC(), By: "alice", Result: "ok", UndoFile: "/home/alice/.kube/carotate/x/bundle.undo.jsonl"}}
-	cm, err := rec.configMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cm.Namespace != "kube-system" || cm.Name != "carotate-state" {
-		t.Errorf("record written to %s/%s", cm.Namespace, cm.Name)
-	}
-	if cm.Data[rotationKeyBundle] != string(checks.BuildBundle(rec.newCAs, rec.oldCAs)) {
-		t.Error("the record's bundle is not new then old")
-	}
-	got, err := rotationFromConfigMap(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != rec.ID || got.State != rotationActive || got.StartedBy != "alice" || !got.StartedAt.Equal(rec.StartedAt) ||
-		len(got.Passes) != 1 || got.Passes[0].UndoFile != rec.Passes[0].UndoFile ||
-		!checks.SameCertificates(got.oldCAs, rec.oldCAs) || !checks.SameCertificates(got.newCAs, rec.newCAs) {
-		t.Errorf("round trip: got %+v", got)
-	}
-	if got.frontProxy() {
-		t.Error("a record without front-proxy CAs says it rotates the front-proxy CA")
-	}
-	if v := got.restartValue("bundle"); v != "20260101-abcdef/bundle" {
-		t.Errorf("restart value %q", v)
-	}
-}
-
-func TestRotationRecordRefusesKeys(t *testing.T) {
-	rec := rotationTestRecord(t)
-	_, _, keyPEM := rotationTestCA(t, "leaked")
-	rec.NewCAPEM = append(append([]byte{}, rec.NewCAPEM...), keyPEM...)
-	if _, err := rec.configMap(); err == nil || !strings.Contains(err.Error(), "private-key material") {
-		t.Errorf("configMap with a key in the new CA: %v", err)
-	}
-
-	// A record someone edited by hand to hold a key is refused on read,
-	// naming the key, never echoing it.
-	cm, err := rotationTestRecord(t).configMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm.Data[rotationKeyOldCA] += string(keyPEM)
-	_, err = rotationFromConfigMap(cm)
-	if err == nil || !strings.Contains(err.Error(), "private-key material in old-ca.crt") {
-		t.Fatalf("reading a record with a key: %v", err)
-	}
-	for _, line := range strings.Split(string(keyPEM), "\n") {
-		if len(line) > 20 && !strings.HasPrefix(line, "-----") && strings.Contains(err.Error(), line) {
-			t.Fatal("the error echoes key material")
-		}
-	}
-}
-
-func TestRotationRecordDamaged(t *testing.T) {
-	cm, err := rotationTestRecord(t).configMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, mutate := range map[string]func(*corev1.ConfigMap){
-		"bad json":        func(cm *corev1.ConfigMap) { cm.Data[rotationKeyRecord] = "{" },
-		"no new CA":       func(cm *corev1.ConfigMap) { delete(cm.Data, rotationKeyNewCA) },
-		"garbage old CA":  func(cm *corev1.ConfigMap) { cm.Data[rotationKeyOldCA] = "not a certificate" },
-		"no id and state": func(cm *corev1.ConfigMap) { cm.Data[rotationKeyRecord] = "{}" },
-	} {
-		c := cm.DeepCopy()
-		mutate(c)
-		if _, err := rotationFromConfigMap(c); err == nil || !strings.Contains(err.Error(), "fix or delete it") && !strings.Contains(err.Error(), "damaged") {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-}
-
-// TestAppendPassConflict: two admins log passes at once; the write that
-// loses the race re-reads and appends to the winner's record.
-func TestAppendPassConflict(t *testing.T) {
-	rec := rotationTestRecord(t)
-	cm, err := rec.configMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm.ResourceVersion = "1"
-	client := fake.NewClientset(cm)
-	conflicts := 0
-	client.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if conflicts > 0 {
-			return false, nil, nil
-		}
-		conflicts++
-		// Another admin's pass lands first.
-		other := rotationTestRecord(t)
-		other.Passes = []rotationPass{{Kind: "update-cluster-info", Result: "ok", By: "bob"}}
-		ocm, err := other.configMap()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ocm.ResourceVersion = "2"
-		if err := client.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, ocm, "kube-system"); err != nil {
-			t.Fatal(err)
-		}
-		return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "carotate-state", errors.New("changed"))
-	})
-	if err := appendPass(context.Background(), client, rotationPass{Kind: "bundle", Result: "ok", By: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := loadRotation(context.Background(), client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if conflicts != 1 || len(got.Passes) != 2 || got.Passes[0].By != "bob" || got.Passes[1].Kind != "bundle" || got.Passes[1].At.IsZero() {
-		t.Errorf("after a conflict: %d conflicts, passes %+v", conflicts, got.Passes)
-	}
-}
-
-func TestAppendPassWithoutActiveRotation(t *testing.T) {
-	ctx := context.Background()
-	if err := appendPass(ctx, fake.NewClientset(), rotationPass{Kind: "bundle", By: "x"}); !errors.Is(err, errNoActiveRotation) {
-		t.Errorf("no record: %v, want errNoActiveRotation", err)
-	}
-	rec := rotationTestRecord(t)
-	rec.State = rotationFinished
-	cm, err := rec.configMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := fake.NewClientset(cm)
-	if err := appendPass(ctx, client, rotationPass{Kind: "bundle", By: "x"}); !errors.Is(err, errNoActiveRotation) {
-		t.Errorf("finished record: %v, want errNoActiveRotation", err)
-	}
-	after, _ := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "carotate-state", metav1.GetOptions{})
-	if after.Data[rotationKeyRecord] != cm.Data[rotationKeyRecord] {
-		t.Error("a pass was logged into a finished rotation")
-	}
+		OldCAs: []*x509.Certificate{oldCert}, NewCAs: []*x509.Certificate{newCert}}
 }
 
 func TestStartRefuseKeys(t *testing.T) {

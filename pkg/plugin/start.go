@@ -21,12 +21,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
-func init() {
-	register(5, NewCmdStart)
-	register(300, NewCmdFinish)
-	register(310, NewCmdAbort)
-}
-
 // StartOptions is "kubectl carotate start".
 type StartOptions struct {
 	*Common
@@ -181,7 +175,7 @@ func (o *StartOptions) Run(ctx context.Context) error {
 	if err := reportFindings(o.ErrOut, findings, err); err != nil {
 		return err
 	}
-	rec.oldCAs, rec.newCAs = oldCAs, newCAs
+	rec.OldCAs, rec.NewCAs = oldCAs, newCAs
 	rec.OldCAPEM, rec.NewCAPEM = checks.EncodePEM(oldCAs), checks.EncodePEM(newCAs)
 
 	if len(newFP) > 0 {
@@ -197,7 +191,7 @@ func (o *StartOptions) Run(ctx context.Context) error {
 		if err := reportFindings(o.ErrOut, startRole(findings, "front-proxy "), err); err != nil {
 			return err
 		}
-		rec.oldFP, rec.newFP = oldFP, newFP
+		rec.OldFP, rec.NewFP = oldFP, newFP
 		rec.OldFrontProxyPEM, rec.NewFrontProxyPEM = checks.EncodePEM(oldFP), checks.EncodePEM(newFP)
 	}
 
@@ -209,7 +203,7 @@ func (o *StartOptions) Run(ctx context.Context) error {
 	if err := Preflight(ctx, client, checksNeeded); err != nil {
 		return err
 	}
-	rec.StartedBy = rotationWhoAmI(ctx, client, o.ConfigFlags.ToRawKubeConfigLoader())
+	rec.StartedBy = rotationWhoAmI(ctx, client, o.RawKubeConfigLoader())
 	if rec.ID == "" {
 		rec.ID = rotationNewID(o.now())
 	}
@@ -219,9 +213,9 @@ func (o *StartOptions) Run(ctx context.Context) error {
 		return err
 	}
 	switch {
-	case existing != nil && existing.active():
-		if checks.SameCertificates(existing.oldCAs, rec.oldCAs) && checks.SameCertificates(existing.newCAs, rec.newCAs) &&
-			checks.SameCertificates(existing.newFP, rec.newFP) && (o.ID == "" || o.ID == existing.ID) {
+	case existing != nil && existing.Active():
+		if checks.SameCertificates(existing.OldCAs, rec.OldCAs) && checks.SameCertificates(existing.NewCAs, rec.NewCAs) &&
+			checks.SameCertificates(existing.NewFP, rec.NewFP) && (o.ID == "" || o.ID == existing.ID) {
 			fmt.Fprintf(o.ErrOut, "start: rotation %s with these CAs is already recorded (started by %s at %s); nothing was written\n",
 				existing.ID, existing.StartedBy, existing.StartedAt.Format(time.RFC3339))
 			return printRotation(o.Out, o.Output, existing)
@@ -231,10 +225,10 @@ func (o *StartOptions) Run(ctx context.Context) error {
 			existing.ID, existing.StartedBy, existing.StartedAt.Format(time.RFC3339))
 	case existing != nil:
 		fmt.Fprintf(o.ErrOut, "start: replacing the record of rotation %s (%s by %s)\n", existing.ID, existing.State, existing.EndedBy)
-		rec.resourceVersion = existing.resourceVersion
+		rec.ResourceVersion = existing.ResourceVersion
 	}
 
-	cm, err := rec.configMap()
+	cm, err := rec.ConfigMap()
 	if err != nil {
 		return err
 	}
@@ -395,46 +389,6 @@ func printRotation(w io.Writer, format string, rec *rotationRecord) error {
 	return writeTable(w, []string{"field", "value"}, rows)
 }
 
-func startCertLine(c checks.CertInfo) string {
-	return fmt.Sprintf("%s (sha256 %s, until %s)", c.Subject, checks.ShortFingerprint(c.Fingerprint), c.NotAfter.UTC().Format("2006-01-02"))
-}
-
-// rotationView is the record as commands print it (-o json|yaml): the
-// certificates described, not as PEM.
-type rotationView struct {
-	ID              string            `json:"id"`
-	State           string            `json:"state"`
-	StartedBy       string            `json:"startedBy"`
-	StartedAt       time.Time         `json:"startedAt"`
-	EndedBy         string            `json:"endedBy,omitempty"`
-	EndedAt         time.Time         `json:"endedAt,omitzero"`
-	OldCASource     string            `json:"oldCASource"`
-	OldCA           []checks.CertInfo `json:"oldCA"`
-	NewCA           []checks.CertInfo `json:"newCA"`
-	OldFrontProxyCA []checks.CertInfo `json:"oldFrontProxyCA,omitempty"`
-	NewFrontProxyCA []checks.CertInfo `json:"newFrontProxyCA,omitempty"`
-	Passes          []rotationPass    `json:"passes"`
-}
-
-func rotationViewOf(rec *rotationRecord) rotationView {
-	desc := func(certs []*x509.Certificate) []checks.CertInfo {
-		out := []checks.CertInfo{}
-		for _, c := range certs {
-			out = append(out, checks.Describe(c))
-		}
-		return out
-	}
-	v := rotationView{ID: rec.ID, State: rec.State, StartedBy: rec.StartedBy, StartedAt: rec.StartedAt, EndedBy: rec.EndedBy,
-		EndedAt: rec.EndedAt, OldCASource: rec.OldCASource, OldCA: desc(rec.oldCAs), NewCA: desc(rec.newCAs), Passes: rec.Passes}
-	if rec.frontProxy() {
-		v.OldFrontProxyCA, v.NewFrontProxyCA = desc(rec.oldFP), desc(rec.newFP)
-	}
-	if v.Passes == nil {
-		v.Passes = []rotationPass{}
-	}
-	return v
-}
-
 // FinishOptions is "kubectl carotate finish".
 type FinishOptions struct {
 	*Common
@@ -516,9 +470,9 @@ func (o *FinishOptions) Run(ctx context.Context) error {
 	for _, u := range unknown {
 		fmt.Fprintf(o.ErrOut, "finish: not visible through the API, make sure it is done: %s\n", u)
 	}
-	who := rotationWhoAmI(ctx, client, o.ConfigFlags.ToRawKubeConfigLoader())
+	who := rotationWhoAmI(ctx, client, o.RawKubeConfigLoader())
 	rec, err = updateRotation(ctx, client, o.dryRun, func(r *rotationRecord) error {
-		if !r.active() {
+		if !r.Active() {
 			return fmt.Errorf("rotation %s was %s by %s meanwhile; nothing was written", r.ID, r.State, r.EndedBy)
 		}
 		r.State, r.EndedBy, r.EndedAt = rotationFinished, who, o.now().UTC().Truncate(time.Second)
@@ -540,7 +494,7 @@ func startActive(ctx context.Context, client kubernetes.Interface, command strin
 	if rec == nil {
 		return nil, fmt.Errorf("%s: no rotation is recorded in %s/%s (kubectl carotate start records one); nothing was written", command, rotationNamespace, rotationConfigMap)
 	}
-	if !rec.active() {
+	if !rec.Active() {
 		return nil, fmt.Errorf("%s: rotation %s is already %s (by %s at %s); nothing was written", command, rec.ID, rec.State, rec.EndedBy, rec.EndedAt.Format(time.RFC3339))
 	}
 	return rec, nil
@@ -601,9 +555,9 @@ func (o *AbortOptions) Run(ctx context.Context) error {
 	if _, err := startActive(ctx, client, "abort"); err != nil {
 		return err
 	}
-	who := rotationWhoAmI(ctx, client, o.ConfigFlags.ToRawKubeConfigLoader())
+	who := rotationWhoAmI(ctx, client, o.RawKubeConfigLoader())
 	rec, err := updateRotation(ctx, client, o.dryRun, func(r *rotationRecord) error {
-		if !r.active() {
+		if !r.Active() {
 			return fmt.Errorf("rotation %s was %s by %s meanwhile; nothing was written", r.ID, r.State, r.EndedBy)
 		}
 		r.State, r.EndedBy, r.EndedAt = rotationAborted, who, o.now().UTC().Truncate(time.Second)
@@ -637,7 +591,7 @@ func abortReadPublished(ctx context.Context, client kubernetes.Interface, rec *r
 		return abortPublished{err: err}
 	}
 	_, writer := verifyCAChange(cm.ManagedFields, rootCAKey, cm.CreationTimestamp.Time)
-	st := checks.Classify("kube-system/"+rootCAConfigMap, []byte(cm.Data[rootCAKey]), rec.oldCerts(), rec.newCerts()).State
+	st := checks.Classify("kube-system/"+rootCAConfigMap, []byte(cm.Data[rootCAKey]), rec.OldCAs, rec.NewCAs).State
 	return abortPublished{state: st, writer: writer}
 }
 

@@ -22,9 +22,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 )
-
-func init() { register(3, NewCmdStatus) }
 
 // Step states.
 const (
@@ -33,7 +33,6 @@ const (
 	statusUnknown       = "unknown"
 	statusNotApplicable = "not applicable"
 
-	statusExtensionAuth = "extension-apiserver-authentication"
 	// statusSampleNames is how many object names an evidence cell lists.
 	statusSampleNames = 3
 )
@@ -175,7 +174,7 @@ type statusEvidence struct {
 	cpErr error
 
 	// ServiceAccount root CA objects, by what they hold.
-	*rootCAState
+	*cluster.RootCAState
 
 	// Pods that use the ServiceAccount CA.
 	podsWithCA      int
@@ -230,13 +229,11 @@ func (o *StatusOptions) collect(ctx context.Context, client kubernetes.Interface
 		}
 		report.Source = "--old-ca " + o.OldCA + " --new-ca " + o.NewCA
 	case rec != nil:
-		rot = &instructionsCAs{id: rec.ID, record: rec, oldCAs: rec.oldCAs, newCAs: rec.newCAs, oldFP: rec.oldFP, newFP: rec.newFP}
-		rot.oldFile, rot.exportOld = instructionsLocalFile(rec.OldCAFile, rec.OldCAPEM, "old-ca.crt")
-		rot.newFile, rot.exportNew = instructionsLocalFile(rec.NewCAFile, rec.NewCAPEM, "new-ca.crt")
+		rot = rotation.FromRecord(rec)
 		v := rotationViewOf(rec)
 		report.Rotation = &v
 		report.Source = "the rotation record " + rotationNamespace + "/" + rotationConfigMap
-		if !rec.active() {
+		if !rec.Active() {
 			report.Notes = append(report.Notes, fmt.Sprintf("Rotation %s is %s: the states below are today's cluster judged against its CAs.", rec.ID, rec.State))
 		}
 	default:
@@ -258,7 +255,7 @@ func (o *StatusOptions) collect(ctx context.Context, client kubernetes.Interface
 	ev := &statusEvidence{rot: rot, now: o.now()}
 	ev.read(ctx, client, dyn, cfg)
 	report.Steps = ev.judge()
-	if rot.exportOld || rot.exportNew {
+	if rot.ExportOld || rot.ExportNew {
 		report.Notes = append(report.Notes, instructionsExportNote(rot, "ca-bundle.crt"))
 	}
 	statusPickNext(report, rec)
@@ -294,7 +291,7 @@ func statusPickNext(r *statusReport, rec *rotationRecord) {
 			unknownBefore = append(unknownBefore, row.Step)
 		}
 	}
-	if rec != nil && rec.active() {
+	if rec != nil && rec.Active() {
 		r.NextStep, r.Next = "finish", "kubectl carotate finish"
 		if len(unknownBefore) > 0 {
 			r.Notes = append(r.Notes, "Every step the API can show is done; make sure of step(s) "+strings.Join(unknownBefore, ", ")+" before finishing.")
@@ -306,7 +303,7 @@ func statusPickNext(r *statusReport, rec *rotationRecord) {
 // unknown rather than failing the whole report.
 func (ev *statusEvidence) read(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, cfg *rest.Config) {
 	ev.cp, ev.cpErr = instructionsControlPlane(ctx, client)
-	ev.rootCAState = readRootCAState(ctx, client, ev.rot.oldCAs, ev.rot.newCAs)
+	ev.RootCAState = readRootCAState(ctx, client, ev.rot.Old, ev.rot.New)
 	ev.apis, ev.hooks, ev.backendErr = statusServiceBackends(ctx, client, dyn)
 	ev.readBackends(ctx, client)
 	ev.readPods(ctx, client)
@@ -319,20 +316,7 @@ func (ev *statusEvidence) read(ctx context.Context, client kubernetes.Interface,
 }
 
 func (ev *statusEvidence) classify(source string, data []byte) checks.BundleState {
-	return checks.Classify(source, data, ev.rot.oldCAs, ev.rot.newCAs).State
-}
-
-// statusPodSource is what a pod's CA source holds, for checks.JudgePod:
-// fine when it carries the new CA (bundle or alone), with the time of its
-// last ca.crt change.
-func statusPodSource(st checks.BundleState, mf []metav1.ManagedFieldsEntry, created time.Time) checks.PodSource {
-	ok := st == checks.BundleHasBoth || st == checks.BundleOnlyNew
-	src := caSource(mf, created, ok)
-	src.OK, src.Holds = ok, string(st)
-	if !src.OK {
-		src.Problem = "does not hold the new CA"
-	}
-	return src
+	return checks.Classify(source, data, ev.rot.Old, ev.rot.New).State
 }
 
 // readBackends resolves the services behind aggregated APIs and webhooks
@@ -367,14 +351,14 @@ func (ev *statusEvidence) readPods(ctx context.Context, client kubernetes.Interf
 			if name != rootCAConfigMap {
 				return checks.PodSource{}, false
 			}
-			if ev.cmErr != nil {
+			if ev.CMErr != nil {
 				// Unknown is not missing: do not blame the pod for a
 				// failed list.
 				return checks.PodSource{Exists: true, OK: true, Holds: "unknown"}, true
 			}
-			return ev.rootSrc[ns], true
+			return ev.RootSrc[ns], true
 		case checks.SourceSecret:
-			src, ok := ev.secretSrc[ns+"/"+name]
+			src, ok := ev.SecretSrc[ns+"/"+name]
 			return src, ok
 		}
 		return checks.PodSource{}, false
@@ -432,36 +416,9 @@ func (ev *statusEvidence) readPods(ctx context.Context, client kubernetes.Interf
 		})
 }
 
-// statusPodStart is when the pod's earliest running container started.
-func statusPodStart(in checks.PodTrustInput) time.Time {
-	var t time.Time
-	for _, s := range in.Started {
-		if t.IsZero() || s.Before(t) {
-			t = s
-		}
-	}
-	if t.IsZero() {
-		t = in.PodStarted
-	}
-	return t
-}
-
-// apiserverStarted is when the newest kube-apiserver mirror pod was
-// created: the kubelet re-creates it when the static pod restarts, so it is
-// when an API server last started serving its current certificate.
+// apiserverStarted is when an API server last started serving its
+// current certificate (see cluster.APIServerStarted).
 func (ev *statusEvidence) apiserverStarted() time.Time { return apiserverStarted(ev.cp) }
-
-// apiserverStarted is when the newest kube-apiserver mirror pod of cp was
-// created; zero when none is visible.
-func apiserverStarted(cp []instructionsMirrorPod) time.Time {
-	var t time.Time
-	for _, p := range cp {
-		if p.Mirror && p.Component == checks.ComponentAPIServer && p.Created.After(t) {
-			t = p.Created
-		}
-	}
-	return t
-}
 
 func (ev *statusEvidence) readExtensionAuth(ctx context.Context, client kubernetes.Interface) {
 	var cm *corev1.ConfigMap
@@ -473,8 +430,8 @@ func (ev *statusEvidence) readExtensionAuth(ctx context.Context, client kubernet
 		return
 	}
 	ev.extClientCA = ev.classify("client-ca-file", []byte(cm.Data["client-ca-file"]))
-	if len(ev.rot.newFP) > 0 {
-		ev.extFrontProxy = checks.Classify("requestheader-client-ca-file", []byte(cm.Data["requestheader-client-ca-file"]), ev.rot.oldFP, ev.rot.newFP).State
+	if len(ev.rot.NewFP) > 0 {
+		ev.extFrontProxy = checks.Classify("requestheader-client-ca-file", []byte(cm.Data["requestheader-client-ca-file"]), ev.rot.OldFP, ev.rot.NewFP).State
 	}
 }
 
@@ -501,9 +458,9 @@ func (ev *statusEvidence) readKubeconfig(cfg *rest.Config) {
 		return
 	}
 	switch {
-	case statusSignedBy(certs[0], ev.rot.newCAs):
+	case statusSignedBy(certs[0], ev.rot.New):
 		ev.kubeconfigClient = "new"
-	case statusSignedBy(certs[0], ev.rot.oldCAs):
+	case statusSignedBy(certs[0], ev.rot.Old):
 		ev.kubeconfigClient = "old"
 	default:
 		ev.kubeconfigClient = "other"
@@ -566,8 +523,8 @@ func (ev *statusEvidence) judge() []statusRow {
 	}
 
 	// Where the ServiceAccount root CA stands decides the phase.
-	allBundled, allNew := ev.bundled(), ev.unbundled()
-	kcmPublishes := ev.kubeSystemCMWriter == controllerManagerFieldManager
+	allBundled, allNew := ev.Bundled(), ev.Unbundled()
+	kcmPublishes := ev.KubeSystemCMWriter == controllerManagerFieldManager
 
 	// Step 2: what the controller-manager publishes is its --root-ca-file.
 	kcm := ev.component(checks.ComponentControllerManager)
@@ -576,17 +533,17 @@ func (ev *statusEvidence) judge() []statusRow {
 		flags = fmt.Sprintf(" (mirror pod %s: --root-ca-file=%s)", kcm[0].Name, kcm[0].Command.Value("root-ca-file"))
 	}
 	switch {
-	case ev.cmErr != nil:
-		set("2", statusUnknown, "cannot read kube-root-ca.crt: "+ev.cmErr.Error(), instr("2"))
-	case ev.kubeSystemCM == "":
+	case ev.CMErr != nil:
+		set("2", statusUnknown, "cannot read kube-root-ca.crt: "+ev.CMErr.Error(), instr("2"))
+	case ev.KubeSystemCM == "":
 		set("2", statusUnknown, "kube-system has no kube-root-ca.crt: the controller-manager's root CA publisher does not run", instr("2"))
-	case kcmPublishes && (ev.kubeSystemCM == checks.BundleHasBoth || ev.kubeSystemCM == checks.BundleOnlyNew):
-		set("2", statusDone, fmt.Sprintf("kube-controller-manager publishes %s in kube-system/kube-root-ca.crt%s", statusWords(ev.kubeSystemCM), flags), "")
+	case kcmPublishes && (ev.KubeSystemCM == checks.BundleHasBoth || ev.KubeSystemCM == checks.BundleOnlyNew):
+		set("2", statusDone, fmt.Sprintf("kube-controller-manager publishes %s in kube-system/kube-root-ca.crt%s", statusWords(ev.KubeSystemCM), flags), "")
 	case kcmPublishes:
-		set("2", statusNotDone, fmt.Sprintf("kube-controller-manager publishes %s: its --root-ca-file is not the bundle yet%s", statusWords(ev.kubeSystemCM), flags), instr("2"))
+		set("2", statusNotDone, fmt.Sprintf("kube-controller-manager publishes %s: its --root-ca-file is not the bundle yet%s", statusWords(ev.KubeSystemCM), flags), instr("2"))
 	default:
 		set("2", statusUnknown, fmt.Sprintf("kube-system/kube-root-ca.crt holds %s, last written by %s, not the controller-manager: its --root-ca-file cannot be told%s",
-			statusWords(ev.kubeSystemCM), statusOr(ev.kubeSystemCMWriter, "an unknown writer"), flags), instr("2"))
+			statusWords(ev.KubeSystemCM), statusOr(ev.KubeSystemCMWriter, "an unknown writer"), flags), instr("2"))
 	}
 	if caveat := ev.sharedBundleCaveat(); caveat != "" && rows["2"].State == statusDone {
 		rows["2"].State, rows["2"].Evidence, rows["2"].Next = statusNotDone, caveat, instr("2")
@@ -600,7 +557,7 @@ func (ev *statusEvidence) judge() []statusRow {
 	case ev.extClientCA == checks.BundleHasBoth || ev.extClientCA == checks.BundleOnlyNew:
 		e := "kube-apiserver's --client-ca-file holds " + statusWords(ev.extClientCA) + " (published in kube-system/" + statusExtensionAuth + ")"
 		state := statusDone
-		if len(ev.rot.newFP) > 0 && ev.extFrontProxy != checks.BundleHasBoth && ev.extFrontProxy != checks.BundleOnlyNew {
+		if len(ev.rot.NewFP) > 0 && ev.extFrontProxy != checks.BundleHasBoth && ev.extFrontProxy != checks.BundleOnlyNew {
 			state, e = statusNotDone, e+"; but --requestheader-client-ca-file holds "+string(ev.extFrontProxy)+" of the front-proxy CAs"
 		}
 		for _, p := range apis {
@@ -621,10 +578,10 @@ func (ev *statusEvidence) judge() []statusRow {
 	}
 
 	// Step 3: every kube-root-ca.crt and legacy token Secret.
-	cmLine := ev.line()
+	cmLine := ev.Line()
 	switch {
-	case ev.cmErr != nil:
-		set("3", statusUnknown, "cannot list kube-root-ca.crt: "+ev.cmErr.Error(), inCluster["3"])
+	case ev.CMErr != nil:
+		set("3", statusUnknown, "cannot list kube-root-ca.crt: "+ev.CMErr.Error(), inCluster["3"])
 	case allBundled:
 		set("3", statusDone, cmLine, "")
 	default:
@@ -726,10 +683,10 @@ func (ev *statusEvidence) judge() []statusRow {
 	switch {
 	case ev.chainErr != nil:
 		set("9.3", statusUnknown, "cannot fetch the serving chain: "+ev.chainErr.Error(), instr("9.3"))
-	case chainVerifies(ev.chain, ev.rot.newCAs):
+	case chainVerifies(ev.chain, ev.rot.New):
 		servesNew = true
 		set("9.3", statusDone, "the API server's serving chain verifies against the new CA (leaf issued by "+ev.chain[0].Issuer.String()+")", "")
-	case chainVerifies(ev.chain, ev.rot.oldCAs):
+	case chainVerifies(ev.chain, ev.rot.Old):
 		set("9.3", statusNotDone, "the API server's serving chain verifies against the old CA only", instr("9.3"))
 	default:
 		set("9.3", statusNotDone, "the API server's serving chain verifies against neither CA (leaf issued by "+ev.chain[0].Issuer.String()+")", instr("9.3"))
@@ -774,8 +731,8 @@ func (ev *statusEvidence) judge() []statusRow {
 	}
 
 	// Step 11: verify reads the logs; status does not.
-	if rec := ev.rot.record; rec != nil {
-		if p := rec.lastPass("verify"); p != nil && p.Result == "ok" {
+	if rec := ev.rot.Record; rec != nil {
+		if p := rec.LastPass("verify"); p != nil && p.Result == "ok" {
 			set("11", statusDone, fmt.Sprintf("kubectl carotate verify passed at %s (by %s)", p.At.UTC().Format(time.RFC3339), p.By), "")
 		}
 	}
@@ -792,14 +749,14 @@ func (ev *statusEvidence) judge() []statusRow {
 		unbundle, finishRestart = list[0], list[1]
 	}
 	switch {
-	case ev.cmErr != nil:
-		set("12.1", statusUnknown, "cannot list kube-root-ca.crt: "+ev.cmErr.Error(), instr("12.1"))
-	case !allNew && kcmPublishes && ev.kubeSystemCM != checks.BundleOnlyNew:
-		set("12.1", statusNotDone, cmLine+"; kube-controller-manager still publishes "+statusWords(ev.kubeSystemCM), instr("12.1"))
+	case ev.CMErr != nil:
+		set("12.1", statusUnknown, "cannot list kube-root-ca.crt: "+ev.CMErr.Error(), instr("12.1"))
+	case !allNew && kcmPublishes && ev.KubeSystemCM != checks.BundleOnlyNew:
+		set("12.1", statusNotDone, cmLine+"; kube-controller-manager still publishes "+statusWords(ev.KubeSystemCM), instr("12.1"))
 	case !allNew:
 		set("12.1", statusNotDone, cmLine, statusOr(unbundle, instr("12.1")))
 	case !kcmPublishes:
-		set("12.1", statusNotDone, cmLine+"; but kube-system/kube-root-ca.crt was last written by "+statusOr(ev.kubeSystemCMWriter, "an unknown writer")+
+		set("12.1", statusNotDone, cmLine+"; but kube-system/kube-root-ca.crt was last written by "+statusOr(ev.KubeSystemCMWriter, "an unknown writer")+
 			", not the controller-manager: its --root-ca-file is not shown to be the new CA alone", instr("12.1"))
 	case !podsCurrent:
 		set("12.1", statusNotDone, podLine(), statusOr(finishRestart, instr("12.1")))
@@ -841,7 +798,7 @@ func (ev *statusEvidence) judge() []statusRow {
 // CA flag names the same file as its --root-ca-file while that file is the
 // bundle: kubeadm issue 1350.
 func (ev *statusEvidence) sharedBundleCaveat() string {
-	if ev.kubeSystemCM != checks.BundleHasBoth {
+	if ev.KubeSystemCM != checks.BundleHasBoth {
 		return ""
 	}
 	for _, p := range ev.component(checks.ComponentControllerManager) {
@@ -940,7 +897,7 @@ func (ev *statusEvidence) clusterInfoState() (checks.BundleState, string) {
 	}
 	var certs []*x509.Certificate
 	byFP := map[string]*x509.Certificate{}
-	for _, c := range append(append([]*x509.Certificate{}, ev.rot.oldCAs...), ev.rot.newCAs...) {
+	for _, c := range append(append([]*x509.Certificate{}, ev.rot.Old...), ev.rot.New...) {
 		byFP[checks.Fingerprint(c)] = c
 	}
 	unknown := 0
@@ -951,7 +908,7 @@ func (ev *statusEvidence) clusterInfoState() (checks.BundleState, string) {
 			unknown++
 		}
 	}
-	st := checks.Classify("cluster-info", checks.EncodePEM(certs), ev.rot.oldCAs, ev.rot.newCAs).State
+	st := checks.Classify("cluster-info", checks.EncodePEM(certs), ev.rot.Old, ev.rot.New).State
 	if unknown > 0 || len(ev.clusterInfo.CAs) == 0 {
 		st = checks.BundleOther
 	}
@@ -1000,34 +957,13 @@ func (ev *statusEvidence) component(name string) []instructionsMirrorPod {
 	return out
 }
 
-// words names a classification in the table's language.
-func statusWords(st checks.BundleState) string {
-	switch st {
-	case checks.BundleHasBoth:
-		return "old+new (the bundle)"
-	case checks.BundleOnlyOld:
-		return "the old CA only"
-	case checks.BundleOnlyNew:
-		return "the new CA only"
-	case checks.BundleOther:
-		return "other certificates"
-	case checks.BundleInvalid:
-		return "no valid certificate"
-	case "system":
-		return "the system's CAs"
-	case "":
-		return "nothing"
-	}
-	return string(st)
-}
-
 // inClusterCommands are the in-cluster steps' commands exactly as
 // instructions prints them.
 func (ev *statusEvidence) inClusterCommands() map[string][]string {
 	// A cluster-info that could not be read may exist: keep its command.
-	d := checks.ClusterDescription{RotationID: ev.rot.id, ClusterInfo: ev.clusterInfo.Present || ev.clusterInfoErr != nil,
+	d := checks.ClusterDescription{RotationID: ev.rot.ID, ClusterInfo: ev.clusterInfo.Present || ev.clusterInfoErr != nil,
 		AggregatedAPIs: ev.apis, Webhooks: ev.hooks,
-		Files:      checks.LocalFiles{OldCA: ev.rot.oldFile, NewCA: ev.rot.newFile, Bundle: "ca-bundle.crt"},
+		Files:      checks.LocalFiles{OldCA: ev.rot.OldFile, NewCA: ev.rot.NewFile, Bundle: "ca-bundle.crt"},
 		PassValues: ev.passValues()}
 	out := map[string][]string{}
 	for _, s := range checks.Render(d) {
@@ -1043,30 +979,16 @@ func (ev *statusEvidence) inClusterCommands() map[string][]string {
 // follows (then its value is on every template already and would roll
 // nothing: the pods older than the change stay). See checks.NextPassValue.
 func (ev *statusEvidence) passValues() map[string]string {
-	rec := ev.rot.record
+	rec := ev.rot.Record
 	if rec == nil {
 		return nil
 	}
-	runs := rec.passRuns()
+	runs := rec.PassRuns()
 	return map[string]string{
-		checks.PhaseBundle: checks.NextPassValue(rec.ID, checks.PhaseBundle, runs, ev.lastChange),
+		checks.PhaseBundle: checks.NextPassValue(rec.ID, checks.PhaseBundle, runs, ev.LastChange),
 		checks.PhaseServe:  checks.NextPassValue(rec.ID, checks.PhaseServe, runs, ev.apiserverStarted()),
-		checks.PhaseFinish: checks.NextPassValue(rec.ID, checks.PhaseFinish, runs, ev.lastChange),
+		checks.PhaseFinish: checks.NextPassValue(rec.ID, checks.PhaseFinish, runs, ev.LastChange),
 	}
-}
-
-func statusSample(names []string) string {
-	if len(names) <= statusSampleNames {
-		return strings.Join(names, ", ")
-	}
-	return strings.Join(names[:statusSampleNames], ", ") + fmt.Sprintf(" and %d more", len(names)-statusSampleNames)
-}
-
-func statusOr(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 func statusShortErr(err error) string {

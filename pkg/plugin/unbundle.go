@@ -16,8 +16,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
-func init() { register(120, NewCmdUnbundle) }
-
 // UnbundleOptions is "kubectl carotate unbundle".
 type UnbundleOptions struct {
 	*Common
@@ -94,7 +92,7 @@ func (o *UnbundleOptions) Validate() error {
 	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
 		return err
 	}
-	if o.namespace, err = o.namespaceScope(o.AllNamespaces); err != nil {
+	if o.namespace, err = namespaceScopeOf(o.Common, o.AllNamespaces); err != nil {
 		return err
 	}
 	return validateOutput(o.Output)
@@ -121,7 +119,7 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		o.kept, o.Keep = rec.newCerts(), rec.NewCAFile
+		o.kept, o.Keep = rec.NewCAs, rec.NewCAFile
 		fmt.Fprintf(o.ErrOut, "unbundle: keeping the new CA of rotation %s\n", rec.ID)
 	} else if o.kept, err = readCertFile("--keep", o.Keep); err != nil {
 		return err

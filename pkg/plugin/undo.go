@@ -18,7 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-func init() { register(210, NewCmdUndo) }
+// undoWorkers is how many objects are restored at once.
+const undoWorkers = 8
 
 // UndoOptions is "kubectl carotate undo".
 type UndoOptions struct {
@@ -101,7 +102,7 @@ func undoGroup(changes []UndoChange) []*undoObject {
 	var order []*undoObject
 	byKey := map[string]*undoObject{}
 	for _, c := range changes {
-		k := rootCAObjectKey(c.Kind, c.Namespace, c.Name)
+		k := c.Kind + "/" + c.Namespace + "/" + c.Name
 		o := byKey[k]
 		if o == nil {
 			o = &undoObject{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, prev: map[string]UndoChange{}}
@@ -269,7 +270,7 @@ type undoRun struct {
 
 func (u *undoRun) run(ctx context.Context, objects []*undoObject) []undoResult {
 	results := make([]undoResult, len(objects))
-	sem := make(chan struct{}, rootCAWorkers)
+	sem := make(chan struct{}, undoWorkers)
 	var wg sync.WaitGroup
 	for i, obj := range objects {
 		wg.Add(1)

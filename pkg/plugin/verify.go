@@ -20,8 +20,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
-func init() { register(110, NewCmdVerify) }
-
 // caFile is how a printed command names the CA everything must trust: the
 // --ca file, or, when the CAs come from the rotation record, a file that
 // prep (a command line ending in "&& ") first writes from the record.
@@ -209,7 +207,7 @@ func (o *VerifyOptions) Complete(_ *cobra.Command, _ []string) error {
 		o.Now = time.Now
 	}
 	var err error
-	if o.namespace, err = o.namespaceScope(o.AllNamespaces); err != nil {
+	if o.namespace, err = namespaceScopeOf(o.Common, o.AllNamespaces); err != nil {
 		return err
 	}
 	if o.cfg, err = o.RESTConfig(); err != nil {
@@ -344,15 +342,15 @@ func (o *VerifyOptions) Validate() error {
 // CA alone once unbundled (or with --expect new), and its old CA.
 func (o *VerifyOptions) recordedCAs() (want, old []*x509.Certificate) {
 	rec := o.recorded
-	want, what := append(append([]*x509.Certificate{}, rec.newCerts()...), rec.oldCerts()...), "bundle (new+old)"
+	want, what := append(append([]*x509.Certificate{}, rec.NewCAs...), rec.OldCAs...), "bundle (new+old)"
 	o.caKey = rotationKeyBundle
-	if checks.Expect(o.Expect) == checks.ExpectNew || (o.Expect == "" && rec.unbundled()) {
-		want, what = rec.newCerts(), "new CA"
+	if checks.Expect(o.Expect) == checks.ExpectNew || (o.Expect == "" && rec.Unbundled()) {
+		want, what = rec.NewCAs, "new CA"
 		o.caKey = rotationKeyNewCA
 	}
 	o.caName = fmt.Sprintf("rotation %s's %s", rec.ID, what)
 	fmt.Fprintf(o.ErrOut, "verify: --ca from the %s\n", o.caName)
-	return want, rec.oldCerts()
+	return want, rec.OldCAs
 }
 
 func (o *VerifyOptions) now() time.Time {
@@ -680,13 +678,6 @@ func (r *verifyReport) exitError() error {
 		verb = "blocks"
 	}
 	return &ExitError{Code: r.Result.ExitCode, Err: fmt.Errorf("verify found %s that %s the next step", plural(r.Result.Errors, "error"), verb)}
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // verifyProgress prints "verify: pods: 5000 read" to stderr at most every

@@ -30,14 +30,8 @@ func (r *verifyRun) checkClients(ctx context.Context, sec *verifySection) {
 func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 	o := r.o
 	name, cluster := o.cfg.Host, ""
-	if raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig(); err == nil {
-		ctxName := raw.CurrentContext
-		if o.ConfigFlags.Context != nil && *o.ConfigFlags.Context != "" {
-			ctxName = *o.ConfigFlags.Context
-		}
-		if c := raw.Contexts[ctxName]; c != nil {
-			name, cluster = fmt.Sprintf("context %s, cluster %s", ctxName, c.Cluster), c.Cluster
-		}
+	if ctxName, clusterName, _ := o.KubeconfigNames(); ctxName != "" {
+		name, cluster = fmt.Sprintf("context %s, cluster %s", ctxName, clusterName), clusterName
 	}
 	it := verifyItem{Severity: checks.SeverityOK, Kind: "kubeconfig", Name: name, Where: "certificate-authority-data"}
 	tlsc := o.cfg.TLSClientConfig

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -113,7 +112,7 @@ func (r *verifyRun) checkLogs(ctx context.Context, sec *verifySection) {
 		ns := ref.Namespace
 		if ns == "" {
 			if ns = o.namespace; ns == "" {
-				ns, _, _ = o.Namespace()
+				ns, _, _ = o.RawKubeConfigLoader().Namespace()
 			}
 		}
 		if err := r.verifyWorkloadPods(ctx, ns, ref, func(p *corev1.Pod) { addPod(p, "--logs-for "+ref.String()) }); err != nil {
@@ -317,31 +316,4 @@ func (r *verifyRun) verifyWorkloadPods(ctx context.Context, ns string, ref verif
 		return err
 	}
 	return r.verifyListPods(ctx, ns, s.String(), each)
-}
-
-// verifyShortError is the first line of an error, at most 200 bytes: long
-// enough to act on, short enough to group by.
-func verifyShortError(err error) string {
-	var se *apierrors.StatusError
-	msg := err.Error()
-	if errors.As(err, &se) && se.ErrStatus.Message != "" {
-		msg = se.ErrStatus.Message
-		// "the server rejected our request for an unknown reason" says
-		// nothing; what the server (or the kubelet behind it) answered does.
-		if d := se.ErrStatus.Details; d != nil {
-			for _, c := range d.Causes {
-				if c.Type == metav1.CauseTypeUnexpectedServerResponse && strings.TrimSpace(c.Message) != "" {
-					msg = fmt.Sprintf("HTTP %d: %s", se.ErrStatus.Code, strings.TrimSpace(c.Message))
-				}
-			}
-		}
-	}
-	msg = strings.TrimSpace(msg)
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	if len(msg) > 200 {
-		msg = msg[:200] + "..."
-	}
-	return msg
 }

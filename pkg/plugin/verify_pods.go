@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -189,83 +188,6 @@ func (p *verifyPodPass) judge(pod *corev1.Pod, src *verifySources, exec bool) {
 			p.exec = append(p.exec, verifyExecTask{ns: pod.Namespace, pod: pod.Name, container: m.Container, file: m.File, source: m.Kind + " " + m.Object})
 		}
 	}
-}
-
-// verifyPodInput is what checks.JudgePod needs of a pod.
-func verifyPodInput(pod *corev1.Pod) checks.PodTrustInput {
-	in := checks.PodTrustInput{
-		AutomountOff: pod.Spec.AutomountServiceAccountToken != nil && !*pod.Spec.AutomountServiceAccountToken,
-		Running:      pod.Status.Phase == corev1.PodRunning,
-	}
-	_, in.Mirror = pod.Annotations[corev1.MirrorPodAnnotationKey]
-	if pod.Status.StartTime != nil {
-		in.PodStarted = pod.Status.StartTime.Time
-	}
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case v.Projected != nil:
-			for _, s := range v.Projected.Sources {
-				switch {
-				case s.ConfigMap != nil && s.ConfigMap.Name == rootCAConfigMap:
-					if f := verifyKeyPath(s.ConfigMap.Items); f != "" {
-						in.Volumes = append(in.Volumes, checks.PodCAVolume{Volume: v.Name, Kind: checks.SourceRootCA, Object: rootCAConfigMap, File: f})
-					}
-				case s.Secret != nil:
-					if f := verifyKeyPath(s.Secret.Items); f != "" {
-						in.Volumes = append(in.Volumes, checks.PodCAVolume{Volume: v.Name, Kind: checks.SourceSecret, Object: s.Secret.Name, File: f})
-					}
-				}
-			}
-		case v.ConfigMap != nil && v.ConfigMap.Name == rootCAConfigMap:
-			if f := verifyKeyPath(v.ConfigMap.Items); f != "" {
-				in.Volumes = append(in.Volumes, checks.PodCAVolume{Volume: v.Name, Kind: checks.SourceRootCA, Object: rootCAConfigMap, File: f})
-			}
-		case v.Secret != nil:
-			if f := verifyKeyPath(v.Secret.Items); f != "" {
-				in.Volumes = append(in.Volumes, checks.PodCAVolume{Volume: v.Name, Kind: checks.SourceSecret, Object: v.Secret.SecretName, File: f})
-			}
-		}
-	}
-	addMounts := func(c corev1.Container) {
-		for _, m := range c.VolumeMounts {
-			in.Mounts = append(in.Mounts, checks.PodMount{Container: c.Name, Volume: m.Name, MountPath: m.MountPath, SubPath: m.SubPath, SubPathExpr: m.SubPathExpr != ""})
-		}
-	}
-	for _, c := range pod.Spec.Containers {
-		addMounts(c)
-	}
-	// Sidecars (init containers that keep running) talk to the API server
-	// as much as any container.
-	for _, c := range pod.Spec.InitContainers {
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			addMounts(c)
-		}
-	}
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses} {
-		for _, cs := range list {
-			if cs.State.Running != nil && !cs.State.Running.StartedAt.IsZero() {
-				if in.Started == nil {
-					in.Started = map[string]time.Time{}
-				}
-				in.Started[cs.Name] = cs.State.Running.StartedAt.Time
-			}
-		}
-	}
-	return in
-}
-
-// verifyKeyPath is where ca.crt lands in a ConfigMap or Secret volume: its
-// own name unless items map it, "" when items leave it out.
-func verifyKeyPath(items []corev1.KeyToPath) string {
-	if len(items) == 0 {
-		return rootCAKey
-	}
-	for _, it := range items {
-		if it.Key == rootCAKey {
-			return it.Path
-		}
-	}
-	return ""
 }
 
 // verifyResolveDeployments names a Deployment instead of its ReplicaSet,

@@ -1,20 +1,14 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
 // An endpoint address of default/kubernetes is often a node or pod network
@@ -42,7 +36,7 @@ func (r *verifyRun) checkServing(ctx context.Context, sec *verifySection) {
 		sec.add(r.verifyChainItem("kubeconfig server", o.cfg.Host, chain))
 	}
 
-	eps, err := r.verifyAPIEndpoints(ctx)
+	eps, err := cluster.APIEndpoints(ctx, r.o.client)
 	switch {
 	case err != nil:
 		sec.notef("the default/kubernetes EndpointSlices could not be read (%v): only the kubeconfig's server was checked", err)
@@ -76,7 +70,7 @@ func (r *verifyRun) verifyChainItem(kind, name string, chain []*x509.Certificate
 	leaf := chain[0]
 	var against []string
 	for _, c := range rootCAUniq(append(append([]*x509.Certificate{}, rule.Want...), rule.Old...)) {
-		if chainVerifies(chain, []*x509.Certificate{c}) || verifySignedBy(chain, c) {
+		if chainVerifies(chain, []*x509.Certificate{c}) || checks.ChainSignedBy(chain, c) {
 			against = append(against, rule.Describe([]*x509.Certificate{c}))
 		}
 	}
@@ -107,75 +101,4 @@ func (r *verifyRun) verifyChainItem(kind, name string, chain []*x509.Certificate
 		it.Detail = "still served by the old CA: step 9.3 is not done yet, and unbundle refuses until it is; " + it.Detail
 	}
 	return it
-}
-
-// verifySignedBy tells which CA issued a chain that does not verify (an
-// expired one): by signature, the leaf or the last certificate sent.
-func verifySignedBy(chain []*x509.Certificate, ca *x509.Certificate) bool {
-	for _, c := range []*x509.Certificate{chain[0], chain[len(chain)-1]} {
-		if bytes.Equal(c.RawIssuer, ca.RawSubject) && c.CheckSignatureFrom(ca) == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// verifyAPIEndpoints lists the addresses of default/kubernetes, where every
-// API server of the cluster registers itself.
-func (r *verifyRun) verifyAPIEndpoints(ctx context.Context) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	slices := r.o.client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault)
-	err := restartPages(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kubernetes"},
-		func(ctx context.Context, lo metav1.ListOptions) ([]discoveryv1.EndpointSlice, string, error) {
-			l, err := slices.List(ctx, lo)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []discoveryv1.EndpointSlice) {
-			for _, s := range items {
-				for _, p := range s.Ports {
-					if p.Port == nil {
-						continue
-					}
-					for _, ep := range s.Endpoints {
-						if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
-							continue
-						}
-						for _, a := range ep.Addresses {
-							hp := net.JoinHostPort(a, strconv.Itoa(int(*p.Port)))
-							if !seen[hp] {
-								seen[hp] = true
-								out = append(out, hp)
-							}
-						}
-					}
-				}
-			}
-		}, func() { out, seen = nil, map[string]bool{} })
-	return out, err
-}
-
-// verifyDialChain is one handshake with one address, presenting the
-// kubeconfig's server name, without verifying: what is served is the
-// question.
-func verifyDialChain(ctx context.Context, addr, serverName string) ([]*x509.Certificate, error) {
-	ctx, cancel := context.WithTimeout(ctx, verifyEndpointTimeout)
-	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{
-		ServerName:         serverName,
-		InsecureSkipVerify: true, //nolint:gosec // inspection only, no data is exchanged
-		MinVersion:         tls.VersionTLS12,
-	}}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	chain := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(chain) == 0 {
-		return nil, fmt.Errorf("%s presented no certificate", addr)
-	}
-	return chain, nil
 }

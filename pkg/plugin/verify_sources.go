@@ -2,15 +2,16 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
 // verifySources are the ServiceAccount root CA objects, judged once: the
@@ -57,51 +58,16 @@ func (s *verifySources) lookup(ns string) checks.PodSourceLookup {
 func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 	o := r.o
 	s := &verifySources{rootCA: map[string]checks.PodSource{}, secrets: map[string]checks.PodSource{}}
-	cms := o.client.CoreV1().ConfigMaps(o.namespace)
 	seen := map[string]bool{}
-	s.cmErr = restartPages(ctx, metav1.ListOptions{FieldSelector: rootCAConfigMapSelector},
-		func(ctx context.Context, lo metav1.ListOptions) ([]corev1.ConfigMap, string, error) {
-			l, err := cms.List(ctx, lo)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []corev1.ConfigMap) {
-			for i := range items {
-				cm := &items[i]
-				if seen["cm/"+cm.Namespace] {
-					continue
-				}
-				seen["cm/"+cm.Namespace] = true
-				v, has := cm.Data[rootCAKey]
-				src, it := o.verifySource("ConfigMap", cm.Namespace, cm.Name, []byte(v), has, cm.ManagedFields, cm.CreationTimestamp.Time)
-				s.rootCA[cm.Namespace] = src
-				s.items = append(s.items, it)
-			}
-		}, func() {})
-
-	secrets := o.client.CoreV1().Secrets(o.namespace)
-	s.secretErr = restartPages(ctx, metav1.ListOptions{FieldSelector: rootCASecretSelector},
-		func(ctx context.Context, lo metav1.ListOptions) ([]corev1.Secret, string, error) {
-			l, err := secrets.List(ctx, lo)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []corev1.Secret) {
-			for i := range items {
-				sec := &items[i]
-				key := sec.Namespace + "/" + sec.Name
-				if sec.Type != corev1.SecretTypeServiceAccountToken || seen["secret/"+key] {
-					continue
-				}
-				seen["secret/"+key] = true
-				v, has := sec.Data[rootCAKey]
-				src, it := o.verifySource("Secret", sec.Namespace, sec.Name, v, has, sec.ManagedFields, sec.CreationTimestamp.Time)
-				s.secrets[key] = src
-				s.items = append(s.items, it)
-			}
-		}, func() {})
+	s.cmErr, s.secretErr = cluster.EachRootCAObject(ctx, o.client, o.namespace, func() {}, func() {}, func(obj cluster.RootCAObject) {
+		src, it := o.verifySource(obj)
+		if obj.Kind == "Secret" {
+			s.secrets[obj.Namespace+"/"+obj.Name] = src
+		} else {
+			s.rootCA[obj.Namespace] = src
+		}
+		s.items = append(s.items, it)
+	})
 
 	// A namespace without kube-root-ca.crt leaves its new pods unable to
 	// start: the publisher is not running, or not yet done.
@@ -110,19 +76,14 @@ func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 		active = []string{o.namespace}
 	} else {
 		nss := o.client.CoreV1().Namespaces()
-		s.nsErr = restartPages(ctx, metav1.ListOptions{}, func(ctx context.Context, lo metav1.ListOptions) ([]corev1.Namespace, string, error) {
-			l, err := nss.List(ctx, lo)
-			if err != nil {
-				return nil, "", err
-			}
-			return l.Items, l.Continue, nil
-		}, func(items []corev1.Namespace) {
-			for i := range items {
-				if items[i].Status.Phase != corev1.NamespaceTerminating {
-					active = append(active, items[i].Name)
+		_, s.nsErr = cluster.Each(ctx, cluster.PageSize, metav1.ListOptions{},
+			func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) { return nss.List(ctx, lo) },
+			func() { active = nil },
+			func(ns *corev1.Namespace) {
+				if ns.Status.Phase != corev1.NamespaceTerminating {
+					active = append(active, ns.Name)
 				}
-			}
-		}, func() { active = nil })
+			})
 	}
 	if s.cmErr == nil {
 		sort.Strings(active)
@@ -143,14 +104,15 @@ func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 
 // verifySource judges one root CA object's ca.crt and says when it last
 // changed.
-func (o *VerifyOptions) verifySource(kind, ns, name string, value []byte, present bool, mf []metav1.ManagedFieldsEntry, created time.Time) (checks.PodSource, verifyItem) {
+func (o *VerifyOptions) verifySource(obj cluster.RootCAObject) (checks.PodSource, verifyItem) {
+	kind, ns, name := obj.Kind, obj.Namespace, obj.Name
 	var v checks.CAVerdict
-	if !present {
+	if !obj.Present {
 		v = checks.CAVerdict{Reason: checks.CAEmpty, Holds: "absent", Problem: "has no ca.crt"}
 	} else {
-		v = o.rule.Judge(fmt.Sprintf("%s %s/%s %s", kind, ns, name, rootCAKey), value)
+		v = o.rule.Judge(fmt.Sprintf("%s %s/%s %s", kind, ns, name, rootCAKey), obj.Value)
 	}
-	src := caSource(mf, created, len(o.rule.Old) > 0 && v.OK)
+	src := obj.Source(len(o.rule.Old) > 0 && v.OK)
 	src.OK, src.Holds, src.Problem = v.OK, v.Holds, v.Problem
 	changed, by := src.ChangedAt, src.ChangedBy
 	it := verifyItem{Severity: checks.SeverityOK, Kind: kind, Namespace: ns, Name: name, Where: "data." + rootCAKey, Holds: v.Holds, Verdict: v.Reason}
@@ -187,56 +149,6 @@ func (o *VerifyOptions) verifyRootCAAction(v checks.CAVerdict) (action, fix stri
 		return "kubectl carotate instructions --step 2", fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (step 2), then run kubectl carotate bundle", what)
 	}
 	return "kubectl carotate instructions --step 12.1", fmt.Sprintf("point kube-controller-manager's --root-ca-file at %s and restart it (steps 2 and 12.1): it publishes that file into every kube-root-ca.crt and legacy token Secret", what)
-}
-
-// caSource is a root CA object as a pod's trust source: when its ca.crt
-// last changed and by whom, whether that was its creation, and whether the
-// change is known to have changed the content: knownNew says the object
-// holds the new CA of a rotation whose old CA is known, so a later write
-// replaced the old content.
-func caSource(mf []metav1.ManagedFieldsEntry, created time.Time, knownNew bool) checks.PodSource {
-	at, by := verifyCAChange(mf, rootCAKey, created)
-	src := checks.PodSource{Exists: true, ChangedAt: at, ChangedBy: by}
-	src.Unchanged = by != "" && at.Truncate(time.Second).Equal(created.Truncate(time.Second))
-	src.ContentChanged = by != "" && !src.Unchanged && knownNew
-	return src
-}
-
-// verifyCAChange is when data[key] of an object last changed, and by whom.
-//
-// managedFields is the only record the API keeps of when a field changed:
-// the entry of the manager that owns the key carries the time of its last
-// change to the object. (A watch would only see changes made while verify
-// runs; resourceVersions carry no time.) When no entry owns the key
-// (managedFields stripped, or an object older than them), the creation
-// time is used: it is never later than the last change, so a pod is never
-// wrongly called current because of it.
-func verifyCAChange(mf []metav1.ManagedFieldsEntry, key string, created time.Time) (time.Time, string) {
-	var when time.Time
-	var by string
-	for _, e := range mf {
-		if e.FieldsV1 == nil || e.Time == nil {
-			continue
-		}
-		var set map[string]json.RawMessage
-		if json.Unmarshal(e.FieldsV1.Raw, &set) != nil {
-			continue
-		}
-		var data map[string]json.RawMessage
-		if json.Unmarshal(set["f:data"], &data) != nil {
-			continue
-		}
-		if _, ok := data["f:"+key]; !ok {
-			continue
-		}
-		if e.Time.After(when) || when.IsZero() {
-			when, by = e.Time.Time, e.Manager
-		}
-	}
-	if when.IsZero() {
-		return created, ""
-	}
-	return when, by
 }
 
 // report fills the "sa" section.

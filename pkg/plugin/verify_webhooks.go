@@ -25,8 +25,6 @@ var (
 // A CRD carries its whole schema: a page of 500 can be hundreds of MiB.
 const verifyCRDPageSize = 50
 
-const verifyExtensionAuth = "extension-apiserver-authentication"
-
 // verifyBundleCounts sums the caBundles seen.
 type verifyBundleCounts struct {
 	total, related, other, empty int

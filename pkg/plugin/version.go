@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(1000, NewCmdVersion) }
-
 // VersionOptions prints the plugin's build information.
 type VersionOptions struct {
 	*Common

@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
-	"github.com/carotate/kubectl-carotate/pkg/plugin"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 	"github.com/carotate/kubectl-carotate/test/e2e/clusterinfo/citest"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
@@ -76,7 +76,7 @@ func TestUpdateToBundleSignerResigns(t *testing.T) {
 
 	// The undo file has the kubeconfig as it was; the signatures were the
 	// signer's to write, not ours.
-	_, changes, err := plugin.ReadUndoFile(rep.UndoFile)
+	_, changes, err := undofile.Read(rep.UndoFile)
 	Must(t, err)
 	if len(changes) != 1 || changes[0].Key != "kubeconfig" || changes[0].Previous != before.Data["kubeconfig"] || changes[0].Namespace != "kube-public" {
 		t.Errorf("undo records: %+v", changes)

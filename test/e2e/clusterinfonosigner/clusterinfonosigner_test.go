@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/carotate/kubectl-carotate/pkg/plugin"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 	"github.com/carotate/kubectl-carotate/test/e2e/clusterinfo/citest"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
@@ -170,9 +170,9 @@ func TestUpdateSignsWhenSignerIsOff(t *testing.T) {
 
 	// Two writes: the CA, then the signatures; each key's previous value is
 	// in the undo file.
-	_, changes, err := plugin.ReadUndoFile(rep.UndoFile)
+	_, changes, err := undofile.Read(rep.UndoFile)
 	Must(t, err)
-	prev := map[string]plugin.UndoChange{}
+	prev := map[string]undofile.Change{}
 	for _, c := range changes {
 		prev[c.Key] = c
 	}
@@ -211,7 +211,7 @@ func TestSignFlagSignsInTheSameWrite(t *testing.T) {
 	citest.VerifyTokens(t, after, Cluster.BootstrapTokens)
 	// One write: every record carries the final resourceVersion, so there
 	// was never a stored version with the new CA and stale signatures.
-	_, changes, err := plugin.ReadUndoFile(citest.ParseReport(t, r.Stdout).UndoFile)
+	_, changes, err := undofile.Read(citest.ParseReport(t, r.Stdout).UndoFile)
 	Must(t, err)
 	keys := map[string]bool{}
 	for _, c := range changes {

@@ -12,7 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/carotate/kubectl-carotate/pkg/plugin"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
@@ -75,7 +75,7 @@ func TestTwoPassesAtOnce(t *testing.T) {
 			}
 			continue
 		}
-		_, changes, err := plugin.ReadUndoFile(r.rep.UndoFile)
+		_, changes, err := undofile.Read(r.rep.UndoFile)
 		Must(t, err)
 		if len(changes) != r.rep.Totals.Patched {
 			t.Errorf("undo file %s lists %d workloads, its pass patched %d", r.rep.UndoFile, len(changes), r.rep.Totals.Patched)

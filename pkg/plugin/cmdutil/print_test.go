@@ -1,4 +1,4 @@
-package plugin
+package cmdutil
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 
 func TestWriteTableLooksLikeKubectlGet(t *testing.T) {
 	var b bytes.Buffer
-	err := writeTable(&b, []string{"namespace", "state", "not after"}, [][]string{
+	err := WriteTable(&b, []string{"namespace", "state", "not after"}, [][]string{
 		{"kube-system", "bundled", "2036-01-02"},
 		{"default", "only-old", ""},
 	})

@@ -1,4 +1,4 @@
-package plugin
+package cluster
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ func TestStallWatchdog(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	client := &http.Client{Transport: s.wrap(now)(http.DefaultTransport)}
+	client := &http.Client{Transport: s.Wrap(now)(http.DefaultTransport)}
 	for _, path := range []string{"/api/v1/pods", "/api/v1/pods?watch=true"} {
 		go func() {
 			if resp, err := client.Get(srv.URL + path); err == nil {
@@ -61,7 +61,7 @@ func TestStallWatchdog(t *testing.T) {
 	var out bytes.Buffer
 	tick, done := make(chan time.Time), make(chan struct{})
 	finished := make(chan struct{})
-	go func() { s.watch(&out, "https://api:6443", tick, now, done); close(finished) }()
+	go func() { s.Watch(&out, "https://api:6443", tick, now, done); close(finished) }()
 	tick <- now()
 	s.retrying.Add(-2)
 	tick <- now()
@@ -80,21 +80,21 @@ func TestStallWatchdog(t *testing.T) {
 // is spent (a wait.Backoff with a Cap would stop at the cap, after a few
 // tries), and the last error is returned; a permanent error stops at once.
 func TestWithRetryBudget(t *testing.T) {
-	savedDelay, savedBudget, savedFirst, savedAnswered := retryDelay, retryBudget, firstContactBudget, stalls.answered.Load()
+	savedDelay, savedBudget, savedFirst, savedAnswered := RetryDelay, RetryBudget, FirstContactBudget, Stalls.answered.Load()
 	defer func() {
-		retryDelay, retryBudget, firstContactBudget = savedDelay, savedBudget, savedFirst
-		stalls.answered.Store(savedAnswered)
+		RetryDelay, RetryBudget, FirstContactBudget = savedDelay, savedBudget, savedFirst
+		Stalls.answered.Store(savedAnswered)
 	}()
-	retryDelay.Duration, retryDelay.Cap = time.Millisecond, 4*time.Millisecond
-	retryBudget, firstContactBudget = 300*time.Millisecond, 30*time.Millisecond
-	stalls.answered.Store(true)
+	RetryDelay.Duration, RetryDelay.Cap = time.Millisecond, 4*time.Millisecond
+	RetryBudget, FirstContactBudget = 300*time.Millisecond, 30*time.Millisecond
+	Stalls.answered.Store(true)
 
-	before := stalls.retrying.Load()
+	before := Stalls.retrying.Load()
 	calls := 0
 	refused := &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}
 	err := WithRetry(context.Background(), func() error {
 		calls++
-		if got := stalls.retrying.Load(); calls > 1 && got != before+1 {
+		if got := Stalls.retrying.Load(); calls > 1 && got != before+1 {
 			t.Errorf("while retrying, %d callers counted, want %d", got, before+1)
 		}
 		return refused
@@ -107,7 +107,7 @@ func TestWithRetryBudget(t *testing.T) {
 	if calls < 8 {
 		t.Fatalf("%d tries in the budget, want the delay to stay at its cap and go on", calls)
 	}
-	if got := stalls.retrying.Load(); got != before {
+	if got := Stalls.retrying.Load(); got != before {
 		t.Fatalf("after WithRetry %d callers counted as retrying, want %d", got, before)
 	}
 
@@ -127,13 +127,13 @@ func TestWithRetryBudget(t *testing.T) {
 		t.Fatalf("a success after two failures: %v after %d tries", err, calls)
 	}
 	// Until the server has answered once, the short budget applies.
-	stalls.answered.Store(false)
-	if got := currentRetryBudget(); got != firstContactBudget {
-		t.Fatalf("before the first answer the budget is %s, want %s", got, firstContactBudget)
+	Stalls.answered.Store(false)
+	if got := CurrentRetryBudget(); got != FirstContactBudget {
+		t.Fatalf("before the first answer the budget is %s, want %s", got, FirstContactBudget)
 	}
-	stalls.answered.Store(true)
-	if got := currentRetryBudget(); got != retryBudget {
-		t.Fatalf("after an answer the budget is %s, want %s", got, retryBudget)
+	Stalls.answered.Store(true)
+	if got := CurrentRetryBudget(); got != RetryBudget {
+		t.Fatalf("after an answer the budget is %s, want %s", got, RetryBudget)
 	}
 	if !strings.Contains(stallLine("h", 0, 1), "retrying") {
 		t.Fatal("a retrying caller is not said to be retrying")

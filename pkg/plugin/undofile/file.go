@@ -1,4 +1,7 @@
-package plugin
+// Package undofile is the undo file: what a mutating command changed,
+// written (and synced) before or as it changes it, so that "kubectl carotate
+// undo FILE" can put it back even after a crash or Ctrl-C.
+package undofile
 
 import (
 	"bufio"
@@ -8,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
@@ -19,16 +23,16 @@ import (
 // Only public data goes in: CA certificates and kubeconfigs, never token
 // data or keys.
 
-// UndoHeader is the first line of an undo file.
-type UndoHeader struct {
+// Header is the first line of an undo file.
+type Header struct {
 	Command    string    `json:"command"`
 	RotationID string    `json:"rotationID,omitempty"`
 	Server     string    `json:"server"`
 	CreatedAt  time.Time `json:"createdAt"`
 }
 
-// UndoChange is one key of one object as it was before we wrote it.
-type UndoChange struct {
+// Change is one key of one object as it was before we wrote it.
+type Change struct {
 	Kind      string `json:"kind"` // ConfigMap, Secret, Deployment, DaemonSet or StatefulSet
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -49,15 +53,15 @@ type UndoChange struct {
 	Removed bool   `json:"removed,omitempty"`
 }
 
-// UndoWriter appends changes to an undo file.
-type UndoWriter struct {
+// Writer appends changes to an undo file.
+type Writer struct {
 	Path    string
 	f       *os.File
 	changes int
 }
 
-// DefaultUndoDir is ~/.kube/carotate/<rotation id>.
-func DefaultUndoDir(rotationID string) (string, error) {
+// DefaultDir is ~/.kube/carotate/<rotation id>.
+func DefaultDir(rotationID string) (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", err
@@ -68,10 +72,10 @@ func DefaultUndoDir(rotationID string) (string, error) {
 	return filepath.Join(home, ".kube", "carotate", rotationID), nil
 }
 
-// CreateUndoFile creates dir/<command>-<timestamp>.undo.jsonl (0600) and
+// Create creates dir/<command>-<timestamp>.undo.jsonl (0600) and
 // writes its header. Two runs within the same millisecond get -2, -3, ...
 // rather than one failing or overwriting the other.
-func CreateUndoFile(dir string, h UndoHeader) (*UndoWriter, error) {
+func Create(dir string, h Header) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -85,7 +89,7 @@ func CreateUndoFile(dir string, h UndoHeader) (*UndoWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &UndoWriter{Path: path, f: f}
+	w := &Writer{Path: path, f: f}
 	if err := w.writeLine(h); err != nil {
 		f.Close()
 		return nil, err
@@ -95,11 +99,11 @@ func CreateUndoFile(dir string, h UndoHeader) (*UndoWriter, error) {
 
 // Record appends one change. It refuses values that hold private-key
 // material: an undo file must never carry secrets.
-func (w *UndoWriter) Record(c UndoChange) error { return w.RecordAll([]UndoChange{c}) }
+func (w *Writer) Record(c Change) error { return w.RecordAll([]Change{c}) }
 
 // RecordAll appends changes with one sync, for a command that records its
 // changes before it makes them. Nothing is written when one is refused.
-func (w *UndoWriter) RecordAll(changes []UndoChange) error {
+func (w *Writer) RecordAll(changes []Change) error {
 	var buf []byte
 	for _, c := range changes {
 		if checks.ContainsPrivateKey([]byte(c.Previous)) {
@@ -122,9 +126,9 @@ func (w *UndoWriter) RecordAll(changes []UndoChange) error {
 }
 
 // Changes is how many changes the file records.
-func (w *UndoWriter) Changes() int { return w.changes }
+func (w *Writer) Changes() int { return w.changes }
 
-func (w *UndoWriter) writeLine(v any) error {
+func (w *Writer) writeLine(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -138,7 +142,7 @@ func (w *UndoWriter) writeLine(v any) error {
 // Close closes the file, and removes it when it records no change (it was
 // opened for writes that then did not happen): an undo file with nothing
 // to undo would only be clutter.
-func (w *UndoWriter) Close() error {
+func (w *Writer) Close() error {
 	err := w.f.Close()
 	if w.changes == 0 {
 		if rerr := os.Remove(w.Path); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
@@ -148,15 +152,15 @@ func (w *UndoWriter) Close() error {
 	return err
 }
 
-// rewriteUndoFile replaces path with a file holding h and changes, through
+// Rewrite replaces path with a file holding h and changes, through
 // a temporary file and a rename, so a crash leaves one or the other whole.
-func rewriteUndoFile(path string, h UndoHeader, changes []UndoChange) error {
+func Rewrite(path string, h Header, changes []Change) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	w := &UndoWriter{Path: tmp, f: f}
+	w := &Writer{Path: tmp, f: f}
 	if err = w.writeLine(h); err == nil {
 		err = w.RecordAll(changes)
 	}
@@ -172,10 +176,10 @@ func rewriteUndoFile(path string, h UndoHeader, changes []UndoChange) error {
 	return err
 }
 
-// ReadUndoFile parses an undo file; a torn last line (a crash mid-write) is
+// Read parses an undo file; a torn last line (a crash mid-write) is
 // ignored, any other malformed line is an error.
-func ReadUndoFile(path string) (UndoHeader, []UndoChange, error) {
-	var h UndoHeader
+func Read(path string) (Header, []Change, error) {
+	var h Header
 	f, err := os.Open(path)
 	if err != nil {
 		return h, nil, err
@@ -183,7 +187,7 @@ func ReadUndoFile(path string) (UndoHeader, []UndoChange, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	var changes []UndoChange
+	var changes []Change
 	var lines []string
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
@@ -198,7 +202,7 @@ func ReadUndoFile(path string) (UndoHeader, []UndoChange, error) {
 		return h, nil, fmt.Errorf("%s: not a kubectl carotate undo file", path)
 	}
 	for i, l := range lines[1:] {
-		var c UndoChange
+		var c Change
 		if err := json.Unmarshal([]byte(l), &c); err != nil {
 			if i == len(lines)-2 {
 				break // torn last line
@@ -211,4 +215,25 @@ func ReadUndoFile(path string) (UndoHeader, []UndoChange, error) {
 		changes = append(changes, c)
 	}
 	return h, changes, nil
+}
+
+// Undo-file keys of a workload: the pod-template annotation, and
+// spec.paused.
+const (
+	workloadAnnotationKeyPrefix = "spec.template.metadata.annotations["
+	WorkloadPausedKey           = "spec.paused"
+)
+
+// WorkloadAnnotationKey is the undo-file key of a pod-template annotation.
+func WorkloadAnnotationKey(name string) string {
+	return workloadAnnotationKeyPrefix + name + "]"
+}
+
+// WorkloadAnnotationFromKey is the annotation name of such a key.
+func WorkloadAnnotationFromKey(key string) (string, bool) {
+	name, ok := strings.CutPrefix(key, workloadAnnotationKeyPrefix)
+	if !ok || !strings.HasSuffix(name, "]") || len(name) < 2 {
+		return "", false
+	}
+	return strings.TrimSuffix(name, "]"), true
 }

@@ -1,4 +1,4 @@
-package plugin
+package cluster
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ import (
 const (
 	// stallAfter is how old a request must be to count as stalled.
 	stallAfter = 5 * time.Second
-	// stallEvery is how often the watchdog speaks while something stalls.
-	stallEvery = 5 * time.Second
+	// StallEvery is how often the watchdog speaks while something stalls.
+	StallEvery = 5 * time.Second
 )
 
 // apiStalls counts the requests in flight (with their start) and the
@@ -34,8 +34,8 @@ type apiStalls struct {
 	inflight map[uint64]time.Time
 }
 
-// stalls is the process's count: one command runs per process.
-var stalls = &apiStalls{inflight: map[uint64]time.Time{}}
+// Stalls is the process's count: one command runs per process.
+var Stalls = &apiStalls{inflight: map[uint64]time.Time{}}
 
 // streaming tells the requests that stay open on purpose (watches, exec,
 // logs): they are not waiting on a stalled server.
@@ -86,8 +86,8 @@ func (t *stallTransport) answer(resp *http.Response, err error) (*http.Response,
 // cancel a request that timed out.
 func (t *stallTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
 
-// wrap is a rest.Config WrapTransport that records requests in s.
-func (s *apiStalls) wrap(now func() time.Time) func(http.RoundTripper) http.RoundTripper {
+// Wrap is a rest.Config WrapTransport that records requests in s.
+func (s *apiStalls) Wrap(now func() time.Time) func(http.RoundTripper) http.RoundTripper {
 	return func(rt http.RoundTripper) http.RoundTripper { return &stallTransport{s: s, next: rt, now: now} }
 }
 
@@ -114,12 +114,16 @@ func stallLine(host string, stalled, retrying int) string {
 	if retrying > 0 {
 		what = "retrying"
 	}
-	return fmt.Sprintf("waiting for the API server at %s (%s pending, %s)", host, plural(n, "request"), what)
+	requests := "1 request"
+	if n != 1 {
+		requests = fmt.Sprintf("%d requests", n)
+	}
+	return fmt.Sprintf("waiting for the API server at %s (%s pending, %s)", host, requests, what)
 }
 
-// watch prints stallLine to w on every tick while something waits, until
+// Watch prints stallLine to w on every tick while something waits, until
 // done is closed.
-func (s *apiStalls) watch(w io.Writer, host string, tick <-chan time.Time, now func() time.Time, done <-chan struct{}) {
+func (s *apiStalls) Watch(w io.Writer, host string, tick <-chan time.Time, now func() time.Time, done <-chan struct{}) {
 	for {
 		select {
 		case <-done:

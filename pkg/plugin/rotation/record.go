@@ -1,4 +1,8 @@
-package plugin
+// Package rotation is the rotation record in the cluster
+// (kube-system/carotate-state): which rotation is under way, its public
+// CAs, who started it, the log of passes done; and the one resolver of
+// which CAs a command works from (the record, or the CA files given).
+package rotation
 
 import (
 	"context"
@@ -19,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // The rotation record: one ConfigMap, kube-system/carotate-state, that says
@@ -27,40 +33,39 @@ import (
 // so that a second admin, or the same admin after a crash, resumes without
 // flags. It never holds a private key: start refuses any input with one.
 //
-// How other commands use it (see also the report of issue 7):
+// How other commands use it:
 //
-//	rec, err := loadRotation(ctx, client)      // nil, nil when none is recorded
-//	if rec != nil && rec.active() { oldCAs, newCAs := rec.oldCerts(), rec.newCerts() }
-//	err = appendPass(ctx, client, rotationPass{Kind: "bundle", Result: "ok", UndoFile: f})
-//	// errors.Is(err, errNoActiveRotation) means "nothing recorded": ignore it.
+//	rec, err := rotation.Load(ctx, client)      // nil, nil when none is recorded
+//	if rec.Active() { oldCAs, newCAs := rec.OldCAs, rec.NewCAs }
+//	rotation.LogPass(ctx, client, errOut, dry, rotation.Pass{Kind: "bundle", Result: "ok", UndoFile: f})
 const (
-	rotationConfigMap = "carotate-state"
-	rotationNamespace = metav1.NamespaceSystem
+	ConfigMapName = "carotate-state"
+	Namespace     = metav1.NamespaceSystem
 
 	// ConfigMap keys. The certificates are separate keys so that an admin
 	// can write one to a file with kubectl get -o jsonpath.
-	rotationKeyRecord        = "rotation.json"
-	rotationKeyOldCA         = "old-ca.crt"
-	rotationKeyNewCA         = "new-ca.crt"
-	rotationKeyBundle        = "ca-bundle.crt"
-	rotationKeyOldFrontProxy = "old-front-proxy-ca.crt"
-	rotationKeyNewFrontProxy = "new-front-proxy-ca.crt"
+	KeyRecord        = "rotation.json"
+	KeyOldCA         = "old-ca.crt"
+	KeyNewCA         = "new-ca.crt"
+	KeyBundle        = "ca-bundle.crt"
+	KeyOldFrontProxy = "old-front-proxy-ca.crt"
+	KeyNewFrontProxy = "new-front-proxy-ca.crt"
 
-	rotationActive   = "active"
-	rotationFinished = "finished"
-	rotationAborted  = "aborted"
+	StateActive   = "active"
+	StateFinished = "finished"
+	StateAborted  = "aborted"
 
 	// A pass log longer than this is trimmed from the front: a rotation has
 	// a few dozen passes, and the ConfigMap must stay far below 1 MiB.
-	rotationMaxPasses = 500
+	maxPasses = 500
 )
 
-// errNoActiveRotation is returned by appendPass when there is nothing to
+// ErrNoActive is returned by AppendPass when there is nothing to
 // log into: no record, or one that is finished or aborted.
-var errNoActiveRotation = errors.New("no active rotation is recorded in " + rotationNamespace + "/" + rotationConfigMap)
+var ErrNoActive = errors.New("no active rotation is recorded in " + Namespace + "/" + ConfigMapName)
 
-// rotationPass is one entry of the pass log.
-type rotationPass struct {
+// Pass is one entry of the pass log.
+type Pass struct {
 	// Kind is the command: bundle, restart-workloads, update-cluster-info,
 	// verify, unbundle, undo.
 	Kind string `json:"kind"`
@@ -82,9 +87,9 @@ type rotationPass struct {
 	UndoFile string `json:"undoFile,omitempty"`
 }
 
-// rotationRecord is the content of the ConfigMap. The PEMs are kept in
+// Record is the content of the ConfigMap. The PEMs are kept in
 // their own keys, not in rotation.json.
-type rotationRecord struct {
+type Record struct {
 	ID        string    `json:"id"`
 	State     string    `json:"state"`
 	StartedBy string    `json:"startedBy"`
@@ -96,43 +101,43 @@ type rotationRecord struct {
 	OldCASource string `json:"oldCASource"`
 	// OldCAFile and NewCAFile are the paths given to start, as hints for
 	// the commands status prints; they may not exist on another machine.
-	OldCAFile string         `json:"oldCAFile,omitempty"`
-	NewCAFile string         `json:"newCAFile,omitempty"`
-	Passes    []rotationPass `json:"passes"`
+	OldCAFile string `json:"oldCAFile,omitempty"`
+	NewCAFile string `json:"newCAFile,omitempty"`
+	Passes    []Pass `json:"passes"`
 
 	OldCAPEM         []byte `json:"-"`
 	NewCAPEM         []byte `json:"-"`
 	OldFrontProxyPEM []byte `json:"-"`
 	NewFrontProxyPEM []byte `json:"-"`
 
-	resourceVersion string
-	oldCAs, newCAs  []*x509.Certificate
-	oldFP, newFP    []*x509.Certificate
+	// ResourceVersion is the record's version when read: Update and start
+	// write conditionally on it.
+	ResourceVersion string `json:"-"`
+	// OldCAs, NewCAs and the front-proxy CAs are the parsed PEMs.
+	OldCAs, NewCAs []*x509.Certificate `json:"-"`
+	OldFP, NewFP   []*x509.Certificate `json:"-"`
 }
 
-func (r *rotationRecord) active() bool { return r != nil && r.State == rotationActive }
+func (r *Record) Active() bool { return r != nil && r.State == StateActive }
 
-func (r *rotationRecord) oldCerts() []*x509.Certificate { return r.oldCAs }
-func (r *rotationRecord) newCerts() []*x509.Certificate { return r.newCAs }
+// BundlePEM is the bundle the rotation uses: new CA first, then old.
+func (r *Record) BundlePEM() []byte { return checks.BuildBundle(r.NewCAs, r.OldCAs) }
 
-// bundlePEM is the bundle the rotation uses: new CA first, then old.
-func (r *rotationRecord) bundlePEM() []byte { return checks.BuildBundle(r.newCAs, r.oldCAs) }
+// FrontProxy tells whether the rotation replaces the front-proxy CA too.
+func (r *Record) FrontProxy() bool { return len(r.NewFP) > 0 }
 
-// frontProxy tells whether the rotation replaces the front-proxy CA too.
-func (r *rotationRecord) frontProxy() bool { return len(r.newFP) > 0 }
+// RestartValue is the restart-workloads pass value of a phase.
+func (r *Record) RestartValue(phase string) string { return checks.RestartValue(r.ID, phase) }
 
-// restartValue is the restart-workloads pass value of a phase.
-func (r *rotationRecord) restartValue(phase string) string { return checks.RestartValue(r.ID, phase) }
-
-// unbundled tells whether an unbundle pass over every namespace finished:
+// Unbundled tells whether an unbundle pass over every namespace finished:
 // from then on the in-cluster commands take the new CA alone.
-func (r *rotationRecord) unbundled() bool {
-	p := r.lastPass("unbundle")
+func (r *Record) Unbundled() bool {
+	p := r.LastPass("unbundle")
 	return p != nil && p.Result == "ok" && p.Scope == ""
 }
 
-// lastPass returns the latest pass of a kind, nil when there is none.
-func (r *rotationRecord) lastPass(kind string) *rotationPass {
+// LastPass returns the latest pass of a kind, nil when there is none.
+func (r *Record) LastPass(kind string) *Pass {
 	for i := len(r.Passes) - 1; i >= 0; i-- {
 		if r.Passes[i].Kind == kind {
 			return &r.Passes[i]
@@ -141,31 +146,31 @@ func (r *rotationRecord) lastPass(kind string) *rotationPass {
 	return nil
 }
 
-// loadRotation reads the record; nil, nil when none exists.
-func loadRotation(ctx context.Context, client kubernetes.Interface) (*rotationRecord, error) {
+// Load reads the record; nil, nil when none exists.
+func Load(ctx context.Context, client kubernetes.Interface) (*Record, error) {
 	var cm *corev1.ConfigMap
-	err := WithRetry(ctx, func() (err error) {
-		cm, err = client.CoreV1().ConfigMaps(rotationNamespace).Get(ctx, rotationConfigMap, metav1.GetOptions{})
+	err := cluster.WithRetry(ctx, func() (err error) {
+		cm, err = client.CoreV1().ConfigMaps(Namespace).Get(ctx, ConfigMapName, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the rotation record %s/%s: %w", rotationNamespace, rotationConfigMap, err)
+		return nil, fmt.Errorf("reading the rotation record %s/%s: %w", Namespace, ConfigMapName, err)
 	}
-	return rotationFromConfigMap(cm)
+	return FromConfigMap(cm)
 }
 
-// rotationFromConfigMap parses the record and refuses one that holds key
+// FromConfigMap parses the record and refuses one that holds key
 // material or damaged certificates rather than pass it on.
-func rotationFromConfigMap(cm *corev1.ConfigMap) (*rotationRecord, error) {
-	where := rotationNamespace + "/" + rotationConfigMap
-	rec := &rotationRecord{}
-	if err := json.Unmarshal([]byte(cm.Data[rotationKeyRecord]), rec); err != nil {
-		return nil, fmt.Errorf("the rotation record %s is damaged (%s: %v); fix or delete it", where, rotationKeyRecord, err)
+func FromConfigMap(cm *corev1.ConfigMap) (*Record, error) {
+	where := Namespace + "/" + ConfigMapName
+	rec := &Record{}
+	if err := json.Unmarshal([]byte(cm.Data[KeyRecord]), rec); err != nil {
+		return nil, fmt.Errorf("the rotation record %s is damaged (%s: %v); fix or delete it", where, KeyRecord, err)
 	}
-	rec.resourceVersion = cm.ResourceVersion
+	rec.ResourceVersion = cm.ResourceVersion
 	parse := func(key string, required bool) ([]byte, []*x509.Certificate, error) {
 		v, ok := cm.Data[key]
 		if !ok || v == "" {
@@ -184,16 +189,16 @@ func rotationFromConfigMap(cm *corev1.ConfigMap) (*rotationRecord, error) {
 		return []byte(v), certs, nil
 	}
 	var err error
-	if rec.OldCAPEM, rec.oldCAs, err = parse(rotationKeyOldCA, true); err != nil {
+	if rec.OldCAPEM, rec.OldCAs, err = parse(KeyOldCA, true); err != nil {
 		return nil, err
 	}
-	if rec.NewCAPEM, rec.newCAs, err = parse(rotationKeyNewCA, true); err != nil {
+	if rec.NewCAPEM, rec.NewCAs, err = parse(KeyNewCA, true); err != nil {
 		return nil, err
 	}
-	if rec.OldFrontProxyPEM, rec.oldFP, err = parse(rotationKeyOldFrontProxy, false); err != nil {
+	if rec.OldFrontProxyPEM, rec.OldFP, err = parse(KeyOldFrontProxy, false); err != nil {
 		return nil, err
 	}
-	if rec.NewFrontProxyPEM, rec.newFP, err = parse(rotationKeyNewFrontProxy, false); err != nil {
+	if rec.NewFrontProxyPEM, rec.NewFP, err = parse(KeyNewFrontProxy, false); err != nil {
 		return nil, err
 	}
 	if rec.ID == "" || rec.State == "" {
@@ -202,27 +207,27 @@ func rotationFromConfigMap(cm *corev1.ConfigMap) (*rotationRecord, error) {
 	return rec, nil
 }
 
-// configMap renders the record.
-func (r *rotationRecord) configMap() (*corev1.ConfigMap, error) {
-	if len(r.Passes) > rotationMaxPasses {
-		r.Passes = r.Passes[len(r.Passes)-rotationMaxPasses:]
+// ConfigMap renders the record.
+func (r *Record) ConfigMap() (*corev1.ConfigMap, error) {
+	if len(r.Passes) > maxPasses {
+		r.Passes = r.Passes[len(r.Passes)-maxPasses:]
 	}
 	if r.Passes == nil {
-		r.Passes = []rotationPass{}
+		r.Passes = []Pass{}
 	}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	data := map[string]string{
-		rotationKeyRecord: string(js) + "\n",
-		rotationKeyOldCA:  string(r.OldCAPEM),
-		rotationKeyNewCA:  string(r.NewCAPEM),
-		rotationKeyBundle: string(r.bundlePEM()),
+		KeyRecord: string(js) + "\n",
+		KeyOldCA:  string(r.OldCAPEM),
+		KeyNewCA:  string(r.NewCAPEM),
+		KeyBundle: string(r.BundlePEM()),
 	}
 	if len(r.NewFrontProxyPEM) > 0 {
-		data[rotationKeyNewFrontProxy] = string(r.NewFrontProxyPEM)
-		data[rotationKeyOldFrontProxy] = string(r.OldFrontProxyPEM)
+		data[KeyNewFrontProxy] = string(r.NewFrontProxyPEM)
+		data[KeyOldFrontProxy] = string(r.OldFrontProxyPEM)
 	}
 	for k, v := range data {
 		// The last line of defence: nothing that looks like a key leaves
@@ -233,7 +238,7 @@ func (r *rotationRecord) configMap() (*corev1.ConfigMap, error) {
 	}
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: rotationConfigMap, Namespace: rotationNamespace, ResourceVersion: r.resourceVersion,
+			Name: ConfigMapName, Namespace: Namespace, ResourceVersion: r.ResourceVersion,
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-carotate"},
 			Annotations: map[string]string{
 				"carotate.io/description": "The CA rotation under way: public certificates and the log of passes. See kubectl carotate status.",
@@ -243,23 +248,23 @@ func (r *rotationRecord) configMap() (*corev1.ConfigMap, error) {
 	}, nil
 }
 
-// updateRotation applies change to the current record and writes it back
+// Update applies change to the current record and writes it back
 // with the resourceVersion read, re-reading on a conflict: two admins
 // logging passes at once both get their entry in. change returns an error
 // to abort without writing.
-func updateRotation(ctx context.Context, client kubernetes.Interface, dry DryRun, change func(*rotationRecord) error) (*rotationRecord, error) {
+func Update(ctx context.Context, client kubernetes.Interface, dry cmdutil.DryRun, change func(*Record) error) (*Record, error) {
 	for attempt := 0; ; attempt++ {
-		rec, err := loadRotation(ctx, client)
+		rec, err := Load(ctx, client)
 		if err != nil {
 			return nil, err
 		}
 		if rec == nil {
-			return nil, errNoActiveRotation
+			return nil, ErrNoActive
 		}
 		if err := change(rec); err != nil {
 			return nil, err
 		}
-		cm, err := rec.configMap()
+		cm, err := rec.ConfigMap()
 		if err != nil {
 			return nil, err
 		}
@@ -267,36 +272,36 @@ func updateRotation(ctx context.Context, client kubernetes.Interface, dry DryRun
 			return rec, nil
 		}
 		var out *corev1.ConfigMap
-		err = WithRetry(ctx, func() (err error) {
-			out, err = client.CoreV1().ConfigMaps(rotationNamespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: fieldManager, DryRun: dry.Options()})
+		err = cluster.WithRetry(ctx, func() (err error) {
+			out, err = client.CoreV1().ConfigMaps(Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: dry.Options()})
 			return err
 		})
-		if apierrors.IsConflict(err) && attempt < rotationConflictAttempts {
+		if apierrors.IsConflict(err) && attempt < conflictAttempts {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("writing the rotation record %s/%s: %w", rotationNamespace, rotationConfigMap, err)
+			return nil, fmt.Errorf("writing the rotation record %s/%s: %w", Namespace, ConfigMapName, err)
 		}
-		rec.resourceVersion = out.ResourceVersion
+		rec.ResourceVersion = out.ResourceVersion
 		return rec, nil
 	}
 }
 
-const rotationConflictAttempts = 10
+const conflictAttempts = 10
 
-// appendPass logs a pass in the active rotation. It returns
-// errNoActiveRotation when there is none, which callers running without a
+// AppendPass logs a pass in the active rotation. It returns
+// ErrNoActive when there is none, which callers running without a
 // record ignore. At and By are filled in when empty.
-func appendPass(ctx context.Context, client kubernetes.Interface, pass rotationPass) error {
+func AppendPass(ctx context.Context, client kubernetes.Interface, pass Pass) error {
 	if pass.At.IsZero() {
 		pass.At = time.Now().UTC()
 	}
 	if pass.By == "" {
-		pass.By = rotationWhoAmI(ctx, client, nil)
+		pass.By = WhoAmI(ctx, client, nil)
 	}
-	_, err := updateRotation(ctx, client, DryRunNone, func(rec *rotationRecord) error {
-		if !rec.active() {
-			return errNoActiveRotation
+	_, err := Update(ctx, client, cmdutil.DryRunNone, func(rec *Record) error {
+		if !rec.Active() {
+			return ErrNoActive
 		}
 		rec.Passes = append(rec.Passes, pass)
 		return nil
@@ -304,21 +309,21 @@ func appendPass(ctx context.Context, client kubernetes.Interface, pass rotationP
 	return err
 }
 
-// rotationNewID is a rotation id: the UTC date and 6 random hex digits,
+// NewID is a rotation id: the UTC date and 6 random hex digits,
 // short enough for annotation values and file names, sortable by day.
-func rotationNewID(now time.Time) string {
+func NewID(now time.Time) string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return now.UTC().Format("20060102") + "-" + hex.EncodeToString(b)
 }
 
-// rotationWhoAmI names the user the API server sees (SelfSubjectReview,
+// WhoAmI names the user the API server sees (SelfSubjectReview,
 // authentication.k8s.io/v1), else the kubeconfig user of the current
 // context, else "unknown".
-func rotationWhoAmI(ctx context.Context, client kubernetes.Interface, loader clientcmd.ClientConfig) string {
+func WhoAmI(ctx context.Context, client kubernetes.Interface, loader clientcmd.ClientConfig) string {
 	if client != nil {
 		var res *authenticationv1.SelfSubjectReview
-		err := WithRetry(ctx, func() (err error) {
+		err := cluster.WithRetry(ctx, func() (err error) {
 			res, err = client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 			return err
 		})

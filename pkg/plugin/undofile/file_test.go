@@ -1,4 +1,4 @@
-package plugin
+package undofile
 
 import (
 	"os"
@@ -10,11 +10,11 @@ import (
 
 func TestUndoFileRoundTripAndTornLine(t *testing.T) {
 	dir := t.TempDir()
-	w, err := CreateUndoFile(dir, UndoHeader{Command: "bundle", RotationID: "r1", Server: "https://x", CreatedAt: time.Unix(0, 0)})
+	w, err := Create(dir, Header{Command: "bundle", RotationID: "r1", Server: "https://x", CreatedAt: time.Unix(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []UndoChange{
+	want := []Change{
 		{Kind: "ConfigMap", Namespace: "a", Name: "kube-root-ca.crt", Key: "ca.crt", Previous: "OLD", ResourceVersion: "5"},
 		{Kind: "Secret", Namespace: "b", Name: "tok", Key: "ca.crt", Absent: true, ResourceVersion: "6"},
 	}
@@ -23,7 +23,7 @@ func TestUndoFileRoundTripAndTornLine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Record(UndoChange{Kind: "Secret", Name: "x", Key: "k", Previous: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}); err == nil || strings.Contains(err.Error(), "AAAA") {
+	if err := w.Record(Change{Kind: "Secret", Name: "x", Key: "k", Previous: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}); err == nil || strings.Contains(err.Error(), "AAAA") {
 		t.Fatalf("a private key must be refused without echo, got %v", err)
 	}
 	w.Close()
@@ -35,7 +35,7 @@ func TestUndoFileRoundTripAndTornLine(t *testing.T) {
 	f.WriteString(`{"kind":"ConfigMap","name`)
 	f.Close()
 
-	h, got, err := ReadUndoFile(w.Path)
+	h, got, err := Read(w.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,22 +44,7 @@ func TestUndoFileRoundTripAndTornLine(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("hello\n"), 0o600)
-	if _, _, err := ReadUndoFile(bad); err == nil || !strings.Contains(err.Error(), "not a kubectl carotate undo file") {
+	if _, _, err := Read(bad); err == nil || !strings.Contains(err.Error(), "not a kubectl carotate undo file") {
 		t.Fatalf("got %v", err)
-	}
-}
-
-func TestParseDryRun(t *testing.T) {
-	for in, want := range map[string]DryRun{"": DryRunNone, "none": DryRunNone, "client": DryRunClient, "server": DryRunServer} {
-		got, err := ParseDryRun(in)
-		if err != nil || got != want {
-			t.Errorf("ParseDryRun(%q) = %q, %v", in, got, err)
-		}
-	}
-	if _, err := ParseDryRun("true"); err == nil || !strings.Contains(err.Error(), `"none", "client", or "server"`) {
-		t.Errorf("got %v", err)
-	}
-	if DryRunServer.Suffix() != " (server dry run)" || DryRunClient.Suffix() != " (dry run)" || DryRunNone.Suffix() != "" {
-		t.Error("suffixes differ from kubectl's")
 	}
 }

@@ -1,4 +1,4 @@
-package plugin
+package cluster
 
 import (
 	"context"
@@ -84,7 +84,7 @@ func TestChainVerifies(t *testing.T) {
 		{"sent CA is not a root", []*x509.Certificate{leaf, oldCA.cert}, []*x509.Certificate{newCA.cert}, false},
 	}
 	for _, c := range cases {
-		if got := chainVerifies(c.chain, c.roots); got != c.want {
+		if got := checks.ChainVerifies(c.chain, c.roots); got != c.want {
 			t.Errorf("%s: chainVerifies = %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -98,14 +98,14 @@ func TestFetchServingChain(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 
-	chain, err := fetchServingChain(context.Background(), &rest.Config{Host: srv.URL})
+	chain, err := FetchServingChain(context.Background(), &rest.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(chain) != 1 || !chain[0].Equal(cert.Leaf) {
 		t.Fatalf("got %d certificates, want the server's leaf", len(chain))
 	}
-	if !chainVerifies(chain, []*x509.Certificate{ca.cert}) {
+	if !checks.ChainVerifies(chain, []*x509.Certificate{ca.cert}) {
 		t.Fatal("the fetched chain must verify against its CA")
 	}
 
@@ -114,7 +114,7 @@ func TestFetchServingChain(t *testing.T) {
 	srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if _, err := fetchServingChain(ctx, &rest.Config{Host: "https://" + addr}); err == nil || !strings.Contains(err.Error(), addr) {
+	if _, err := FetchServingChain(ctx, &rest.Config{Host: "https://" + addr}); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("closed port: %v", err)
 	}
 }
@@ -133,7 +133,7 @@ func TestServingChainAddress(t *testing.T) {
 	for _, c := range cases {
 		cfg := &rest.Config{Host: c.host}
 		cfg.TLSClientConfig.ServerName = c.serverName
-		addr, sni, err := servingChainAddress(cfg)
+		addr, sni, err := ServingChainAddress(cfg)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%q: error %v, want %q", c.host, err, c.err)

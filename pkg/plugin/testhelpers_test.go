@@ -1,0 +1,104 @@
+package plugin
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/internal/shelltest"
+
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/spf13/cobra"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+)
+
+// servingTestCA is a CA made in memory for tests of this package.
+type servingTestCA struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+	pem  []byte
+}
+
+func newServingTestCA(t *testing.T, cn string) servingTestCA {
+	t.Helper()
+	c, k, p, _, err := checks.GenerateCA(cn, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return servingTestCA{c, k, p}
+}
+
+// servingTestLeaf issues a serving certificate for 127.0.0.1 from ca.
+func servingTestLeaf(t *testing.T, ca servingTestCA) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// testFlags is the kubectl flags behind a test's options.
+func testFlags(o interface{ ExplicitNamespace() string }) *genericclioptions.ConfigFlags {
+	return o.(*RestartWorkloadsOptions).Factory.(*cmdutil.ConfigFactory).ConfigFlags
+}
+
+// testCommands are the root's subcommands, for shelltest.Check.
+func testCommands() []*cobra.Command {
+	return NewCmdCarotate(genericiooptions.NewTestIOStreamsDiscard(), BuildInfo{}).Commands()
+}
+
+// checkRunnable checks that line is a command a shell runs as printed,
+// against the real command tree.
+func checkRunnable(t *testing.T, line string) {
+	t.Helper()
+	shelltest.Check(t, line, testCommands()...)
+}
+
+// TestShelltestKnowsEveryCommand: the subcommands shelltest accepts by name
+// are the root's, aliases included.
+func TestShelltestKnowsEveryCommand(t *testing.T) {
+	var names []string
+	for _, c := range testCommands() {
+		if c.Hidden || c.Name() == "help" {
+			continue
+		}
+		names = append(names, c.Name())
+		names = append(names, c.Aliases...)
+	}
+	sort.Strings(names)
+	if got := shelltest.KnownSubcommands(); !reflect.DeepEqual(got, names) {
+		t.Fatalf("shelltest knows %v, the root has %v", got, names)
+	}
+}
