@@ -21,4 +21,3 @@ func TestCheckRunnableCatchesDescriptions(t *testing.T) {
 		}
 	}
 }
-
