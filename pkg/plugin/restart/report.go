@@ -1,4 +1,4 @@
-package plugin
+package restart
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// restartItem is what happened to one workload.
-type restartItem struct {
+// item is what happened to one workload.
+type item struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -35,31 +36,31 @@ type restartItem struct {
 	Error       string `json:"error,omitempty"`
 }
 
-func (it *restartItem) failed() bool {
+func (it *item) failed() bool {
 	switch it.Result {
-	case restartResultFailed, restartResultNotReached:
+	case resultFailed, resultNotReached:
 		return true
 	}
 	switch it.Rollout {
-	case restartRolloutFailed, restartRolloutTimedOut, restartRolloutNotReached:
+	case rolloutFailed, rolloutTimedOut, rolloutNotReached:
 		return true
 	}
 	return false
 }
 
-func (it *restartItem) ref() string {
+func (it *item) ref() string {
 	return strings.ToLower(it.Kind) + ".apps/" + it.Name
 }
 
-// restartPodItem is a pod no workload patch restarts.
-type restartPodItem struct {
+// podItem is a pod no workload patch restarts.
+type podItem struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Reason    string `json:"reason"`
 	Detail    string `json:"detail"`
 }
 
-type restartTotals struct {
+type totals struct {
 	Workloads    int `json:"workloads"`
 	Patched      int `json:"patched"`
 	Current      int `json:"alreadyCurrent"`
@@ -70,7 +71,7 @@ type restartTotals struct {
 	UnrolledPods int `json:"unrolledPods"`
 }
 
-type restartSummaryRow struct {
+type summaryRow struct {
 	Namespace string         `json:"namespace"`
 	Kind      string         `json:"kind"`
 	Patched   int            `json:"patched"`
@@ -80,23 +81,23 @@ type restartSummaryRow struct {
 	RolledOut int            `json:"rolledOut"`
 }
 
-// restartReport is the -o json|yaml document, and what the tables show.
-type restartReport struct {
-	Annotation  string              `json:"annotation"`
-	Value       string              `json:"value"`
-	ValueSource string              `json:"valueSource"`
-	DryRun      string              `json:"dryRun"`
-	Scope       string              `json:"scope"`
-	Waited      bool                `json:"waited"`
-	Interrupted bool                `json:"interrupted,omitempty"`
-	UndoFile    string              `json:"undoFile,omitempty"`
-	Totals      restartTotals       `json:"totals"`
-	Summary     []restartSummaryRow `json:"summary"`
-	Workloads   []*restartItem      `json:"workloads"`
-	Pods        []restartPodItem    `json:"pods"`
+// report is the -o json|yaml document, and what the tables show.
+type report struct {
+	Annotation  string       `json:"annotation"`
+	Value       string       `json:"value"`
+	ValueSource string       `json:"valueSource"`
+	DryRun      string       `json:"dryRun"`
+	Scope       string       `json:"scope"`
+	Waited      bool         `json:"waited"`
+	Interrupted bool         `json:"interrupted,omitempty"`
+	UndoFile    string       `json:"undoFile,omitempty"`
+	Totals      totals       `json:"totals"`
+	Summary     []summaryRow `json:"summary"`
+	Workloads   []*item      `json:"workloads"`
+	Pods        []podItem    `json:"pods"`
 }
 
-func (r *restartRun) report() restartReport {
+func (r *pass) report() report {
 	items := slices.Clone(r.items)
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
@@ -104,25 +105,25 @@ func (r *restartRun) report() restartReport {
 			return a.Namespace < b.Namespace
 		}
 		if a.Kind != b.Kind {
-			return restartKindOrder(a.Kind) < restartKindOrder(b.Kind)
+			return kindOrder(a.Kind) < kindOrder(b.Kind)
 		}
 		return a.Name < b.Name
 	})
-	rep := restartReport{
+	rep := report{
 		Annotation: r.o.Annotation, Value: r.value, ValueSource: r.source, DryRun: string(r.o.dryRun),
 		Scope: r.o.scope.String(), Waited: r.o.Wait, UndoFile: r.undoFile, Workloads: items, Pods: r.pods,
 	}
 	if rep.Workloads == nil {
-		rep.Workloads = []*restartItem{}
+		rep.Workloads = []*item{}
 	}
 	if rep.Pods == nil {
-		rep.Pods = []restartPodItem{}
+		rep.Pods = []podItem{}
 	}
-	rows := map[[2]string]*restartSummaryRow{}
-	row := func(ns, kind string) *restartSummaryRow {
+	rows := map[[2]string]*summaryRow{}
+	row := func(ns, kind string) *summaryRow {
 		k := [2]string{ns, kind}
 		if rows[k] == nil {
-			rows[k] = &restartSummaryRow{Namespace: ns, Kind: kind}
+			rows[k] = &summaryRow{Namespace: ns, Kind: kind}
 		}
 		return rows[k]
 	}
@@ -131,13 +132,13 @@ func (r *restartRun) report() restartReport {
 		s := row(it.Namespace, it.Kind)
 		t.Workloads++
 		switch it.Result {
-		case restartResultPatched:
+		case resultPatched:
 			s.Patched++
 			t.Patched++
-		case restartResultCurrent:
+		case resultCurrent:
 			s.Current++
 			t.Current++
-		case restartResultGone:
+		case resultGone:
 			t.Gone++
 		}
 		if it.Skipped != "" {
@@ -150,9 +151,9 @@ func (r *restartRun) report() restartReport {
 		if it.failed() {
 			s.Failed++
 			t.Failed++
-			rep.Interrupted = rep.Interrupted || it.Result == restartResultNotReached || it.Rollout == restartRolloutNotReached
+			rep.Interrupted = rep.Interrupted || it.Result == resultNotReached || it.Rollout == rolloutNotReached
 		}
-		if it.Rollout == restartRolloutComplete {
+		if it.Rollout == rolloutComplete {
 			s.RolledOut++
 			t.RolledOut++
 		}
@@ -173,24 +174,24 @@ func (r *restartRun) report() restartReport {
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}
-		return restartKindOrder(a.Kind) < restartKindOrder(b.Kind)
+		return kindOrder(a.Kind) < kindOrder(b.Kind)
 	})
 	if rep.Summary == nil {
-		rep.Summary = []restartSummaryRow{}
+		rep.Summary = []summaryRow{}
 	}
 	return rep
 }
 
-// restartTableLimit caps each list under the summary; -o json has them all.
-const restartTableLimit = 100
+// tableLimit caps each list under the summary; -o json has them all.
+const tableLimit = 100
 
-func (r *restartRun) finish(context.Context) error {
+func (r *pass) finish(context.Context) error {
 	rep := r.report()
 	var err error
-	if r.o.Output == outputJSON || r.o.Output == outputYAML {
-		err = printStructured(r.o.Out, r.o.Output, rep)
+	if r.o.Output == cmdutil.OutputJSON || r.o.Output == cmdutil.OutputYAML {
+		err = cmdutil.PrintStructured(r.o.Out, r.o.Output, rep)
 	} else {
-		err = restartPrintTables(r.o.Out, rep, r.o.dryRun)
+		err = printTables(r.o.Out, rep, r.o.dryRun)
 	}
 	if err != nil {
 		return err
@@ -203,13 +204,13 @@ func (r *restartRun) finish(context.Context) error {
 	if rep.Interrupted {
 		what = fmt.Sprintf("interrupted: %d of %d workloads not finished or failed", t.Failed, t.Workloads)
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("%s; re-run with --value %s to finish this pass: what already carries the value is not patched again", what, r.value)}
+	return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("%s; re-run with --value %s to finish this pass: what already carries the value is not patched again", what, r.value)}
 }
 
-// restartPrintTables prints the summary by namespace and kind, then every
+// printTables prints the summary by namespace and kind, then every
 // workload or pod that will not roll and every failure, then one line of
 // totals.
-func restartPrintTables(w io.Writer, rep restartReport, dryRun DryRun) error {
+func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 	dash := func(n int, show bool) string {
 		if !show {
 			return "-"
@@ -220,24 +221,24 @@ func restartPrintTables(w io.Writer, rep restartReport, dryRun DryRun) error {
 	for _, s := range rep.Summary {
 		pod := s.Kind == "Pod"
 		rows = append(rows, []string{s.Namespace, s.Kind, dash(s.Patched, !pod), dash(s.Current, !pod),
-			restartSkippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod)})
+			skippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod)})
 	}
 	if len(rows) > 0 {
-		if err := writeTable(w, []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"}, rows); err != nil {
+		if err := cmdutil.WriteTable(w, []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"}, rows); err != nil {
 			return err
 		}
 	}
 
-	var attention [][]string
+	var notRolled [][]string
 	for _, it := range rep.Workloads {
-		if reason, detail := restartAttention(it); reason != "" {
-			attention = append(attention, []string{it.Namespace, it.ref(), reason, detail})
+		if reason, detail := attention(it); reason != "" {
+			notRolled = append(notRolled, []string{it.Namespace, it.ref(), reason, detail})
 		}
 	}
 	for _, p := range rep.Pods {
-		attention = append(attention, []string{p.Namespace, "pod/" + p.Name, p.Reason, p.Detail})
+		notRolled = append(notRolled, []string{p.Namespace, "pod/" + p.Name, p.Reason, p.Detail})
 	}
-	if err := restartSection(w, "Not rolled by this pass:", []string{"namespace", "object", "reason", "what to do"}, attention); err != nil {
+	if err := section(w, "Not rolled by this pass:", []string{"namespace", "object", "reason", "what to do"}, notRolled); err != nil {
 		return err
 	}
 	var failed [][]string
@@ -246,7 +247,7 @@ func restartPrintTables(w io.Writer, rep restartReport, dryRun DryRun) error {
 			failed = append(failed, []string{it.Namespace, it.ref(), it.Error})
 		}
 	}
-	if err := restartSection(w, "Failed:", []string{"namespace", "object", "error"}, failed); err != nil {
+	if err := section(w, "Failed:", []string{"namespace", "object", "error"}, failed); err != nil {
 		return err
 	}
 
@@ -266,7 +267,7 @@ func restartPrintTables(w io.Writer, rep restartReport, dryRun DryRun) error {
 	return err
 }
 
-func restartSection(w io.Writer, title string, header []string, rows [][]string) error {
+func section(w io.Writer, title string, header []string, rows [][]string) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -274,10 +275,10 @@ func restartSection(w io.Writer, title string, header []string, rows [][]string)
 		return err
 	}
 	shown := rows
-	if len(rows) > restartTableLimit {
-		shown = rows[:restartTableLimit]
+	if len(rows) > tableLimit {
+		shown = rows[:tableLimit]
 	}
-	if err := writeTable(w, header, shown); err != nil {
+	if err := cmdutil.WriteTable(w, header, shown); err != nil {
 		return err
 	}
 	if len(rows) > len(shown) {
@@ -287,8 +288,8 @@ func restartSection(w io.Writer, title string, header []string, rows [][]string)
 	return nil
 }
 
-// restartSkippedCell reads "0", or "1 (paused)", or "2 (OnDelete), 1 (0 replicas)".
-func restartSkippedCell(m map[string]int) string {
+// skippedCell reads "0", or "1 (paused)", or "2 (OnDelete), 1 (0 replicas)".
+func skippedCell(m map[string]int) string {
 	if len(m) == 0 {
 		return "0"
 	}
@@ -304,10 +305,10 @@ func restartSkippedCell(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// restartAttention says why a workload needs the admin, and what to do.
-func restartAttention(it *restartItem) (reason, detail string) {
+// attention says why a workload needs the admin, and what to do.
+func attention(it *item) (reason, detail string) {
 	did := "patched"
-	if it.Result == restartResultCurrent {
+	if it.Result == resultCurrent {
 		did = "carries the value"
 	}
 	switch it.Skipped {
@@ -319,7 +320,7 @@ func restartAttention(it *restartItem) (reason, detail string) {
 		return it.Skipped, "nothing to roll; pods created later get the new template"
 	}
 	switch {
-	case it.Result == restartResultGone:
+	case it.Result == resultGone:
 		return "gone", it.Error
 	case it.Note != "":
 		return "partition", it.Note
@@ -327,10 +328,10 @@ func restartAttention(it *restartItem) (reason, detail string) {
 	return "", ""
 }
 
-// restartProgress reports on stderr: a line redrawn in place on a
+// progress reports on stderr: a line redrawn in place on a
 // terminal, a plain line every few seconds otherwise (logs, CI), and a
 // final line either way.
-type restartProgress struct {
+type progress struct {
 	w       io.Writer
 	tty     bool
 	total   int
@@ -350,19 +351,19 @@ type restartProgress struct {
 }
 
 const (
-	restartTTYInterval   = 200 * time.Millisecond
-	restartPlainInterval = 5 * time.Second
+	ttyInterval   = 200 * time.Millisecond
+	plainInterval = 5 * time.Second
 )
 
-func newRestartProgress(w io.Writer, tty bool, total int, wait bool, dryRun DryRun) *restartProgress {
-	return &restartProgress{w: w, tty: tty, total: total, wait: wait, suffix: dryRun.Suffix(), quit: make(chan struct{})}
+func newProgress(w io.Writer, tty bool, total int, wait bool, dryRun cmdutil.DryRun) *progress {
+	return &progress{w: w, tty: tty, total: total, wait: wait, suffix: dryRun.Suffix(), quit: make(chan struct{})}
 }
 
-func (p *restartProgress) start() {
+func (p *progress) start() {
 	p.started = time.Now()
-	interval := restartPlainInterval
+	interval := plainInterval
 	if p.tty {
-		interval = restartTTYInterval
+		interval = ttyInterval
 	}
 	p.wg.Go(func() {
 		tick := time.NewTicker(interval)
@@ -378,21 +379,21 @@ func (p *restartProgress) start() {
 	})
 }
 
-func (p *restartProgress) stop() {
+func (p *progress) stop() {
 	close(p.quit)
 	p.wg.Wait()
 	p.draw(true)
 }
 
 // finished counts one workload as done (with the failures among them).
-func (p *restartProgress) finished(it *restartItem) {
+func (p *progress) finished(it *item) {
 	p.done.Add(1)
 	if it.failed() {
 		p.failed.Add(1)
 	}
 }
 
-func (p *restartProgress) line() string {
+func (p *progress) line() string {
 	done := p.done.Load()
 	elapsed := time.Since(p.started)
 	rate := 0.0
@@ -418,7 +419,7 @@ func (p *restartProgress) line() string {
 	return s + p.suffix
 }
 
-func (p *restartProgress) draw(final bool) {
+func (p *progress) draw(final bool) {
 	if p == nil {
 		return
 	}
@@ -447,7 +448,7 @@ func (p *restartProgress) draw(final bool) {
 
 // eventf prints one line about one workload without garbling the
 // progress line on a terminal.
-func (p *restartProgress) eventf(format string, args ...any) {
+func (p *progress) eventf(format string, args ...any) {
 	if p == nil {
 		return
 	}
