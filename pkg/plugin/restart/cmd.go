@@ -1,3 +1,7 @@
+// Package restart is "kubectl carotate restart-workloads": one pass that
+// sets a pod-template annotation on every Deployment, DaemonSet and
+// StatefulSet so their pods load the CA again, optionally waiting for the
+// rollouts, and a report of what did not or could not roll.
 package restart
 
 import (

@@ -1,3 +1,5 @@
+// Package undo is "kubectl carotate undo FILE": it puts back what a
+// mutating command changed, from the undo file that command wrote.
 package undo
 
 import (

@@ -75,6 +75,7 @@ type restorer struct {
 
 func (u *restorer) run(ctx context.Context, objects []*object) []result {
 	results := make([]result, len(objects))
+	// Once ctx is done Fanout starts no restore: those left say so.
 	for i, obj := range objects {
 		results[i] = result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys, Result: "failed", Reason: "interrupted before it was restored"}
 	}
