@@ -13,6 +13,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
 )
 
 // BuildInfo is what the release build stamps into the binary.
@@ -57,12 +59,12 @@ then checks through the API that they were done.`,
 		NewCmdStart(common),
 		NewCmdInstructions(common),
 		NewCmdBundle(common),
-		NewCmdRestartWorkloads(common),
+		restart.NewCmdRestartWorkloads(common),
 		NewCmdUpdateClusterInfo(common),
 		NewCmdVerify(common),
 		NewCmdUnbundle(common),
 		NewCmdInspect(common),
-		NewCmdUndo(common),
+		undo.NewCmdUndo(common),
 		NewCmdFinish(common),
 		NewCmdAbort(common),
 		NewCmdVersion(common),

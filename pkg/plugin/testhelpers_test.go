@@ -17,13 +17,11 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/internal/shelltest"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/spf13/cobra"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
-	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // servingTestCA is a CA made in memory for tests of this package.
@@ -67,11 +65,6 @@ func servingTestLeaf(t *testing.T, ca servingTestCA) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
-// testFlags is the kubectl flags behind a test's options.
-func testFlags(o interface{ ExplicitNamespace() string }) *genericclioptions.ConfigFlags {
-	return o.(*RestartWorkloadsOptions).Factory.(*cmdutil.ConfigFactory).ConfigFlags
 }
 
 // testCommands are the root's subcommands, for shelltest.Check.

@@ -141,28 +141,12 @@ func ListWorkloads(ctx context.Context, client kubernetes.Interface, kind, ns st
 
 // GetWorkload reads one workload.
 func GetWorkload(ctx context.Context, client kubernetes.Interface, kind, ns, name, annotation string) (*Workload, error) {
-	apps := client.AppsV1()
-	switch kind {
-	case checks.KindDeployment:
-		d, err := apps.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return fromDeployment(d, annotation), nil
-	case checks.KindDaemonSet:
-		d, err := apps.DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return fromDaemonSet(d, annotation), nil
-	case checks.KindStatefulSet:
-		d, err := apps.StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return fromStatefulSet(d, annotation), nil
+	obj, err := getWorkload(ctx, client, kind, ns, name)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown kind %q", kind)
+	w, _ := WorkloadFrom(obj, annotation)
+	return w, nil
 }
 
 // PatchWorkload sends one patch to a Deployment, DaemonSet or StatefulSet

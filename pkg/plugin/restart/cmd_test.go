@@ -1,4 +1,4 @@
-package plugin
+package restart
 
 import (
 	"bytes"
@@ -29,27 +29,39 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// restartTestOptions builds options the way NewCmdRestartWorkloads does,
+// testOptions builds options the way NewCmdRestartWorkloads does,
 // with a fake client; the fake stands in for the API only in these unit
 // tests of the command's own logic (the e2e tests use a real apiserver).
-func restartTestOptions(t *testing.T, client kubernetes.Interface) (*RestartWorkloadsOptions, *bytes.Buffer, *bytes.Buffer) {
+func testOptions(t *testing.T, client kubernetes.Interface) (*Options, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
-	common := &Common{
+	env := &cmdutil.Env{
 		IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: errOut},
 		Factory:   cmdutil.NewConfigFactory(genericclioptions.NewConfigFlags(false), "test", nil),
 	}
-	o := &RestartWorkloadsOptions{Common: common, Kinds: []string{"deployments", "daemonsets", "statefulsets"},
-		Annotation: restartDefaultAnnotation, Concurrency: 4, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none", UndoDir: t.TempDir()}
+	o := &Options{Env: env, Kinds: []string{"deployments", "daemonsets", "statefulsets"},
+		Annotation: defaultAnnotation, Concurrency: 4, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none", UndoDir: t.TempDir()}
 	o.NewClient = func() (kubernetes.Interface, error) { return client, nil }
 	o.Now = func() time.Time { return time.Date(2026, 11, 30, 15, 4, 5, 0, time.FixedZone("CET", 3600)) }
 	return o, out, errOut
 }
 
-func restartRunOptions(t *testing.T, o *RestartWorkloadsOptions) error {
+// workloadOf is the Workload of a Deployment, DaemonSet or StatefulSet.
+func workloadOf(obj any) *cluster.Workload {
+	w, _ := cluster.WorkloadFrom(obj, defaultAnnotation)
+	return w
+}
+
+// testFlags is the kubectl flags behind a test's options.
+func testFlags(o *Options) *genericclioptions.ConfigFlags {
+	return o.Factory.(*cmdutil.ConfigFactory).ConfigFlags
+}
+
+func runTest(t *testing.T, o *Options) error {
 	t.Helper()
 	if err := o.Complete(nil, nil); err != nil {
 		t.Fatal(err)
@@ -60,8 +72,8 @@ func restartRunOptions(t *testing.T, o *RestartWorkloadsOptions) error {
 	return o.Run(context.Background())
 }
 
-// restartFakeClient answers every SelfSubjectAccessReview with allowed.
-func restartFakeClient(objs ...runtime.Object) *fake.Clientset {
+// fakeClient answers every SelfSubjectAccessReview with allowed.
+func fakeClient(objs ...runtime.Object) *fake.Clientset {
 	c := fake.NewClientset(objs...)
 	c.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
@@ -71,7 +83,7 @@ func restartFakeClient(objs ...runtime.Object) *fake.Clientset {
 	return c
 }
 
-func restartDeployment(ns, name string, replicas int32, value string) *appsv1.Deployment {
+func testDeployment(ns, name string, replicas int32, value string) *appsv1.Deployment {
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + ns + "-" + name), Generation: 1},
 		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas),
@@ -79,12 +91,12 @@ func restartDeployment(ns, name string, replicas int32, value string) *appsv1.De
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}}}},
 	}
 	if value != "" {
-		d.Spec.Template.Annotations = map[string]string{restartDefaultAnnotation: value}
+		d.Spec.Template.Annotations = map[string]string{defaultAnnotation: value}
 	}
 	return d
 }
 
-func restartPatches(c *fake.Clientset) []string {
+func patches(c *fake.Clientset) []string {
 	var out []string
 	for _, a := range c.Actions() {
 		if p, ok := a.(k8stesting.PatchAction); ok {
@@ -97,31 +109,31 @@ func restartPatches(c *fake.Clientset) []string {
 func TestRestartValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		set  func(o *RestartWorkloadsOptions)
+		set  func(o *Options)
 		want string
 	}{
-		{"bad dry-run", func(o *RestartWorkloadsOptions) { o.DryRunFlag = "yes" }, `invalid --dry-run value "yes": must be "none", "client", or "server"`},
-		{"bad kind", func(o *RestartWorkloadsOptions) { o.Kinds = []string{"deploy", "jobs"} }, `unknown kind "jobs" in --kinds`},
-		{"bad annotation", func(o *RestartWorkloadsOptions) { o.Annotation = "ca rotation" }, `invalid --annotation "ca rotation"`},
-		{"value with space", func(o *RestartWorkloadsOptions) { o.Value = "a b" }, `invalid --value "a b"`},
-		{"value not UTF-8", func(o *RestartWorkloadsOptions) { o.Value = "x\xff\xfe" }, `invalid --value "x\xff\xfe": not valid UTF-8`},
-		{"value too long", func(o *RestartWorkloadsOptions) { o.Value = strings.Repeat("x", 254) }, "invalid --value: 254 bytes, at most 253"},
-		{"-n and -A", func(o *RestartWorkloadsOptions) { *testFlags(o).Namespace = "a"; o.AllNamespaces = true }, "-n/--namespace and -A/--all-namespaces cannot be used together"},
-		{"-n and selector", func(o *RestartWorkloadsOptions) { *testFlags(o).Namespace = "a"; o.NamespaceSelector = "x=y" }, "-n/--namespace and --namespace-selector"},
-		{"-n and exclude", func(o *RestartWorkloadsOptions) { *testFlags(o).Namespace = "a"; o.ExcludeNamespaces = []string{"b"} }, "-n/--namespace and --exclude-namespace"},
-		{"bad namespace selector", func(o *RestartWorkloadsOptions) { o.NamespaceSelector = "a=(" }, "invalid --namespace-selector"},
-		{"bad selector", func(o *RestartWorkloadsOptions) { o.Selector = "a=(" }, "invalid -l/--selector"},
-		{"bad excluded name", func(o *RestartWorkloadsOptions) { o.ExcludeNamespaces = []string{"Kube_System"} }, `invalid --exclude-namespace "Kube_System"`},
-		{"concurrency", func(o *RestartWorkloadsOptions) { o.Concurrency = 0 }, "--concurrency must be at least 1"},
-		{"max in flight", func(o *RestartWorkloadsOptions) { o.MaxInFlight = 0 }, "--max-in-flight must be at least 1"},
-		{"timeout", func(o *RestartWorkloadsOptions) { o.Timeout = 0 }, "--timeout must be positive"},
-		{"wait and dry run", func(o *RestartWorkloadsOptions) { o.Wait, o.DryRunFlag = true, "server" }, "--wait cannot be used with --dry-run=server"},
-		{"ondelete needs wait", func(o *RestartWorkloadsOptions) { o.DeleteOnDeletePods = true }, "--delete-ondelete-pods needs --wait"},
-		{"output", func(o *RestartWorkloadsOptions) { o.Output = "wide" }, `unsupported output format "wide"`},
+		{"bad dry-run", func(o *Options) { o.DryRunFlag = "yes" }, `invalid --dry-run value "yes": must be "none", "client", or "server"`},
+		{"bad kind", func(o *Options) { o.Kinds = []string{"deploy", "jobs"} }, `unknown kind "jobs" in --kinds`},
+		{"bad annotation", func(o *Options) { o.Annotation = "ca rotation" }, `invalid --annotation "ca rotation"`},
+		{"value with space", func(o *Options) { o.Value = "a b" }, `invalid --value "a b"`},
+		{"value not UTF-8", func(o *Options) { o.Value = "x\xff\xfe" }, `invalid --value "x\xff\xfe": not valid UTF-8`},
+		{"value too long", func(o *Options) { o.Value = strings.Repeat("x", 254) }, "invalid --value: 254 bytes, at most 253"},
+		{"-n and -A", func(o *Options) { *testFlags(o).Namespace = "a"; o.AllNamespaces = true }, "-n/--namespace and -A/--all-namespaces cannot be used together"},
+		{"-n and selector", func(o *Options) { *testFlags(o).Namespace = "a"; o.NamespaceSelector = "x=y" }, "-n/--namespace and --namespace-selector"},
+		{"-n and exclude", func(o *Options) { *testFlags(o).Namespace = "a"; o.ExcludeNamespaces = []string{"b"} }, "-n/--namespace and --exclude-namespace"},
+		{"bad namespace selector", func(o *Options) { o.NamespaceSelector = "a=(" }, "invalid --namespace-selector"},
+		{"bad selector", func(o *Options) { o.Selector = "a=(" }, "invalid -l/--selector"},
+		{"bad excluded name", func(o *Options) { o.ExcludeNamespaces = []string{"Kube_System"} }, `invalid --exclude-namespace "Kube_System"`},
+		{"concurrency", func(o *Options) { o.Concurrency = 0 }, "--concurrency must be at least 1"},
+		{"max in flight", func(o *Options) { o.MaxInFlight = 0 }, "--max-in-flight must be at least 1"},
+		{"timeout", func(o *Options) { o.Timeout = 0 }, "--timeout must be positive"},
+		{"wait and dry run", func(o *Options) { o.Wait, o.DryRunFlag = true, "server" }, "--wait cannot be used with --dry-run=server"},
+		{"ondelete needs wait", func(o *Options) { o.DeleteOnDeletePods = true }, "--delete-ondelete-pods needs --wait"},
+		{"output", func(o *Options) { o.Output = "wide" }, `unsupported output format "wide"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o, _, _ := restartTestOptions(t, restartFakeClient())
+			o, _, _ := testOptions(t, fakeClient())
 			ns := ""
 			testFlags(o).Namespace = &ns
 			tt.set(o)
@@ -137,12 +149,12 @@ func TestRestartValidate(t *testing.T) {
 }
 
 func TestRestartRateLimitDefaultsUnlessGiven(t *testing.T) {
-	o, _, _ := restartTestOptions(t, restartFakeClient())
+	o, _, _ := testOptions(t, fakeClient())
 	cmd := &cobra.Command{}
 	f := o.Factory.(*cmdutil.ConfigFactory)
 	cmd.Flags().Float32Var(&f.QPS, "qps", 50, "")
 	cmd.Flags().IntVar(&f.Burst, "burst", 100, "")
-	if err := o.Complete(cmd, nil); err != nil || o.qps != restartDefaultQPS || o.burst != restartDefaultBurst {
+	if err := o.Complete(cmd, nil); err != nil || o.qps != defaultQPS || o.burst != defaultBurst {
 		t.Fatalf("without --qps: qps %v burst %d (%v)", o.qps, o.burst, err)
 	}
 	if err := cmd.Flags().Set("qps", "7"); err != nil {
@@ -154,7 +166,7 @@ func TestRestartRateLimitDefaultsUnlessGiven(t *testing.T) {
 }
 
 func TestRestartParseKinds(t *testing.T) {
-	got, err := restartParseKinds([]string{"sts,deploy", "DaemonSets.apps", "deployment"})
+	got, err := parseKinds([]string{"sts,deploy", "DaemonSets.apps", "deployment"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,43 +177,43 @@ func TestRestartParseKinds(t *testing.T) {
 	if strings.Join(names, ",") != "deployments,daemonsets,statefulsets" {
 		t.Fatalf("kinds = %v", names)
 	}
-	if _, err := restartParseKinds([]string{""}); err == nil {
+	if _, err := parseKinds([]string{""}); err == nil {
 		t.Fatal("empty --kinds accepted")
 	}
 }
 
 func TestRestartDefaultValueIsFreshUTC(t *testing.T) {
-	o, _, _ := restartTestOptions(t, restartFakeClient())
-	v, src, err := o.restartDefaultValue(context.Background())
+	o, _, _ := testOptions(t, fakeClient())
+	v, src, err := o.defaultValue(context.Background())
 	if err != nil || v != "20261130T140405Z" || src != "generated" {
 		t.Fatalf("value %q from %q (%v), want 20261130T140405Z from generated", v, src, err)
 	}
 	o.Value = "rot-1/bundle"
-	if v, src, _ := o.restartDefaultValue(context.Background()); v != "rot-1/bundle" || src != "flag" {
+	if v, src, _ := o.defaultValue(context.Background()); v != "rot-1/bundle" || src != "flag" {
 		t.Fatalf("--value not used: %q %q", v, src)
 	}
 }
 
 func TestRestartPatchBody(t *testing.T) {
-	if got := string(restartPatchBody("ca-rotation", "v1", "", false)); got != `{"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
+	if got := string(patchBody("ca-rotation", "v1", "", false)); got != `{"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
 		t.Fatalf("patch = %s", got)
 	}
-	if got := string(restartPatchBody("ca-rotation", "v1", "42", false)); got != `{"metadata":{"resourceVersion":"42"},"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
+	if got := string(patchBody("ca-rotation", "v1", "42", false)); got != `{"metadata":{"resourceVersion":"42"},"spec":{"template":{"metadata":{"annotations":{"ca-rotation":"v1"}}}}}` {
 		t.Fatalf("patch with a precondition = %s", got)
 	}
-	if got := string(restartPatchBody("example.com/rot", `a"b`, "", true)); got != `{"spec":{"paused":false,"template":{"metadata":{"annotations":{"example.com/rot":"a\"b"}}}}}` {
+	if got := string(patchBody("example.com/rot", `a"b`, "", true)); got != `{"spec":{"paused":false,"template":{"metadata":{"annotations":{"example.com/rot":"a\"b"}}}}}` {
 		t.Fatalf("patch = %s", got)
 	}
 }
 
 func TestRestartScope(t *testing.T) {
-	s := restartScope{exclude: map[string]bool{"b": true}}
+	s := scope{exclude: map[string]bool{"b": true}}
 	if !s.covers("a") || s.covers("b") {
 		t.Fatal("exclusion not honoured")
 	}
-	o, _, _ := restartTestOptions(t, restartFakeClient())
+	o, _, _ := testOptions(t, fakeClient())
 	o.scope = s
-	if lo := o.restartListOptions("app=x"); lo.FieldSelector != "metadata.namespace!=b" || lo.LabelSelector != "app=x" {
+	if lo := o.listOptions("app=x"); lo.FieldSelector != "metadata.namespace!=b" || lo.LabelSelector != "app=x" {
 		t.Fatalf("list options %+v", lo)
 	}
 }
@@ -211,7 +223,7 @@ func TestRestartScope(t *testing.T) {
 // and every kind of "will not roll" reported in the tables.
 func TestRestartRunReportsEverything(t *testing.T) {
 	const value = "20261130T140405Z"
-	paused := restartDeployment("a", "frozen", 1, "")
+	paused := testDeployment("a", "frozen", 1, "")
 	paused.Spec.Paused = true
 	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "agent", UID: "uid-agent"},
 		Spec:   appsv1.DaemonSetSpec{UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType}},
@@ -222,15 +234,15 @@ func TestRestartRunReportsEverything(t *testing.T) {
 			OwnerReferences: []metav1.OwnerReference{{Kind: "DaemonSet", Name: "agent", UID: "uid-agent", Controller: ptr.To(true)}}},
 			Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 		if ann != "" {
-			p.Annotations = map[string]string{restartDefaultAnnotation: ann}
+			p.Annotations = map[string]string{defaultAnnotation: ann}
 		}
 		return p
 	}
-	client := restartFakeClient(
-		restartDeployment("a", "web", 2, ""),
-		restartDeployment("a", "done", 2, value),
+	client := fakeClient(
+		testDeployment("a", "web", 2, ""),
+		testDeployment("a", "done", 2, value),
 		paused,
-		restartDeployment("b", "idle", 0, "older"),
+		testDeployment("b", "idle", 0, "older"),
 		ds, sts,
 		dsPod("agent-1", "older"), dsPod("agent-2", ""),
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "debug"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}},
@@ -239,11 +251,11 @@ func TestRestartRunReportsEverything(t *testing.T) {
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "old-job",
 			OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "old", Controller: ptr.To(true)}}}, Status: corev1.PodStatus{Phase: corev1.PodSucceeded}},
 	)
-	o, out, errOut := restartTestOptions(t, client)
-	if err := restartRunOptions(t, o); err != nil {
+	o, out, errOut := testOptions(t, client)
+	if err := runTest(t, o); err != nil {
 		t.Fatalf("Run: %v\nstderr:\n%s", err, errOut)
 	}
-	sent := restartPatches(client)
+	sent := patches(client)
 	sort.Strings(sent) // patches go out concurrently
 	got := strings.Join(sent, " ")
 	want := "daemonsets/a/agent deployments/a/frozen deployments/a/web deployments/b/idle statefulsets/b/db"
@@ -251,7 +263,7 @@ func TestRestartRunReportsEverything(t *testing.T) {
 		t.Fatalf("patches sent:\n  %s\nwant:\n  %s", got, want)
 	}
 	d, err := client.AppsV1().Deployments("a").Get(context.Background(), "web", metav1.GetOptions{})
-	if err != nil || d.Spec.Template.Annotations[restartDefaultAnnotation] != value || d.Spec.Template.Labels["app"] != "web" {
+	if err != nil || d.Spec.Template.Annotations[defaultAnnotation] != value || d.Spec.Template.Labels["app"] != "web" {
 		t.Fatalf("web after the pass: %v %v", d.Spec.Template.ObjectMeta, err)
 	}
 	wantOut := `NAMESPACE   KIND          PATCHED   CURRENT   SKIPPED                     FAILED   ROLLED OUT
@@ -287,16 +299,16 @@ Pass ca-rotation=20261130T140405Z: 6 workloads, 5 patched, 1 already current, 4 
 
 	// The same value again patches nothing and says so.
 	client.ClearActions()
-	o2, out2, _ := restartTestOptions(t, client)
+	o2, out2, _ := testOptions(t, client)
 	o2.Value = value
 	o2.Output = "json"
-	if err := restartRunOptions(t, o2); err != nil {
+	if err := runTest(t, o2); err != nil {
 		t.Fatal(err)
 	}
-	if p := restartPatches(client); len(p) != 0 {
+	if p := patches(client); len(p) != 0 {
 		t.Fatalf("second run with the same value patched %v", p)
 	}
-	var rep restartReport
+	var rep report
 	if err := json.Unmarshal(out2.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -306,13 +318,13 @@ Pass ca-rotation=20261130T140405Z: 6 workloads, 5 patched, 1 already current, 4 
 }
 
 func TestRestartDryRunClientSendsNoWrite(t *testing.T) {
-	client := restartFakeClient(restartDeployment("a", "web", 1, ""))
-	o, out, _ := restartTestOptions(t, client)
+	client := fakeClient(testDeployment("a", "web", 1, ""))
+	o, out, _ := testOptions(t, client)
 	o.DryRunFlag = "client"
-	if err := restartRunOptions(t, o); err != nil {
+	if err := runTest(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if p := restartPatches(client); len(p) != 0 {
+	if p := patches(client); len(p) != 0 {
 		t.Fatalf("client dry run patched %v", p)
 	}
 	for _, a := range client.Actions() {
@@ -329,15 +341,15 @@ func TestRestartDryRunClientSendsNoWrite(t *testing.T) {
 }
 
 func TestRestartDryRunServerSendsDryRunAll(t *testing.T) {
-	client := restartFakeClient(restartDeployment("a", "web", 1, ""))
+	client := fakeClient(testDeployment("a", "web", 1, ""))
 	var dryRun []string
 	client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		dryRun = a.(k8stesting.PatchActionImpl).PatchOptions.DryRun
-		return true, restartDeployment("a", "web", 1, "x"), nil
+		return true, testDeployment("a", "web", 1, "x"), nil
 	})
-	o, out, _ := restartTestOptions(t, client)
+	o, out, _ := testOptions(t, client)
 	o.DryRunFlag = "server"
-	if err := restartRunOptions(t, o); err != nil {
+	if err := runTest(t, o); err != nil {
 		t.Fatal(err)
 	}
 	if len(dryRun) != 1 || dryRun[0] != metav1.DryRunAll {
@@ -349,28 +361,28 @@ func TestRestartDryRunServerSendsDryRunAll(t *testing.T) {
 }
 
 func TestRestartPreflightStopsBeforeAnyWrite(t *testing.T) {
-	client := fake.NewClientset(restartDeployment("a", "web", 1, ""))
+	client := fake.NewClientset(testDeployment("a", "web", 1, ""))
 	client.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		r := a.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
 		r.Status.Allowed = r.Spec.ResourceAttributes.Verb != "patch"
 		return true, r, nil
 	})
-	o, _, _ := restartTestOptions(t, client)
-	err := restartRunOptions(t, o)
+	o, _, _ := testOptions(t, client)
+	err := runTest(t, o)
 	if err == nil || !strings.Contains(err.Error(), "missing RBAC permissions, nothing was changed") ||
 		!strings.Contains(err.Error(), "patch deployments.apps in all namespaces") || !strings.Contains(err.Error(), "patch statefulsets.apps in all namespaces") {
 		t.Fatalf("Run = %v", err)
 	}
-	if p := restartPatches(client); len(p) != 0 {
+	if p := patches(client); len(p) != 0 {
 		t.Fatalf("patched %v despite the preflight failure", p)
 	}
 }
 
 func TestRestartNamespaceMustExist(t *testing.T) {
-	o, _, _ := restartTestOptions(t, restartFakeClient())
+	o, _, _ := testOptions(t, fakeClient())
 	ns := "nope"
 	testFlags(o).Namespace = &ns
-	if err := restartRunOptions(t, o); err == nil || err.Error() != `namespace "nope" not found, nothing was changed` {
+	if err := runTest(t, o); err == nil || err.Error() != `namespace "nope" not found, nothing was changed` {
 		t.Fatalf("Run = %v", err)
 	}
 }
@@ -386,17 +398,17 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 		wantPatches int
 		wantResult  string
 	}{
-		{"still lacks the value", false, 2, restartResultPatched},
-		{"someone set the value", true, 1, restartResultCurrent},
+		{"still lacks the value", false, 2, resultPatched},
+		{"someone set the value", true, 1, resultCurrent},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			client := restartFakeClient(restartDeployment("a", "web", 1, ""))
+			client := fakeClient(testDeployment("a", "web", 1, ""))
 			patches := 0
 			client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 				patches++
 				if patches == 1 {
 					if tt.setMeantime {
-						d := restartDeployment("a", "web", 1, "v1")
+						d := testDeployment("a", "web", 1, "v1")
 						d.ResourceVersion = ""
 						_ = client.Tracker().Update(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, d, "a")
 					}
@@ -404,12 +416,12 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 				}
 				return false, nil, nil
 			})
-			o, _, _ := restartTestOptions(t, client)
+			o, _, _ := testOptions(t, client)
 			o.Value, o.Output = "v1", "json"
-			if err := restartRunOptions(t, o); err != nil {
+			if err := runTest(t, o); err != nil {
 				t.Fatal(err)
 			}
-			var rep restartReport
+			var rep report
 			_ = json.Unmarshal(o.Out.(*bytes.Buffer).Bytes(), &rep)
 			if patches != tt.wantPatches || len(rep.Workloads) != 1 || rep.Workloads[0].Result != tt.wantResult {
 				t.Fatalf("patches %d, report %+v", patches, rep.Workloads)
@@ -421,7 +433,7 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 // TestRestartFailuresAreAggregated: one workload's failure does not stop the
 // others; all are reported, and the exit code is 1.
 func TestRestartFailuresAreAggregated(t *testing.T) {
-	client := restartFakeClient(restartDeployment("a", "bad", 1, ""), restartDeployment("a", "good", 1, ""), restartDeployment("b", "good", 1, ""))
+	client := fakeClient(testDeployment("a", "bad", 1, ""), testDeployment("a", "good", 1, ""), testDeployment("b", "good", 1, ""))
 	transient := 0
 	client.PrependReactor("patch", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		switch {
@@ -433,10 +445,10 @@ func TestRestartFailuresAreAggregated(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	o, out, _ := restartTestOptions(t, client)
+	o, out, _ := testOptions(t, client)
 	o.Value = "v1"
-	err := restartRunOptions(t, o)
-	var ee *ExitError
+	err := runTest(t, o)
+	var ee *cmdutil.ExitError
 	if !errors.As(err, &ee) || ee.Code != 1 || !strings.Contains(err.Error(), "1 of 3 workloads failed; re-run with --value v1") {
 		t.Fatalf("Run = %v", err)
 	}
@@ -448,30 +460,30 @@ func TestRestartFailuresAreAggregated(t *testing.T) {
 	}
 }
 
-// restartFakeTracker is a controller stand-in: a rollout completes only
+// fakeTracker is a controller stand-in: a rollout completes only
 // when the test completes it, so the test can see how many the scheduler
 // lets roll at once.
-type restartFakeTracker struct {
+type fakeTracker struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
-	state     map[string]*restartTarget
+	state     map[string]*cluster.Workload
 	subs      map[string][]chan struct{}
 	rolling   map[string]bool
 	maxActive int
 	patched   int
 }
 
-func newRestartFakeTracker(targets []*restartTarget) *restartFakeTracker {
-	f := &restartFakeTracker{state: map[string]*restartTarget{}, subs: map[string][]chan struct{}{}, rolling: map[string]bool{}}
+func newFakeTracker(targets []*cluster.Workload) *fakeTracker {
+	f := &fakeTracker{state: map[string]*cluster.Workload{}, subs: map[string][]chan struct{}{}, rolling: map[string]bool{}}
 	f.cond = sync.NewCond(&f.mu)
 	for _, t := range targets {
 		c := *t
-		f.state[t.key()] = &c
+		f.state[t.Key()] = &c
 	}
 	return f
 }
 
-func (f *restartFakeTracker) Get(kind, ns, name string) (*restartTarget, bool) {
+func (f *fakeTracker) Get(kind, ns, name string) (*cluster.Workload, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t, ok := f.state[kind+"/"+ns+"/"+name]
@@ -482,7 +494,7 @@ func (f *restartFakeTracker) Get(kind, ns, name string) (*restartTarget, bool) {
 	return &c, true
 }
 
-func (f *restartFakeTracker) Subscribe(kind, ns, name string) (<-chan struct{}, func()) {
+func (f *fakeTracker) Subscribe(kind, ns, name string) (<-chan struct{}, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ch := make(chan struct{}, 1)
@@ -491,26 +503,26 @@ func (f *restartFakeTracker) Subscribe(kind, ns, name string) (<-chan struct{}, 
 	return ch, func() {}
 }
 
-func (f *restartFakeTracker) Stop() {}
+func (f *fakeTracker) Stop() {}
 
 // patch is the fake Restarter: the template changes and a rollout starts.
-func (f *restartFakeTracker) patch(_ context.Context, t *restartTarget, value string) (restartPatchResult, error) {
+func (f *fakeTracker) patch(_ context.Context, t *cluster.Workload, value string) (patchResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.state[t.key()]
+	s := f.state[t.Key()]
 	s.Generation++
 	s.Value, s.HasValue = value, true
-	f.rolling[t.key()] = true
+	f.rolling[t.Key()] = true
 	f.patched++
 	f.maxActive = max(f.maxActive, len(f.rolling))
 	f.cond.Broadcast()
-	return restartPatchResult{Generation: s.Generation}, nil
+	return patchResult{Generation: s.Generation}, nil
 }
 
 // completeWhenFull completes one rollout at a time, and only once the
 // scheduler has filled every slot it may fill: a scheduler that admitted
 // too few would hang here, one that admitted too many shows in maxActive.
-func (f *restartFakeTracker) completeWhenFull(total, slots int) {
+func (f *fakeTracker) completeWhenFull(total, slots int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for done := 0; done < total; done++ {
@@ -535,37 +547,37 @@ func (f *restartFakeTracker) completeWhenFull(total, slots int) {
 func TestRestartWaitCapsRolloutsInFlight(t *testing.T) {
 	var objs []runtime.Object
 	for _, name := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7"} {
-		d := restartDeployment("ns", name, 2, "")
+		d := testDeployment("ns", name, 2, "")
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2}
 		objs = append(objs, d)
 	}
-	idle := restartDeployment("ns", "idle", 0, "") // takes no slot
+	idle := testDeployment("ns", "idle", 0, "") // takes no slot
 	objs = append(objs, idle)
-	client := restartFakeClient(objs...)
-	o, out, errOut := restartTestOptions(t, client)
+	client := fakeClient(objs...)
+	o, out, errOut := testOptions(t, client)
 	o.Wait, o.MaxInFlight, o.Output = true, 3, "json"
-	var targets []*restartTarget
+	var targets []*cluster.Workload
 	for _, obj := range objs {
-		targets = append(targets, restartFromDeployment(obj.(*appsv1.Deployment), restartDefaultAnnotation))
+		targets = append(targets, workloadOf(obj.(*appsv1.Deployment)))
 	}
-	tracker := newRestartFakeTracker(targets)
-	o.NewTracker = func(context.Context) (restartTracker, error) { return tracker, nil }
-	o.Restarter = func(ctx context.Context, t *restartTarget, value string) (restartPatchResult, error) {
+	tr := newFakeTracker(targets)
+	o.NewTracker = func(context.Context) (tracker, error) { return tr, nil }
+	o.Restarter = func(ctx context.Context, t *cluster.Workload, value string) (patchResult, error) {
 		if t.Replicas == 0 {
-			return restartPatchResult{Generation: t.Generation + 1}, nil
+			return patchResult{Generation: t.Generation + 1}, nil
 		}
-		return tracker.patch(ctx, t, value)
+		return tr.patch(ctx, t, value)
 	}
 	completer := make(chan struct{})
-	go func() { tracker.completeWhenFull(7, 3); close(completer) }()
-	if err := restartRunOptions(t, o); err != nil {
+	go func() { tr.completeWhenFull(7, 3); close(completer) }()
+	if err := runTest(t, o); err != nil {
 		t.Fatalf("Run: %v\n%s", err, errOut)
 	}
 	<-completer
-	if tracker.maxActive != 3 || tracker.patched != 7 {
-		t.Fatalf("max rolling at once %d (want 3), patched %d (want 7)", tracker.maxActive, tracker.patched)
+	if tr.maxActive != 3 || tr.patched != 7 {
+		t.Fatalf("max rolling at once %d (want 3), patched %d (want 7)", tr.maxActive, tr.patched)
 	}
-	var rep restartReport
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -575,14 +587,14 @@ func TestRestartWaitCapsRolloutsInFlight(t *testing.T) {
 }
 
 func TestRestartWaitReportsTimeout(t *testing.T) {
-	d := restartDeployment("ns", "stuck", 1, "")
-	client := restartFakeClient(d)
-	o, out, _ := restartTestOptions(t, client)
+	d := testDeployment("ns", "stuck", 1, "")
+	client := fakeClient(d)
+	o, out, _ := testOptions(t, client)
 	o.Wait, o.Timeout, o.Value = true, 50*time.Millisecond, "v"
-	tracker := newRestartFakeTracker([]*restartTarget{restartFromDeployment(d, restartDefaultAnnotation)})
-	o.NewTracker = func(context.Context) (restartTracker, error) { return tracker, nil }
-	o.Restarter = tracker.patch
-	err := restartRunOptions(t, o)
+	tr := newFakeTracker([]*cluster.Workload{workloadOf(d)})
+	o.NewTracker = func(context.Context) (tracker, error) { return tr, nil }
+	o.Restarter = tr.patch
+	err := runTest(t, o)
 	if err == nil || !strings.Contains(err.Error(), "1 of 1 workloads failed") {
 		t.Fatalf("Run = %v", err)
 	}
@@ -593,10 +605,10 @@ func TestRestartWaitReportsTimeout(t *testing.T) {
 
 func TestRestartProgressPlainLines(t *testing.T) {
 	var b bytes.Buffer
-	p := newRestartProgress(&b, false, 3, true, DryRunServer)
+	p := newProgress(&b, false, 3, true, cmdutil.DryRunServer)
 	p.start()
-	p.finished(&restartItem{Result: restartResultPatched})
-	p.finished(&restartItem{Result: restartResultFailed})
+	p.finished(&item{Result: resultPatched})
+	p.finished(&item{Result: resultFailed})
 	p.eventf("deployment.apps/web -n a rolled out")
 	p.stop()
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -609,9 +621,9 @@ func TestRestartProgressPlainLines(t *testing.T) {
 
 func TestRestartProgressRedrawsOnATerminal(t *testing.T) {
 	var b bytes.Buffer
-	p := newRestartProgress(&b, true, 2, false, DryRunNone)
+	p := newProgress(&b, true, 2, false, cmdutil.DryRunNone)
 	p.started = time.Now()
-	p.finished(&restartItem{Result: restartResultPatched})
+	p.finished(&item{Result: resultPatched})
 	p.draw(false)
 	p.eventf("deployment.apps/web -n a: patch failed")
 	p.draw(true)
@@ -624,20 +636,20 @@ func TestRestartProgressRedrawsOnATerminal(t *testing.T) {
 }
 
 func TestRestartOrdinalOrder(t *testing.T) {
-	if !restartOrdinalLess("web-9", "web-10") || restartOrdinalLess("web-10", "web-2") {
+	if !ordinalLess("web-9", "web-10") || ordinalLess("web-10", "web-2") {
 		t.Fatal("ordinals compared as strings")
 	}
 }
 
 func TestRestartTrimmerKeepsWhatWaitReads(t *testing.T) {
-	d := restartDeployment("a", "web", 3, "v")
+	d := testDeployment("a", "web", 3, "v")
 	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "x"}}
 	d.Spec.Template.Annotations["other"] = "big"
 	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 3}
-	before := restartFromDeployment(d.DeepCopy(), restartDefaultAnnotation)
-	obj, _ := restartTrimmer(restartDefaultAnnotation)(d)
-	after := restartFromDeployment(obj.(*appsv1.Deployment), restartDefaultAnnotation)
+	before := workloadOf(d.DeepCopy())
+	obj, _ := trimmer(defaultAnnotation)(d)
+	after := workloadOf(obj.(*appsv1.Deployment))
 	if *before != *after {
 		t.Fatalf("trimming changed what --wait reads:\n%+v\n%+v", before, after)
 	}

@@ -1,4 +1,4 @@
-package plugin
+package restart
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 )
 
 // What a pass changes is recorded before its first patch, in one undo file
@@ -15,38 +18,42 @@ import (
 // workload the pass did not reach still lacks the value, and undo, which
 // restores only what still holds the value the pass set, leaves it alone.
 
-// restartUndoChanges is what the pass is about to change, per workload.
-func (r *restartRun) restartUndoChanges() []UndoChange {
-	var out []UndoChange
+// undoChanges is what the pass is about to change, and in how many
+// workloads.
+func (r *pass) undoChanges() (out []undofile.Change, workloads int) {
 	for _, t := range r.targets {
 		if !checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused).Patch {
 			continue
 		}
+		before := len(out)
 		if !t.HasValue || t.Value != r.value {
-			out = append(out, UndoChange{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
-				Key: workloadAnnotationKey(r.o.Annotation), Previous: t.Value, Absent: !t.HasValue, Set: r.value})
+			out = append(out, undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+				Key: undofile.WorkloadAnnotationKey(r.o.Annotation), Previous: t.Value, Absent: !t.HasValue, Set: r.value})
 		}
 		if r.o.ResumePaused && t.Kind == checks.KindDeployment && t.Paused {
-			out = append(out, UndoChange{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
-				Key: workloadPausedKey, Previous: "true", Set: "false"})
+			out = append(out, undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+				Key: undofile.WorkloadPausedKey, Previous: "true", Set: "false"})
+		}
+		if len(out) > before {
+			workloads++
 		}
 	}
-	return out
+	return out, workloads
 }
 
 // writeUndo records the pass's changes before the first patch. Without an
 // undo file nothing is patched: the values it would hold are not kept
 // anywhere else.
-func (r *restartRun) writeUndo(ctx context.Context) error {
+func (r *pass) writeUndo(ctx context.Context) error {
 	o := r.o
-	if o.dryRun != DryRunNone {
+	if o.dryRun != cmdutil.DryRunNone {
 		return nil
 	}
-	changes := r.restartUndoChanges()
+	changes, workloads := r.undoChanges()
 	if len(changes) == 0 {
 		return nil
 	}
-	dir, err := undoDirFor(ctx, o.client, o.UndoDir)
+	dir, err := rotation.UndoDir(ctx, o.client, o.UndoDir)
 	if err != nil {
 		return fmt.Errorf("cannot choose a directory for the undo file, nothing was patched: %w", err)
 	}
@@ -54,7 +61,7 @@ func (r *restartRun) writeUndo(ctx context.Context) error {
 	if o.recorded != nil {
 		id = o.recorded.ID
 	}
-	w, err := CreateUndoFile(dir, UndoHeader{Command: "restart-workloads", RotationID: id, Server: o.server, CreatedAt: o.Now()})
+	w, err := undofile.Create(dir, undofile.Header{Command: "restart-workloads", RotationID: id, Server: o.server, CreatedAt: o.Now()})
 	if err != nil {
 		return fmt.Errorf("cannot create the undo file in %s (--undo-dir chooses another directory), nothing was patched: %w", dir, err)
 	}
@@ -67,7 +74,7 @@ func (r *restartRun) writeUndo(ctx context.Context) error {
 	}
 	r.undoFile = w.Path
 	fmt.Fprintf(o.ErrOut, "Undo file: %s (the previous values of %d workload(s); kubectl carotate undo FILE puts them back, which rolls them again)\n",
-		w.Path, len(undoGroup(changes)))
+		w.Path, workloads)
 	return nil
 }
 
@@ -79,26 +86,26 @@ func (r *restartRun) writeUndo(ctx context.Context) error {
 // nothing is left; a crash before this leaves the complete list of
 // intents, which undo handles (it restores only what still holds our
 // value).
-func (r *restartRun) trimUndo() error {
+func (r *pass) trimUndo() error {
 	if r.undoFile == "" {
 		return nil
 	}
 	untouched := map[string]bool{}
 	for _, it := range r.items {
 		switch {
-		case it.Result == restartResultCurrent, it.Result == restartResultGone,
-			it.Result == restartResultNotReached && it.Error == restartNotAttempted:
+		case it.Result == resultCurrent, it.Result == resultGone,
+			it.Result == resultNotReached && it.Error == notAttempted:
 			untouched[it.Kind+"/"+it.Namespace+"/"+it.Name] = true
 		}
 	}
 	if len(untouched) == 0 {
 		return nil
 	}
-	h, changes, err := ReadUndoFile(r.undoFile)
+	h, changes, err := undofile.Read(r.undoFile)
 	if err != nil {
 		return err
 	}
-	var keep []UndoChange
+	var keep []undofile.Change
 	for _, c := range changes {
 		if !untouched[c.Kind+"/"+c.Namespace+"/"+c.Name] {
 			keep = append(keep, c)
@@ -115,5 +122,5 @@ func (r *restartRun) trimUndo() error {
 		r.undoFile = ""
 		return nil
 	}
-	return rewriteUndoFile(r.undoFile, h, keep)
+	return undofile.Rewrite(r.undoFile, h, keep)
 }

@@ -1,4 +1,4 @@
-package plugin
+package restart
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 )
 
 // A rotation's restart pass rolls the workloads after a change so their
@@ -16,18 +19,18 @@ import (
 // now on every template, would make the pass that was needed patch
 // nothing. So a phase pass checks the cluster first.
 
-// restartPhaseCheck is what a phase pass learnt of the cluster: what the
+// phaseCheck is what a phase pass learnt of the cluster: what the
 // step before it lacks, and when the change it follows was last made.
-type restartPhaseCheck struct {
+type phaseCheck struct {
 	missing   []string
 	changedAt time.Time
 }
 
-// restartReadPhase reads what the step before the pass of phase must have
+// readPhase reads what the step before the pass of phase must have
 // done. An error means the cluster could not be read to tell.
-func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rotationRecord, phase string) (*restartPhaseCheck, error) {
-	c := &restartPhaseCheck{}
-	root := readRootCAState(ctx, o.client, rec.OldCAs, rec.NewCAs)
+func (o *Options) readPhase(ctx context.Context, rec *rotation.Record, phase string) (*phaseCheck, error) {
+	c := &phaseCheck{}
+	root := cluster.ReadRootCAState(ctx, o.client, rec.OldCAs, rec.NewCAs)
 	if root.CMErr != nil {
 		return nil, fmt.Errorf("cannot read kube-root-ca.crt to check that the step before the %s pass is done: %w", phase, root.CMErr)
 	}
@@ -38,7 +41,7 @@ func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rot
 	published := func(want, step string, states ...checks.BundleState) {
 		if !root.ControllerManagerPublishes(states...) {
 			c.missing = append(c.missing, fmt.Sprintf("kube-controller-manager does not publish %s: kube-system/kube-root-ca.crt holds %s, last written by %s (its --root-ca-file: kubectl carotate instructions --step %s)",
-				want, statusWords(root.KubeSystemCM), statusOr(root.KubeSystemCMWriter, "an unknown writer"), step))
+				want, checks.StateWords(root.KubeSystemCM), cmdutil.Or(root.KubeSystemCMWriter, "an unknown writer"), step))
 		}
 	}
 	switch phase {
@@ -55,17 +58,17 @@ func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rot
 		if err != nil {
 			return nil, err
 		}
-		chain, err := fetchServingChain(ctx, cfg)
+		chain, err := cluster.FetchServingChain(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("cannot fetch the API server's serving chain to check that step 9.3 is done: %w", err)
 		}
-		if !chainVerifies(chain, rec.NewCAs) {
+		if !checks.ChainVerifies(chain, rec.NewCAs) {
 			c.missing = append(c.missing, fmt.Sprintf("the API server does not serve from the new CA yet (its serving certificate is issued by %s; step 9.3: kubectl carotate instructions --step 9.3)", chain[0].Issuer))
 		}
 		// The change this pass follows is the API servers' restart; their
 		// mirror pods say when (none visible: unknown).
-		cp, _ := instructionsControlPlane(ctx, o.client)
-		c.changedAt = apiserverStarted(cp)
+		cp, _ := cluster.ControlPlane(ctx, o.client)
+		c.changedAt = cluster.APIServerStarted(cp)
 	case checks.PhaseFinish:
 		if !root.Unbundled() {
 			c.missing = append(c.missing, "not every ServiceAccount root CA holds the new CA alone: "+root.Line()+" (step 12.1: kubectl carotate unbundle)")
@@ -75,17 +78,17 @@ func (o *RestartWorkloadsOptions) restartReadPhase(ctx context.Context, rec *rot
 	return c, nil
 }
 
-// restartCheckPhase refuses a phase pass whose step before it is not done,
+// checkPhase refuses a phase pass whose step before it is not done,
 // or with --force says what it runs despite. A value the command chose
 // itself (no --value) moves on to a fresh round when the phase's last pass
 // ran before the change it follows: that value is on every template, and
 // would patch nothing.
-func (o *RestartWorkloadsOptions) restartCheckPhase(ctx context.Context, rec *rotationRecord, value string, chosen bool) (string, error) {
+func (o *Options) checkPhase(ctx context.Context, rec *rotation.Record, value string, chosen bool) (string, error) {
 	phase := checks.RestartPhaseOf(rec.ID, value)
 	if phase == "" {
 		return value, nil
 	}
-	c, err := o.restartReadPhase(ctx, rec, phase)
+	c, err := o.readPhase(ctx, rec, phase)
 	if err != nil {
 		if !o.Force {
 			return "", fmt.Errorf("%w; nothing was patched (--force runs the pass without this check)", err)
@@ -109,27 +112,4 @@ func (o *RestartWorkloadsOptions) restartCheckPhase(ctx context.Context, rec *ro
 	return "", fmt.Errorf("refusing the %s pass (%s) of rotation %s, nothing was patched: the step it follows is not done, so the pods it rolls would miss that change:\n  - %s\n"+
 		"kubectl carotate status shows where the rotation stands; --force runs the pass anyway",
 		phase, value, rec.ID, strings.Join(c.missing, "\n  - "))
-}
-
-// restartScopeNote says how a pass was narrowed; "" for the whole cluster
-// and every kind. A narrowed pass does not complete its phase.
-func (o *RestartWorkloadsOptions) restartScopeNote() string {
-	var parts []string
-	if o.scope.namespace != "" || o.scope.nsSelector != nil || len(o.scope.exclude) > 0 {
-		parts = append(parts, o.scope.String())
-		if len(o.scope.exclude) > 0 {
-			parts = append(parts, fmt.Sprintf("%d namespace(s) excluded", len(o.scope.exclude)))
-		}
-	}
-	if o.Selector != "" {
-		parts = append(parts, "-l "+o.Selector)
-	}
-	if len(o.kinds) < len(restartKinds) {
-		var ks []string
-		for _, k := range o.kinds {
-			ks = append(ks, k.Resource)
-		}
-		parts = append(parts, "--kinds "+strings.Join(ks, ","))
-	}
-	return strings.Join(parts, ", ")
 }

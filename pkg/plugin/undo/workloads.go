@@ -1,4 +1,4 @@
-package plugin
+package undo
 
 import (
 	"context"
@@ -11,18 +11,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 )
 
 // Workloads in an undo file (restart-workloads) carry no resourceVersion:
 // their status changes all the time. A workload is restored only while every
-// recorded key still holds the value the command set (UndoChange.Set), and
+// recorded key still holds the value the command set (undofile.Change.Set), and
 // the patch itself tests the annotation, so a change that lands between
 // the read and the write makes it fail instead of being overwritten.
 
-// isUndoWorkloadKind: a kind restart-workloads patches.
-func isUndoWorkloadKind(kind string) bool {
-	for _, k := range restartKinds {
+// isWorkloadKind: a kind restart-workloads patches.
+func isWorkloadKind(kind string) bool {
+	for _, k := range cluster.WorkloadKinds {
 		if k.Kind == kind {
 			return true
 		}
@@ -30,50 +32,22 @@ func isUndoWorkloadKind(kind string) bool {
 	return false
 }
 
-// undoWorkloadState is what undo reads of a workload.
-type undoWorkloadState struct {
-	annotations map[string]string // the pod template's
-	paused      bool              // a Deployment's spec.paused
-}
-
-func (u *undoRun) getWorkload(ctx context.Context, obj *undoObject) (undoWorkloadState, error) {
-	var st undoWorkloadState
-	err := WithRetry(ctx, func() error {
-		apps := u.client.AppsV1()
-		switch obj.Kind {
-		case checks.KindDeployment:
-			d, err := apps.Deployments(obj.Namespace).Get(ctx, obj.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			st = undoWorkloadState{annotations: d.Spec.Template.Annotations, paused: d.Spec.Paused}
-		case checks.KindDaemonSet:
-			d, err := apps.DaemonSets(obj.Namespace).Get(ctx, obj.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			st = undoWorkloadState{annotations: d.Spec.Template.Annotations}
-		case checks.KindStatefulSet:
-			s, err := apps.StatefulSets(obj.Namespace).Get(ctx, obj.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			st = undoWorkloadState{annotations: s.Spec.Template.Annotations}
-		default:
-			return fmt.Errorf("unsupported kind %q", obj.Kind)
-		}
-		return nil
+func (u *restorer) getWorkload(ctx context.Context, obj *object) (cluster.PodTemplate, error) {
+	var st cluster.PodTemplate
+	err := cluster.WithRetry(ctx, func() (err error) {
+		st, err = cluster.GetPodTemplate(ctx, u.client, obj.Kind, obj.Namespace, obj.Name)
+		return err
 	})
 	return st, err
 }
 
-// undoWorkloadDrift says why a workload no longer holds what the command
+// workloadDrift says why a workload no longer holds what the command
 // set ("" when it still does).
-func undoWorkloadDrift(obj *undoObject, st undoWorkloadState) string {
+func workloadDrift(obj *object, st cluster.PodTemplate) string {
 	for _, k := range obj.keys {
 		c := obj.prev[k]
-		if name, ok := workloadAnnotationFromKey(k); ok {
-			cur, present := st.annotations[name]
+		if name, ok := undofile.WorkloadAnnotationFromKey(k); ok {
+			cur, present := st.Annotations[name]
 			switch {
 			case c.Removed && present:
 				return fmt.Sprintf("changed since: annotation %s is %q again, the command had removed it", name, cur)
@@ -89,21 +63,21 @@ func undoWorkloadDrift(obj *undoObject, st undoWorkloadState) string {
 			}
 			continue
 		}
-		if k == workloadPausedKey && strconv.FormatBool(st.paused) != c.Set {
-			return fmt.Sprintf("changed since: spec.paused is %t, the command set %s", st.paused, c.Set)
+		if k == undofile.WorkloadPausedKey && strconv.FormatBool(st.Paused) != c.Set {
+			return fmt.Sprintf("changed since: spec.paused is %t, the command set %s", st.Paused, c.Set)
 		}
 	}
 	return ""
 }
 
-// undoWorkloadPatch is the JSON patch that puts the recorded values back,
+// workloadPatch is the JSON patch that puts the recorded values back,
 // testing first that each annotation still holds what the command set.
-func undoWorkloadPatch(obj *undoObject, st undoWorkloadState) ([]byte, error) {
+func workloadPatch(obj *object, st cluster.PodTemplate) ([]byte, error) {
 	var ops []map[string]any
-	annotations := len(st.annotations) > 0
+	annotations := len(st.Annotations) > 0
 	for _, k := range obj.keys {
 		c := obj.prev[k]
-		if name, ok := workloadAnnotationFromKey(k); ok {
+		if name, ok := undofile.WorkloadAnnotationFromKey(k); ok {
 			path := "/spec/template/metadata/annotations/" + jsonPointerEscape(name)
 			if !c.Removed {
 				ops = append(ops, map[string]any{"op": "test", "path": path, "value": c.Set})
@@ -119,7 +93,7 @@ func undoWorkloadPatch(obj *undoObject, st undoWorkloadState) ([]byte, error) {
 			}
 			continue
 		}
-		if k == workloadPausedKey {
+		if k == undofile.WorkloadPausedKey {
 			prev, err := strconv.ParseBool(c.Previous)
 			if err != nil {
 				return nil, fmt.Errorf("spec.paused: recorded value %q is not a boolean", c.Previous)
@@ -137,8 +111,8 @@ func jsonPointerEscape(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
-func (u *undoRun) restoreWorkload(ctx context.Context, obj *undoObject) undoResult {
-	r := undoResult{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
+func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
+	r := result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
 	st, err := u.getWorkload(ctx, obj)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -148,11 +122,11 @@ func (u *undoRun) restoreWorkload(ctx context.Context, obj *undoObject) undoResu
 		r.Result, r.Reason = "failed", err.Error()
 		return r
 	}
-	if why := undoWorkloadDrift(obj, st); why != "" {
+	if why := workloadDrift(obj, st); why != "" {
 		r.Result, r.Reason = "skipped", why
 		return r
 	}
-	body, err := undoWorkloadPatch(obj, st)
+	body, err := workloadPatch(obj, st)
 	if err != nil {
 		r.Result, r.Reason = "failed", err.Error()
 		return r
@@ -161,23 +135,23 @@ func (u *undoRun) restoreWorkload(ctx context.Context, obj *undoObject) undoResu
 	if !u.dryRun.Writes() {
 		return r
 	}
-	opts := metav1.PatchOptions{FieldManager: fieldManager, DryRun: u.dryRun.Options()}
-	err = WithRetry(ctx, func() error {
-		_, err := patchWorkload(ctx, u.client, obj.Kind, obj.Namespace, obj.Name, types.JSONPatchType, body, opts)
+	opts := metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: u.dryRun.Options()}
+	err = cluster.WithRetry(ctx, func() error {
+		_, err := cluster.PatchWorkload(ctx, u.client, obj.Kind, obj.Namespace, obj.Name, types.JSONPatchType, body, opts)
 		return err
 	})
 	if err != nil && apierrors.IsInvalid(err) {
 		// A failed test op: read again to tell a change since from a patch
 		// the API server refused for another reason.
 		if now, gerr := u.getWorkload(ctx, obj); gerr == nil {
-			if why := undoWorkloadDrift(obj, now); why != "" {
+			if why := workloadDrift(obj, now); why != "" {
 				r.Result, r.Reason = "skipped", strings.Replace(why, "changed since", "changed while undo ran", 1)
 				return r
 			}
 		}
 	}
-	r = undoWriteResult(r, err)
-	if err == nil && u.dryRun == DryRunNone {
+	r = writeResult(r, err)
+	if err == nil && u.dryRun == cmdutil.DryRunNone {
 		u.recordWorkload(obj)
 	}
 	return r
@@ -185,11 +159,11 @@ func (u *undoRun) restoreWorkload(ctx context.Context, obj *undoObject) undoResu
 
 // recordWorkload saves the reverse of a workload restore, so an undo of a
 // restart pass can itself be undone.
-func (u *undoRun) recordWorkload(obj *undoObject) {
-	var changes []UndoChange
+func (u *restorer) recordWorkload(obj *object) {
+	var changes []undofile.Change
 	for _, k := range obj.keys {
 		c := obj.prev[k]
-		changes = append(changes, UndoChange{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Key: k,
+		changes = append(changes, undofile.Change{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Key: k,
 			Previous: c.Set, Absent: c.Removed, Set: c.Previous, Removed: c.Absent})
 	}
 	u.recordChanges(changes)

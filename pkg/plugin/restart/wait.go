@@ -1,4 +1,4 @@
-package plugin
+package restart
 
 import (
 	"context"
@@ -17,25 +17,26 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
-// restartTracker is the live state of the workloads during --wait.
-type restartTracker interface {
+// tracker is the live state of the workloads during --wait.
+type tracker interface {
 	// Get returns the latest state of a workload; false once it is deleted.
-	Get(kind, namespace, name string) (*restartTarget, bool)
+	Get(kind, namespace, name string) (*cluster.Workload, bool)
 	// Subscribe returns a channel that receives a value whenever the
 	// workload changes; call the cancel function when done.
 	Subscribe(kind, namespace, name string) (<-chan struct{}, func())
 	Stop()
 }
 
-// errRestartGone says a workload was deleted while we waited for it.
-var errRestartGone = errors.New("deleted while waiting for its rollout")
+// errGone says a workload was deleted while we waited for it.
+var errGone = errors.New("deleted while waiting for its rollout")
 
-// restartTimeoutError is a rollout that did not finish within --timeout.
-type restartTimeoutError struct{ last string }
+// timeoutError is a rollout that did not finish within --timeout.
+type timeoutError struct{ last string }
 
-func (e *restartTimeoutError) Error() string {
+func (e *timeoutError) Error() string {
 	if e.last == "" {
 		return "did not finish in time"
 	}
@@ -48,12 +49,12 @@ func (e *restartTimeoutError) Error() string {
 // complete, so the cap holds across the cluster. Workloads that will not
 // roll (paused, OnDelete without --delete-ondelete-pods, 0 replicas) take no
 // slot and are patched first.
-func (r *restartRun) executeWait(ctx context.Context) {
+func (r *pass) executeWait(ctx context.Context) {
 	tr, err := r.o.NewTracker(ctx)
 	if err != nil {
 		for _, it := range r.items {
 			if it.Result == "" {
-				it.Result, it.Error = restartResultNotReached, "watching workloads: "+err.Error()
+				it.Result, it.Error = resultNotReached, "watching workloads: "+err.Error()
 			}
 		}
 		return
@@ -73,37 +74,26 @@ func (r *restartRun) executeWait(ctx context.Context) {
 	}
 	r.patchAll(ctx, free, true)
 
-	slots := make(chan struct{}, r.o.MaxInFlight)
-	var wg sync.WaitGroup
-	for _, i := range slotted {
+	cluster.Fanout(ctx, r.o.MaxInFlight, len(slotted), func(n int) {
+		i := slotted[n]
 		if r.alreadyRolledOut(tr, i) {
 			r.patchOne(ctx, i) // records "already current" and the skip reason
-			r.items[i].Rollout = restartRolloutComplete
+			r.items[i].Rollout = rolloutComplete
 			r.progress.finished(r.items[i])
-			continue
-		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
+			return
 		}
 		r.progress.rolling.Add(1)
-		wg.Go(func() {
-			defer func() { r.progress.rolling.Add(-1); <-slots }()
-			r.rollOne(ctx, tr, i)
-			r.progress.finished(r.items[i])
-		})
-	}
-	wg.Wait()
+		defer r.progress.rolling.Add(-1)
+		r.rollOne(ctx, tr, i)
+		r.progress.finished(r.items[i])
+	})
 }
 
 // alreadyRolledOut: a workload that carries the value from an earlier run
 // and has finished rolling needs neither a patch nor a slot. One that is
 // still rolling (the earlier run was interrupted) takes a slot and is
 // waited for like the others.
-func (r *restartRun) alreadyRolledOut(tr restartTracker, i int) bool {
+func (r *pass) alreadyRolledOut(tr tracker, i int) bool {
 	t := r.targets[i]
 	if checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused).Patch {
 		return false
@@ -121,7 +111,7 @@ func (r *restartRun) alreadyRolledOut(tr restartTracker, i int) bool {
 
 // rollOne patches one workload, then waits for its rollout (or replaces the
 // pods of an OnDelete workload), within --timeout.
-func (r *restartRun) rollOne(ctx context.Context, tr restartTracker, i int) {
+func (r *pass) rollOne(ctx context.Context, tr tracker, i int) {
 	t, it := r.targets[i], r.items[i]
 	gen, ok := r.patchOne(ctx, i)
 	if !ok {
@@ -135,37 +125,37 @@ func (r *restartRun) rollOne(ctx context.Context, tr restartTracker, i int) {
 	} else {
 		err = r.waitRollout(wctx, tr, t, gen)
 	}
-	var timeout *restartTimeoutError
+	var timeout *timeoutError
 	switch {
 	case err == nil:
-		it.Rollout = restartRolloutComplete
+		it.Rollout = rolloutComplete
 		if t.OnDelete {
 			it.Skipped = ""
 		}
 		r.progress.eventf("%s -n %s rolled out", t.Ref(), t.Namespace)
 	case ctx.Err() != nil:
-		it.Rollout, it.Error = restartRolloutNotReached, "interrupted while waiting for the rollout"
-	case errors.Is(err, errRestartGone):
-		it.Result, it.Error, it.Skipped = restartResultGone, err.Error(), ""
+		it.Rollout, it.Error = rolloutNotReached, "interrupted while waiting for the rollout"
+	case errors.Is(err, errGone):
+		it.Result, it.Error, it.Skipped = resultGone, err.Error(), ""
 	case errors.As(err, &timeout):
-		it.Rollout, it.Error = restartRolloutTimedOut, fmt.Sprintf("rollout did not finish within %s: %s", r.o.Timeout, timeout.last)
+		it.Rollout, it.Error = rolloutTimedOut, fmt.Sprintf("rollout did not finish within %s: %s", r.o.Timeout, timeout.last)
 		r.progress.eventf("%s -n %s: %s", t.Ref(), t.Namespace, it.Error)
 	default:
-		it.Rollout, it.Error = restartRolloutFailed, "rollout: "+err.Error()
+		it.Rollout, it.Error = rolloutFailed, "rollout: "+err.Error()
 		r.progress.eventf("%s -n %s: %s", t.Ref(), t.Namespace, it.Error)
 	}
 }
 
 // waitRollout blocks until the watch shows the rollout of generation
 // minGen complete by kubectl rollout status's rules.
-func (r *restartRun) waitRollout(ctx context.Context, tr restartTracker, t *restartTarget, minGen int64) error {
+func (r *pass) waitRollout(ctx context.Context, tr tracker, t *cluster.Workload, minGen int64) error {
 	changed, unsubscribe := tr.Subscribe(t.Kind, t.Namespace, t.Name)
 	defer unsubscribe()
 	var last string
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
 		if !ok {
-			return errRestartGone
+			return errGone
 		}
 		done, msg, err := checks.RolloutStatus(cur.Workload, minGen)
 		if err != nil {
@@ -178,7 +168,7 @@ func (r *restartRun) waitRollout(ctx context.Context, tr restartTracker, t *rest
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return &restartTimeoutError{last: last}
+			return &timeoutError{last: last}
 		}
 	}
 }
@@ -188,7 +178,7 @@ func (r *restartRun) waitRollout(ctx context.Context, tr restartTracker, t *rest
 // deletion every pod of the workload must be Ready and the previously
 // deleted one gone, so at most one pod is down at a time, as a rolling
 // update with maxUnavailable 1 would do. A pod watch (not polling) drives it.
-func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker, t *restartTarget, it *restartItem, minGen int64) error {
+func (r *pass) replaceOnDeletePods(ctx context.Context, tr tracker, t *cluster.Workload, it *item, minGen int64) error {
 	// The StatefulSet controller stamps replacements with the update revision
 	// it has observed: wait until that is ours.
 	wlChanged, unsubscribe := tr.Subscribe(t.Kind, t.Namespace, t.Name)
@@ -196,7 +186,7 @@ func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker,
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
 		if !ok {
-			return errRestartGone
+			return errGone
 		}
 		if cur.Generation >= minGen && cur.Status.ObservedGeneration >= minGen {
 			break
@@ -204,19 +194,19 @@ func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker,
 		select {
 		case <-wlChanged:
 		case <-ctx.Done():
-			return &restartTimeoutError{last: fmt.Sprintf("waiting for the %s controller to observe the new template", t.Kind)}
+			return &timeoutError{last: fmt.Sprintf("waiting for the %s controller to observe the new template", t.Kind)}
 		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	pods := r.o.client.CoreV1().Pods(t.Namespace)
-	podInformer := restartNewInformer(&corev1.Pod{}, func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) {
+	podInformer := newInformer(&corev1.Pod{}, func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) {
 		lo.LabelSelector = t.Selector
 		return pods.List(ctx, lo)
 	}, func(ctx context.Context, lo metav1.ListOptions) (watch.Interface, error) {
 		lo.LabelSelector = t.Selector
 		return pods.Watch(ctx, lo)
-	}, restartTrimmer(r.o.Annotation))
+	}, trimmer(r.o.Annotation))
 	podsChanged := make(chan struct{}, 1)
 	signal := func(any) {
 		select {
@@ -234,14 +224,14 @@ func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker,
 	running.Go(func() { podInformer.RunWithContext(ctx) })
 	defer func() { cancel(); running.Wait() }()
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
-		return &restartTimeoutError{last: "listing its pods"}
+		return &timeoutError{last: "listing its pods"}
 	}
 
 	var deleted types.UID
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
 		if !ok {
-			return errRestartGone
+			return errGone
 		}
 		var live, old []*corev1.Pod
 		deletedGone, ready := true, 0
@@ -257,7 +247,7 @@ func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker,
 				continue
 			}
 			live = append(live, p)
-			if restartPodReady(p) {
+			if podReady(p) {
 				ready++
 			}
 			if p.Annotations[r.o.Annotation] != r.value {
@@ -276,10 +266,10 @@ func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker,
 			return nil
 		default:
 			// Highest ordinal first, as a StatefulSet rolling update goes.
-			sort.Slice(old, func(a, b int) bool { return restartOrdinalLess(old[b].Name, old[a].Name) })
+			sort.Slice(old, func(a, b int) bool { return ordinalLess(old[b].Name, old[a].Name) })
 			p := old[0]
 			uid := p.UID
-			err := WithRetry(ctx, func() error {
+			err := cluster.WithRetry(ctx, func() error {
 				return r.o.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 			})
 			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -294,20 +284,20 @@ func (r *restartRun) replaceOnDeletePods(ctx context.Context, tr restartTracker,
 		case <-podsChanged:
 		case <-wlChanged:
 		case <-ctx.Done():
-			return &restartTimeoutError{last: waiting}
+			return &timeoutError{last: waiting}
 		}
 	}
 }
 
-// restartOrdinalLess orders pod names so that web-10 follows web-9.
-func restartOrdinalLess(a, b string) bool {
+// ordinalLess orders pod names so that web-10 follows web-9.
+func ordinalLess(a, b string) bool {
 	if len(a) != len(b) {
 		return len(a) < len(b)
 	}
 	return a < b
 }
 
-func restartPodReady(p *corev1.Pod) bool {
+func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
@@ -316,11 +306,11 @@ func restartPodReady(p *corev1.Pod) bool {
 	return false
 }
 
-// restartTrimmer drops from cached objects everything --wait does not read
+// trimmer drops from cached objects everything --wait does not read
 // (pod specs, managed fields, labels, other annotations), so watching
 // thousands of workloads costs little memory. The informer hands the
 // transform its own copy, so trimming in place is allowed.
-func restartTrimmer(annotation string) cache.TransformFunc {
+func trimmer(annotation string) cache.TransformFunc {
 	keep := func(m map[string]string) map[string]string {
 		if v, ok := m[annotation]; ok {
 			return map[string]string{annotation: v}
@@ -354,21 +344,21 @@ func restartTrimmer(annotation string) cache.TransformFunc {
 	}
 }
 
-// restartNewInformer builds one informer (list, then watch, re-listing by
+// newInformer builds one informer (list, then watch, re-listing by
 // itself after a disconnect or an expired resourceVersion, e.g. across an
 // API server restart) from typed list and watch calls. client-go/informers
 // would do the same, but its factory links every API group's informers and
 // listers into the binary: about 14 MB more text, which is resident memory
 // here.
-func restartNewInformer(example runtime.Object, list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext, transform cache.TransformFunc) cache.SharedIndexInformer {
+func newInformer(example runtime.Object, list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext, transform cache.TransformFunc) cache.SharedIndexInformer {
 	inf := cache.NewSharedIndexInformer(&cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}, example, 0, cache.Indexers{})
 	_ = inf.SetTransform(transform) // cannot fail before the informer runs
 	return inf
 }
 
-// restartInformers is the restartTracker behind --wait: one informer per
+// informers is the tracker behind --wait: one informer per
 // kind, scoped like the pass's lists.
-type restartInformers struct {
+type informers struct {
 	stores     map[string]cache.Store
 	annotation string
 	cancel     context.CancelFunc
@@ -378,21 +368,21 @@ type restartInformers struct {
 	subs map[string][]chan struct{}
 }
 
-func (o *RestartWorkloadsOptions) restartInformerTracker(ctx context.Context) (restartTracker, error) {
+func (o *Options) informerTracker(ctx context.Context) (tracker, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	lo := o.restartListOptions(o.Selector)
+	lo := o.listOptions(o.Selector)
 	scoped := func(l metav1.ListOptions) metav1.ListOptions {
 		l.LabelSelector, l.FieldSelector = lo.LabelSelector, lo.FieldSelector
 		return l
 	}
-	ns, apps, trim := o.scope.namespace, o.client.AppsV1(), restartTrimmer(o.Annotation)
-	t := &restartInformers{stores: map[string]cache.Store{}, annotation: o.Annotation, cancel: cancel, subs: map[string][]chan struct{}{}}
+	ns, apps, trim := o.scope.namespace, o.client.AppsV1(), trimmer(o.Annotation)
+	t := &informers{stores: map[string]cache.Store{}, annotation: o.Annotation, cancel: cancel, subs: map[string][]chan struct{}{}}
 	var synced []cache.InformerSynced
 	for _, k := range o.kinds {
 		var inf cache.SharedIndexInformer
 		switch k.Kind {
 		case checks.KindDeployment:
-			inf = restartNewInformer(&appsv1.Deployment{},
+			inf = newInformer(&appsv1.Deployment{},
 				func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
 					return apps.Deployments(ns).List(ctx, scoped(l))
 				},
@@ -400,7 +390,7 @@ func (o *RestartWorkloadsOptions) restartInformerTracker(ctx context.Context) (r
 					return apps.Deployments(ns).Watch(ctx, scoped(l))
 				}, trim)
 		case checks.KindDaemonSet:
-			inf = restartNewInformer(&appsv1.DaemonSet{},
+			inf = newInformer(&appsv1.DaemonSet{},
 				func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
 					return apps.DaemonSets(ns).List(ctx, scoped(l))
 				},
@@ -408,7 +398,7 @@ func (o *RestartWorkloadsOptions) restartInformerTracker(ctx context.Context) (r
 					return apps.DaemonSets(ns).Watch(ctx, scoped(l))
 				}, trim)
 		case checks.KindStatefulSet:
-			inf = restartNewInformer(&appsv1.StatefulSet{},
+			inf = newInformer(&appsv1.StatefulSet{},
 				func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
 					return apps.StatefulSets(ns).List(ctx, scoped(l))
 				},
@@ -439,7 +429,7 @@ func (o *RestartWorkloadsOptions) restartInformerTracker(ctx context.Context) (r
 	return t, nil
 }
 
-func (t *restartInformers) notify(key string) {
+func (t *informers) notify(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ch := range t.subs[key] {
@@ -450,7 +440,7 @@ func (t *restartInformers) notify(key string) {
 	}
 }
 
-func (t *restartInformers) Subscribe(kind, namespace, name string) (<-chan struct{}, func()) {
+func (t *informers) Subscribe(kind, namespace, name string) (<-chan struct{}, func()) {
 	key := kind + "/" + namespace + "/" + name
 	ch := make(chan struct{}, 1)
 	t.mu.Lock()
@@ -474,7 +464,7 @@ func (t *restartInformers) Subscribe(kind, namespace, name string) (<-chan struc
 	}
 }
 
-func (t *restartInformers) Get(kind, namespace, name string) (*restartTarget, bool) {
+func (t *informers) Get(kind, namespace, name string) (*cluster.Workload, bool) {
 	store := t.stores[kind]
 	if store == nil {
 		return nil, false
@@ -483,18 +473,10 @@ func (t *restartInformers) Get(kind, namespace, name string) (*restartTarget, bo
 	if err != nil || !ok {
 		return nil, false
 	}
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		return restartFromDeployment(o, t.annotation), true
-	case *appsv1.DaemonSet:
-		return restartFromDaemonSet(o, t.annotation), true
-	case *appsv1.StatefulSet:
-		return restartFromStatefulSet(o, t.annotation), true
-	}
-	return nil, false
+	return cluster.WorkloadFrom(obj, t.annotation)
 }
 
-func (t *restartInformers) Stop() {
+func (t *informers) Stop() {
 	t.cancel()
 	t.running.Wait()
 }

@@ -1,13 +1,16 @@
-package plugin
+package undo
 
 import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 )
 
 func TestUndoGroup(t *testing.T) {
-	changes := []UndoChange{
+	changes := []undofile.Change{
 		{Kind: "ConfigMap", Namespace: "a", Name: "kube-root-ca.crt", Key: "ca.crt", Previous: "OLD", ResourceVersion: "5"},
 		// One write of two keys records one resourceVersion for both.
 		{Kind: "ConfigMap", Namespace: "kube-public", Name: "cluster-info", Key: "kubeconfig", Previous: "K0", ResourceVersion: "7"},
@@ -18,7 +21,7 @@ func TestUndoGroup(t *testing.T) {
 		{Kind: "ConfigMap", Namespace: "b", Name: "kube-root-ca.crt", Key: "ca.crt", Created: true, ResourceVersion: "11"},
 		{Kind: "Secret", Namespace: "a", Name: "kube-root-ca.crt", Key: "ca.crt", Previous: "S", ResourceVersion: "12"},
 	}
-	got := undoGroup(changes)
+	got := group(changes)
 	if len(got) != 4 {
 		t.Fatalf("want 4 objects, got %d", len(got))
 	}
@@ -38,41 +41,41 @@ func TestUndoGroup(t *testing.T) {
 }
 
 func TestUndoAccessChecks(t *testing.T) {
-	objs := undoGroup([]UndoChange{
+	objs := group([]undofile.Change{
 		{Kind: "ConfigMap", Namespace: "a", Name: "x", Key: "k", ResourceVersion: "1"},
 		{Kind: "ConfigMap", Namespace: "b", Name: "x", Key: "k", Created: true, ResourceVersion: "2"},
 		{Kind: "Secret", Namespace: "a", Name: "s", Key: "k", ResourceVersion: "3"},
 	})
-	str := func(cs []AccessCheck) string {
+	str := func(cs []cmdutil.AccessCheck) string {
 		var s []string
 		for _, c := range cs {
 			s = append(s, c.String())
 		}
 		return strings.Join(s, "; ")
 	}
-	if got, want := str(undoAccessChecks(objs, DryRunNone, false)),
+	if got, want := str(accessChecks(objs, cmdutil.DryRunNone, false)),
 		"get configmaps in all namespaces; patch configmaps in all namespaces; delete configmaps in all namespaces; get secrets in all namespaces; patch secrets in all namespaces"; got != want {
 		t.Errorf("cluster-wide:\n got %s\nwant %s", got, want)
 	}
-	if got, want := str(undoAccessChecks(objs, DryRunServer, true)),
+	if got, want := str(accessChecks(objs, cmdutil.DryRunServer, true)),
 		"get configmaps in namespace a; patch configmaps in namespace a; get configmaps in namespace b; delete configmaps in namespace b; get secrets in namespace a; patch secrets in namespace a"; got != want {
 		t.Errorf("per namespace:\n got %s\nwant %s", got, want)
 	}
-	if got, want := str(undoAccessChecks(objs, DryRunClient, false)), "get configmaps in all namespaces; get secrets in all namespaces"; got != want {
+	if got, want := str(accessChecks(objs, cmdutil.DryRunClient, false)), "get configmaps in all namespaces; get secrets in all namespaces"; got != want {
 		t.Errorf("client dry run:\n got %s\nwant %s", got, want)
 	}
 }
 
 func TestPrintUndoReport(t *testing.T) {
-	r := &undoReport{UndoFile: "f", Command: "bundle", DryRun: DryRunNone, Restored: 1, Deleted: 1, Skipped: 1,
-		Objects: []undoResult{
+	r := &report{UndoFile: "f", Command: "bundle", DryRun: cmdutil.DryRunNone, Restored: 1, Deleted: 1, Skipped: 1,
+		Objects: []result{
 			{Kind: "ConfigMap", Namespace: "a", Name: "kube-root-ca.crt", Keys: []string{"ca.crt"}, Result: "restored"},
 			{Kind: "ConfigMap", Namespace: "b", Name: "kube-root-ca.crt", Keys: []string{"ca.crt"}, Result: "deleted", Reason: "created by the command"},
 			{Kind: "ConfigMap", Namespace: "kube-public", Name: "cluster-info", Keys: []string{"kubeconfig", "jws-kubeconfig-abc"}, Result: "skipped",
 				Reason: "changed since (resourceVersion 9, the undo file has 7)"},
 		}}
 	var b bytes.Buffer
-	if err := printUndoReport(&b, "", r); err != nil {
+	if err := printReport(&b, "", r); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +
@@ -85,9 +88,9 @@ func TestPrintUndoReport(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 	b.Reset()
-	r.DryRun = DryRunServer
+	r.DryRun = cmdutil.DryRunServer
 	r.Objects = nil
-	if err := printUndoReport(&b, "", r); err != nil {
+	if err := printReport(&b, "", r); err != nil {
 		t.Fatal(err)
 	}
 	if want := "1 restored, 1 deleted, 1 skipped, 0 failed (server dry run)\n"; b.String() != want {

@@ -1,0 +1,264 @@
+package undo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
+)
+
+// workers is how many objects are restored at once.
+const workers = 8
+
+// object is everything the undo file says about one object: the
+// earliest recorded value of each key (what it was before the command) and
+// the latest resourceVersion (what it was after the command's last write).
+type object struct {
+	Kind, Namespace, Name string
+	Created               bool
+	ResourceVersion       string
+	keys                  []string
+	prev                  map[string]undofile.Change
+}
+
+// group merges the changes of one undo file per object, in file order.
+// Keys of one object are restored in one write: a command that wrote
+// several keys at once recorded one resourceVersion for all of them, and
+// restoring them one by one would make the second look "changed since".
+func group(changes []undofile.Change) []*object {
+	var order []*object
+	byKey := map[string]*object{}
+	for _, c := range changes {
+		k := c.Kind + "/" + c.Namespace + "/" + c.Name
+		o := byKey[k]
+		if o == nil {
+			o = &object{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, prev: map[string]undofile.Change{}}
+			byKey[k] = o
+			order = append(order, o)
+		}
+		o.ResourceVersion = c.ResourceVersion
+		if c.Created {
+			o.Created = true
+		}
+		if _, seen := o.prev[c.Key]; !seen {
+			o.prev[c.Key] = c
+			o.keys = append(o.keys, c.Key)
+		}
+	}
+	return order
+}
+
+// restorer puts the objects of one undo file back, and records what it
+// replaced in an undo file of its own.
+type restorer struct {
+	client  kubernetes.Interface
+	dryRun  cmdutil.DryRun
+	errOut  io.Writer
+	newUndo func() (*undofile.Writer, error)
+
+	mu       sync.Mutex
+	undo     *undofile.Writer
+	undoFail error
+}
+
+func (u *restorer) run(ctx context.Context, objects []*object) []result {
+	results := make([]result, len(objects))
+	// Once ctx is done Fanout starts no restore: those left say so.
+	for i, obj := range objects {
+		results[i] = result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys, Result: "failed", Reason: "interrupted before it was restored"}
+	}
+	cluster.Fanout(ctx, workers, len(objects), func(i int) { results[i] = u.restore(ctx, objects[i]) })
+	sort.SliceStable(results, func(i, j int) bool {
+		a, b := results[i], results[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return results
+}
+
+// current is what undo reads of an object before restoring it.
+type current struct {
+	rv     string
+	values map[string][]byte
+}
+
+func (u *restorer) get(ctx context.Context, obj *object) (current, error) {
+	var cur current
+	err := cluster.WithRetry(ctx, func() error {
+		if obj.Kind == "Secret" {
+			s, err := u.client.CoreV1().Secrets(obj.Namespace).Get(ctx, obj.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cur = current{rv: s.ResourceVersion, values: map[string][]byte{}}
+			for _, k := range obj.keys {
+				if v, ok := s.Data[k]; ok {
+					cur.values[k] = v
+				}
+			}
+			return nil
+		}
+		cm, err := u.client.CoreV1().ConfigMaps(obj.Namespace).Get(ctx, obj.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur = current{rv: cm.ResourceVersion, values: map[string][]byte{}}
+		for _, k := range obj.keys {
+			if v, ok := cm.Data[k]; ok {
+				cur.values[k] = []byte(v)
+			}
+		}
+		return nil
+	})
+	return cur, err
+}
+
+func (u *restorer) restore(ctx context.Context, obj *object) result {
+	if isWorkloadKind(obj.Kind) {
+		return u.restoreWorkload(ctx, obj)
+	}
+	r := result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
+	cur, err := u.get(ctx, obj)
+	switch {
+	case apierrors.IsNotFound(err) && obj.Created:
+		r.Result, r.Reason = "skipped", "already deleted"
+		return r
+	case apierrors.IsNotFound(err):
+		r.Result, r.Reason = "skipped", "no longer exists"
+		return r
+	case err != nil:
+		r.Result, r.Reason = "failed", err.Error()
+		return r
+	case cur.rv != obj.ResourceVersion:
+		r.Result, r.Reason = "skipped", fmt.Sprintf("changed since (resourceVersion %s, the undo file has %s)", cur.rv, obj.ResourceVersion)
+		return r
+	}
+	suffix := u.dryRun.Suffix()
+	if obj.Created {
+		r.Result, r.Reason = "deleted", "created by the command"+suffix
+		if !u.dryRun.Writes() {
+			return r
+		}
+		rv := obj.ResourceVersion
+		opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}, DryRun: u.dryRun.Options()}
+		err = cluster.WithRetry(ctx, func() error {
+			if obj.Kind == "Secret" {
+				return u.client.CoreV1().Secrets(obj.Namespace).Delete(ctx, obj.Name, opts)
+			}
+			return u.client.CoreV1().ConfigMaps(obj.Namespace).Delete(ctx, obj.Name, opts)
+		})
+		return writeResult(r, err)
+	}
+
+	r.Result, r.Reason = "restored", suffix
+	r.Reason = strings.TrimSpace(r.Reason)
+	if !u.dryRun.Writes() {
+		return r
+	}
+	data := map[string]any{}
+	for _, k := range obj.keys {
+		c := obj.prev[k]
+		switch {
+		case c.Absent || c.Created:
+			data[k] = nil // a JSON merge patch null removes the key
+		case obj.Kind == "Secret":
+			data[k] = []byte(c.Previous) // base64 in JSON, as Secret data is
+		default:
+			data[k] = c.Previous
+		}
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": obj.ResourceVersion}, "data": data})
+	if err != nil {
+		r.Result, r.Reason = "failed", err.Error()
+		return r
+	}
+	var newRV string
+	opts := metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: u.dryRun.Options()}
+	err = cluster.WithRetry(ctx, func() error {
+		if obj.Kind == "Secret" {
+			s, err := u.client.CoreV1().Secrets(obj.Namespace).Patch(ctx, obj.Name, types.MergePatchType, body, opts)
+			if err == nil {
+				newRV = s.ResourceVersion
+			}
+			return err
+		}
+		cm, err := u.client.CoreV1().ConfigMaps(obj.Namespace).Patch(ctx, obj.Name, types.MergePatchType, body, opts)
+		if err == nil {
+			newRV = cm.ResourceVersion
+		}
+		return err
+	})
+	r = writeResult(r, err)
+	if err == nil && u.dryRun == cmdutil.DryRunNone {
+		u.record(obj, cur, newRV)
+	}
+	return r
+}
+
+func writeResult(r result, err error) result {
+	switch {
+	case err == nil:
+	case apierrors.IsConflict(err):
+		r.Result, r.Reason = "skipped", "changed while undo ran"
+	case apierrors.IsNotFound(err):
+		r.Result, r.Reason = "skipped", "deleted while undo ran"
+	default:
+		r.Result, r.Reason = "failed", err.Error()
+	}
+	return r
+}
+
+// record saves the values the undo replaced, so it can be undone in turn.
+func (u *restorer) record(obj *object, cur current, rv string) {
+	changes := make([]undofile.Change, 0, len(obj.keys))
+	for _, k := range obj.keys {
+		v, ok := cur.values[k]
+		changes = append(changes, undofile.Change{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Key: k,
+			Previous: string(v), Absent: !ok, ResourceVersion: rv})
+	}
+	u.recordChanges(changes)
+}
+
+// recordChanges appends to this undo's own undo file, created on first use.
+// A failure here does not stop the restore: the file being restored from
+// still holds the other direction.
+func (u *restorer) recordChanges(changes []undofile.Change) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.newUndo == nil || u.undoFail != nil {
+		return
+	}
+	if u.undo == nil {
+		w, err := u.newUndo()
+		if err != nil {
+			u.undoFail = err
+			fmt.Fprintf(u.errOut, "warning: cannot create an undo file for this undo: %v\n", err)
+			return
+		}
+		u.undo = w
+	}
+	for _, c := range changes {
+		if err := u.undo.Record(c); err != nil {
+			u.undoFail = err
+			fmt.Fprintf(u.errOut, "warning: %v\n", err)
+			return
+		}
+	}
+}
