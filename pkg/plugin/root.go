@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/verify"
 )
 
 // BuildInfo is what the release build stamps into the binary.
@@ -59,7 +60,7 @@ then checks through the API that they were done.`,
 		NewCmdBundle(common),
 		NewCmdRestartWorkloads(common),
 		NewCmdUpdateClusterInfo(common),
-		NewCmdVerify(common),
+		verify.NewCmdVerify(common),
 		NewCmdUnbundle(common),
 		NewCmdInspect(common),
 		NewCmdUndo(common),
