@@ -15,6 +15,7 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/verify"
 )
 
 // BuildInfo is what the release build stamps into the binary.
@@ -61,7 +62,7 @@ then checks through the API that they were done.`,
 		NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
 		NewCmdUpdateClusterInfo(common),
-		NewCmdVerify(common),
+		verify.NewCmdVerify(common),
 		NewCmdUnbundle(common),
 		NewCmdInspect(common),
 		undo.NewCmdUndo(common),

@@ -91,6 +91,10 @@ const configzWorkers = 8
 // after each node, one call at a time.
 func KubeletConfigs(ctx context.Context, client kubernetes.Interface, nodes []Node, progress func(done int)) map[string]KubeletConfig {
 	results := make([]KubeletConfig, len(nodes))
+	for i := range results {
+		// Unless read: once ctx is done, Fanout starts no more reads.
+		results[i].Err = context.Canceled
+	}
 	var mu sync.Mutex
 	done := 0
 	Fanout(ctx, configzWorkers, len(nodes), func(i int) {

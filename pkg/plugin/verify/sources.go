@@ -1,8 +1,9 @@
-package plugin
+package verify
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -12,29 +13,30 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// verifySources are the ServiceAccount root CA objects, judged once: the
+// sources are the ServiceAccount root CA objects, judged once: the
 // "sa" check reports them, the "pods" check looks each pod's source up.
 // One entry per namespace and per legacy token Secret: small next to the
 // pods.
-type verifySources struct {
+type sources struct {
 	rootCA map[string]checks.PodSource // namespace -> its kube-root-ca.crt
 	// secrets holds legacy ServiceAccount token Secrets only: a pod's
 	// other Secret volumes carry no API trust.
 	secrets map[string]checks.PodSource // namespace/name
-	items   []verifyItem
+	items   []item
 	// cmErr, secretErr and nsErr say which list failed: the checks that
 	// need it are then incomplete.
 	cmErr, secretErr, nsErr error
 }
 
 // lookup answers the pods check for the pods of namespace ns.
-func (s *verifySources) lookup(ns string) checks.PodSourceLookup {
+func (s *sources) lookup(ns string) checks.PodSourceLookup {
 	return func(kind, name string) (checks.PodSource, bool) {
 		switch kind {
 		case checks.SourceRootCA:
-			if name != rootCAConfigMap {
+			if name != cluster.RootCAConfigMap {
 				return checks.PodSource{}, false
 			}
 			src, ok := s.rootCA[ns]
@@ -55,12 +57,15 @@ func (s *verifySources) lookup(ns string) checks.PodSourceLookup {
 // collectSources lists every kube-root-ca.crt and legacy token Secret
 // (paginated, cluster-wide or in -n), and the namespaces, to find those
 // that lack kube-root-ca.crt.
-func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
+func (r *run) collectSources(ctx context.Context) *sources {
 	o := r.o
-	s := &verifySources{rootCA: map[string]checks.PodSource{}, secrets: map[string]checks.PodSource{}}
-	seen := map[string]bool{}
-	s.cmErr, s.secretErr = cluster.EachRootCAObject(ctx, o.client, o.namespace, func() {}, func() {}, func(obj cluster.RootCAObject) {
-		src, it := o.verifySource(obj)
+	s := &sources{rootCA: map[string]checks.PodSource{}, secrets: map[string]checks.PodSource{}}
+	// A list that starts over shows its objects again.
+	drop := func(kind string) func() {
+		return func() { s.items = slices.DeleteFunc(s.items, func(it item) bool { return it.Kind == kind }) }
+	}
+	s.cmErr, s.secretErr = cluster.EachRootCAObject(ctx, o.client, o.namespace, drop("ConfigMap"), drop("Secret"), func(obj cluster.RootCAObject) {
+		src, it := o.judgeSource(obj)
 		if obj.Kind == "Secret" {
 			s.secrets[obj.Namespace+"/"+obj.Name] = src
 		} else {
@@ -88,13 +93,12 @@ func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 	if s.cmErr == nil {
 		sort.Strings(active)
 		for _, ns := range active {
-			if _, ok := s.rootCA[ns]; ok || seen["missing/"+ns] {
+			if _, ok := s.rootCA[ns]; ok {
 				continue
 			}
-			seen["missing/"+ns] = true
 			s.rootCA[ns] = checks.PodSource{}
-			s.items = append(s.items, verifyItem{Severity: checks.SeverityError, Kind: "ConfigMap", Namespace: ns, Name: rootCAConfigMap,
-				Where: "data." + rootCAKey, Holds: "absent", Verdict: "missing",
+			s.items = append(s.items, item{Severity: checks.SeverityError, Kind: "ConfigMap", Namespace: ns, Name: cluster.RootCAConfigMap,
+				Where: "data." + cluster.RootCAKey, Holds: "absent", Verdict: "missing",
 				Detail: "the namespace has no kube-root-ca.crt: pods with a ServiceAccount token cannot start",
 				Fix:    "check that kube-controller-manager runs with root-ca-certificate-publisher-controller enabled: it creates kube-root-ca.crt in every namespace"})
 		}
@@ -102,20 +106,20 @@ func (r *verifyRun) collectSources(ctx context.Context) *verifySources {
 	return s
 }
 
-// verifySource judges one root CA object's ca.crt and says when it last
+// judgeSource judges one root CA object's ca.crt and says when it last
 // changed.
-func (o *VerifyOptions) verifySource(obj cluster.RootCAObject) (checks.PodSource, verifyItem) {
+func (o *Options) judgeSource(obj cluster.RootCAObject) (checks.PodSource, item) {
 	kind, ns, name := obj.Kind, obj.Namespace, obj.Name
 	var v checks.CAVerdict
 	if !obj.Present {
 		v = checks.CAVerdict{Reason: checks.CAEmpty, Holds: "absent", Problem: "has no ca.crt"}
 	} else {
-		v = o.rule.Judge(fmt.Sprintf("%s %s/%s %s", kind, ns, name, rootCAKey), obj.Value)
+		v = o.rule.Judge(fmt.Sprintf("%s %s/%s %s", kind, ns, name, cluster.RootCAKey), obj.Value)
 	}
 	src := obj.Source(len(o.rule.Old) > 0 && v.OK)
 	src.OK, src.Holds, src.Problem = v.OK, v.Holds, v.Problem
 	changed, by := src.ChangedAt, src.ChangedBy
-	it := verifyItem{Severity: checks.SeverityOK, Kind: kind, Namespace: ns, Name: name, Where: "data." + rootCAKey, Holds: v.Holds, Verdict: v.Reason}
+	it := item{Severity: checks.SeverityOK, Kind: kind, Namespace: ns, Name: name, Where: "data." + cluster.RootCAKey, Holds: v.Holds, Verdict: v.Reason}
 	when := "ca.crt last changed " + changed.UTC().Format(time.RFC3339)
 	if by != "" {
 		when += " by " + by
@@ -129,15 +133,15 @@ func (o *VerifyOptions) verifySource(obj cluster.RootCAObject) (checks.PodSource
 	if !v.OK {
 		it.Severity = checks.SeverityError
 		it.Detail = v.Problem + "; " + when
-		it.Action, it.Fix = o.verifyRootCAAction(v)
+		it.Action, it.Fix = o.rootCAAction(v)
 	}
 	return src, it
 }
 
-// verifyRootCAAction is how a root CA object gets the expected content:
+// rootCAAction is how a root CA object gets the expected content:
 // the controller-manager publishes its --root-ca-file and reverts anything
 // else, so the flag comes first (a node step: the command prints it).
-func (o *VerifyOptions) verifyRootCAAction(v checks.CAVerdict) (action, fix string) {
+func (o *Options) rootCAAction(v checks.CAVerdict) (action, fix string) {
 	what := o.CAFile
 	if what == "" {
 		what = o.caName
@@ -152,7 +156,7 @@ func (o *VerifyOptions) verifyRootCAAction(v checks.CAVerdict) (action, fix stri
 }
 
 // report fills the "sa" section.
-func (s *verifySources) report(sec *verifySection, o *VerifyOptions) {
+func (s *sources) report(sec *section) {
 	if s.cmErr != nil {
 		sec.fail("listing kube-root-ca.crt ConfigMaps: %v", s.cmErr)
 	}
@@ -176,7 +180,7 @@ func (s *verifySources) report(sec *verifySection, o *VerifyOptions) {
 		sec.take(it)
 	}
 	sec.Summary = fmt.Sprintf("%s, %s: %d hold the expected CA, %d do not",
-		plural(cms, "kube-root-ca.crt ConfigMap"), plural(secrets, "legacy token Secret"), cms+secrets-bad, bad)
+		cmdutil.Plural(cms, "kube-root-ca.crt ConfigMap"), cmdutil.Plural(secrets, "legacy token Secret"), cms+secrets-bad, bad)
 	if secrets == 0 && s.secretErr == nil {
 		sec.notef("no legacy ServiceAccount token Secrets (kubernetes.io/service-account-token) found")
 	}

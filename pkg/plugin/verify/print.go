@@ -1,4 +1,4 @@
-package plugin
+package verify
 
 import (
 	"fmt"
@@ -6,15 +6,16 @@ import (
 	"strings"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// verifyTableLimit caps the rows of one check's table; -o json has them all.
-const verifyTableLimit = 100
+// tableLimit caps the rows of one check's table; -o json has them all.
+const tableLimit = 100
 
-// printVerifyReport prints one block per check: its status and summary, a
+// printReport prints one block per check: its status and summary, a
 // table of what needs attention (rows of severity ok are only counted),
 // notes, the next actions; then the summary line.
-func printVerifyReport(w io.Writer, rep *verifyReport) error {
+func printReport(w io.Writer, rep *report) error {
 	var cas []string
 	for _, c := range rep.CA {
 		name := fmt.Sprintf("%s, sha256 %s", c.Subject, checks.ShortFingerprint(c.Fingerprint))
@@ -35,7 +36,7 @@ func printVerifyReport(w io.Writer, rep *verifyReport) error {
 		return err
 	}
 	for _, s := range rep.Sections {
-		if err := printVerifySection(w, s); err != nil {
+		if err := printSection(w, s); err != nil {
 			return err
 		}
 	}
@@ -43,7 +44,7 @@ func printVerifyReport(w io.Writer, rep *verifyReport) error {
 	return err
 }
 
-func printVerifySection(w io.Writer, s *verifySection) error {
+func printSection(w io.Writer, s *section) error {
 	fmt.Fprintf(w, "\n== %s\n", s.Title)
 	fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(s.Status), s.Summary)
 	if s.Error != "" {
@@ -54,14 +55,14 @@ func printVerifySection(w io.Writer, s *verifySection) error {
 		if it.Severity == checks.SeverityOK {
 			continue
 		}
-		rows = append(rows, []string{it.Severity, verifyObjectCell(s.Name, it), it.Where, it.Holds, it.Verdict, it.Detail})
+		rows = append(rows, []string{it.Severity, objectCell(s.Name, it), it.Where, it.Holds, it.Verdict, it.Detail})
 	}
 	if len(rows) > 0 {
 		shown := rows
-		if len(shown) > verifyTableLimit {
-			shown = shown[:verifyTableLimit]
+		if len(shown) > tableLimit {
+			shown = shown[:tableLimit]
 		}
-		if err := writeTable(w, []string{"severity", "object", "where", "holds", "verdict", "detail"}, shown); err != nil {
+		if err := cmdutil.WriteTable(w, []string{"severity", "object", "where", "holds", "verdict", "detail"}, shown); err != nil {
 			return err
 		}
 		if len(rows) > len(shown) {
@@ -84,12 +85,12 @@ func printVerifySection(w io.Writer, s *verifySection) error {
 	return nil
 }
 
-// verifyObjectCell names a row's object, with the size of a group.
-func verifyObjectCell(section string, it verifyItem) string {
+// objectCell names a row's object, with the size of a group.
+func objectCell(section string, it item) string {
 	obj := it.object()
 	switch {
 	case it.Count <= 1 || it.Kind == "Node":
-	case section == verifyPods && it.Kind != "exec":
+	case section == sectionPods && it.Kind != "exec":
 		obj += fmt.Sprintf(" (%d pods)", it.Count)
 	default:
 		obj += fmt.Sprintf(" (%d)", it.Count)

@@ -1,4 +1,4 @@
-package plugin
+package verify
 
 import (
 	"context"
@@ -9,31 +9,28 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// An endpoint address of default/kubernetes is often a node or pod network
-// address this machine cannot reach: one quick try, no retries.
-const verifyEndpointTimeout = 5 * time.Second
-
 const (
-	verifyServingAction = "kubectl carotate instructions --step 9.3"
-	verifyServingFix    = "re-issue the API server's serving certificate (apiserver.crt) from the new CA and restart each kube-apiserver in turn (step 9.3)"
+	servingAction = "kubectl carotate instructions --step 9.3"
+	servingFix    = "re-issue the API server's serving certificate (apiserver.crt) from the new CA and restart each kube-apiserver in turn (step 9.3)"
 )
 
 // checkServing is the "serving" check: which CA each API server endpoint's
 // serving chain verifies against.
-func (r *verifyRun) checkServing(ctx context.Context, sec *verifySection) {
+func (r *run) checkServing(ctx context.Context, sec *section) {
 	o := r.o
-	addr, serverName, err := servingChainAddress(o.cfg)
+	addr, serverName, err := cluster.ServingChainAddress(o.cfg)
 	if err != nil {
 		sec.fail("%v", err)
 		return
 	}
-	chain, err := fetchServingChain(ctx, o.cfg)
+	chain, err := cluster.FetchServingChain(ctx, o.cfg)
 	if err != nil {
 		sec.fail("%v", err)
 	} else {
-		sec.add(r.verifyChainItem("kubeconfig server", o.cfg.Host, chain))
+		sec.add(r.chainItem("kubeconfig server", o.cfg.Host, chain))
 	}
 
 	eps, err := cluster.APIEndpoints(ctx, r.o.client)
@@ -49,32 +46,32 @@ func (r *verifyRun) checkServing(ctx context.Context, sec *verifySection) {
 			continue
 		}
 		checked++
-		chain, err := verifyDialChain(ctx, ep, serverName)
+		chain, err := cluster.DialChain(ctx, ep, serverName)
 		if err != nil {
-			sec.add(verifyItem{Severity: checks.SeverityInfo, Kind: "endpoint", Name: ep, Where: "default/kubernetes", Verdict: "not-reachable",
+			sec.add(item{Severity: checks.SeverityInfo, Kind: "endpoint", Name: ep, Where: "default/kubernetes", Verdict: "not-reachable",
 				Detail: fmt.Sprintf("not reachable from here (%v): check it from inside the cluster", err)})
 			continue
 		}
-		sec.add(r.verifyChainItem("endpoint", ep, chain))
+		sec.add(r.chainItem("endpoint", ep, chain))
 	}
 	for _, it := range sec.Items {
 		sec.take(it)
 	}
-	sec.Summary = fmt.Sprintf("%s checked", plural(1+checked, "API server address"))
+	sec.Summary = fmt.Sprintf("%s checked", cmdutil.Plural(1+checked, "API server address"))
 }
 
-// verifyChainItem judges one serving chain against the new and the old CA
+// chainItem judges one serving chain against the new and the old CA
 // separately, and against --ca as a whole.
-func (r *verifyRun) verifyChainItem(kind, name string, chain []*x509.Certificate) verifyItem {
+func (r *run) chainItem(kind, name string, chain []*x509.Certificate) item {
 	rule := r.o.rule
 	leaf := chain[0]
 	var against []string
-	for _, c := range rootCAUniq(append(append([]*x509.Certificate{}, rule.Want...), rule.Old...)) {
-		if chainVerifies(chain, []*x509.Certificate{c}) || checks.ChainSignedBy(chain, c) {
+	for _, c := range checks.Unique(append(append([]*x509.Certificate{}, rule.Want...), rule.Old...)) {
+		if checks.ChainVerifies(chain, []*x509.Certificate{c}) || checks.ChainSignedBy(chain, c) {
 			against = append(against, rule.Describe([]*x509.Certificate{c}))
 		}
 	}
-	it := verifyItem{Severity: checks.SeverityOK, Kind: kind, Name: name, Where: "serving chain", Verdict: "verifies",
+	it := item{Severity: checks.SeverityOK, Kind: kind, Name: name, Where: "serving chain", Verdict: "verifies",
 		Holds:  "leaf " + leaf.Subject.String() + ", issued by " + leaf.Issuer.String(),
 		Detail: "verifies against " + strings.Join(against, ", ")}
 	if len(against) == 0 {
@@ -82,22 +79,22 @@ func (r *verifyRun) verifyChainItem(kind, name string, chain []*x509.Certificate
 	}
 	now := r.o.now()
 	newCAs := rule.New()
-	verifiesNew := len(newCAs) > 0 && chainVerifies(chain, newCAs)
-	verifiesOld := len(rule.Old) > 0 && chainVerifies(chain, rule.Old)
+	verifiesNew := len(newCAs) > 0 && checks.ChainVerifies(chain, newCAs)
+	verifiesOld := len(rule.Old) > 0 && checks.ChainVerifies(chain, rule.Old)
 	switch {
 	case now.After(leaf.NotAfter):
 		it.Severity, it.Verdict = checks.SeverityError, "expired"
 		it.Detail = fmt.Sprintf("the serving certificate expired on %s; %s", leaf.NotAfter.UTC().Format(time.RFC3339), it.Detail)
-		it.Action, it.Fix = verifyServingAction, verifyServingFix
-	case !chainVerifies(chain, rule.Want):
-		it.Severity, it.Verdict, it.Action, it.Fix = checks.SeverityError, "untrusted", verifyServingAction, verifyServingFix
+		it.Action, it.Fix = servingAction, servingFix
+	case !checks.ChainVerifies(chain, rule.Want):
+		it.Severity, it.Verdict, it.Action, it.Fix = checks.SeverityError, "untrusted", servingAction, servingFix
 		if verifiesOld {
 			it.Verdict = "old-ca"
 			it.Detail = "still served by the old CA, which clients trusting only --ca reject; " + it.Detail
 		}
 	case rule.Expect == checks.ExpectBundle && len(newCAs) > 0 && !verifiesNew:
 		// Normal until step 9.3; unbundle refuses until it is done.
-		it.Severity, it.Verdict, it.Action, it.Fix = checks.SeverityWarning, "old-ca", verifyServingAction, verifyServingFix
+		it.Severity, it.Verdict, it.Action, it.Fix = checks.SeverityWarning, "old-ca", servingAction, servingFix
 		it.Detail = "still served by the old CA: step 9.3 is not done yet, and unbundle refuses until it is; " + it.Detail
 	}
 	return it

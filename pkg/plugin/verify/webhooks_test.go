@@ -1,4 +1,4 @@
-package plugin
+package verify
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
 // TestVerifyWebhooksAPIServices covers what the e2e test cannot create
@@ -23,7 +24,7 @@ import (
 // clients stand in for the lists only; the judging is the real code.
 func TestVerifyWebhooksAPIServices(t *testing.T) {
 	dir := t.TempDir()
-	oldCA, newCA, other := newVerifyTestCA(t, dir, "old"), newVerifyTestCA(t, dir, "new"), newVerifyTestCA(t, dir, "other")
+	oldCA, newCA, other := newTestCA(t, dir, "old"), newTestCA(t, dir, "new"), newTestCA(t, dir, "other")
 	apiService := func(name string, spec map[string]any) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
@@ -34,8 +35,8 @@ func TestVerifyWebhooksAPIServices(t *testing.T) {
 	b64 := func(p []byte) string { return base64.StdEncoding.EncodeToString(p) }
 	scheme := runtime.NewScheme()
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{
-		verifyAPIServiceGVR: "APIServiceList",
-		verifyCRDGVR:        "CustomResourceDefinitionList",
+		cluster.APIServiceGVR: "APIServiceList",
+		cluster.CRDGVR:        "CustomResourceDefinitionList",
 	},
 		apiService("v1.apps", map[string]any{"group": "apps", "version": "v1"}),
 		apiService("v1beta1.metrics.k8s.io", map[string]any{"service": svc, "caBundle": b64(oldCA.pem)}),
@@ -44,17 +45,17 @@ func TestVerifyWebhooksAPIServices(t *testing.T) {
 		apiService("v1.both.example.com", map[string]any{"service": svc, "caBundle": b64(append(append([]byte{}, newCA.pem...), other.pem...))}),
 	)
 	client := fake.NewClientset(&corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: verifyExtensionAuth},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: cluster.ExtensionAuthName},
 		Data:       map[string]string{"client-ca-file": string(newCA.pem) + string(oldCA.pem), "requestheader-client-ca-file": string(other.pem)},
 	})
-	o := &VerifyOptions{CAFile: "new.crt", client: client, dyn: dyn,
+	o := &Options{CAFile: "new.crt", client: client, dyn: dyn,
 		rule: checks.NewCARule(checks.ExpectNew, []*x509.Certificate{newCA.cert}, []*x509.Certificate{oldCA.cert})}
-	r := &verifyRun{o: o, progress: &verifyProgress{w: &bytes.Buffer{}}}
-	sec := newVerifySection(verifyWebhooks)
+	r := &run{o: o, progress: &progress{w: &bytes.Buffer{}}}
+	sec := newSection(sectionWebhooks)
 	r.checkWebhooks(context.Background(), sec)
 	sec.finish()
 
-	got := map[string]verifyItem{}
+	got := map[string]item{}
 	for _, it := range sec.Items {
 		got[it.Kind+" "+it.Name+" "+it.Where] = it
 	}
@@ -93,19 +94,19 @@ func TestVerifyWebhooksAPIServices(t *testing.T) {
 // silent pass at the end of a rotation.
 func TestVerifyWebhooksExpectNewWithoutOldCA(t *testing.T) {
 	dir := t.TempDir()
-	oldCA, newCA := newVerifyTestCA(t, dir, "old"), newVerifyTestCA(t, dir, "new")
+	oldCA, newCA := newTestCA(t, dir, "old"), newTestCA(t, dir, "new")
 	svc := map[string]any{"namespace": "monitoring", "name": "metrics"}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		verifyAPIServiceGVR: "APIServiceList",
-		verifyCRDGVR:        "CustomResourceDefinitionList",
+		cluster.APIServiceGVR: "APIServiceList",
+		cluster.CRDGVR:        "CustomResourceDefinitionList",
 	}, &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": "v1.both.example.com"},
 		"spec": map[string]any{"service": svc, "caBundle": base64.StdEncoding.EncodeToString(append(append([]byte{}, newCA.pem...), oldCA.pem...))},
 	}})
-	o := &VerifyOptions{CAFile: "new.crt", client: fake.NewClientset(), dyn: dyn,
+	o := &Options{CAFile: "new.crt", client: fake.NewClientset(), dyn: dyn,
 		rule: checks.NewCARule(checks.ExpectNew, []*x509.Certificate{newCA.cert}, nil)}
-	r := &verifyRun{o: o, progress: &verifyProgress{w: &bytes.Buffer{}}}
-	sec := newVerifySection(verifyWebhooks)
+	r := &run{o: o, progress: &progress{w: &bytes.Buffer{}}}
+	sec := newSection(sectionWebhooks)
 	r.checkWebhooks(context.Background(), sec)
 	sec.finish()
 	for _, it := range sec.Items {

@@ -1,4 +1,4 @@
-package plugin
+package verify
 
 import (
 	"context"
@@ -7,19 +7,20 @@ import (
 	"strings"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
 // checkClients is the "clients" check: the CA of the kubeconfig in use, and
 // kube-public/cluster-info (through update-cluster-info --check's logic).
-func (r *verifyRun) checkClients(ctx context.Context, sec *verifySection) {
+func (r *run) checkClients(ctx context.Context, sec *section) {
 	o := r.o
-	sec.add(r.verifyKubeconfigItem())
+	sec.add(r.kubeconfigItem())
 
-	st, err := CheckClusterInfo(ctx, o.client, o.rule.Want, o.now())
+	st, err := cluster.CheckClusterInfo(ctx, o.client, o.rule.Want, o.now())
 	if err != nil {
 		sec.fail("reading kube-public/cluster-info and the bootstrap tokens: %v", err)
 	} else {
-		sec.add(r.verifyClusterInfoItem(st))
+		sec.add(r.clusterInfoItem(st))
 	}
 	for _, it := range sec.Items {
 		sec.take(it)
@@ -27,13 +28,13 @@ func (r *verifyRun) checkClients(ctx context.Context, sec *verifySection) {
 	sec.Summary = "the current kubeconfig and kube-public/cluster-info"
 }
 
-func (r *verifyRun) verifyKubeconfigItem() verifyItem {
+func (r *run) kubeconfigItem() item {
 	o := r.o
-	name, cluster := o.cfg.Host, ""
-	if ctxName, clusterName, _ := o.KubeconfigNames(); ctxName != "" {
-		name, cluster = fmt.Sprintf("context %s, cluster %s", ctxName, clusterName), clusterName
+	name, clusterName := o.cfg.Host, ""
+	if ctxName, c, _ := o.KubeconfigNames(); ctxName != "" {
+		name, clusterName = fmt.Sprintf("context %s, cluster %s", ctxName, c), c
 	}
-	it := verifyItem{Severity: checks.SeverityOK, Kind: "kubeconfig", Name: name, Where: "certificate-authority-data"}
+	it := item{Severity: checks.SeverityOK, Kind: "kubeconfig", Name: name, Where: "certificate-authority-data"}
 	tlsc := o.cfg.TLSClientConfig
 	data := tlsc.CAData
 	source := "certificate-authority-data"
@@ -51,7 +52,7 @@ func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 		it.Severity, it.Verdict = checks.SeverityWarning, "insecure"
 		it.Detail = "insecure-skip-tls-verify: this kubeconfig trusts any server, so it proves nothing about the CA"
 		it.Fix = "make this kubeconfig trust the expected CA and check the server's certificate (step 7)"
-		it.Action = r.setClusterCommand(cluster, " --insecure-skip-tls-verify=false")
+		it.Action = r.setClusterCommand(clusterName, " --insecure-skip-tls-verify=false")
 		return it
 	case len(data) == 0:
 		it.Severity, it.Verdict = checks.SeverityInfo, "system-roots"
@@ -62,7 +63,7 @@ func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 	it.Holds, it.Verdict, it.Detail = v.Holds, v.Reason, v.Note
 	if !v.OK {
 		it.Detail = v.Problem
-		it.Action = r.setClusterCommand(cluster, "")
+		it.Action = r.setClusterCommand(clusterName, "")
 		it.Fix = "step 7: every kubeconfig handed out needs the same certificate-authority-data"
 		it.Severity = checks.SeverityError
 		if v.Reason == checks.CAStillOld || v.Reason == checks.CAOutside {
@@ -74,9 +75,9 @@ func (r *verifyRun) verifyKubeconfigItem() verifyItem {
 	return it
 }
 
-func (r *verifyRun) verifyClusterInfoItem(st ClusterInfoStatus) verifyItem {
+func (r *run) clusterInfoItem(st cluster.ClusterInfoStatus) item {
 	o := r.o
-	it := verifyItem{Severity: checks.SeverityOK, Kind: "ConfigMap", Namespace: st.Namespace, Name: st.Name, Where: "kubeconfig certificate-authority-data"}
+	it := item{Severity: checks.SeverityOK, Kind: "ConfigMap", Namespace: st.Namespace, Name: st.Name, Where: "kubeconfig certificate-authority-data"}
 	if !st.Present {
 		it.Severity, it.Verdict = checks.SeverityInfo, "absent"
 		it.Detail = "not found: this cluster does not publish cluster-info for bootstrap-token joins, so step 10 does not apply"
@@ -113,10 +114,10 @@ func (r *verifyRun) verifyClusterInfoItem(st ClusterInfoStatus) verifyItem {
 
 // setClusterCommand embeds the expected CA in this kubeconfig's cluster;
 // "" when the kubeconfig names no cluster to set.
-func (r *verifyRun) setClusterCommand(cluster, extra string) string {
-	if cluster == "" {
+func (r *run) setClusterCommand(clusterName, extra string) string {
+	if clusterName == "" {
 		return ""
 	}
 	prep, file := r.o.caFile()
-	return prep + "kubectl config set-cluster " + checks.ShellQuote(cluster) + " --embed-certs --certificate-authority=" + file + extra
+	return prep + "kubectl config set-cluster " + checks.ShellQuote(clusterName) + " --embed-certs --certificate-authority=" + file + extra
 }

@@ -1,0 +1,104 @@
+package verify
+
+import (
+	"crypto/x509"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/internal/shelltest"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
+)
+
+// Every "next:" line verify prints is a command an admin pastes
+// mid-incident. checkRunnable parses one with a real shell parser and
+// checks each call in it: kubectl carotate calls against our own command
+// tree (the subcommand and its flags exist, each value is what the flag
+// takes), other kubectl calls against the flags we print for them.
+
+// commandTree is the root's subcommands. The root imports this package,
+// so only a test outside it can build them: tree_test.go sets this.
+var commandTree func() []*cobra.Command
+
+func checkRunnable(t *testing.T, line string) {
+	t.Helper()
+	if commandTree == nil {
+		t.Fatal("no command tree to check against (tree_test.go sets it)")
+	}
+	shelltest.Check(t, line, commandTree()...)
+}
+
+// TestVerifyNextLinesRunnable builds the findings of every check that
+// prints a command, with the CAs from files and from the rotation record.
+func TestVerifyNextLinesRunnable(t *testing.T) {
+	dir := t.TempDir()
+	oldCA, newCA := newTestCA(t, dir, "old"), newTestCA(t, dir, "new")
+	kubeconfig := dir + "/kubeconfig"
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: my-cluster
+  cluster: {server: "https://127.0.0.1:6443"}
+users:
+- name: me
+  user: {token: abc}
+contexts:
+- name: my-context
+  context: {cluster: my-cluster, user: me}
+current-context: my-context
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, fromRecord := range []bool{false, true} {
+		for _, expect := range []checks.Expect{checks.ExpectBundle, checks.ExpectNew} {
+			want := []*x509.Certificate{newCA.cert}
+			if expect == checks.ExpectBundle {
+				want = append(want, oldCA.cert)
+			}
+			o := &Options{rule: checks.NewCARule(expect, want, []*x509.Certificate{oldCA.cert})}
+			if fromRecord {
+				o.caKey, o.caName = rotation.KeyBundle, "rotation r1's bundle (new+old)"
+			} else {
+				o.CAFile = dir + "/ca-bundle.crt"
+			}
+			cf := genericclioptions.NewConfigFlags(true)
+			*cf.KubeConfig = kubeconfig
+			o.Env = &cmdutil.Env{Factory: cmdutil.NewConfigFactory(cf, "test", nil)}
+			o.cfg = &rest.Config{Host: "https://127.0.0.1:6443", TLSClientConfig: rest.TLSClientConfig{CAData: oldCA.pem}}
+			r := &run{o: o}
+
+			var lines []string
+			lines = append(lines, r.kubeconfigItem().Action)
+			o.cfg.Insecure, o.cfg.TLSClientConfig.CAData = true, nil
+			lines = append(lines, r.kubeconfigItem().Action)
+			lines = append(lines, r.clusterInfoItem(cluster.ClusterInfoStatus{Present: true, Namespace: "kube-public", Name: "cluster-info"}).Action)
+			for _, reason := range []string{checks.CAStillOld, checks.CALacks, checks.CAOutside} {
+				a, _ := o.rootCAAction(checks.CAVerdict{Reason: reason})
+				lines = append(lines, a)
+			}
+			lines = append(lines, servingAction, "kubectl carotate instructions --step 9.2")
+			for _, l := range lines {
+				if l == "" {
+					t.Errorf("record=%v expect=%s: an empty next line among %q", fromRecord, expect, lines)
+				}
+				checkRunnable(t, l)
+			}
+			if !strings.Contains(lines[0], "kubectl config set-cluster my-cluster ") {
+				t.Errorf("the kubeconfig's cluster is not named: %q", lines[0])
+			}
+			if fromRecord && !strings.HasPrefix(lines[0], "kubectl -n kube-system get configmap carotate-state -o jsonpath='{.data.ca-bundle\\.crt}' > ca-bundle.crt && ") {
+				t.Errorf("from the record, the CA file is not written first: %q", lines[0])
+			}
+			if fromRecord && lines[2] != "kubectl carotate update-cluster-info" {
+				t.Errorf("from the record, update-cluster-info needs no --ca: %q", lines[2])
+			}
+		}
+	}
+}
