@@ -13,6 +13,9 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/start"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/status"
 )
 
 // BuildInfo is what the release build stamps into the binary.
@@ -53,9 +56,9 @@ then checks through the API that they were done.`,
 	// --help shows them in.
 	cobra.EnableCommandSorting = false
 	cmd.AddCommand(
-		NewCmdStatus(common),
-		NewCmdStart(common),
-		NewCmdInstructions(common),
+		status.NewCmdStatus(common),
+		start.NewCmdStart(common),
+		instructions.NewCmdInstructions(common),
 		NewCmdBundle(common),
 		NewCmdRestartWorkloads(common),
 		NewCmdUpdateClusterInfo(common),
@@ -63,8 +66,8 @@ then checks through the API that they were done.`,
 		NewCmdUnbundle(common),
 		NewCmdInspect(common),
 		NewCmdUndo(common),
-		NewCmdFinish(common),
-		NewCmdAbort(common),
+		start.NewCmdFinish(common),
+		start.NewCmdAbort(common),
 		NewCmdVersion(common),
 		newCmdCompletion(common),
 	)
