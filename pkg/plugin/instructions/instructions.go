@@ -20,7 +20,7 @@ import (
 type Options struct {
 	*cmdutil.Env
 	Step, Phase, Node string
-	OldCA, NewCA      string
+	CA                rotation.CAFlags
 	Output            string
 }
 
@@ -72,8 +72,7 @@ the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
 	f.StringVar(&o.Step, "step", o.Step, "Only this upstream step (1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3)")
 	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x)")
 	f.StringVar(&o.Node, "node", o.Node, "Only the steps of this node (and the in-cluster steps)")
-	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file of the old CA, when no rotation is recorded")
-	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file of the new CA, when no rotation is recorded")
+	o.CA.AddFlags(cmd)
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json or yaml")
 	steps := make([]string, 0, len(checks.UpstreamSteps))
 	for _, s := range checks.UpstreamSteps {
@@ -101,8 +100,8 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("unknown --phase %q: use bundle, serve or finish", o.Phase)
 	}
-	if (o.OldCA == "") != (o.NewCA == "") {
-		return errors.New("--old-ca and --new-ca go together")
+	if err := o.CA.Validate(); err != nil {
+		return err
 	}
 	if o.Output == "text" {
 		o.Output = cmdutil.OutputTable
@@ -119,7 +118,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rot, err := rotation.Resolve(ctx, client, o.OldCA, o.NewCA)
+	rot, err := rotation.Resolve(ctx, client, o.CA.OldCA, o.CA.NewCA)
 	if err != nil {
 		return err
 	}

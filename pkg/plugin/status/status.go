@@ -5,7 +5,6 @@ package status
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -20,10 +19,10 @@ import (
 // Options is "kubectl carotate status".
 type Options struct {
 	*cmdutil.Env
-	OldCA, NewCA string
-	Step         string
-	Output       string
-	now          func() time.Time
+	CA     rotation.CAFlags
+	Step   string
+	Output string
+	now    func() time.Time
 }
 
 // NewCmdStatus is "kubectl carotate status" (alias plan).
@@ -65,8 +64,7 @@ the states; 1 when it could not be.`,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file of the old CA, when no rotation is recorded")
-	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file of the new CA, when no rotation is recorded")
+	o.CA.AddFlags(cmd)
 	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.NoNamespace(cmd, "status judges every namespace of the cluster (kubectl carotate verify -n NAMESPACE checks one namespace's pods and root CA)")
@@ -75,8 +73,8 @@ the states; 1 when it could not be.`,
 
 // Validate checks the flags; it reads no file.
 func (o *Options) Validate() error {
-	if (o.OldCA == "") != (o.NewCA == "") {
-		return errors.New("--old-ca and --new-ca go together")
+	if err := o.CA.Validate(); err != nil {
+		return err
 	}
 	if o.Step != "" {
 		if _, ok := checks.LookupStep(o.Step); !ok {
@@ -110,11 +108,11 @@ func (o *Options) Run(ctx context.Context) error {
 	r := &report{Notes: []string{}}
 	var rot *rotation.CAs
 	switch {
-	case o.OldCA != "":
-		if rot, err = rotation.Resolve(ctx, client, o.OldCA, o.NewCA); err != nil {
+	case o.CA.OldCA != "":
+		if rot, err = rotation.Resolve(ctx, client, o.CA.OldCA, o.CA.NewCA); err != nil {
 			return err
 		}
-		r.Source = "--old-ca " + o.OldCA + " --new-ca " + o.NewCA
+		r.Source = "--old-ca " + o.CA.OldCA + " --new-ca " + o.CA.NewCA
 	default:
 		rec, err := rotation.Load(ctx, client)
 		if err != nil {
