@@ -112,20 +112,3 @@ func TestNamespaceFlagHonouredOrRefused(t *testing.T) {
 		}
 	}
 }
-
-// TestWordsReadRight: messages a user reads mid-incident are English.
-func TestWordsReadRight(t *testing.T) {
-	var b bytes.Buffer
-	if err := printStatus(&b, (&StatusOptions{}).noRotation()); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, bad := range []string{"CAs from none", "Next (step start)"} {
-		if strings.Contains(out, bad) {
-			t.Errorf("status without a rotation says %q:\n%s", bad, out)
-		}
-	}
-	if !strings.HasPrefix(out, "No rotation recorded\n") || !strings.Contains(out, "\nNext: kubectl carotate start --new-ca new-ca.crt\n") {
-		t.Errorf("status without a rotation:\n%s", out)
-	}
-}

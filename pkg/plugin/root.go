@@ -13,7 +13,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/start"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/status"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/verify"
 )
@@ -56,9 +59,9 @@ then checks through the API that they were done.`,
 	// --help shows them in.
 	cobra.EnableCommandSorting = false
 	cmd.AddCommand(
-		NewCmdStatus(common),
-		NewCmdStart(common),
-		NewCmdInstructions(common),
+		status.NewCmdStatus(common),
+		start.NewCmdStart(common),
+		instructions.NewCmdInstructions(common),
 		NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
 		NewCmdUpdateClusterInfo(common),
@@ -66,8 +69,8 @@ then checks through the API that they were done.`,
 		NewCmdUnbundle(common),
 		NewCmdInspect(common),
 		undo.NewCmdUndo(common),
-		NewCmdFinish(common),
-		NewCmdAbort(common),
+		start.NewCmdFinish(common),
+		start.NewCmdAbort(common),
 		NewCmdVersion(common),
 		newCmdCompletion(common),
 	)

@@ -14,18 +14,9 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
-// MirrorPod is a control-plane static pod as its mirror pod
-// shows it.
-type MirrorPod struct {
-	Node      string
-	Component string
-	Name      string
-	Command   checks.CommandLine
-	Created   time.Time
-	// Mirror is false for a pod with the component label that is not a
-	// static pod's mirror (a cloud-controller-manager Deployment).
-	Mirror bool
-}
+// MirrorPod is a control-plane static pod as its mirror pod shows it: the
+// plain type of pkg/checks, which judges from it.
+type MirrorPod = checks.ControlPlanePod
 
 var components = []string{checks.ComponentAPIServer, checks.ComponentControllerManager, checks.ComponentScheduler, checks.ComponentCloudController}
 
@@ -63,25 +54,8 @@ func ControlPlane(ctx context.Context, client kubernetes.Interface) ([]MirrorPod
 	return out, err
 }
 
-// APIServerStarted is when the newest kube-apiserver mirror pod of cp was
-// created; zero when none is visible.
-func APIServerStarted(cp []MirrorPod) time.Time {
-	var t time.Time
-	for _, p := range cp {
-		if p.Mirror && p.Component == checks.ComponentAPIServer && p.Created.After(t) {
-			t = p.Created
-		}
-	}
-	return t
-}
+// APIServerStarted is checks.APIServerStarted.
+func APIServerStarted(cp []MirrorPod) time.Time { return checks.APIServerStarted(cp) }
 
 // Component is the mirror pods of one component in cp.
-func Component(cp []MirrorPod, name string) []MirrorPod {
-	var out []MirrorPod
-	for _, p := range cp {
-		if p.Mirror && p.Component == name {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func Component(cp []MirrorPod, name string) []MirrorPod { return checks.ComponentPods(cp, name) }

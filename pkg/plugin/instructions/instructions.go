@@ -1,0 +1,167 @@
+// Package instructions is "kubectl carotate instructions": the node
+// steps of the rotation rendered for this cluster (checks.Render), with
+// the real paths its control plane shows.
+package instructions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
+)
+
+// Options is "kubectl carotate instructions".
+type Options struct {
+	*cmdutil.Env
+	Step, Phase, Node string
+	CA                rotation.CAFlags
+	Output            string
+}
+
+// NewCmdInstructions is "kubectl carotate instructions".
+func NewCmdInstructions(env *cmdutil.Env) *cobra.Command {
+	o := &Options{Env: env}
+	cmd := &cobra.Command{
+		Use:   "instructions [--step N | --phase bundle|serve|finish] [--node NAME]",
+		Short: "Print the node steps of the rotation for this cluster: real paths, backups first, a check after each",
+		Long: `Print the node work of the upstream procedure "Manually Rotate CA Certificates"
+(steps 1, 2, 5, 6, 7, 8, 9.2, 9.3, 12.1, 12.2, 12.3) as copy-pasteable shell
+commands for this cluster, with the in-cluster commands in between.
+
+The file paths come from the control plane's static pods, as their mirror
+pods in kube-system show them (labels component=kube-apiserver,
+kube-controller-manager, kube-scheduler, cloud-controller-manager). When no
+mirror pod is visible (a managed control plane, or one not run as static
+pods) the paths are kubeadm's defaults under /etc/kubernetes/pki, and the
+output says so. Kubelet files are kubeadm's layout; each kubelet's
+clientCAFile and client-certificate rotation are read from its configz where
+the API allows.
+
+No file is rewritten while a component reads it: the steps write new files
+beside the originals (ca-bundle.crt, ca-new.crt, ca-new.key,
+apiserver-new.crt), move the flags onto them, and in the finish phase write
+the new CA into the originals and point the flags back. Where
+kube-controller-manager's --root-ca-file shares its file with
+--client-ca-file or --cluster-signing-cert-file (kubeadm does this), those
+two get the separate new-CA copy, since they must never hold a bundle.
+
+Every node step backs up what it changes under /var/backups/carotate-<id>/
+first and ends with the kubectl carotate check that confirms it. -o json
+gives the same steps as data (node, component, action, flag, file, content,
+command); docs/instructions-schema.md describes the fields. The CAs come from
+the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
+		Example: `  # Everything, for the recorded rotation
+  kubectl carotate instructions
+
+  # One step, or one phase, as data for automation
+  kubectl carotate instructions --step 2
+  kubectl carotate instructions --phase serve -o json
+
+  # Without a recorded rotation
+  kubectl carotate instructions --old-ca ca.crt --new-ca new-ca.crt --phase bundle`,
+		Args: cobra.NoArgs,
+		RunE: cmdutil.Run(o, nil),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Step, "step", o.Step, "Only this upstream step (1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3)")
+	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x)")
+	f.StringVar(&o.Node, "node", o.Node, "Only the steps of this node (and the in-cluster steps)")
+	o.CA.AddFlags(cmd)
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json or yaml")
+	steps := make([]string, 0, len(checks.UpstreamSteps))
+	for _, s := range checks.UpstreamSteps {
+		steps = append(steps, s.Number)
+	}
+	_ = cmd.RegisterFlagCompletionFunc("step", cmdutil.CompleteFixed(steps...))
+	_ = cmd.RegisterFlagCompletionFunc("phase", cmdutil.CompleteFixed(checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish))
+	_ = cmd.RegisterFlagCompletionFunc("output", cmdutil.CompleteFixed("text", cmdutil.OutputJSON, cmdutil.OutputYAML))
+	cmdutil.NoNamespace(cmd, "the instructions cover the whole control plane and every node")
+	return cmd
+}
+
+// Validate checks the flags; it reads no file.
+func (o *Options) Validate() error {
+	if o.Step != "" && o.Phase != "" {
+		return errors.New("--step and --phase are exclusive: a step belongs to one phase")
+	}
+	if o.Step != "" {
+		if _, ok := checks.LookupStep(o.Step); !ok {
+			return fmt.Errorf("unknown --step %q: use one of 1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3", o.Step)
+		}
+	}
+	switch o.Phase {
+	case "", checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish:
+	default:
+		return fmt.Errorf("unknown --phase %q: use bundle, serve or finish", o.Phase)
+	}
+	if err := o.CA.Validate(); err != nil {
+		return err
+	}
+	if o.Output == "text" {
+		o.Output = cmdutil.OutputTable
+	}
+	return cmdutil.ValidateOutput(o.Output)
+}
+
+// Run reads the cluster and prints the steps.
+func (o *Options) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	client, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	rot, err := rotation.Resolve(ctx, client, o.CA.OldCA, o.CA.NewCA)
+	if err != nil {
+		return err
+	}
+	dyn, err := o.DynamicClient()
+	if err != nil {
+		return err
+	}
+	d, notes, err := o.describe(ctx, client, dyn, rot)
+	if err != nil {
+		return err
+	}
+	all := checks.Render(d)
+	if o.Node != "" && !hasNode(all, o.Node) {
+		return fmt.Errorf("no step for node %q: the nodes are %s", o.Node, strings.Join(nodeNames(all), ", "))
+	}
+	steps := checks.FilterSteps(all, o.Step, o.Phase, o.Node)
+	if o.Output == cmdutil.OutputJSON || o.Output == cmdutil.OutputYAML {
+		if steps == nil {
+			steps = []checks.Step{}
+		}
+		return cmdutil.PrintStructured(o.Out, o.Output, checks.InstructionsDoc{Rotation: d.RotationID, Source: d.Source, Notes: notes, Contents: d.Contents, Steps: steps})
+	}
+	_, err = fmt.Fprint(o.Out, checks.RenderText(d, steps, notes))
+	return err
+}
+
+func hasNode(steps []checks.Step, node string) bool {
+	for _, s := range steps {
+		if s.Node == node {
+			return true
+		}
+	}
+	return false
+}
+
+func nodeNames(steps []checks.Step) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range steps {
+		if s.Node != "" && !seen[s.Node] {
+			seen[s.Node] = true
+			out = append(out, s.Node)
+		}
+	}
+	return out
+}

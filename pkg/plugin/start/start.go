@@ -1,0 +1,340 @@
+package start
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
+)
+
+// StartOptions is "kubectl carotate start".
+type StartOptions struct {
+	recordCommand
+	NewCA, OldCA                     string
+	NewFrontProxyCA, OldFrontProxyCA string
+	ID                               string
+	AllowSameKey                     bool
+	Force                            bool
+}
+
+// NewCmdStart is "kubectl carotate start".
+func NewCmdStart(env *cmdutil.Env) *cobra.Command {
+	o := &StartOptions{recordCommand: newRecordCommand(env)}
+	cmd := &cobra.Command{
+		Use:   "start --new-ca FILE [--old-ca FILE]",
+		Short: "Record a CA rotation in the cluster so any admin can follow and resume it",
+		Long: `Record the start of a CA rotation (the whole upstream procedure "Manually
+Rotate CA Certificates") in the ConfigMap kube-system/carotate-state: a
+rotation id, the old and new CA certificates, who started it and when, and a
+log of the passes done. status, instructions, finish and abort read it, so a
+second admin, or the same admin after a crash, carries on without flags.
+
+--old-ca defaults to the CA the API server's serving chain verifies against
+today (taken from kube-system/kube-root-ca.crt, the kubeconfig, or
+kube-system/extension-apiserver-authentication); an --old-ca given must be
+that CA (--force records another). Only public certificates are
+recorded: an input that contains a private key is refused and nothing is
+written. Starting again with the same CAs is a no-op; a different rotation
+cannot start while one is active (finish or abort it first).`,
+		Example: `  # Start rotating to new-ca.crt; the old CA is what the cluster serves today
+  kubectl carotate start --new-ca new-ca.crt
+
+  # Name the old CA, and rotate the front-proxy CA too
+  kubectl carotate start --old-ca /etc/kubernetes/pki/ca.crt --new-ca new-ca.crt --new-front-proxy-ca new-front-proxy-ca.crt
+
+  # Then
+  kubectl carotate status`,
+		Args: cobra.NoArgs,
+		RunE: cmdutil.Run(o, nil),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the new CA certificate (certificate only: a private key is refused)")
+	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (default: the CA the API server's serving chain verifies against)")
+	f.StringVar(&o.NewFrontProxyCA, "new-front-proxy-ca", o.NewFrontProxyCA, "PEM file with a new front-proxy CA, to rotate it in the same rotation")
+	f.StringVar(&o.OldFrontProxyCA, "old-front-proxy-ca", o.OldFrontProxyCA, "PEM file with the current front-proxy CA (default: the requestheader CA in kube-system/extension-apiserver-authentication)")
+	f.StringVar(&o.ID, "id", o.ID, "Rotation id (default: the date and 6 random hex digits); letters, digits, '-' and '.'")
+	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
+	f.BoolVar(&o.Force, "force", o.Force, "Record an --old-ca that does not verify the API server's serving chain (every later step would work from a CA the cluster does not run on)")
+	o.addFlags(cmd)
+	_ = cmd.MarkFlagFilename("new-ca")
+	_ = cmd.MarkFlagFilename("old-ca")
+	return cmd
+}
+
+// Validate checks the flags; it reads no file.
+func (o *StartOptions) Validate() error {
+	if o.NewCA == "" {
+		return errors.New("--new-ca is required: the PEM file of the CA that replaces the cluster's CA")
+	}
+	if o.OldFrontProxyCA != "" && o.NewFrontProxyCA == "" {
+		return errors.New("--old-front-proxy-ca needs --new-front-proxy-ca")
+	}
+	for _, r := range o.ID {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return fmt.Errorf("invalid --id %q: use letters, digits, '-' and '.' (it becomes part of annotation values and file names)", o.ID)
+		}
+	}
+	if len(o.ID) > 63 {
+		return fmt.Errorf("invalid --id %q: at most 63 characters", o.ID)
+	}
+	return o.recordCommand.Validate()
+}
+
+// refuseKeys reads every input file and refuses, before anything else
+// happens, one that holds private-key material. The message names the flag
+// and the file, never the content.
+func refuseKeys(files map[string]string) error {
+	for _, flag := range []string{"--new-ca", "--old-ca", "--new-front-proxy-ca", "--old-front-proxy-ca"} {
+		path := files[flag]
+		if path == "" {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w (nothing was written)", flag, err)
+		}
+		if checks.ContainsPrivateKey(data) {
+			return fmt.Errorf("%s %s contains a private key: the rotation record holds public certificates only, "+
+				"so pass the certificate alone (nothing was written)", flag, path)
+		}
+	}
+	return nil
+}
+
+// Run validates the CAs and records the rotation.
+func (o *StartOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := refuseKeys(map[string]string{"--new-ca": o.NewCA, "--old-ca": o.OldCA,
+		"--new-front-proxy-ca": o.NewFrontProxyCA, "--old-front-proxy-ca": o.OldFrontProxyCA}); err != nil {
+		return err
+	}
+	newCAs, err := cmdutil.ReadCertFile("--new-ca", o.NewCA)
+	if err != nil {
+		return err
+	}
+	var newFP []*x509.Certificate
+	if o.NewFrontProxyCA != "" {
+		if newFP, err = cmdutil.ReadCertFile("--new-front-proxy-ca", o.NewFrontProxyCA); err != nil {
+			return err
+		}
+	}
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return err
+	}
+	client, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+
+	rec := &rotation.Record{ID: o.ID, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewCA)}
+	var oldCAs []*x509.Certificate
+	if o.OldCA != "" {
+		if oldCAs, err = cmdutil.ReadCertFile("--old-ca", o.OldCA); err != nil {
+			return err
+		}
+		if err := o.checkServedOldCA(ctx, cfg, oldCAs); err != nil {
+			return err
+		}
+		rec.OldCASource, rec.OldCAFile = "--old-ca "+o.OldCA, absPath(o.OldCA)
+	} else {
+		var source string
+		if oldCAs, source, err = servedCA(ctx, cfg, client, newCAs); err != nil {
+			return err
+		}
+		rec.OldCASource = source
+		fmt.Fprintf(o.ErrOut, "start: old CA %s, from %s\n", checks.DescribeSet(oldCAs, nil), source)
+	}
+	findings, err := checks.ValidateRotation(oldCAs, newCAs, checks.ValidateOptions{Now: o.now(), AllowSameKey: o.AllowSameKey})
+	if err := cmdutil.ReportFindings(o.ErrOut, findings, err); err != nil {
+		return err
+	}
+	rec.OldCAs, rec.NewCAs = oldCAs, newCAs
+	rec.OldCAPEM, rec.NewCAPEM = checks.EncodePEM(oldCAs), checks.EncodePEM(newCAs)
+
+	if len(newFP) > 0 {
+		var oldFP []*x509.Certificate
+		if o.OldFrontProxyCA != "" {
+			if oldFP, err = cmdutil.ReadCertFile("--old-front-proxy-ca", o.OldFrontProxyCA); err != nil {
+				return err
+			}
+		} else if oldFP, err = servedFrontProxyCA(ctx, client); err != nil {
+			return err
+		}
+		findings, err := checks.ValidateRotation(oldFP, newFP, checks.ValidateOptions{Now: o.now(), AllowSameKey: o.AllowSameKey})
+		if err := cmdutil.ReportFindings(o.ErrOut, withRole(findings, "front-proxy "), err); err != nil {
+			return err
+		}
+		rec.OldFP, rec.NewFP = oldFP, newFP
+		rec.OldFrontProxyPEM, rec.NewFrontProxyPEM = checks.EncodePEM(oldFP), checks.EncodePEM(newFP)
+	}
+
+	checksNeeded := []cmdutil.AccessCheck{
+		{Verb: "get", Resource: "configmaps", Namespace: rotation.Namespace},
+		{Verb: "create", Resource: "configmaps", Namespace: rotation.Namespace},
+		{Verb: "update", Resource: "configmaps", Namespace: rotation.Namespace},
+	}
+	if err := cmdutil.Preflight(ctx, client, checksNeeded); err != nil {
+		return err
+	}
+	rec.StartedBy = rotation.WhoAmI(ctx, client, o.RawKubeConfigLoader())
+	if rec.ID == "" {
+		rec.ID = rotation.NewID(o.now())
+	}
+
+	existing, err := rotation.Load(ctx, client)
+	if err != nil {
+		return err
+	}
+	switch {
+	case existing != nil && existing.Active():
+		if checks.SameCertificates(existing.OldCAs, rec.OldCAs) && checks.SameCertificates(existing.NewCAs, rec.NewCAs) &&
+			checks.SameCertificates(existing.NewFP, rec.NewFP) && (o.ID == "" || o.ID == existing.ID) {
+			fmt.Fprintf(o.ErrOut, "start: rotation %s with these CAs is already recorded (started by %s at %s); nothing was written\n",
+				existing.ID, existing.StartedBy, existing.StartedAt.Format(time.RFC3339))
+			return printRecord(o.Out, o.Output, existing)
+		}
+		return fmt.Errorf("rotation %s is active (started by %s at %s) with other CAs: finish it (kubectl carotate finish) "+
+			"or abandon it (kubectl carotate abort) before starting another; nothing was written",
+			existing.ID, existing.StartedBy, existing.StartedAt.Format(time.RFC3339))
+	case existing != nil:
+		fmt.Fprintf(o.ErrOut, "start: replacing the record of rotation %s (%s by %s)\n", existing.ID, existing.State, existing.EndedBy)
+		rec.ResourceVersion = existing.ResourceVersion
+	}
+
+	cm, err := rec.ConfigMap()
+	if err != nil {
+		return err
+	}
+	if o.dryRun.Writes() {
+		opts := metav1.CreateOptions{FieldManager: cmdutil.FieldManager, DryRun: o.dryRun.Options()}
+		err = cluster.WithRetry(ctx, func() error {
+			var err error
+			if existing == nil {
+				_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Create(ctx, cm, opts)
+			} else {
+				_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: opts.DryRun})
+			}
+			return err
+		})
+		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+			return fmt.Errorf("another admin recorded a rotation at the same moment; run kubectl carotate status to see it (nothing was written)")
+		}
+		if err != nil {
+			return fmt.Errorf("writing the rotation record %s/%s: %w", rotation.Namespace, rotation.ConfigMapName, err)
+		}
+	}
+	fmt.Fprintf(o.ErrOut, "start: rotation %s recorded in %s/%s%s\nnext: kubectl carotate status\n", rec.ID, rotation.Namespace, rotation.ConfigMapName, o.dryRun.Suffix())
+	return printRecord(o.Out, o.Output, rec)
+}
+
+// checkServedOldCA refuses an --old-ca that is not the CA the API server's
+// serving chain verifies against now: bundle, unbundle, instructions and
+// status all work from the recorded old CA, and a wrong one ends in a
+// bundle that drops the CA every pod trusts today.
+func (o *StartOptions) checkServedOldCA(ctx context.Context, cfg *rest.Config, oldCAs []*x509.Certificate) error {
+	served, err := cluster.ServingCAMissing(ctx, cfg, oldCAs)
+	switch {
+	case err != nil && o.Force:
+		fmt.Fprintf(o.ErrOut, "warning: --force: recording --old-ca %s without checking it against the API server's serving chain (%v)\n", o.OldCA, err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot check --old-ca against the API server's serving chain, nothing was written (--force records it unchecked): %w", err)
+	case served == "":
+		return nil
+	case o.Force:
+		fmt.Fprintf(o.ErrOut, "warning: --force: recording --old-ca %s although it does not verify the API server's serving certificate (%s): every later step works from it\n", o.OldCA, served)
+		return nil
+	}
+	return fmt.Errorf("--old-ca %s (%s) does not verify the API server's serving certificate (%s): it is not the CA the cluster runs on, "+
+		"and a bundle built from it would drop the CA every pod trusts today; nothing was written. Pass the cluster's CA, or leave --old-ca out "+
+		"to take it from the cluster (--force records it anyway)", o.OldCA, checks.DescribeSet(oldCAs, nil), served)
+}
+
+func withRole(findings []checks.Finding, prefix string) []checks.Finding {
+	out := make([]checks.Finding, len(findings))
+	for i, f := range findings {
+		out[i] = checks.Finding{Level: f.Level, Message: prefix + f.Message}
+	}
+	return out
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// servedCA finds the CA the API server's serving chain verifies
+// against today, among the CA certificates the cluster shows: what the
+// controller-manager publishes, what the kubeconfig trusts, and the client
+// CA the API server publishes.
+func servedCA(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, newCAs []*x509.Certificate) ([]*x509.Certificate, string, error) {
+	chain, err := cluster.FetchServingChain(ctx, cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot tell which CA the cluster runs on (%v): pass --old-ca (nothing was written)", err)
+	}
+	var rootCA []byte
+	_ = cluster.WithRetry(ctx, func() error {
+		cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, cluster.RootCAConfigMap, metav1.GetOptions{})
+		if err == nil {
+			rootCA = []byte(cm.Data[cluster.RootCAKey])
+		}
+		return err
+	})
+	ext, _ := cluster.ExtensionAuth(ctx, client)
+	cands := []struct {
+		source string
+		data   []byte
+	}{
+		{"kube-system/kube-root-ca.crt", rootCA},
+		{"the kubeconfig's certificate authority", cluster.KubeconfigCA(cfg)},
+		{"kube-system/extension-apiserver-authentication client-ca-file", []byte(ext["client-ca-file"])},
+	}
+	for _, cand := range cands {
+		certs, err := checks.ParseCertificates(cand.source, cand.data)
+		if err != nil {
+			continue
+		}
+		for _, c := range certs {
+			if !c.IsCA || !checks.ChainVerifies(chain, []*x509.Certificate{c}) {
+				continue
+			}
+			if checks.Contains(newCAs, c) {
+				return nil, "", errors.New("the API server already serves a certificate from the new CA, so the old CA cannot be read from the cluster: pass --old-ca (nothing was written)")
+			}
+			return []*x509.Certificate{c}, "the CA the API server's serving chain verifies against (found in " + cand.source + ")", nil
+		}
+	}
+	return nil, "", fmt.Errorf("the API server's serving certificate (issued by %s) verifies against no CA the cluster shows: pass --old-ca (nothing was written)", chain[0].Issuer)
+}
+
+// servedFrontProxyCA is the front-proxy CA the API server publishes.
+func servedFrontProxyCA(ctx context.Context, client kubernetes.Interface) ([]*x509.Certificate, error) {
+	ext, err := cluster.ExtensionAuth(ctx, client)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the current front-proxy CA (%v): pass --old-front-proxy-ca (nothing was written)", err)
+	}
+	certs, err := checks.ParseCertificates("kube-system/extension-apiserver-authentication requestheader-client-ca-file", []byte(ext["requestheader-client-ca-file"]))
+	if err != nil || len(certs) != 1 {
+		return nil, errors.New("kube-system/extension-apiserver-authentication does not publish exactly one front-proxy CA: pass --old-front-proxy-ca (nothing was written)")
+	}
+	return certs, nil
+}

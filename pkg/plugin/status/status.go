@@ -1,0 +1,173 @@
+// Package status is "kubectl carotate status" (alias plan): every upstream
+// step of the rotation, judged from what the cluster shows
+// (cluster.ReadEvidence, checks.JudgeSteps), and the next command.
+package status
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
+)
+
+// Options is "kubectl carotate status".
+type Options struct {
+	*cmdutil.Env
+	CA     rotation.CAFlags
+	Step   string
+	Output string
+	now    func() time.Time
+}
+
+// NewCmdStatus is "kubectl carotate status" (alias plan).
+func NewCmdStatus(env *cmdutil.Env) *cobra.Command {
+	o := &Options{Env: env, now: time.Now}
+	cmd := &cobra.Command{
+		Use:     "status",
+		Aliases: []string{"plan"},
+		Short:   "One table: every step of the rotation, whether the cluster shows it done, and the next command",
+		Long: `Show every step of the upstream procedure "Manually Rotate CA Certificates"
+(numbered 1 to 12.3 as in the procedure) with its state, judged from what
+the API shows, and the exact command for the next step:
+
+  done            the cluster shows the step's effect
+  not done        the cluster shows it is not done yet
+  unknown         the API cannot show it (files on nodes, other people's
+                  kubeconfigs); the step's instructions say what to do
+  not applicable  nothing in this cluster needs it (no cloud-controller-manager,
+                  no cluster-info, no aggregated API server or webhook)
+
+The evidence is read, never written: the control plane's static pods'
+flags through their mirror pods, what the controller-manager publishes in
+kube-root-ca.crt of every namespace (and legacy token Secrets), which pods
+started before their CA source last changed, the client CA the API server
+publishes in kube-system/extension-apiserver-authentication, the API
+server's serving chain against the new CA, kube-public/cluster-info, the
+current kubeconfig, and the nodes' Lease renewals.
+
+The CAs come from the rotation record ("kubectl carotate start"), or from
+--old-ca and --new-ca. Exit status: 0 when the report was produced, whatever
+the states; 1 when it could not be.`,
+		Example: `  kubectl carotate status
+  kubectl carotate status --step 9.3
+  kubectl carotate status -o json
+
+  # Without a recorded rotation
+  kubectl carotate status --old-ca ca.crt --new-ca new-ca.crt`,
+		Args: cobra.NoArgs,
+		RunE: cmdutil.Run(o, nil),
+	}
+	f := cmd.Flags()
+	o.CA.AddFlags(cmd)
+	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
+	cmdutil.AddOutputFlag(cmd, &o.Output)
+	cmdutil.NoNamespace(cmd, "status judges every namespace of the cluster (kubectl carotate verify -n NAMESPACE checks one namespace's pods and root CA)")
+	return cmd
+}
+
+// Validate checks the flags; it reads no file.
+func (o *Options) Validate() error {
+	if err := o.CA.Validate(); err != nil {
+		return err
+	}
+	if o.Step != "" {
+		if _, ok := checks.LookupStep(o.Step); !ok {
+			return fmt.Errorf("unknown --step %q: use one of 1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3", o.Step)
+		}
+	}
+	return cmdutil.ValidateOutput(o.Output)
+}
+
+// report is the whole status (-o json|yaml).
+type report struct {
+	Rotation *rotation.View `json:"rotation,omitempty"`
+	// Source says where the CAs come from: the record, or the flags.
+	Source string             `json:"source"`
+	Steps  []checks.StepState `json:"steps"`
+	// NextStep and Next are the first step not done and its command.
+	NextStep string   `json:"nextStep,omitempty"`
+	Next     string   `json:"next,omitempty"`
+	Notes    []string `json:"notes"`
+}
+
+// Run reads the cluster, judges every step and prints the table.
+func (o *Options) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	client, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	r := &report{Notes: []string{}}
+	var rot *rotation.CAs
+	switch {
+	case o.CA.OldCA != "":
+		if rot, err = rotation.Resolve(ctx, client, o.CA.OldCA, o.CA.NewCA); err != nil {
+			return err
+		}
+		r.Source = "--old-ca " + o.CA.OldCA + " --new-ca " + o.CA.NewCA
+	default:
+		rec, err := rotation.Load(ctx, client)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return o.print(noRotation())
+		}
+		rot = rotation.FromRecord(rec)
+		v := rotation.ViewOf(rec)
+		r.Rotation = &v
+		r.Source = "the rotation record " + rotation.Namespace + "/" + rotation.ConfigMapName
+		if !rec.Active() {
+			r.Notes = append(r.Notes, fmt.Sprintf("Rotation %s is %s: the states below are today's cluster judged against its CAs.", rec.ID, rec.State))
+		}
+	}
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return err
+	}
+	dyn, err := o.DynamicClient()
+	if err != nil {
+		return err
+	}
+	r.Steps = checks.JudgeSteps(cluster.ReadEvidence(ctx, client, dyn, cfg, rot.Facts(), o.now()))
+	if rot.ExportOld || rot.ExportNew {
+		r.Notes = append(r.Notes, rotation.ExportNote(rot, "ca-bundle.crt"))
+	}
+	var notes []string
+	r.NextStep, r.Next, notes = checks.PickNext(r.Steps, rot.Record.Active())
+	r.Notes = append(r.Notes, notes...)
+	return o.print(r)
+}
+
+// noRotation is the report when neither a record nor flags name the CAs.
+func noRotation() *report {
+	return &report{Source: "none", Notes: []string{"No rotation is recorded in " + rotation.Namespace + "/" + rotation.ConfigMapName +
+		", and --old-ca/--new-ca were not given: which CA is new is not known, so no step can be judged."},
+		Steps:    checks.UnjudgedSteps("no rotation recorded"),
+		NextStep: "start", Next: "kubectl carotate start --new-ca new-ca.crt"}
+}
+
+// print writes the report, narrowed to --step.
+func (o *Options) print(r *report) error {
+	if o.Step != "" {
+		var rows []checks.StepState
+		for _, s := range r.Steps {
+			if s.Step == o.Step {
+				rows = append(rows, s)
+			}
+		}
+		r.Steps = rows
+	}
+	if o.Output == cmdutil.OutputJSON || o.Output == cmdutil.OutputYAML {
+		return cmdutil.PrintStructured(o.Out, o.Output, r)
+	}
+	return printTable(o.Out, r)
+}
