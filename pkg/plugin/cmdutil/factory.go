@@ -7,6 +7,7 @@ package cmdutil
 
 import (
 	"io"
+	"sort"
 	"sync"
 	"time"
 
@@ -62,6 +63,13 @@ type Factory interface {
 	KubeconfigNames() (context, cluster, file string)
 	// RateLimit is the --qps and --burst in effect.
 	RateLimit() (float32, int)
+	// Contexts are the kubeconfig's context names, sorted.
+	Contexts() ([]string, error)
+	// ForContext is a factory for another context of the same kubeconfig,
+	// with the same rate limit and --request-timeout.
+	ForContext(name string) Factory
+	// RequestTimeout is --request-timeout, 0 when not given.
+	RequestTimeout() time.Duration
 }
 
 // Env is what the root gives every command: the streams, the client
@@ -193,3 +201,41 @@ func (f *ConfigFactory) KubeconfigNames() (contextName, clusterName, file string
 
 // RateLimit implements Factory.
 func (f *ConfigFactory) RateLimit() (float32, int) { return f.QPS, f.Burst }
+
+// Contexts implements Factory.
+func (f *ConfigFactory) Contexts() ([]string, error) {
+	raw, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for n := range raw.Contexts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// ForContext implements Factory. The new flags carry the kubeconfig file
+// and the request timeout only: every other setting (user, cluster,
+// namespace) is the context's own.
+func (f *ConfigFactory) ForContext(name string) Factory {
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.KubeConfig = f.ConfigFlags.KubeConfig
+	flags.Timeout = f.ConfigFlags.Timeout
+	flags.Context = &name
+	// The stall watchdog speaks for one API server; a fleet has many.
+	return &ConfigFactory{ConfigFlags: flags, QPS: f.QPS, Burst: f.Burst, UserAgent: f.UserAgent}
+}
+
+// RequestTimeout implements Factory.
+func (f *ConfigFactory) RequestTimeout() time.Duration {
+	if f.ConfigFlags.Timeout == nil || *f.ConfigFlags.Timeout == "" || *f.ConfigFlags.Timeout == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(*f.ConfigFlags.Timeout)
+	if err != nil {
+		return 0
+	}
+	return d
+}

@@ -287,43 +287,16 @@ func absPath(p string) string {
 // controller-manager publishes, what the kubeconfig trusts, and the client
 // CA the API server publishes.
 func servedCA(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, newCAs []*x509.Certificate) ([]*x509.Certificate, string, error) {
-	chain, err := cluster.FetchServingChain(ctx, cfg)
-	if err != nil {
+	served, err := cluster.ReadServed(ctx, cfg, client)
+	switch {
+	case err != nil:
 		return nil, "", fmt.Errorf("cannot tell which CA the cluster runs on (%v): pass --old-ca (nothing was written)", err)
+	case served.CA == nil:
+		return nil, "", fmt.Errorf("the API server's serving certificate (issued by %s) verifies against no CA the cluster shows: pass --old-ca (nothing was written)", served.Chain[0].Issuer)
+	case checks.Contains(newCAs, served.CA):
+		return nil, "", errors.New("the API server already serves a certificate from the new CA, so the old CA cannot be read from the cluster: pass --old-ca (nothing was written)")
 	}
-	var rootCA []byte
-	_ = cluster.WithRetry(ctx, func() error {
-		cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, cluster.RootCAConfigMap, metav1.GetOptions{})
-		if err == nil {
-			rootCA = []byte(cm.Data[cluster.RootCAKey])
-		}
-		return err
-	})
-	ext, _ := cluster.ExtensionAuth(ctx, client)
-	cands := []struct {
-		source string
-		data   []byte
-	}{
-		{"kube-system/kube-root-ca.crt", rootCA},
-		{"the kubeconfig's certificate authority", cluster.KubeconfigCA(cfg)},
-		{"kube-system/extension-apiserver-authentication client-ca-file", []byte(ext["client-ca-file"])},
-	}
-	for _, cand := range cands {
-		certs, err := checks.ParseCertificates(cand.source, cand.data)
-		if err != nil {
-			continue
-		}
-		for _, c := range certs {
-			if !c.IsCA || !checks.ChainVerifies(chain, []*x509.Certificate{c}) {
-				continue
-			}
-			if checks.Contains(newCAs, c) {
-				return nil, "", errors.New("the API server already serves a certificate from the new CA, so the old CA cannot be read from the cluster: pass --old-ca (nothing was written)")
-			}
-			return []*x509.Certificate{c}, "the CA the API server's serving chain verifies against (found in " + cand.source + ")", nil
-		}
-	}
-	return nil, "", fmt.Errorf("the API server's serving certificate (issued by %s) verifies against no CA the cluster shows: pass --old-ca (nothing was written)", chain[0].Issuer)
+	return []*x509.Certificate{served.CA}, "the CA the API server's serving chain verifies against (found in " + served.Source + ")", nil
 }
 
 // servedFrontProxyCA is the front-proxy CA the API server publishes.

@@ -5,6 +5,7 @@ package status
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,13 @@ type Options struct {
 	CA     rotation.CAFlags
 	Step   string
 	Output string
-	now    func() time.Time
+	// AllContexts and ContextNames read several clusters at once: one row
+	// each (fleet.go). FailWithin makes a CA that expires within that many
+	// days exit 1.
+	AllContexts  bool
+	ContextNames []string
+	FailWithin   int
+	now          func() time.Time
 }
 
 // NewCmdStatus is "kubectl carotate status" (alias plan).
@@ -53,26 +60,56 @@ current kubeconfig, and the nodes' Lease renewals.
 
 The CAs come from the rotation record ("kubectl carotate start"), or from
 --old-ca and --new-ca. Exit status: 0 when the report was produced, whatever
-the states; 1 when it could not be.`,
+the states; 1 when it could not be.
+
+With --all-contexts (or --contexts a,b,c), status reads every context of the
+kubeconfig at once and prints one row per cluster: its API server, the CA
+its serving chain verifies against and its days left, the days left of the
+ServiceAccount root CA (kube-system/kube-root-ca.crt), the rotation under
+way (id, target, phase, next step) or none, and how long the row took. Each
+context gets --request-timeout, or 10s when it is not given; a cluster that
+does not answer, or refuses, is a row saying so. Exit status: 0 when every
+cluster was read; 2 when one could not be; with --fail-within DAYS, 1 when a
+serving or root CA expires within DAYS (2 wins when both hold).`,
 		Example: `  kubectl carotate status
   kubectl carotate status --step 9.3
   kubectl carotate status -o json
 
   # Without a recorded rotation
-  kubectl carotate status --old-ca ca.crt --new-ca new-ca.crt`,
+  kubectl carotate status --old-ca ca.crt --new-ca new-ca.crt
+
+  # Every cluster of the kubeconfig; exit 1 when a CA expires within 90 days (for cron)
+  kubectl carotate status --all-contexts --fail-within 90
+  kubectl carotate status --contexts prod-eu,prod-us -o json`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	o.CA.AddFlags(cmd)
 	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
+	f.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "One row per kubeconfig context: each cluster's CA, its days left and the rotation under way")
+	f.StringSliceVar(&o.ContextNames, "contexts", o.ContextNames, "Like --all-contexts, for these contexts (comma-separated or repeated)")
+	f.IntVar(&o.FailWithin, "fail-within", o.FailWithin, "With --all-contexts or --contexts: exit 1 when a cluster's serving CA or ServiceAccount root CA expires within this many days")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.NoNamespace(cmd, "status judges every namespace of the cluster (kubectl carotate verify -n NAMESPACE checks one namespace's pods and root CA)")
 	return cmd
 }
 
+// fleet tells whether status reads several clusters.
+func (o *Options) fleet() bool { return o.AllContexts || len(o.ContextNames) > 0 }
+
 // Validate checks the flags; it reads no file.
 func (o *Options) Validate() error {
+	switch {
+	case o.AllContexts && len(o.ContextNames) > 0:
+		return errors.New("--all-contexts and --contexts go alone: one names every context, the other some")
+	case o.fleet() && (o.Step != "" || o.CA.OldCA != "" || o.CA.NewCA != ""):
+		return errors.New("--all-contexts and --contexts show one row per cluster: --step, --old-ca and --new-ca are for one cluster")
+	case o.FailWithin < 0:
+		return fmt.Errorf("--fail-within must not be negative, got %d", o.FailWithin)
+	case o.FailWithin > 0 && !o.fleet():
+		return errors.New("--fail-within goes with --all-contexts or --contexts")
+	}
 	if err := o.CA.Validate(); err != nil {
 		return err
 	}
@@ -100,6 +137,9 @@ type report struct {
 func (o *Options) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.fleet() {
+		return o.runFleet(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {
