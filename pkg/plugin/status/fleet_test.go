@@ -14,8 +14,8 @@ func testFleet() fleetReport {
 		{Context: "prod-eu", Server: "https://eu:6443", ServingCA: &caLife{Subject: "CN=kubernetes", Fingerprint: "0123456789abcdef0123", NotAfter: na, DaysLeft: 89, Source: "kube-system/kube-root-ca.crt"},
 			RootCA: []caLife{{Subject: "CN=kubernetes", DaysLeft: 89}}, TookSeconds: 0.42},
 		{Context: "prod-us", Server: "https://us:6443", ServingCA: &caLife{Subject: "CN=kubernetes", Fingerprint: "fedcba9876543210fedc", DaysLeft: 3000},
-			RootCA: []caLife{{DaysLeft: 3000}, {DaysLeft: 90}},
-			Rotation: &fleetRotation{ID: "20261202-abcdef", Target: "cluster-ca", State: "active", Phase: "bundle", NextStep: "2", Next: "kubectl carotate instructions --step 2"},
+			RootCA:      []caLife{{DaysLeft: 3000}, {DaysLeft: 90}},
+			Rotation:    &fleetRotation{ID: "20261202-abcdef", Target: "cluster-ca", State: "active", Phase: "bundle", NextStep: "2", Next: "kubectl carotate instructions --step 2"},
 			TookSeconds: 1.5},
 		{Context: "lab", Server: "https://127.0.0.1:1", Error: "serving chain: no answer within 3s", TookSeconds: 3},
 	}}
