@@ -15,6 +15,7 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rootca"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/start"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/status"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
@@ -62,11 +63,11 @@ then checks through the API that they were done.`,
 		status.NewCmdStatus(common),
 		start.NewCmdStart(common),
 		instructions.NewCmdInstructions(common),
-		NewCmdBundle(common),
+		rootca.NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
 		NewCmdUpdateClusterInfo(common),
 		verify.NewCmdVerify(common),
-		NewCmdUnbundle(common),
+		rootca.NewCmdUnbundle(common),
 		NewCmdInspect(common),
 		undo.NewCmdUndo(common),
 		start.NewCmdFinish(common),
