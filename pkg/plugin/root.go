@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 
+	"github.com/carotate/kubectl-carotate/pkg/plugin/clusterinfo"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
@@ -65,7 +66,7 @@ then checks through the API that they were done.`,
 		instructions.NewCmdInstructions(common),
 		rootca.NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
-		NewCmdUpdateClusterInfo(common),
+		clusterinfo.NewCmdUpdateClusterInfo(common),
 		verify.NewCmdVerify(common),
 		rootca.NewCmdUnbundle(common),
 		NewCmdInspect(common),
