@@ -14,6 +14,7 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/clusterinfo"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/inspect"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/rootca"
@@ -69,7 +70,7 @@ then checks through the API that they were done.`,
 		clusterinfo.NewCmdUpdateClusterInfo(common),
 		verify.NewCmdVerify(common),
 		rootca.NewCmdUnbundle(common),
-		NewCmdInspect(common),
+		inspect.NewCmdInspect(common),
 		undo.NewCmdUndo(common),
 		start.NewCmdFinish(common),
 		start.NewCmdAbort(common),
