@@ -122,10 +122,6 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	undoDir, err := rotation.UndoDir(ctx, client, o.UndoDir)
-	if err != nil {
-		return err
-	}
 	labels := map[string]string{}
 	for _, c := range o.oldCAs {
 		labels[checks.Fingerprint(c)] = "old"
@@ -134,8 +130,8 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		labels[checks.Fingerprint(c)] = "new"
 	}
 	target := checks.RootCATarget{Want: append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...), Labels: labels}
-	p := o.newPass(o.Env, "bundle", client, cfg.Host, undoDir, target, bundle)
-	if err := cmdutil.Preflight(ctx, client, p.accessChecks()); err != nil {
+	p, err := o.newPass(ctx, o.Env, "bundle", client, cfg.Host, target, bundle)
+	if err != nil {
 		return err
 	}
 

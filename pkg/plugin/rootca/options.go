@@ -88,13 +88,23 @@ func (o *passOptions) connect(ctx context.Context, env *cmdutil.Env) (*rest.Conf
 	return cfg, client, nil
 }
 
-// newPass is the pass these options describe.
-func (o *passOptions) newPass(env *cmdutil.Env, command string, client kubernetes.Interface, server, undoDir string, target checks.RootCATarget, targetPEM []byte) *pass {
-	return &pass{
+// newPass is the pass these options describe, once the undo directory
+// is known and the user holds the rights it needs.
+func (o *passOptions) newPass(ctx context.Context, env *cmdutil.Env, command string, client kubernetes.Interface, server string,
+	target checks.RootCATarget, targetPEM []byte) (*pass, error) {
+	undoDir, err := rotation.UndoDir(ctx, client, o.UndoDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &pass{
 		Command: command, Client: client, Server: server, Target: target, TargetPEM: targetPEM,
 		DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
 		Settle: o.Settle, UndoDir: undoDir, ErrOut: env.ErrOut, Now: o.now, Namespace: o.namespace,
 	}
+	if err := cmdutil.Preflight(ctx, client, p.accessChecks()); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // runPass does the pass, prints its report, says what to do when the

@@ -98,17 +98,13 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 	if err := cmdutil.ReportFindings(o.ErrOut, findings, err); err != nil {
 		return err
 	}
-	undoDir, err := rotation.UndoDir(ctx, client, o.UndoDir)
-	if err != nil {
-		return err
-	}
 	labels := map[string]string{}
 	for _, c := range o.kept {
 		labels[checks.Fingerprint(c)] = "kept"
 	}
 	target := checks.RootCATarget{Want: o.kept, Labels: labels, AllowRemove: true}
-	p := o.newPass(o.Env, "unbundle", client, cfg.Host, undoDir, target, checks.EncodePEM(o.kept))
-	if err := cmdutil.Preflight(ctx, client, p.accessChecks()); err != nil {
+	p, err := o.newPass(ctx, o.Env, "unbundle", client, cfg.Host, target, checks.EncodePEM(o.kept))
+	if err != nil {
 		return err
 	}
 	if o.Force {
