@@ -12,9 +12,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 
+	"github.com/carotate/kubectl-carotate/pkg/plugin/clusterinfo"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/inspect"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rootca"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/start"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/status"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
@@ -62,12 +65,12 @@ then checks through the API that they were done.`,
 		status.NewCmdStatus(common),
 		start.NewCmdStart(common),
 		instructions.NewCmdInstructions(common),
-		NewCmdBundle(common),
+		rootca.NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
-		NewCmdUpdateClusterInfo(common),
+		clusterinfo.NewCmdUpdateClusterInfo(common),
 		verify.NewCmdVerify(common),
-		NewCmdUnbundle(common),
-		NewCmdInspect(common),
+		rootca.NewCmdUnbundle(common),
+		inspect.NewCmdInspect(common),
 		undo.NewCmdUndo(common),
 		start.NewCmdFinish(common),
 		start.NewCmdAbort(common),

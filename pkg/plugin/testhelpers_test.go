@@ -1,15 +1,12 @@
 package plugin
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,49 +22,6 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
-
-// servingTestCA is a CA made in memory for tests of this package.
-type servingTestCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	pem  []byte
-}
-
-func newServingTestCA(t *testing.T, cn string) servingTestCA {
-	t.Helper()
-	c, k, p, _, err := checks.GenerateCA(cn, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return servingTestCA{c, k, p}
-}
-
-// servingTestLeaf issues a serving certificate for 127.0.0.1 from ca.
-func servingTestLeaf(t *testing.T, ca servingTestCA) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
 
 // verifyTestCA is a CA made in memory and written to a file in dir.
 type verifyTestCA struct {

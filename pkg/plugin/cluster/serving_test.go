@@ -2,15 +2,8 @@ package cluster
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,68 +13,26 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/internal/testca"
 )
 
-// servingTestCA is a CA made in memory for tests of this package.
-type servingTestCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	pem  []byte
-}
-
-func newServingTestCA(t *testing.T, cn string) servingTestCA {
-	t.Helper()
-	c, k, p, _, err := checks.GenerateCA(cn, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return servingTestCA{c, k, p}
-}
-
-// servingTestLeaf issues a serving certificate for 127.0.0.1 from ca.
-func servingTestLeaf(t *testing.T, ca servingTestCA) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
-
 func TestChainVerifies(t *testing.T) {
-	oldCA, newCA := newServingTestCA(t, "old"), newServingTestCA(t, "new")
-	leaf := servingTestLeaf(t, oldCA).Leaf
+	oldCA, newCA := testca.New(t, "old"), testca.New(t, "new")
+	leaf := testca.Leaf(t, oldCA).Leaf
 	cases := []struct {
 		name  string
 		chain []*x509.Certificate
 		roots []*x509.Certificate
 		want  bool
 	}{
-		{"issuer alone", []*x509.Certificate{leaf}, []*x509.Certificate{oldCA.cert}, true},
-		{"bundle holding the issuer", []*x509.Certificate{leaf}, []*x509.Certificate{newCA.cert, oldCA.cert}, true},
-		{"another CA", []*x509.Certificate{leaf}, []*x509.Certificate{newCA.cert}, false},
+		{"issuer alone", []*x509.Certificate{leaf}, []*x509.Certificate{oldCA.Cert}, true},
+		{"bundle holding the issuer", []*x509.Certificate{leaf}, []*x509.Certificate{newCA.Cert, oldCA.Cert}, true},
+		{"another CA", []*x509.Certificate{leaf}, []*x509.Certificate{newCA.Cert}, false},
 		{"no roots", []*x509.Certificate{leaf}, nil, false},
-		{"no chain", nil, []*x509.Certificate{oldCA.cert}, false},
+		{"no chain", nil, []*x509.Certificate{oldCA.Cert}, false},
 		// A server sending the old CA as an "intermediate" must not make the
 		// chain trusted by the new CA alone.
-		{"sent CA is not a root", []*x509.Certificate{leaf, oldCA.cert}, []*x509.Certificate{newCA.cert}, false},
+		{"sent CA is not a root", []*x509.Certificate{leaf, oldCA.Cert}, []*x509.Certificate{newCA.Cert}, false},
 	}
 	for _, c := range cases {
 		if got := checks.ChainVerifies(c.chain, c.roots); got != c.want {
@@ -91,8 +42,8 @@ func TestChainVerifies(t *testing.T) {
 }
 
 func TestFetchServingChain(t *testing.T) {
-	ca := newServingTestCA(t, "serving-ca")
-	cert := servingTestLeaf(t, ca)
+	ca := testca.New(t, "serving-ca")
+	cert := testca.Leaf(t, ca)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
@@ -105,7 +56,7 @@ func TestFetchServingChain(t *testing.T) {
 	if len(chain) != 1 || !chain[0].Equal(cert.Leaf) {
 		t.Fatalf("got %d certificates, want the server's leaf", len(chain))
 	}
-	if !checks.ChainVerifies(chain, []*x509.Certificate{ca.cert}) {
+	if !checks.ChainVerifies(chain, []*x509.Certificate{ca.Cert}) {
 		t.Fatal("the fetched chain must verify against its CA")
 	}
 

@@ -1,4 +1,4 @@
-package plugin
+package clusterinfo
 
 import (
 	"bytes"
@@ -28,6 +28,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 )
 
 // clusterInfoTestSign is HS256 detached JWS by hand (RFC 7515), so the
@@ -40,55 +42,14 @@ func clusterInfoTestSign(content, id, secret string) string {
 	return enc.EncodeToString(header) + ".." + enc.EncodeToString(mac.Sum(nil))
 }
 
-func TestClusterInfoDiff(t *testing.T) {
-	a := "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: OLD\n    server: https://a\n  name: \"\"\nkind: Config\n"
-	b := "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: NEW\n    server: https://a\n  name: \"\"\nkind: Config\n"
-	want := `--- kube-public/cluster-info kubeconfig (current)
-+++ kube-public/cluster-info kubeconfig (after update)
- apiVersion: v1
- clusters:
- - cluster:
--    certificate-authority-data: OLD
-+    certificate-authority-data: NEW
-     server: https://a
-   name: ""
- kind: Config
-`
-	if got := clusterInfoDiff(a, b); got != want {
-		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestUpdateClusterInfoValidate(t *testing.T) {
-	cases := []struct {
-		o    UpdateClusterInfoOptions
-		want string
-	}{
-		{UpdateClusterInfoOptions{}, ""}, // --ca from the rotation record
-		{UpdateClusterInfoOptions{CAFile: "x", DryRunFlag: "yes"}, `"none", "client", or "server"`},
-		{UpdateClusterInfoOptions{CAFile: "x", Output: "wide"}, "unsupported output format"},
-		{UpdateClusterInfoOptions{Check: true, Sign: true}, "--check is read-only"},
-		{UpdateClusterInfoOptions{Check: true, DryRunFlag: "server"}, "--check is read-only"},
-		{UpdateClusterInfoOptions{CAFile: "x", SignerWait: -time.Second}, "--signer-wait"},
-		{UpdateClusterInfoOptions{Check: true}, ""},
-		{UpdateClusterInfoOptions{CAFile: "x", DryRunFlag: "client", Output: "json"}, ""},
-	}
-	for _, c := range cases {
-		err := c.o.Validate()
-		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("%+v: err %v, want %q", c.o, err, c.want)
-		}
-	}
-}
-
-func TestClusterInfoSignatureReportKeepsRemoved(t *testing.T) {
+func TestSignatureReportKeepsRemoved(t *testing.T) {
 	tokens := []checks.BootstrapToken{
 		{ID: "aaaaaa", Secret: "aaaaaaaaaaaaaaaa", Signing: true},
 		{ID: "bbbbbb", Secret: "bbbbbbbbbbbbbbbb", Signing: true, Expired: true, Expiration: "2020-01-01T00:00:00Z"},
 	}
 	before := map[string]string{"kubeconfig": "old", "jws-kubeconfig-aaaaaa": "x", "jws-kubeconfig-bbbbbb": "y", "jws-kubeconfig-zzzzzz": "z"}
 	after := map[string]string{"kubeconfig": "new", "jws-kubeconfig-aaaaaa": clusterInfoTestSign("new", "aaaaaa", "aaaaaaaaaaaaaaaa")}
-	got := clusterInfoSignatureReport(before, after, tokens, func(string) string { return "me" })
+	got := signatureReport(before, after, tokens, func(string) string { return "me" })
 	want := []checks.TokenSignature{
 		{TokenID: "aaaaaa", State: checks.SignatureResigned, Signed: true, Detail: "signed by me"},
 		{TokenID: "bbbbbb", State: checks.SignatureExpired, Expiration: "2020-01-01T00:00:00Z", Detail: "token expired at 2020-01-01T00:00:00Z; signature removed by me"},
@@ -190,7 +151,7 @@ func TestUpdateClusterInfoConflictSafeSign(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	o := &UpdateClusterInfoOptions{
-		Common: &Common{IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: &errOut}},
+		Env:    &cmdutil.Env{IOStreams: genericiooptions.IOStreams{Out: &out, ErrOut: &errOut}},
 		CAFile: caFile, Sign: true, Output: "json", UndoDir: filepath.Join(dir, "undo"),
 		client: client, server: "https://fake", now: time.Now,
 		// A fake client has no serving chain; the check against it is
@@ -232,11 +193,11 @@ func TestUpdateClusterInfoConflictSafeSign(t *testing.T) {
 		t.Errorf("report: %s", out.String())
 	}
 	// One write (CA and signatures together), recorded key by key.
-	_, changes, err := ReadUndoFile(rep.UndoFile)
+	_, changes, err := undofile.Read(rep.UndoFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := map[string]UndoChange{}
+	prev := map[string]undofile.Change{}
 	for _, c := range changes {
 		prev[c.Key] = c
 	}

@@ -1,4 +1,4 @@
-package plugin
+package rootca
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -15,36 +14,26 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 )
-
-// The settle period must outlast the controller-manager's reaction (well
-// under a second when it runs) plus an API round trip on a loaded cluster.
-const defaultSettle = 10 * time.Second
 
 // BundleOptions is "kubectl carotate bundle".
 type BundleOptions struct {
-	*Common
+	*cmdutil.Env
+	passOptions
 	OldCA, NewCA   string
 	OutFile        string
 	Force          bool
-	CreateMissing  bool
-	ReplaceOther   bool
 	AllowSameKey   bool
-	Settle         time.Duration
 	ExpiryWarning  time.Duration
-	DryRunFlag     string
-	Output         string
-	UndoDir        string
-	AllNamespaces  bool
-	dryRun         DryRun
-	namespace      string
-	now            func() time.Time
 	oldCAs, newCAs []*x509.Certificate
 }
 
 // NewCmdBundle is "kubectl carotate bundle".
-func NewCmdBundle(c *Common) *cobra.Command {
-	o := &BundleOptions{Common: c, Settle: defaultSettle, ExpiryWarning: checks.DefaultWarnWithin, DryRunFlag: string(DryRunNone), now: time.Now}
+func NewCmdBundle(env *cmdutil.Env) *cobra.Command {
+	o := &BundleOptions{Env: env, passOptions: newPassOptions(), ExpiryWarning: checks.DefaultWarnWithin}
 	cmd := &cobra.Command{
 		Use:   "bundle [--old-ca FILE --new-ca FILE] [--out FILE]",
 		Short: "Make every ServiceAccount root CA hold the old and the new CA (steps 2 and 3)",
@@ -88,22 +77,16 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
   # Also create kube-root-ca.crt where the root CA publisher has not, and report as JSON
   kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --create-missing -o json`,
 		Args: cobra.NoArgs,
-		RunE: runOptions(o, nil),
+		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate); default: the recorded rotation's")
 	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the CA that replaces it (one certificate); default: the recorded rotation's")
 	f.StringVar(&o.OutFile, "out", o.OutFile, "Write the bundle (new CA, then old) to this file, mode 0644")
 	f.BoolVar(&o.Force, "force", o.Force, "Overwrite an --out file that holds something else, and write a bundle that does not verify the API server's serving chain (pods restarted after that could not reach the API server)")
-	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
-	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that hold certificates outside this rotation (by default they are left alone and reported)")
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
-	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting old content back (0 skips the check)")
 	f.DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "Warn when a CA expires within this period")
-	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
-	addOutputFlag(cmd, &o.Output)
-	addUndoDirFlag(cmd, &o.UndoDir)
-	addAllNamespacesFlag(cmd, &o.AllNamespaces)
+	o.addFlags(cmd, "hold certificates outside this rotation", "old content")
 	return cmd
 }
 
@@ -116,17 +99,7 @@ func (o *BundleOptions) Validate() error {
 	case o.NewCA == "" && o.OldCA != "":
 		return errors.New("--new-ca is required with --old-ca: the PEM file of the CA that replaces the old one")
 	}
-	if o.Settle < 0 {
-		return errors.New("--settle must not be negative")
-	}
-	var err error
-	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
-		return err
-	}
-	if o.namespace, err = namespaceScopeOf(o.Common, o.AllNamespaces); err != nil {
-		return err
-	}
-	return validateOutput(o.Output)
+	return o.validate(o.Env)
 }
 
 // Run validates the CAs and does the pass.
@@ -134,15 +107,8 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := o.RESTConfig()
+	cfg, client, err := o.connect(ctx, o.Env)
 	if err != nil {
-		return err
-	}
-	client, err := o.Clientset()
-	if err != nil {
-		return err
-	}
-	if err := requireNamespace(ctx, client, o.namespace); err != nil {
 		return err
 	}
 	bundle, err := o.readCAs(ctx, client)
@@ -152,11 +118,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if err := o.checkServingCA(ctx, cfg); err != nil {
 		return err
 	}
-	outSame, err := bundleCheckOut(o.OutFile, bundle, o.Force)
-	if err != nil {
-		return err
-	}
-	undoDir, err := undoDirFor(ctx, client, o.UndoDir)
+	outSame, err := checkOut(o.OutFile, bundle, o.Force)
 	if err != nil {
 		return err
 	}
@@ -167,13 +129,9 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	for _, c := range o.newCAs {
 		labels[checks.Fingerprint(c)] = "new"
 	}
-	pass := &rootCAPass{
-		Command: "bundle", Client: client, Server: cfg.Host,
-		Target:    checks.RootCATarget{Want: append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...), Labels: labels},
-		TargetPEM: bundle, DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
-		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now, Namespace: o.namespace,
-	}
-	if err := Preflight(ctx, client, pass.accessChecks()); err != nil {
+	target := checks.RootCATarget{Want: append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...), Labels: labels}
+	p, err := o.newPass(ctx, o.Env, "bundle", client, cfg.Host, target, bundle)
+	if err != nil {
 		return err
 	}
 
@@ -181,36 +139,17 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		switch {
 		case outSame:
 			fmt.Fprintf(o.ErrOut, "bundle: %s already holds this bundle\n", o.OutFile)
-		case o.dryRun != DryRunNone:
+		case o.dryRun != cmdutil.DryRunNone:
 			fmt.Fprintf(o.ErrOut, "bundle: would write the bundle to %s%s\n", o.OutFile, o.dryRun.Suffix())
 		default:
-			if err := bundleWriteOut(o.OutFile, bundle); err != nil {
+			if err := writeOut(o.OutFile, bundle); err != nil {
 				return err
 			}
 			fmt.Fprintf(o.ErrOut, "bundle: wrote the bundle (new CA, then old) to %s\n", o.OutFile)
 		}
 	}
 
-	report, err := pass.run(ctx)
-	if err != nil {
-		return err
-	}
-	if o.OutFile != "" {
-		report.BundleFile = o.OutFile
-	}
-	if err := printRootCAReport(o.Common.Out, o.Output, report); err != nil {
-		return err
-	}
-	hint, err := report.outcome(bundleInstruction(o.OutFile, o.OldCA, o.NewCA))
-	if hint != "" {
-		fmt.Fprint(o.ErrOut, hint)
-	}
-	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "bundle", Phase: "bundle", Result: passResult(err), UndoFile: report.UndoFile, Scope: rootCAScope(o.namespace)})
-	if err != nil {
-		return err
-	}
-	bundleConclusion(o.ErrOut, report)
-	return nil
+	return o.runPass(ctx, o.Env, p, o.OutFile, bundleInstruction(o.OutFile, o.OldCA, o.NewCA), rotation.Pass{Kind: "bundle", Phase: "bundle"})
 }
 
 // checkServingCA refuses a bundle without the CA that verifies the API
@@ -219,7 +158,7 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 // cause; --replace-other would then spread the damage to every namespace.
 func (o *BundleOptions) checkServingCA(ctx context.Context, cfg *rest.Config) error {
 	want := append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...)
-	served, err := servingCAMissing(ctx, cfg, want)
+	served, err := cluster.ServingCAMissing(ctx, cfg, want)
 	switch {
 	case err != nil && o.Force:
 		fmt.Fprintf(o.ErrOut, "warning: --force: writing the bundle without checking it against the API server's serving chain (%v)\n", err)
@@ -243,7 +182,7 @@ func (o *BundleOptions) checkServingCA(ctx context.Context, cfg *rest.Config) er
 func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface) ([]byte, error) {
 	var err error
 	if o.OldCA == "" {
-		rec, err := recordedRotation(ctx, client, "--old-ca/--new-ca")
+		rec, err := rotation.Recorded(ctx, client, "--old-ca/--new-ca")
 		if err != nil {
 			return nil, err
 		}
@@ -251,10 +190,10 @@ func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface
 		o.OldCA, o.NewCA = rec.OldCAFile, rec.NewCAFile // hints for printed instructions
 		fmt.Fprintf(o.ErrOut, "bundle: old and new CA from rotation %s\n", rec.ID)
 	} else {
-		if o.oldCAs, err = readCertFile("--old-ca", o.OldCA); err != nil {
+		if o.oldCAs, err = cmdutil.ReadCertFile("--old-ca", o.OldCA); err != nil {
 			return nil, err
 		}
-		if o.newCAs, err = readCertFile("--new-ca", o.NewCA); err != nil {
+		if o.newCAs, err = cmdutil.ReadCertFile("--new-ca", o.NewCA); err != nil {
 			return nil, err
 		}
 	}
@@ -263,15 +202,15 @@ func (o *BundleOptions) readCAs(ctx context.Context, client kubernetes.Interface
 		warn = -1 // the flag's 0 means "no warning", checks' 0 means "default"
 	}
 	findings, err := checks.ValidateRotation(o.oldCAs, o.newCAs, checks.ValidateOptions{Now: o.now(), WarnWithin: warn, AllowSameKey: o.AllowSameKey})
-	if err := reportFindings(o.ErrOut, findings, err); err != nil {
+	if err := cmdutil.ReportFindings(o.ErrOut, findings, err); err != nil {
 		return nil, err
 	}
 	return checks.BuildBundle(o.newCAs, o.oldCAs), nil
 }
 
-// bundleCheckOut tells whether path already holds exactly the bundle, and
+// checkOut tells whether path already holds exactly the bundle, and
 // refuses a file with other content unless forced.
-func bundleCheckOut(path string, bundle []byte, force bool) (same bool, err error) {
+func checkOut(path string, bundle []byte, force bool) (same bool, err error) {
 	if path == "" {
 		return false, nil
 	}
@@ -289,9 +228,9 @@ func bundleCheckOut(path string, bundle []byte, force bool) (same bool, err erro
 	return false, nil
 }
 
-// bundleWriteOut writes the bundle through a temporary file and a rename,
+// writeOut writes the bundle through a temporary file and a rename,
 // so a component that reads the file never sees half of it.
-func bundleWriteOut(path string, bundle []byte) error {
+func writeOut(path string, bundle []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, bundle, 0o644); err != nil {
 		return fmt.Errorf("--out: %w", err)
@@ -329,32 +268,4 @@ that file. Do step 2 of the upstream procedure on every control-plane node:
      longer a bundle.
 Then run this command again: it will find every object bundled and write nothing.
 `, file, create)
-}
-
-func bundleConclusion(w io.Writer, r *rootCAReport) {
-	n, s := r.Namespaces, r.Secrets
-	skipped := n.Skipped + s.Skipped
-	switch {
-	case n.Updated+n.Created+s.Updated == 0 && skipped == 0:
-		fmt.Fprintf(w, "%s: every kube-root-ca.crt and legacy token Secret already holds the %s; nothing was written\n", r.Command, rootCAWhat(r.Command))
-		return
-	case n.Updated+n.Created+s.Updated == 0:
-		fmt.Fprintf(w, "%s: every kube-root-ca.crt and legacy token Secret already holds the %s, except %d skipped (see the REASON column); nothing was written\n",
-			r.Command, rootCAWhat(r.Command), skipped)
-		return
-	case r.DryRun == DryRunClient || r.DryRun == DryRunServer:
-		fmt.Fprintf(w, "%s: %d objects would be written%s\n", r.Command, n.Updated+n.Created+s.Updated, r.DryRun.Suffix())
-	case r.UndoFile != "":
-		fmt.Fprintf(w, "%s: done; to restore the previous values: kubectl carotate undo %s\n", r.Command, r.UndoFile)
-	}
-	if skipped > 0 {
-		fmt.Fprintf(w, "%s: %d objects skipped (see the REASON column)\n", r.Command, skipped)
-	}
-}
-
-func rootCAWhat(command string) string {
-	if command == "bundle" {
-		return "bundle"
-	}
-	return "kept CA only"
 }

@@ -1,4 +1,4 @@
-package plugin
+package inspect
 
 import (
 	"bytes"
@@ -12,9 +12,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/internal/testca"
 )
 
-func TestInspectParseObject(t *testing.T) {
+func TestParseObject(t *testing.T) {
 	dir := t.TempDir()
 	// A file whose path looks like an object reference is read as a file.
 	weird := filepath.Join(dir, "secret")
@@ -40,7 +42,7 @@ func TestInspectParseObject(t *testing.T) {
 		{in: "secret/ns/name"}, // the file created above
 	}
 	for _, c := range cases {
-		kind, ns, name, isObj, err := inspectParseObject(c.in)
+		kind, ns, name, isObj, err := parseObject(c.in)
 		if kind != c.kind || ns != c.ns || name != c.name || isObj != c.isObj || (err == nil) != (c.err == "") ||
 			err != nil && !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%q: got %q %q %q %v %v", c.in, kind, ns, name, isObj, err)
@@ -60,30 +62,30 @@ func TestInspectValidate(t *testing.T) {
 	}
 }
 
-func TestPrintInspectReport(t *testing.T) {
-	ca := newServingTestCA(t, "kubernetes")
-	leaf := servingTestLeaf(t, ca).Leaf
+func TestPrintReport(t *testing.T) {
+	ca := testca.New(t, "kubernetes")
+	leaf := testca.Leaf(t, ca).Leaf
 	now := time.Now()
-	src := func(name string, certs ...*x509.Certificate) inspectSource {
-		s := inspectSource{Source: name}
+	src := func(name string, certs ...*x509.Certificate) sourceResult {
+		s := sourceResult{Source: name}
 		for _, c := range certs {
-			s.Certificates = append(s.Certificates, inspectCert{CertInfo: checks.Describe(c), DaysLeft: checks.DaysLeft(c, now)})
+			s.Certificates = append(s.Certificates, certLine{CertInfo: checks.Describe(c), DaysLeft: checks.DaysLeft(c, now)})
 		}
 		return s
 	}
-	r := &inspectReport{
-		Sources: []inspectSource{src("ca.crt", ca.cert), src("serving chain of https://x", leaf)},
-		Verification: []inspectVerify{
+	r := &report{
+		Sources: []sourceResult{src("ca.crt", ca.Cert), src("serving chain of https://x", leaf)},
+		Verification: []verification{
 			{Chain: "serving chain of https://x", Against: "kubeconfig CA", Verifies: true},
 			{Chain: "serving chain of https://x", Against: "configmap/kube-system/kube-root-ca.crt[ca.crt]", Verifies: false},
 		},
 	}
 	var b bytes.Buffer
-	if err := printInspectReport(&b, "", r); err != nil {
+	if err := printReport(&b, "", r); err != nil {
 		t.Fatal(err)
 	}
-	caFP, leafFP := checks.Fingerprint(ca.cert)[:16], checks.Fingerprint(leaf)[:16]
-	caAfter, leafAfter := ca.cert.NotAfter.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)
+	caFP, leafFP := checks.Fingerprint(ca.Cert)[:16], checks.Fingerprint(leaf)[:16]
+	caAfter, leafAfter := ca.Cert.NotAfter.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)
 	want := "" +
 		"SOURCE                       SUBJECT             ISSUER          CA    NOT AFTER              DAYS LEFT   FINGERPRINT\n" +
 		"ca.crt                       CN=kubernetes       CN=kubernetes   yes   " + caAfter + "   0           " + caFP + "\n" +
@@ -95,28 +97,28 @@ func TestPrintInspectReport(t *testing.T) {
 	}
 
 	b.Reset()
-	if err := printInspectReport(&b, outputJSON, r); err != nil {
+	if err := printReport(&b, cmdutil.OutputJSON, r); err != nil {
 		t.Fatal(err)
 	}
 	// JSON carries the full fingerprint and the CertInfo fields flattened.
-	for _, want := range []string{`"fingerprint": "` + checks.Fingerprint(ca.cert) + `"`, `"isCA": true`, `"daysLeft": 0`, `"verifies": false`} {
+	for _, want := range []string{`"fingerprint": "` + checks.Fingerprint(ca.Cert) + `"`, `"isCA": true`, `"daysLeft": 0`, `"verifies": false`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("JSON lacks %s", want)
 		}
 	}
 }
 
-func TestPrintInspectExpired(t *testing.T) {
+func TestPrintExpired(t *testing.T) {
 	_, _, p, _, err := checks.GenerateCA("old", 30*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := inspectParse("x", p)
+	s := parse("x", p)
 	c := s.certs[0]
-	r := &inspectReport{Sources: []inspectSource{{Source: "x",
-		Certificates: []inspectCert{{CertInfo: checks.Describe(c), DaysLeft: checks.DaysLeft(c, time.Now())}}}}}
+	r := &report{Sources: []sourceResult{{Source: "x",
+		Certificates: []certLine{{CertInfo: checks.Describe(c), DaysLeft: checks.DaysLeft(c, time.Now())}}}}}
 	var b bytes.Buffer
-	if err := printInspectReport(&b, "", r); err != nil {
+	if err := printReport(&b, "", r); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "   expired   ") {
@@ -124,22 +126,22 @@ func TestPrintInspectExpired(t *testing.T) {
 	}
 }
 
-func TestInspectKubeconfigCA(t *testing.T) {
-	ca := newServingTestCA(t, "kubernetes")
-	if s := inspectKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: ca.pem}}); s.Error != "" || len(s.certs) != 1 {
+func TestReadKubeconfigCA(t *testing.T) {
+	ca := testca.New(t, "kubernetes")
+	if s := readKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{CAData: ca.PEM}}); s.Error != "" || len(s.certs) != 1 {
 		t.Fatalf("CAData: %+v", s)
 	}
 	file := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(file, ca.pem, 0o644); err != nil {
+	if err := os.WriteFile(file, ca.PEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s := inspectKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{CAFile: file}}); s.Error != "" || s.Source != "kubeconfig CA ("+file+")" {
+	if s := readKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{CAFile: file}}); s.Error != "" || s.Source != "kubeconfig CA ("+file+")" {
 		t.Fatalf("CAFile: %+v", s)
 	}
-	if s := inspectKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{Insecure: true}}); !strings.Contains(s.Error, "insecure-skip-tls-verify") {
+	if s := readKubeconfigCA(&rest.Config{TLSClientConfig: rest.TLSClientConfig{Insecure: true}}); !strings.Contains(s.Error, "insecure-skip-tls-verify") {
 		t.Fatalf("insecure: %+v", s)
 	}
-	if s := inspectKubeconfigCA(&rest.Config{}); !strings.Contains(s.Error, "system roots") {
+	if s := readKubeconfigCA(&rest.Config{}); !strings.Contains(s.Error, "system roots") {
 		t.Fatalf("no CA: %+v", s)
 	}
 }

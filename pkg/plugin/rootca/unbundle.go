@@ -1,11 +1,9 @@
-package plugin
+package rootca
 
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,29 +12,23 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 )
 
 // UnbundleOptions is "kubectl carotate unbundle".
 type UnbundleOptions struct {
-	*Common
-	Keep          string
-	Force         bool
-	CreateMissing bool
-	ReplaceOther  bool
-	Settle        time.Duration
-	DryRunFlag    string
-	Output        string
-	UndoDir       string
-	AllNamespaces bool
-	dryRun        DryRun
-	namespace     string
-	now           func() time.Time
-	kept          []*x509.Certificate
+	*cmdutil.Env
+	passOptions
+	Keep  string
+	Force bool
+	kept  []*x509.Certificate
 }
 
 // NewCmdUnbundle is "kubectl carotate unbundle".
-func NewCmdUnbundle(c *Common) *cobra.Command {
-	o := &UnbundleOptions{Common: c, Settle: defaultSettle, DryRunFlag: string(DryRunNone), now: time.Now}
+func NewCmdUnbundle(env *cmdutil.Env) *cobra.Command {
+	o := &UnbundleOptions{Env: env, passOptions: newPassOptions()}
 	cmd := &cobra.Command{
 		Use:   "unbundle [--keep FILE]",
 		Short: "Leave only the new CA in every ServiceAccount root CA (step 12.1)",
@@ -68,71 +60,42 @@ or objects left alone.`,
   # What would change, validated by the API server
   kubectl carotate unbundle --keep new-ca.crt --dry-run=server -o yaml`,
 		Args: cobra.NoArgs,
-		RunE: runOptions(o, nil),
+		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")
 	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain and controller-manager checks")
-	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
-	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that do not hold the kept CA (by default they are left alone and reported)")
-	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting the bundle back (0 skips the check)")
-	addDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
-	addOutputFlag(cmd, &o.Output)
-	addUndoDirFlag(cmd, &o.UndoDir)
-	addAllNamespacesFlag(cmd, &o.AllNamespaces)
+	o.addFlags(cmd, "do not hold the kept CA", "the bundle")
 	return cmd
 }
 
 // Validate checks the flags; it reads no file.
-func (o *UnbundleOptions) Validate() error {
-	if o.Settle < 0 {
-		return errors.New("--settle must not be negative")
-	}
-	var err error
-	if o.dryRun, err = ParseDryRun(o.DryRunFlag); err != nil {
-		return err
-	}
-	if o.namespace, err = namespaceScopeOf(o.Common, o.AllNamespaces); err != nil {
-		return err
-	}
-	return validateOutput(o.Output)
-}
+func (o *UnbundleOptions) Validate() error { return o.validate(o.Env) }
 
 // Run checks that unbundling is safe now and does the pass.
 func (o *UnbundleOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := o.RESTConfig()
+	cfg, client, err := o.connect(ctx, o.Env)
 	if err != nil {
-		return err
-	}
-	client, err := o.Clientset()
-	if err != nil {
-		return err
-	}
-	if err := requireNamespace(ctx, client, o.namespace); err != nil {
 		return err
 	}
 	if o.Keep == "" {
-		rec, err := recordedRotation(ctx, client, "--keep")
+		rec, err := rotation.Recorded(ctx, client, "--keep")
 		if err != nil {
 			return err
 		}
 		o.kept, o.Keep = rec.NewCAs, rec.NewCAFile
 		fmt.Fprintf(o.ErrOut, "unbundle: keeping the new CA of rotation %s\n", rec.ID)
-	} else if o.kept, err = readCertFile("--keep", o.Keep); err != nil {
+	} else if o.kept, err = cmdutil.ReadCertFile("--keep", o.Keep); err != nil {
 		return err
 	}
 	if o.Keep == "" {
 		o.Keep = "new-ca.crt" // only a name for printed instructions
 	}
 	findings, err := checks.ValidateCA("kept CA", o.kept, checks.ValidateOptions{Now: o.now()})
-	if err := reportFindings(o.ErrOut, findings, err); err != nil {
-		return err
-	}
-	undoDir, err := undoDirFor(ctx, client, o.UndoDir)
-	if err != nil {
+	if err := cmdutil.ReportFindings(o.ErrOut, findings, err); err != nil {
 		return err
 	}
 	labels := map[string]string{}
@@ -140,52 +103,32 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 		labels[checks.Fingerprint(c)] = "kept"
 	}
 	target := checks.RootCATarget{Want: o.kept, Labels: labels, AllowRemove: true}
-	pass := &rootCAPass{
-		Command: "unbundle", Client: client, Server: cfg.Host, Target: target,
-		TargetPEM: checks.EncodePEM(o.kept), DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
-		Settle: o.Settle, UndoDir: undoDir, ErrOut: o.ErrOut, Now: o.now, Namespace: o.namespace,
-	}
-	if err := Preflight(ctx, client, pass.accessChecks()); err != nil {
+	p, err := o.newPass(ctx, o.Env, "unbundle", client, cfg.Host, target, checks.EncodePEM(o.kept))
+	if err != nil {
 		return err
 	}
 	if o.Force {
 		fmt.Fprintln(o.ErrOut, "unbundle: --force: skipping the serving-chain and controller-manager checks")
 	} else {
-		if err := unbundleCheckServingChain(ctx, cfg, o.kept, o.Keep); err != nil {
+		if err := checkServingChain(ctx, cfg, o.kept, o.Keep); err != nil {
 			return err
 		}
-		if err := unbundleCheckControllerManager(ctx, client, target, o.Keep); err != nil {
+		if err := checkControllerManager(ctx, client, target, o.Keep); err != nil {
 			return err
 		}
 	}
 
-	report, err := pass.run(ctx)
-	if err != nil {
-		return err
-	}
-	if err := printRootCAReport(o.Common.Out, o.Output, report); err != nil {
-		return err
-	}
-	hint, err := report.outcome(unbundleInstruction(o.Keep))
-	if hint != "" {
-		fmt.Fprint(o.ErrOut, hint)
-	}
-	logPass(ctx, client, o.ErrOut, o.dryRun, rotationPass{Kind: "unbundle", Phase: "finish", Result: passResult(err), UndoFile: report.UndoFile, Scope: rootCAScope(o.namespace)})
-	if err != nil {
-		return err
-	}
-	bundleConclusion(o.ErrOut, report)
-	return nil
+	return o.runPass(ctx, o.Env, p, "", unbundleInstruction(o.Keep), rotation.Pass{Kind: "unbundle", Phase: "finish"})
 }
 
-// unbundleCheckServingChain refuses while the API server serves a chain
+// checkServingChain refuses while the API server serves a chain
 // the kept CA does not verify: after unbundling, pods trust only the kept CA.
-func unbundleCheckServingChain(ctx context.Context, cfg *rest.Config, kept []*x509.Certificate, keepFile string) error {
-	chain, err := fetchServingChain(ctx, cfg)
+func checkServingChain(ctx context.Context, cfg *rest.Config, kept []*x509.Certificate, keepFile string) error {
+	chain, err := cluster.FetchServingChain(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("cannot check the API server's serving chain, nothing was changed (--force skips this check): %w", err)
 	}
-	if chainVerifies(chain, kept) {
+	if checks.ChainVerifies(chain, kept) {
 		return nil
 	}
 	leaf := chain[0]
@@ -197,32 +140,23 @@ then run this command again (--force skips this check)`,
 		leaf.Subject, leaf.Issuer, keepFile)
 }
 
-// unbundleCheckControllerManager refuses while the controller-manager
+// checkControllerManager refuses while the controller-manager
 // publishes something other than the kept CA. Its root CA publisher
 // rewrites kube-system/kube-root-ca.crt within moments of any change, so
 // when kube-controller-manager is the last writer of ca.crt there, that
 // content is its --root-ca-file: writing anything else would be reverted.
 // This reads managedFields instead of writing a probe, so a refusal
-// changes nothing.
-func unbundleCheckControllerManager(ctx context.Context, client kubernetes.Interface, target checks.RootCATarget, keepFile string) error {
-	var it rootCAItem
-	var owner string
-	err := WithRetry(ctx, func() error {
-		cm, err := client.CoreV1().ConfigMaps(metav1.NamespaceSystem).Get(ctx, rootCAConfigMap, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		it, owner = configMapItem(cm), rootCAOwner(cm.ManagedFields, rootCAKey)
-		return nil
-	})
+// changes nothing; who wrote last is decided as status decides it.
+func checkControllerManager(ctx context.Context, client kubernetes.Interface, target checks.RootCATarget, keepFile string) error {
+	cm, err := cluster.GetRootCAConfigMap(ctx, client, metav1.NamespaceSystem)
 	if apierrors.IsNotFound(err) {
 		return nil // no publisher output to judge by; the settle check still runs
 	}
 	if err != nil {
 		return fmt.Errorf("reading kube-system/kube-root-ca.crt: %w", err)
 	}
-	d := checks.DecideRootCA(it.source(), it.value, it.present, target)
-	if d.Action == checks.RootCAInPlace || owner != controllerManagerFieldManager {
+	d := checks.DecideRootCA(source(cm.Kind, cm.Namespace, cm.Name), cm.Value, cm.Present, target)
+	if d.Action == checks.RootCAInPlace || cm.ChangedBy != cluster.ControllerManagerFieldManager {
 		return nil
 	}
 	return fmt.Errorf(`refusing to unbundle, nothing was changed: kube-system/kube-root-ca.crt holds %s and

@@ -1,4 +1,4 @@
-package plugin
+package rootca
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/internal/testca"
 )
 
 func TestBundleValidate(t *testing.T) {
@@ -20,10 +22,10 @@ func TestBundleValidate(t *testing.T) {
 		{BundleOptions{}, ""}, // both from the rotation record
 		{BundleOptions{OldCA: "a"}, "--new-ca is required with --old-ca"},
 		{BundleOptions{NewCA: "a"}, "--old-ca is required with --new-ca"},
-		{BundleOptions{OldCA: "a", NewCA: "b", DryRunFlag: "maybe"}, `invalid --dry-run value "maybe": must be "none", "client", or "server"`},
-		{BundleOptions{OldCA: "a", NewCA: "b", Output: "wide"}, `unsupported output format "wide"`},
-		{BundleOptions{OldCA: "a", NewCA: "b", Settle: -1}, "--settle must not be negative"},
-		{BundleOptions{OldCA: "a", NewCA: "b", DryRunFlag: "server", Output: "json"}, ""},
+		{BundleOptions{OldCA: "a", NewCA: "b", passOptions: passOptions{DryRunFlag: "maybe"}}, `invalid --dry-run value "maybe": must be "none", "client", or "server"`},
+		{BundleOptions{OldCA: "a", NewCA: "b", passOptions: passOptions{Output: "wide"}}, `unsupported output format "wide"`},
+		{BundleOptions{OldCA: "a", NewCA: "b", passOptions: passOptions{Settle: -1}}, "--settle must not be negative"},
+		{BundleOptions{OldCA: "a", NewCA: "b", passOptions: passOptions{DryRunFlag: "server", Output: "json"}}, ""},
 	}
 	for _, c := range cases {
 		err := c.o.Validate()
@@ -40,17 +42,17 @@ func TestBundleValidate(t *testing.T) {
 }
 
 func TestUnbundleValidate(t *testing.T) {
-	if err := (&UnbundleOptions{Settle: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "--settle must not be negative") {
+	if err := (&UnbundleOptions{passOptions: passOptions{Settle: -1}}).Validate(); err == nil || !strings.Contains(err.Error(), "--settle must not be negative") {
 		t.Fatalf("got %v", err)
 	}
-	if err := (&UnbundleOptions{Keep: "k", DryRunFlag: "client"}).Validate(); err != nil {
+	if err := (&UnbundleOptions{Keep: "k", passOptions: passOptions{DryRunFlag: "client"}}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestBundleReadCAs(t *testing.T) {
 	dir := t.TempDir()
-	oldCA, newCA := newServingTestCA(t, "old"), newServingTestCA(t, "new")
+	oldCA, newCA := testca.New(t, "old"), testca.New(t, "new")
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -58,7 +60,7 @@ func TestBundleReadCAs(t *testing.T) {
 		}
 		return p
 	}
-	oldFile, newFile := write("old.crt", oldCA.pem), write("new.crt", newCA.pem)
+	oldFile, newFile := write("old.crt", oldCA.PEM), write("new.crt", newCA.PEM)
 	_, _, _, keyPEM, err := checks.GenerateCA("k", 48*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +68,13 @@ func TestBundleReadCAs(t *testing.T) {
 	keyFile := write("key.pem", keyPEM)
 
 	var errOut bytes.Buffer
-	o := &BundleOptions{Common: &Common{}, OldCA: oldFile, NewCA: newFile, ExpiryWarning: checks.DefaultWarnWithin, now: time.Now}
+	o := &BundleOptions{Env: &cmdutil.Env{}, OldCA: oldFile, NewCA: newFile, ExpiryWarning: checks.DefaultWarnWithin, passOptions: passOptions{now: time.Now}}
 	o.ErrOut = &errOut
 	bundle, err := o.readCAs(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := append(append([]byte{}, newCA.pem...), oldCA.pem...); !bytes.Equal(bundle, want) {
+	if want := append(append([]byte{}, newCA.PEM...), oldCA.PEM...); !bytes.Equal(bundle, want) {
 		t.Fatalf("bundle must be new then old")
 	}
 	// GenerateCA(24h) expires within the 30-day window: a warning, not an error.
@@ -92,29 +94,11 @@ func TestBundleReadCAs(t *testing.T) {
 	}
 }
 
-func TestReportFindings(t *testing.T) {
-	var b bytes.Buffer
-	err := reportFindings(&b, []checks.Finding{
-		{Level: checks.LevelWarning, Message: "w1"},
-		{Level: checks.LevelError, Message: "e1"},
-		{Level: checks.LevelError, Message: "e2"},
-	}, os.ErrInvalid)
-	if b.String() != "warning: w1\n" {
-		t.Fatalf("stderr %q", b.String())
-	}
-	if err == nil || err.Error() != "invalid CA input, nothing was changed:\n  - e1\n  - e2" {
-		t.Fatalf("err %v", err)
-	}
-	if err := reportFindings(&b, []checks.Finding{{Level: checks.LevelWarning, Message: "w"}}, nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestBundleOutFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ca-bundle.crt")
 	bundle := []byte("BUNDLE\n")
-	if same, err := bundleCheckOut(path, bundle, false); same || err != nil {
+	if same, err := checkOut(path, bundle, false); same || err != nil {
 		t.Fatalf("absent file: %v %v", same, err)
 	}
 	// An existing 0600 file is replaced with a 0644 one: the
@@ -122,19 +106,19 @@ func TestBundleOutFile(t *testing.T) {
 	if err := os.WriteFile(path, bundle, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if same, err := bundleCheckOut(path, bundle, false); !same || err != nil {
+	if same, err := checkOut(path, bundle, false); !same || err != nil {
 		t.Fatalf("identical file: %v %v", same, err)
 	}
 	if err := os.WriteFile(path, []byte("other"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bundleCheckOut(path, bundle, false); err == nil || !strings.Contains(err.Error(), "exists and holds something else; pass --force") {
+	if _, err := checkOut(path, bundle, false); err == nil || !strings.Contains(err.Error(), "exists and holds something else; pass --force") {
 		t.Fatalf("different file: %v", err)
 	}
-	if same, err := bundleCheckOut(path, bundle, true); same || err != nil {
+	if same, err := checkOut(path, bundle, true); same || err != nil {
 		t.Fatalf("--force: %v %v", same, err)
 	}
-	if err := bundleWriteOut(path, bundle); err != nil {
+	if err := writeOut(path, bundle); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
@@ -168,23 +152,23 @@ func TestBundleInstruction(t *testing.T) {
 	}
 }
 
-func TestBundleConclusion(t *testing.T) {
+func TestConclusion(t *testing.T) {
 	cases := []struct {
-		r    rootCAReport
+		r    report
 		want string
 	}{
-		{rootCAReport{Command: "bundle", Namespaces: rootCACounts{Total: 2, Already: 2}},
+		{report{Command: "bundle", Namespaces: counts{Total: 2, Already: 2}},
 			"bundle: every kube-root-ca.crt and legacy token Secret already holds the bundle; nothing was written\n"},
-		{rootCAReport{Command: "unbundle", Namespaces: rootCACounts{Total: 2, Already: 1, Skipped: 1}},
+		{report{Command: "unbundle", Namespaces: counts{Total: 2, Already: 1, Skipped: 1}},
 			"unbundle: every kube-root-ca.crt and legacy token Secret already holds the kept CA only, except 1 skipped (see the REASON column); nothing was written\n"},
-		{rootCAReport{Command: "bundle", DryRun: DryRunClient, Namespaces: rootCACounts{Total: 2, Updated: 2}},
+		{report{Command: "bundle", DryRun: cmdutil.DryRunClient, Namespaces: counts{Total: 2, Updated: 2}},
 			"bundle: 2 objects would be written (dry run)\n"},
-		{rootCAReport{Command: "bundle", UndoFile: "/u", Namespaces: rootCACounts{Total: 2, Updated: 1, Skipped: 1}},
+		{report{Command: "bundle", UndoFile: "/u", Namespaces: counts{Total: 2, Updated: 1, Skipped: 1}},
 			"bundle: done; to restore the previous values: kubectl carotate undo /u\nbundle: 1 objects skipped (see the REASON column)\n"},
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
-		bundleConclusion(&b, &c.r)
+		conclusion(&b, &c.r)
 		if b.String() != c.want {
 			t.Errorf("got %q\nwant %q", b.String(), c.want)
 		}

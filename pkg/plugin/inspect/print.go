@@ -1,0 +1,46 @@
+package inspect
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+)
+
+func printReport(w io.Writer, format string, r *report) error {
+	if format == cmdutil.OutputJSON || format == cmdutil.OutputYAML {
+		return cmdutil.PrintStructured(w, format, r)
+	}
+	var rows [][]string
+	for _, s := range r.Sources {
+		for _, c := range s.Certificates {
+			ca := "no"
+			if c.IsCA {
+				ca = "yes"
+			}
+			days := fmt.Sprint(c.DaysLeft)
+			if c.DaysLeft < 0 {
+				days = "expired"
+			}
+			rows = append(rows, []string{s.Source, c.Subject, c.Issuer, ca, c.NotAfter.UTC().Format(time.RFC3339), days,
+				checks.ShortFingerprint(c.Fingerprint)})
+		}
+	}
+	if len(rows) > 0 {
+		if err := cmdutil.WriteTable(w, []string{"source", "subject", "issuer", "ca", "not after", "days left", "fingerprint"}, rows); err != nil {
+			return err
+		}
+	}
+	for _, v := range r.Verification {
+		answer := "no"
+		if v.Verifies {
+			answer = "yes"
+		}
+		if _, err := fmt.Fprintf(w, "%s verifies against %s: %s\n", v.Chain, v.Against, answer); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package rootca
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+)
+
+// item is what the pass needs of one object.
+type item struct {
+	kind, namespace, name, rv string
+	value                     []byte
+	present                   bool
+}
+
+func configMapItem(cm *corev1.ConfigMap) item {
+	v, ok := cm.Data[cluster.RootCAKey]
+	return item{kind: "ConfigMap", namespace: cm.Namespace, name: cm.Name, rv: cm.ResourceVersion, value: []byte(v), present: ok}
+}
+
+func secretItem(s *corev1.Secret) item {
+	v, ok := s.Data[cluster.RootCAKey]
+	return item{kind: "Secret", namespace: s.Namespace, name: s.Name, rv: s.ResourceVersion, value: v, present: ok}
+}
+
+// source names the value in messages: configmap/NS/NAME[ca.crt].
+func source(kind, ns, name string) string {
+	return fmt.Sprintf("%s/%s/%s[%s]", strings.ToLower(kind), ns, name, cluster.RootCAKey)
+}
+
+func (it item) source() string { return source(it.kind, it.namespace, it.name) }
+
+// access re-reads and writes one kind of root CA object.
+type access interface {
+	// get re-reads an object after a conflict, to decide the write again.
+	get(ctx context.Context, ns, name string) (item, error)
+	// patch sets ca.crt only, with the read resourceVersion as a
+	// precondition (a merge patch carrying metadata.resourceVersion fails
+	// with a conflict if the object changed), and returns the new version.
+	patch(ctx context.Context, it item, value []byte, dry cmdutil.DryRun) (string, error)
+}
+
+type configMapAccess struct{ client kubernetes.Interface }
+
+func (a configMapAccess) get(ctx context.Context, ns, name string) (item, error) {
+	cm, err := a.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return item{}, err
+	}
+	return configMapItem(cm), nil
+}
+
+func (a configMapAccess) patch(ctx context.Context, it item, value []byte, dry cmdutil.DryRun) (string, error) {
+	body, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": it.rv},
+		"data":     map[string]string{cluster.RootCAKey: string(value)},
+	})
+	if err != nil {
+		return "", err
+	}
+	cm, err := a.client.CoreV1().ConfigMaps(it.namespace).Patch(ctx, it.name, types.MergePatchType, body,
+		metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: dry.Options()})
+	if err != nil {
+		return "", err
+	}
+	return cm.ResourceVersion, nil
+}
+
+type secretAccess struct{ client kubernetes.Interface }
+
+func (a secretAccess) get(ctx context.Context, ns, name string) (item, error) {
+	s, err := a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return item{}, err
+	}
+	return secretItem(s), nil
+}
+
+func (a secretAccess) patch(ctx context.Context, it item, value []byte, dry cmdutil.DryRun) (string, error) {
+	// Only ca.crt is sent: the token and namespace keys never leave the
+	// server, and a concurrent token refresh is caught by the precondition.
+	body, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": it.rv},
+		"data":     map[string][]byte{cluster.RootCAKey: value},
+	})
+	if err != nil {
+		return "", err
+	}
+	s, err := a.client.CoreV1().Secrets(it.namespace).Patch(ctx, it.name, types.MergePatchType, body,
+		metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: dry.Options()})
+	if err != nil {
+		return "", err
+	}
+	return s.ResourceVersion, nil
+}

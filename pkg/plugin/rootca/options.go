@@ -1,0 +1,142 @@
+package rootca
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
+)
+
+// The settle period must outlast the controller-manager's reaction (well
+// under a second when it runs) plus an API round trip on a loaded cluster.
+const defaultSettle = 10 * time.Second
+
+// passOptions are the flags bundle and unbundle share, and what they
+// resolve to.
+type passOptions struct {
+	CreateMissing bool
+	ReplaceOther  bool
+	Settle        time.Duration
+	DryRunFlag    string
+	Output        string
+	UndoDir       string
+	AllNamespaces bool
+	dryRun        cmdutil.DryRun
+	namespace     string
+	now           func() time.Time
+}
+
+func newPassOptions() passOptions {
+	return passOptions{Settle: defaultSettle, DryRunFlag: string(cmdutil.DryRunNone), now: time.Now}
+}
+
+// addFlags binds the shared flags; outside says which ca.crt values
+// --replace-other replaces, putBack what the controller-manager would put
+// back.
+func (o *passOptions) addFlags(cmd *cobra.Command, outside, putBack string) {
+	f := cmd.Flags()
+	f.BoolVar(&o.CreateMissing, "create-missing", o.CreateMissing, "Create kube-root-ca.crt in namespaces that have none")
+	f.BoolVar(&o.ReplaceOther, "replace-other", o.ReplaceOther, "Also replace ca.crt values that "+outside+" (by default they are left alone and reported)")
+	f.DurationVar(&o.Settle, "settle", o.Settle, "How long to watch written objects for the controller-manager putting "+putBack+" back (0 skips the check)")
+	cmdutil.AddDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
+	cmdutil.AddOutputFlag(cmd, &o.Output)
+	cmdutil.AddUndoDirFlag(cmd, &o.UndoDir)
+	cmdutil.AddAllNamespacesFlag(cmd, &o.AllNamespaces)
+}
+
+// validate checks the shared flags; env may be nil in unit tests.
+func (o *passOptions) validate(env *cmdutil.Env) error {
+	if o.Settle < 0 {
+		return errors.New("--settle must not be negative")
+	}
+	var err error
+	if o.dryRun, err = cmdutil.ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	var f cmdutil.Factory
+	if env != nil {
+		f = env.Factory
+	}
+	if o.namespace, err = cmdutil.NamespaceScope(f, o.AllNamespaces); err != nil {
+		return err
+	}
+	return cmdutil.ValidateOutput(o.Output)
+}
+
+// connect builds the clients and checks that an -n namespace exists.
+func (o *passOptions) connect(ctx context.Context, env *cmdutil.Env) (*rest.Config, kubernetes.Interface, error) {
+	cfg, err := env.RESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := env.Clientset()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cluster.RequireNamespace(ctx, client, o.namespace); err != nil {
+		return nil, nil, err
+	}
+	return cfg, client, nil
+}
+
+// newPass is the pass these options describe, once the undo directory
+// is known and the user holds the rights it needs.
+func (o *passOptions) newPass(ctx context.Context, env *cmdutil.Env, command string, client kubernetes.Interface, server string,
+	target checks.RootCATarget, targetPEM []byte) (*pass, error) {
+	undoDir, err := rotation.UndoDir(ctx, client, o.UndoDir)
+	if err != nil {
+		return nil, err
+	}
+	p := &pass{
+		Command: command, Client: client, Server: server, Target: target, TargetPEM: targetPEM,
+		DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
+		Settle: o.Settle, UndoDir: undoDir, ErrOut: env.ErrOut, Now: o.now, Namespace: o.namespace,
+	}
+	if err := cmdutil.Preflight(ctx, client, p.accessChecks()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// runPass does the pass, prints its report, says what to do when the
+// controller-manager reverted it (instruction), and logs it in the
+// rotation as logged.
+func (o *passOptions) runPass(ctx context.Context, env *cmdutil.Env, p *pass, bundleFile, instruction string, logged rotation.Pass) error {
+	r, err := p.run(ctx)
+	if err != nil {
+		return err
+	}
+	r.BundleFile = bundleFile
+	if err := printReport(env.Out, o.Output, r); err != nil {
+		return err
+	}
+	hint, err := r.outcome(instruction)
+	if hint != "" {
+		fmt.Fprint(env.ErrOut, hint)
+	}
+	logged.Result, logged.UndoFile, logged.Scope = rotation.Result(err), r.UndoFile, scope(o.namespace)
+	rotation.LogPass(ctx, p.Client, env.ErrOut, o.dryRun, logged)
+	if err != nil {
+		return err
+	}
+	conclusion(env.ErrOut, r)
+	return nil
+}
+
+// scope is a pass's scope for the rotation's log: "" for every
+// namespace; a pass over one namespace does not complete its step.
+func scope(namespace string) string {
+	if namespace == "" {
+		return ""
+	}
+	return "namespace " + namespace
+}
