@@ -22,16 +22,7 @@ func BuildBundle(newCAs, oldCAs []*x509.Certificate) []byte {
 // skipping repeats of a fingerprint already written.
 func EncodePEM(certs []*x509.Certificate) []byte {
 	var buf bytes.Buffer
-	seen := map[string]bool{}
-	for _, c := range certs {
-		if c == nil {
-			continue
-		}
-		fp := Fingerprint(c)
-		if seen[fp] {
-			continue
-		}
-		seen[fp] = true
+	for _, c := range uniq(certs) {
 		// Encoding to a bytes.Buffer cannot fail.
 		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}

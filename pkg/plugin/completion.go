@@ -13,7 +13,7 @@ import (
 // registerCompletions adds value completion to the root's kubectl flags:
 // namespaces from the cluster for -n, and the kubeconfig's contexts,
 // clusters and users. Registering twice is harmless.
-func registerCompletions(cmd *cobra.Command, c *Common) {
+func registerCompletions(cmd *cobra.Command, c *cmdutil.Env) {
 	add := func(flag string, fn cobra.CompletionFunc) {
 		if cmd.Flag(flag) == nil {
 			return
@@ -64,7 +64,7 @@ func completeKubeconfig(f cmdutil.Factory, pick func(kubeconfigNames) []string) 
 // newCmdCompletion replaces cobra's default "completion" command (which
 // cobra skips when one exists) so that its help explains the two ways a
 // plugin is completed: through kubectl, and as the bare binary.
-func newCmdCompletion(c *Common) *cobra.Command {
+func newCmdCompletion(c *cmdutil.Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "completion",
 		Short: "Set up shell completion for kubectl carotate",

@@ -126,7 +126,7 @@ func TestCompletionCommand(t *testing.T) {
 }
 
 func TestCompleteFixed(t *testing.T) {
-	fn := completeFixed("none", "client", "server")
+	fn := cmdutil.CompleteFixed("none", "client", "server")
 	for toComplete, want := range map[string][]string{
 		"":   {"none", "client", "server"},
 		"s":  {"server"},
@@ -135,16 +135,16 @@ func TestCompleteFixed(t *testing.T) {
 	} {
 		got, directive := fn(nil, nil, toComplete)
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("completeFixed(%q) = %q, want %q", toComplete, got, want)
+			t.Errorf("cmdutil.CompleteFixed(%q) = %q, want %q", toComplete, got, want)
 		}
 		if directive != cobra.ShellCompDirectiveNoFileComp {
-			t.Errorf("completeFixed(%q) directive = %d", toComplete, directive)
+			t.Errorf("cmdutil.CompleteFixed(%q) directive = %d", toComplete, directive)
 		}
 	}
 }
 
 func TestCompleteList(t *testing.T) {
-	fn := completeList("deployments", "daemonsets", "statefulsets")
+	fn := cmdutil.CompleteList("deployments", "daemonsets", "statefulsets")
 	for toComplete, want := range map[string][]string{
 		"":                        {"deployments", "daemonsets", "statefulsets"},
 		"d":                       {"deployments", "daemonsets"},
@@ -170,7 +170,7 @@ func completionTestRootWithFlags(t *testing.T) *cobra.Command {
 	t.Helper()
 	streams, _, _, _ := genericiooptions.NewTestIOStreams()
 	f := cmdutil.NewConfigFactory(genericclioptions.NewConfigFlags(true), "test", nil)
-	c := &Common{IOStreams: streams, Factory: f}
+	c := &cmdutil.Env{IOStreams: streams, Factory: f}
 	root := &cobra.Command{Use: "kubectl-carotate", SilenceUsage: true, SilenceErrors: true}
 	f.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(&cobra.Command{Use: "status", RunE: func(*cobra.Command, []string) error { return nil }})

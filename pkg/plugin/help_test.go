@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // TestHelpReadsLikeKubectl: every command a user can run has a one-line
@@ -91,7 +93,7 @@ func TestNamespaceFlagHonouredOrRefused(t *testing.T) {
 		if sub.Hidden || name == "help" || noCluster[name] {
 			continue
 		}
-		why := sub.Annotations[annotationNoNamespace]
+		why := sub.Annotations[cmdutil.AnnotationNoNamespace]
 		switch {
 		case honours[name] && why != "":
 			t.Errorf("%s honours -n but is marked as refusing it (%q)", name, why)

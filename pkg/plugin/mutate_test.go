@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // TestBareDryRunMeansClient: every command that writes takes a bare
@@ -24,7 +26,7 @@ func TestBareDryRunMeansClient(t *testing.T) {
 			if err := c.Flags().Parse([]string{"--dry-run"}); err != nil {
 				t.Fatalf("%s: %v", c.CommandPath(), err)
 			}
-			if f.Value.String() != string(DryRunClient) {
+			if f.Value.String() != string(cmdutil.DryRunClient) {
 				t.Errorf("%s: bare --dry-run is %q, want client", c.CommandPath(), f.Value.String())
 			}
 		}

@@ -31,7 +31,7 @@ type BuildInfo = cmdutil.BuildInfo
 func NewCmdCarotate(streams genericiooptions.IOStreams, build BuildInfo) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
 	factory := cmdutil.NewConfigFactory(configFlags, "kubectl-carotate/"+build.Version, streams.ErrOut)
-	common := &Common{IOStreams: streams, Factory: factory, Build: build}
+	common := &cmdutil.Env{IOStreams: streams, Factory: factory, Build: build}
 	cmd := &cobra.Command{
 		Use:   "kubectl-carotate",
 		Short: "Rotate a Kubernetes cluster CA by hand, safely",
@@ -97,3 +97,6 @@ func addKlogFlags(flags *pflag.FlagSet) {
 		flags.AddFlag(pf)
 	})
 }
+
+// ExitCode maps an error a command returned to the process exit code.
+func ExitCode(err error) int { return cmdutil.ExitCode(err) }

@@ -19,6 +19,16 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
 
+// Judge reads the evidence of cfg's cluster and judges every upstream step
+// of the rotation rot: what status, finish and the fleet view all show.
+func Judge(ctx context.Context, client kubernetes.Interface, cfg *rest.Config, rot checks.RotationFacts, now time.Time) ([]checks.StepState, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return checks.JudgeSteps(ReadEvidence(ctx, client, dyn, cfg, rot, now)), nil
+}
+
 // ReadEvidence reads everything checks.JudgeSteps judges a rotation by:
 // the control plane's flags through its mirror pods, what the
 // controller-manager publishes in every kube-root-ca.crt (and legacy token

@@ -58,12 +58,12 @@ func (o *FinishOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dyn, err := o.DynamicClient()
+	steps, err := cluster.Judge(ctx, client, cfg, rotation.FromRecord(rec).Facts(), o.now())
 	if err != nil {
 		return err
 	}
 	var notDone, unknown []string
-	for _, s := range checks.JudgeSteps(cluster.ReadEvidence(ctx, client, dyn, cfg, rotation.FromRecord(rec).Facts(), o.now())) {
+	for _, s := range steps {
 		switch s.State {
 		case checks.StateNotDone:
 			notDone = append(notDone, fmt.Sprintf("step %s: %s", s.Step, s.Evidence))

@@ -218,12 +218,10 @@ func (o *Options) readRow(ctx context.Context, name string, timeout time.Duratio
 	}
 	r := &fleetRotation{ID: rec.ID, Target: targetClusterCA, State: rec.State}
 	row.Rotation = r
-	dyn, err := f.DynamicClient()
+	steps, err := cluster.Judge(ctx, client, cfg, rotation.FromRecord(rec).Facts(), now)
 	if err != nil {
 		return fail("client", err)
 	}
-	cas := rotation.FromRecord(rec)
-	steps := checks.JudgeSteps(cluster.ReadEvidence(ctx, client, dyn, cfg, cas.Facts(), now))
 	if ctx.Err() != nil {
 		return fail("judging the rotation's steps", ctx.Err())
 	}

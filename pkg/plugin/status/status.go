@@ -1,6 +1,6 @@
 // Package status is "kubectl carotate status" (alias plan): every upstream
 // step of the rotation, judged from what the cluster shows
-// (cluster.ReadEvidence, checks.JudgeSteps), and the next command.
+// (cluster.Judge: cluster.ReadEvidence, then checks.JudgeSteps), and the next command.
 package status
 
 import (
@@ -173,11 +173,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dyn, err := o.DynamicClient()
-	if err != nil {
+	if r.Steps, err = cluster.Judge(ctx, client, cfg, rot.Facts(), o.now()); err != nil {
 		return err
 	}
-	r.Steps = checks.JudgeSteps(cluster.ReadEvidence(ctx, client, dyn, cfg, rot.Facts(), o.now()))
 	if rot.ExportOld || rot.ExportNew {
 		r.Notes = append(r.Notes, rotation.ExportNote(rot, "ca-bundle.crt"))
 	}
