@@ -253,9 +253,8 @@ func TestCompleteNamespaces(t *testing.T) {
 // TestCompleteNamespacesTimesOut: an apiserver that accepts the request and
 // never answers must not hang the shell. The handler holds every request
 // until the test ends, so completion returns only if completionTimeout
-// cancels the request; the handler sees that cancellation, which is what is
-// asserted (a wall-clock bound would be a timed assertion). Without the
-// timeout the test hangs until go test's -timeout fails it.
+// cancels the request (a wall-clock bound would be a timed assertion).
+// Without the timeout the test hangs until go test's -timeout fails it.
 func TestCompleteNamespacesTimesOut(t *testing.T) {
 	release := make(chan struct{})
 	cancelled := make(chan struct{}, 1)
@@ -265,7 +264,7 @@ func TestCompleteNamespacesTimesOut(t *testing.T) {
 		case <-r.Context().Done():
 			select {
 			case cancelled <- struct{}{}:
-			default:
+			default: // one is enough
 			}
 		}
 	}))
@@ -280,11 +279,10 @@ func TestCompleteNamespacesTimesOut(t *testing.T) {
 	if got != nil || directive != cobra.ShellCompDirectiveNoFileComp {
 		t.Errorf("hung apiserver: got %q, directive %d; want nothing, NoFileComp", got, directive)
 	}
-	select {
-	case <-cancelled:
-	default:
-		t.Error("completion returned without the apiserver seeing its request cancelled: it cannot have timed out")
-	}
+	// Returning means the client gave up the request, which the handler
+	// sees a moment later (the connection closes): wait for that, with no
+	// clock. A completion that never asked is TestCompleteNamespaces' failure.
+	<-cancelled
 }
 
 func TestCompleteKubeconfigNames(t *testing.T) {
