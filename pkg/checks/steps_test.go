@@ -168,7 +168,7 @@ func firstDiff(want, got string) string {
 func TestRenderInvariants(t *testing.T) {
 	actions := map[string]bool{ActionBackup: true, ActionWriteFile: true, ActionCopyFile: true, ActionIssueCert: true, ActionSetFlag: true,
 		ActionSetKubeconfigCA: true, ActionReissueKubeconfig: true, ActionSetKubeconfigClient: true, ActionSetKubeletConfig: true,
-		ActionRestart: true, ActionInCluster: true, ActionSkip: true}
+		ActionRemoveFile: true, ActionRestart: true, ActionInCluster: true, ActionSkip: true}
 	for name, d := range goldenCases() {
 		t.Run(name, func(t *testing.T) {
 			steps := Render(d)
@@ -241,6 +241,8 @@ func TestRenderInvariants(t *testing.T) {
 					if OriginalPath(s.File) == s.File {
 						edits = []string{s.File}
 					}
+				case ActionRemoveFile:
+					edits = []string{s.File}
 				}
 				for _, e := range edits {
 					if !covered(s.Node, e) {
