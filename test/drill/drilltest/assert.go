@@ -168,6 +168,8 @@ func AssertEndState(t *testing.T, out *drill.Outcome) {
 		}
 	}
 
+	assertPassWrites(t, out)
+
 	// The special cases were reported by each first pass, not skipped silently.
 	if len(out.RestartReports) != 4 {
 		t.Fatalf("%d restart reports, want 4 (two per phase)", len(out.RestartReports))
@@ -252,4 +254,40 @@ func revisions(t *testing.T, client kubernetes.Interface, namespaces []string) m
 		}
 	}
 	return out
+}
+
+// assertPassWrites checks that each restart pass wrote every workload
+// exactly once, whatever its attempts: each workload's generation rose by
+// one (the template), the paused Deployment's by two (the template, then
+// --resume-paused), and each OnDelete pod was deleted once (two uids: the
+// old pod and its replacement).
+func assertPassWrites(t *testing.T, out *drill.Outcome) {
+	t.Helper()
+	if len(out.Passes) != 2 {
+		t.Fatalf("%d restart passes recorded, want 2 (bundle, finish)", len(out.Passes))
+	}
+	w := out.Workloads
+	paused := "Deployment/" + w.Paused.Namespace + "/" + w.Paused.Name
+	for _, p := range out.Passes {
+		if len(p.Generations) != 9 {
+			t.Errorf("pass %s: %d workloads seen, want 9: %v", p.Value, len(p.Generations), p.Generations)
+		}
+		for k, n := range p.Generations {
+			want := int64(1)
+			if k == paused {
+				want = 2
+			}
+			if n != want {
+				t.Errorf("pass %s: %s's generation rose by %d, want %d (one per spec write)", p.Value, k, n, want)
+			}
+		}
+		if len(p.OnDeletePods) != 2 {
+			t.Errorf("pass %s: pods of the OnDelete StatefulSet seen: %v, want 2 pods", p.Value, p.OnDeletePods)
+		}
+		for name, uids := range p.OnDeletePods {
+			if len(uids) != 2 {
+				t.Errorf("pass %s: pod %s had %d uids %v, want 2 (deleted once)", p.Value, name, len(uids), uids)
+			}
+		}
+	}
 }
