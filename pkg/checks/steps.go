@@ -1224,10 +1224,11 @@ func (r *renderer) step122() {
 		}
 		// Every flag has left step 1's new-CA copies (12.1 and the flags
 		// above point at the originals again): upstream ends with the CA in
-		// the original files only, so the copies go.
+		// the original files only, so the copies go. No backup: the plan
+		// wrote them in step 1, and they hold contents[new-ca], which the
+		// original files now hold too.
 		for _, o := range hf.trust {
 			cp := VariantPath(o, variantNew)
-			r.backup("12.2", h.Node, cp, r.pathDefaults("file"))
 			r.add(Step{Step: "12.2", Node: h.Node, Action: ActionRemoveFile,
 				Description: "Remove " + path.Base(cp) + " (step 1's copy of the new CA), which nothing reads now",
 				File:        cp, Defaults: r.pathDefaults("file"), Command: "rm -f " + shq(cp)})

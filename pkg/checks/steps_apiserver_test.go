@@ -233,9 +233,6 @@ func TestStep122(t *testing.T) {
 				if rm < lastRestart {
 					t.Errorf("12.2 removes %s before the last restart on %s", c, host.Node)
 				}
-				if b := stepIndex(steps, backupStep(c)); b < 0 || b > rm {
-					t.Errorf("%s is removed without a backup first", c)
-				}
 				if steps[rm].Command != "rm -f "+shq(c) {
 					t.Errorf("removal of %s: command %q", c, steps[rm].Command)
 				}

@@ -242,7 +242,13 @@ func TestRenderInvariants(t *testing.T) {
 						edits = []string{s.File}
 					}
 				case ActionRemoveFile:
-					edits = []string{s.File}
+					// Only a copy step 1 wrote (no backup needed: its
+					// content is in the document).
+					if j := stepIndex(steps[:i], func(w Step) bool {
+						return w.Step == "1" && w.Node == s.Node && w.Action == ActionWriteFile && w.File == s.File
+					}); j < 0 {
+						t.Errorf("step %s removes %s, which step 1 did not write", s.Step, s.File)
+					}
 				}
 				for _, e := range edits {
 					if !covered(s.Node, e) {
