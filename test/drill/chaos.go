@@ -32,9 +32,12 @@ const (
 	PointFirstWrite = "after the first write"
 	PointMidPass    = "mid-pass"
 	PointWait       = "during --wait"
-	// PointOutage is a kill after a rolling workload's patch with the API
-	// server kept away longer than the pass's --timeout: its rollout cannot
-	// finish, so the first attempt fails for certain and is run again.
+	// PointOutage is a kill during --wait, halfway through a rollout the
+	// command started, with the API server kept away longer than the
+	// pass's --timeout: that rollout cannot finish, so the first attempt
+	// fails for certain and is run again. (Killed right after its write,
+	// a command learns of the write only once the API server is back, and
+	// its --timeout starts then.)
 	PointOutage = "long outage"
 )
 
@@ -397,12 +400,17 @@ func KillAfterPatches(point, value string, namespaces []string, n int, only stri
 	}}
 }
 
-// KillAfterResume kills once the paused Deployment ns/name is resumed.
-func KillAfterResume(point, ns, name string) Kill {
-	return Kill{Point: point, Event: "Deployment " + ns + "/" + name + " resumed", Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
+// KillDuringRollout kills once the Deployment ns/name, patched with value,
+// has created its second new pod. web (2 replicas, no unavailable pod
+// allowed, minReadySeconds 2) gets there only after its first new pod has
+// been available for 2 s, long after the command learned its patch
+// succeeded (the relay's delay is 100 ms), and is not rolled out yet.
+func KillDuringRollout(point, value, ns, name string) Kill {
+	return Kill{Point: point, Event: "Deployment " + ns + "/" + name + " rolling (2 pods of " + value + ")", Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 		return trigger(ctx, workloadSources(client, []string{ns}), func(obj runtime.Object, listed bool) bool {
 			d, ok := obj.(*appsv1.Deployment)
-			return ok && d.Name == name && !d.Spec.Paused
+			return ok && !listed && d.Name == name && d.Spec.Template.Annotations["ca-rotation"] == value &&
+				d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas >= 2
 		})
 	}}
 }
@@ -554,7 +562,7 @@ func (d *Drill) chaosPlan(id string, w *Workloads) map[string]Kill {
 	plan := map[string]Kill{}
 	v := func(phase string) string { return checks.RestartValue(id, phase) }
 	plan["restart "+phases[0]] = KillAfterPatches(fmt.Sprintf("%s (after %d of 9 writes)", PointMidPass, n), v(phases[0]), w.Namespaces, n, "")
-	out := KillAfterPatches(PointOutage, v(phases[1]), w.Namespaces, 1, "Deployment/"+nsApps+"/web")
+	out := KillDuringRollout(PointOutage+" (during --wait)", v(phases[1]), nsApps, "web")
 	out.Outage, out.Args = Outage, []string{"--timeout", OutageTimeout}
 	plan["restart "+phases[1]] = out
 
@@ -629,23 +637,56 @@ func generations(ctx context.Context, client kubernetes.Interface, namespaces []
 	return out, err
 }
 
-// recordPodUIDs records every uid of the pods of ns matching selector,
-// through a list and a watch that lists again whenever the watch ends (the
-// API server may be killed meanwhile); the returned function stops it and
-// returns the uids per pod name, in the order seen.
-func recordPodUIDs(ctx context.Context, client kubernetes.Interface, ns, selector string) func() map[string][]types.UID {
+// PodSeen is one pod (one uid) of a workload as a watch saw it.
+type PodSeen struct {
+	Name     string
+	UID      types.UID
+	Revision string // its controller-revision-hash
+	// Deleted: seen with a deletionTimestamp and a grace period, as a
+	// client's delete leaves a pod a kubelet runs; Gone: seen deleted, or
+	// missing from a list after being seen.
+	Deleted, Gone bool
+}
+
+// recordPods records every pod of ns matching selector, through a list and
+// a watch that lists again whenever the watch ends (the API server may be
+// killed meanwhile); the returned function stops it and returns the pods
+// seen, by uid.
+func recordPods(ctx context.Context, client kubernetes.Interface, ns, selector string) func() map[types.UID]*PodSeen {
 	ctx, cancel := context.WithCancel(ctx)
 	var mu sync.Mutex
-	seen := map[string][]types.UID{}
-	add := func(p *corev1.Pod) {
+	seen := map[types.UID]*PodSeen{}
+	note := func(p *corev1.Pod, gone bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		if !slices.Contains(seen[p.Name], p.UID) {
-			seen[p.Name] = append(seen[p.Name], p.UID)
+		s := seen[p.UID]
+		if s == nil {
+			s = &PodSeen{Name: p.Name, UID: p.UID, Revision: p.Labels["controller-revision-hash"]}
+			seen[p.UID] = s
+		}
+		if p.DeletionTimestamp != nil && p.DeletionGracePeriodSeconds != nil && *p.DeletionGracePeriodSeconds > 0 {
+			s.Deleted = true
+		}
+		s.Gone = s.Gone || gone
+	}
+	listed := func(l *corev1.PodList) {
+		mu.Lock()
+		present := map[types.UID]bool{}
+		for i := range l.Items {
+			present[l.Items[i].UID] = true
+		}
+		for uid, s := range seen {
+			if !present[uid] {
+				s.Gone = true
+			}
+		}
+		mu.Unlock()
+		for i := range l.Items {
+			note(&l.Items[i], false)
 		}
 	}
 	pods := client.CoreV1().Pods(ns)
-	listed := make(chan struct{})
+	first := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -655,27 +696,25 @@ func recordPodUIDs(ctx context.Context, client kubernetes.Interface, ns, selecto
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
-			for i := range l.Items {
-				add(&l.Items[i])
-			}
-			once.Do(func() { close(listed) })
+			listed(l)
+			once.Do(func() { close(first) })
 			w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: l.ResourceVersion})
 			if err != nil {
 				continue
 			}
 			for ev := range w.ResultChan() {
 				if p, ok := ev.Object.(*corev1.Pod); ok {
-					add(p)
+					note(p, ev.Type == watch.Deleted)
 				}
 			}
 			w.Stop()
 		}
 	})
 	select {
-	case <-listed:
+	case <-first:
 	case <-ctx.Done():
 	}
-	return func() map[string][]types.UID {
+	return func() map[types.UID]*PodSeen {
 		cancel()
 		wg.Wait()
 		mu.Lock()

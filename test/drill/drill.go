@@ -50,10 +50,12 @@ type PassWrites struct {
 	// write that changed anything (a patch sent again with the same value
 	// changes nothing and is no write).
 	Generations map[string]int64
-	// OnDeletePods is every uid seen, through a watch, for each pod of the
-	// OnDelete StatefulSet while the pass replaced them: a pod deleted once
-	// shows two (the old pod and its replacement).
-	OnDeletePods map[string][]types.UID
+	// OnDeletePods is every pod (uid) of the OnDelete StatefulSet seen,
+	// through a watch, while the pass replaced them, and OnDeleteRevision
+	// the revision the pass rolled it to: each pod name must have exactly
+	// one pod of an older revision deleted, and none of this revision.
+	OnDeletePods     map[types.UID]*PodSeen
+	OnDeleteRevision string
 }
 
 // Drill is one whole rotation.
@@ -332,7 +334,7 @@ func (d *Drill) restartPass(ctx context.Context, client kubernetes.Interface, ph
 	// The follow-up belongs to the same pass, so it names the value: the
 	// first run ended well and was logged, and without --value the record
 	// would start the next phase's pass.
-	stopUIDs := recordPodUIDs(ctx, client, w.OnDelete.Namespace, "app="+w.OnDelete.Name)
+	stopUIDs := recordPods(ctx, client, w.OnDelete.Namespace, "app="+w.OnDelete.Name)
 	r, err = d.mutate(ctx, "restart "+phase+" edge", "restart-workloads", "--value", v, "--wait", "--resume-paused", "--delete-ondelete-pods", "-n", nsEdge)
 	uids := stopUIDs()
 	if err != nil {
@@ -343,7 +345,11 @@ func (d *Drill) restartPass(ctx context.Context, client kubernetes.Interface, ph
 	if err != nil {
 		return err
 	}
-	pw := PassWrites{Value: v, Generations: map[string]int64{}, OnDeletePods: uids}
+	sts, err := client.AppsV1().StatefulSets(w.OnDelete.Namespace).Get(ctx, w.OnDelete.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	pw := PassWrites{Value: v, Generations: map[string]int64{}, OnDeletePods: uids, OnDeleteRevision: sts.Status.UpdateRevision}
 	for k, g := range after {
 		pw.Generations[k] = g - before[k]
 	}
