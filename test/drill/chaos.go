@@ -32,11 +32,11 @@ const (
 	PointFirstWrite = "after the first write"
 	PointMidPass    = "mid-pass"
 	PointWait       = "during --wait"
-	// PointOutage is a kill during --wait, halfway through a rollout the
-	// command started, with the API server kept away longer than the
-	// pass's --timeout: that rollout cannot finish, so the first attempt
-	// fails for certain and is run again. (Killed right after its write,
-	// a command learns of the write only once the API server is back, and
+	// PointOutage is a kill during --wait, early in a rollout the command
+	// started, with the API server kept away longer than the pass's
+	// --timeout: that rollout cannot finish, so the first attempt fails
+	// for certain and is run again. (Killed right after its write, a
+	// command learns of the write only once the API server is back, and
 	// its --timeout starts then.)
 	PointOutage = "long outage"
 )
@@ -58,9 +58,12 @@ type Kill struct {
 	Trigger func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error)
 	// Outage keeps the API server away that long before it starts again.
 	Outage time.Duration
-	// Args are added to the first attempt only (rate limits that keep the
-	// command busy after the event, a short --timeout for an outage); the
-	// re-run is the command the admin would type again.
+	// Settle, when set, puts the kill that long after the event: for a
+	// command to have had the answer to the write the event saw.
+	Settle time.Duration
+	// Args are added to the first attempt only (a rate limit that spreads
+	// a pass over seconds, a short --timeout for an outage); the re-run is
+	// the command the admin would type again.
 	Args []string
 }
 
@@ -91,6 +94,10 @@ type Disruption struct {
 // chaosRun is the chaos variant's state during a drill.
 type chaosRun struct {
 	relay *apiProxy
+	// mu serialises restarts of the harness's components between the
+	// kill and tend; apiDown is set from the kill to the API server's start.
+	mu      sync.Mutex
+	apiDown bool
 }
 
 func (d *Drill) startChaos() error {
@@ -127,9 +134,9 @@ func withoutValue(args []string) []string {
 }
 
 // disrupt runs one command through the relay, kills the API server when
-// k's event is seen, starts it again (and the controller-manager and
-// scheduler, which do not recover from it), and runs the command again,
-// without --value, if the first attempt failed.
+// k's event is seen, starts it again (and the controller-manager,
+// scheduler and KWOK, which may not recover from it), and runs the command
+// again, without --value, if the first attempt failed.
 func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, error) {
 	c := d.Cluster
 	client, err := d.client()
@@ -157,10 +164,27 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 		err error
 		at  time.Time
 	}
+	if err := d.tend(ctx); err != nil {
+		return Result{}, err
+	}
 	done := make(chan attempt, 1)
+	ended := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ended:
+				return
+			case <-time.After(time.Second):
+				if err := d.tend(ctx); err != nil {
+					d.logf("  chaos: %v", err)
+				}
+			}
+		}
+	}()
 	began := time.Now()
 	go func() {
 		r, err := op.Carotate(ctx, first...)
+		close(ended)
 		done <- attempt{r, err, time.Now()}
 	}()
 	var a *attempt
@@ -168,6 +192,12 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 	select {
 	case <-fired:
 		stopWatch()
+		if k.Settle > 0 {
+			select {
+			case <-time.After(k.Settle):
+			case <-ended:
+			}
+		}
 		select {
 		case x := <-done:
 			a = &x
@@ -178,6 +208,9 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 		killedAt = time.Now()
 		dis.Fired, dis.KilledAfter = true, killedAt.Sub(began)
 		d.logf("  chaos: %s (%s): SIGKILL kube-apiserver %s into %q", k.Point, k.Event, dis.KilledAfter.Round(time.Millisecond), args[0])
+		d.chaos.mu.Lock()
+		d.chaos.apiDown = true
+		d.chaos.mu.Unlock()
 		if dis.KilledPid, err = c.Kill(localcluster.APIServer); err != nil {
 			return Result{}, fmt.Errorf("chaos: %w", err)
 		}
@@ -188,6 +221,15 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 		if err := d.restartAfterKill(ctx); err != nil {
 			return Result{}, err
 		}
+		// A command still at work long after the restart: say what the
+		// cluster looks like (for the log, not a verdict).
+		go func() {
+			select {
+			case <-time.After(45 * time.Second):
+				d.logf("  chaos: %q still runs 45 s after the restart; pods now:\n%s", args[0], podsNow(ctx, client))
+			case <-ended:
+			}
+		}()
 	case x := <-done:
 		a = &x
 	}
@@ -195,6 +237,7 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 		x := <-done
 		a = &x
 	}
+	stopWatch()
 	if a.err != nil {
 		return a.r, a.err
 	}
@@ -222,23 +265,57 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 	return again, err
 }
 
-// restartAfterKill starts the API server again, then the controller-manager,
-// the scheduler and KWOK: the harness's (no leader election) do not always
-// recover from a SIGKILLed API server (observed: informers stay behind,
-// "read version ... is not as new as written version"; "Scheduler cache is
-// corrupted", pods stay Pending; once, a pod deleted just before the kill
-// stayed there for the five minutes the drill waits). Chaos here tests the
-// plugin, not them.
+// The harness's controller-manager, scheduler and KWOK (no leader
+// election) do not always recover from a SIGKILLed API server: observed,
+// informers stay behind ("read version ... is not as new as written
+// version"), the scheduler finds its cache corrupted and exits, a
+// controller-manager exits, and a replacement pod stays Pending until the
+// plugin's five-minute --timeout. Chaos here tests the plugin, not them:
+// they are restarted after every kill, and started again whenever one has
+// exited on its own while a disrupted command runs.
+var tended = []string{localcluster.ControllerManager, localcluster.Scheduler, localcluster.KWOK}
+
+// restartAfterKill starts the API server again, then restarts the tended
+// components that the caller has not stopped on purpose (no pid).
 func (d *Drill) restartAfterKill(ctx context.Context) error {
+	d.chaos.mu.Lock()
+	defer d.chaos.mu.Unlock()
+	d.chaos.apiDown = false
 	if err := d.Cluster.StartComponent(ctx, localcluster.APIServer); err != nil {
 		return fmt.Errorf("chaos: starting kube-apiserver again: %w", err)
 	}
-	for _, name := range []string{localcluster.ControllerManager, localcluster.Scheduler, localcluster.KWOK} {
-		// One the caller stopped on purpose stays stopped.
-		if d.Cluster.Component(name).Running() {
-			if err := d.Cluster.Restart(ctx, name, nil); err != nil {
-				return fmt.Errorf("chaos: restarting %s: %w", name, err)
-			}
+	for _, name := range tended {
+		comp := d.Cluster.Component(name)
+		if comp.Pid() == 0 {
+			continue
+		}
+		if !comp.Running() {
+			d.logf("  chaos: %s had exited on its own; starting it again", name)
+		}
+		if err := d.Cluster.Restart(ctx, name, nil); err != nil {
+			return fmt.Errorf("chaos: restarting %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// tend starts again every tended component that has exited on its own,
+// unless the API server is down (killed and not started yet: the
+// components restart after it).
+func (d *Drill) tend(ctx context.Context) error {
+	d.chaos.mu.Lock()
+	defer d.chaos.mu.Unlock()
+	if d.chaos.apiDown {
+		return nil
+	}
+	for _, name := range tended {
+		comp := d.Cluster.Component(name)
+		if comp.Pid() == 0 || comp.Running() {
+			continue
+		}
+		d.logf("  chaos: %s has exited on its own; starting it again", name)
+		if err := d.Cluster.Restart(ctx, name, nil); err != nil {
+			return fmt.Errorf("chaos: restarting %s: %w", name, err)
 		}
 	}
 	return nil
@@ -372,13 +449,9 @@ func templateValue(obj runtime.Object, annotation string) (key, value string, pa
 }
 
 // KillAfterPatches kills after n workloads in namespaces newly carry the
-// pass value (the first write, or mid-pass), or, with only set, after
-// that workload ("Deployment/ns/name") does.
-func KillAfterPatches(point, value string, namespaces []string, n int, only string) Kill {
+// pass value (the first write, or mid-pass).
+func KillAfterPatches(point, value string, namespaces []string, n int) Kill {
 	ev := fmt.Sprintf("%d workload(s) patched with %s", n, value)
-	if only != "" {
-		ev = only + " patched with " + value
-	}
 	return Kill{Point: point, Event: ev, Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 		before := map[string]bool{}
 		patched := map[string]bool{}
@@ -392,27 +465,25 @@ func KillAfterPatches(point, value string, namespaces []string, n int, only stri
 				return false
 			}
 			patched[key] = true
-			if only != "" {
-				return patched[only]
-			}
 			return len(patched) >= n
 		})
 	}}
 }
 
-// KillDuringRollout kills once the Deployment ns/name, patched with value,
-// has created its second new pod. web (2 replicas, no unavailable pod
-// allowed, minReadySeconds 2) gets there only after its first new pod has
-// been available for 2 s, long after the command learned its patch
-// succeeded (the relay's delay is 100 ms), and is not rolled out yet.
+// KillDuringRollout kills 2 s after the Deployment ns/name is seen patched
+// with value. The command has had its answer long before (the relay's
+// delay is 100 ms), so its --timeout for that rollout runs; and web's
+// rollout cannot be over (2 replicas, no pod unavailable, minReadySeconds
+// 2: at least 4 s), so the command is waiting for it, whatever the speed
+// of the machine or of KWOK.
 func KillDuringRollout(point, value, ns, name string) Kill {
-	return Kill{Point: point, Event: "Deployment " + ns + "/" + name + " rolling (2 pods of " + value + ")", Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
-		return trigger(ctx, workloadSources(client, []string{ns}), func(obj runtime.Object, listed bool) bool {
-			d, ok := obj.(*appsv1.Deployment)
-			return ok && !listed && d.Name == name && d.Spec.Template.Annotations["ca-rotation"] == value &&
-				d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas >= 2
-		})
-	}}
+	return Kill{Point: point, Event: "Deployment " + ns + "/" + name + " patched with " + value + ", then 2 s", Settle: 2 * time.Second,
+		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
+			return trigger(ctx, workloadSources(client, []string{ns}), func(obj runtime.Object, listed bool) bool {
+				d, ok := obj.(*appsv1.Deployment)
+				return ok && !listed && d.Name == name && d.Spec.Template.Annotations["ca-rotation"] == value
+			})
+		}}
 }
 
 // KillAfterPodDeletion kills once a pod of ns matching selector is deleted
@@ -442,8 +513,8 @@ func KillAfterPodDeletion(point, ns, selector string) Kill {
 
 // KillAfterConfigMapChange kills once data[key] of ConfigMap ns/name
 // differs from what it held when the watch began.
-func KillAfterConfigMapChange(point, ns, name, key string, args ...string) Kill {
-	return Kill{Point: point, Event: "ConfigMap " + ns + "/" + name + " " + key + " rewritten", Args: args,
+func KillAfterConfigMapChange(point, ns, name, key string) Kill {
+	return Kill{Point: point, Event: "ConfigMap " + ns + "/" + name + " " + key + " rewritten",
 		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 			cms := client.CoreV1().ConfigMaps(ns)
 			sel := "metadata.name=" + name
@@ -561,7 +632,7 @@ func (d *Drill) chaosPlan(id string, w *Workloads) map[string]Kill {
 	n := 2 + rng.Intn(7)
 	plan := map[string]Kill{}
 	v := func(phase string) string { return checks.RestartValue(id, phase) }
-	plan["restart "+phases[0]] = KillAfterPatches(fmt.Sprintf("%s (after %d of 9 writes)", PointMidPass, n), v(phases[0]), w.Namespaces, n, "")
+	plan["restart "+phases[0]] = KillAfterPatches(fmt.Sprintf("%s (after %d of 9 writes)", PointMidPass, n), v(phases[0]), w.Namespaces, n)
 	out := KillDuringRollout(PointOutage+" (during --wait)", v(phases[1]), nsApps, "web")
 	out.Outage, out.Args = Outage, []string{"--timeout", OutageTimeout}
 	plan["restart "+phases[1]] = out
@@ -721,4 +792,59 @@ func recordPods(ctx context.Context, client kubernetes.Interface, ns, selector s
 		defer mu.Unlock()
 		return seen
 	}
+}
+
+// podsNow lists the pods of every namespace with their uid, phase,
+// readiness, node and deletion, one line each, for the log.
+func podsNow(ctx context.Context, client kubernetes.Interface) string {
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		if strings.HasPrefix(p.Namespace, "kube-") {
+			continue
+		}
+		ready := "not ready"
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = "ready"
+			}
+		}
+		del := ""
+		if p.DeletionTimestamp != nil {
+			del = fmt.Sprintf(", deleting since %s (grace %v, finalizers %v)", p.DeletionTimestamp.Format(time.RFC3339), ptrString(p.DeletionGracePeriodSeconds), p.Finalizers)
+		}
+		fmt.Fprintf(&b, "    %s/%s uid %s rev %s: %s, %s, node %q%s\n", p.Namespace, p.Name, p.UID, p.Labels["controller-revision-hash"], p.Status.Phase, ready, p.Spec.NodeName, del)
+	}
+	if deps, err := client.AppsV1().Deployments("").List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range deps.Items {
+			s := d.Status
+			fmt.Fprintf(&b, "    deployment %s/%s: generation %d observed %d, replicas %d updated %d ready %d available %d, paused %v\n",
+				d.Namespace, d.Name, d.Generation, s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, d.Spec.Paused)
+		}
+	}
+	if stss, err := client.AppsV1().StatefulSets("").List(ctx, metav1.ListOptions{}); err == nil {
+		for _, s := range stss.Items {
+			st := s.Status
+			fmt.Fprintf(&b, "    statefulset %s/%s: generation %d observed %d, ready %d updated %d, revisions %s -> %s\n",
+				s.Namespace, s.Name, s.Generation, st.ObservedGeneration, st.ReadyReplicas, st.UpdatedReplicas, st.CurrentRevision, st.UpdateRevision)
+		}
+	}
+	if dss, err := client.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{}); err == nil {
+		for _, d := range dss.Items {
+			st := d.Status
+			fmt.Fprintf(&b, "    daemonset %s/%s: generation %d observed %d, desired %d updated %d ready %d\n",
+				d.Namespace, d.Name, d.Generation, st.ObservedGeneration, st.DesiredNumberScheduled, st.UpdatedNumberScheduled, st.NumberReady)
+		}
+	}
+	return b.String()
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
 }

@@ -90,7 +90,8 @@ func CreateWorkloads(ctx context.Context, client kubernetes.Interface, oldCA []b
 	}
 	// web counts a new pod available only after 2 s, as a server that
 	// warms up: its rollout takes a few seconds whatever the machine's
-	// speed, which the chaos variant relies on (KillDuringRollout).
+	// speed (at least 4 s for its two pods), which the chaos variant relies
+	// on (KillDuringRollout).
 	web := deployment("web", 2, false)
 	web.Spec.MinReadySeconds = 2
 	_, e1 := client.AppsV1().Deployments(nsApps).Create(ctx, web, metav1.CreateOptions{})
