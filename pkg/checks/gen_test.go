@@ -11,7 +11,9 @@ import (
 
 func TestGenerateCA(t *testing.T) {
 	before := time.Now()
+	time.Sleep(time.Until(before.Truncate(time.Second).Add(time.Second + time.Millisecond)))
 	cert, signer, certPEM, keyPEM, err := GenerateCA("test-ca", 48*time.Hour)
+	after := time.Now()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +28,12 @@ func TestGenerateCA(t *testing.T) {
 	if !info.IsCA || !info.SelfSigned || info.Subject != "CN=test-ca" || info.KeyType != "ECDSA" || info.KeyBits != 256 {
 		t.Errorf("unexpected certificate: %+v", info)
 	}
-	if d := before.Add(-time.Hour).Sub(cert.NotBefore); d < 0 || d > 5*time.Second {
-		t.Errorf("NotBefore %s is not about an hour ago", cert.NotBefore)
+	// An hour before the call, truncated to the second (x509 times have
+	// one-second resolution): so between before-1h, truncated, and after-1h.
+	// before-1h itself is no lower bound: a second boundary can fall
+	// between it and the moment GenerateCA read the clock.
+	if lo, hi := before.Add(-time.Hour).Truncate(time.Second), after.Add(-time.Hour); cert.NotBefore.Before(lo) || cert.NotBefore.After(hi) {
+		t.Errorf("NotBefore %s is not an hour before the call (between %s and %s)", cert.NotBefore, lo, hi)
 	}
 	if got := cert.NotAfter.Sub(cert.NotBefore); got != 48*time.Hour {
 		t.Errorf("validity %s, want 48h from NotBefore", got)

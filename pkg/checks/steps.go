@@ -56,6 +56,7 @@ const (
 	ActionReissueKubeconfig   = "reissue-kubeconfig-client-cert"
 	ActionSetKubeconfigClient = "set-kubeconfig-credentials"
 	ActionSetKubeletConfig    = "set-kubelet-config"
+	ActionRemoveFile          = "remove-file"
 	ActionRestart             = "restart"
 	ActionInCluster           = "in-cluster"
 	ActionSkip                = "skip"
@@ -1220,6 +1221,17 @@ func (r *renderer) step122() {
 		}
 		for _, comp := range restart {
 			r.restartStatic("12.2", h.Node, comp, false)
+		}
+		// Every flag has left step 1's new-CA copies (12.1 and the flags
+		// above point at the originals again): upstream ends with the CA in
+		// the original files only, so the copies go. No backup: the plan
+		// wrote them in step 1, and they hold contents[new-ca], which the
+		// original files now hold too.
+		for _, o := range hf.trust {
+			cp := VariantPath(o, variantNew)
+			r.add(Step{Step: "12.2", Node: h.Node, Action: ActionRemoveFile,
+				Description: "Remove " + path.Base(cp) + " (step 1's copy of the new CA), which nothing reads now",
+				File:        cp, Defaults: r.pathDefaults("file"), Command: "rm -f " + shq(cp)})
 		}
 	}
 	r.userKubeconfig("12.2", ContentNewCA, "the new CA alone", "and in every other admin and CI kubeconfig")

@@ -168,7 +168,7 @@ func firstDiff(want, got string) string {
 func TestRenderInvariants(t *testing.T) {
 	actions := map[string]bool{ActionBackup: true, ActionWriteFile: true, ActionCopyFile: true, ActionIssueCert: true, ActionSetFlag: true,
 		ActionSetKubeconfigCA: true, ActionReissueKubeconfig: true, ActionSetKubeconfigClient: true, ActionSetKubeletConfig: true,
-		ActionRestart: true, ActionInCluster: true, ActionSkip: true}
+		ActionRemoveFile: true, ActionRestart: true, ActionInCluster: true, ActionSkip: true}
 	for name, d := range goldenCases() {
 		t.Run(name, func(t *testing.T) {
 			steps := Render(d)
@@ -240,6 +240,14 @@ func TestRenderInvariants(t *testing.T) {
 				case ActionWriteFile:
 					if OriginalPath(s.File) == s.File {
 						edits = []string{s.File}
+					}
+				case ActionRemoveFile:
+					// Only a copy step 1 wrote (no backup needed: its
+					// content is in the document).
+					if j := stepIndex(steps[:i], func(w Step) bool {
+						return w.Step == "1" && w.Node == s.Node && w.Action == ActionWriteFile && w.File == s.File
+					}); j < 0 {
+						t.Errorf("step %s removes %s, which step 1 did not write", s.Step, s.File)
 					}
 				}
 				for _, e := range edits {

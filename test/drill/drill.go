@@ -13,6 +13,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
@@ -36,6 +37,25 @@ type Outcome struct {
 	// OldAdmin is a client certificate from the old CA, kept for the
 	// outside check that the API server rejects it at the end.
 	OldAdmin *localcluster.CertKey
+	// Passes is what each restart pass wrote, seen from outside.
+	Passes []PassWrites
+}
+
+// PassWrites is what one restart pass (its commands, their re-runs)
+// changed in the drill's workloads, read from the cluster.
+type PassWrites struct {
+	Value string
+	// Generations is the rise of each workload's metadata.generation over
+	// the pass ("Deployment/ns/name"): one per spec change, so one per
+	// write that changed anything (a patch sent again with the same value
+	// changes nothing and is no write).
+	Generations map[string]int64
+	// OnDeletePods is every pod (uid) of the OnDelete StatefulSet seen,
+	// through a watch, while the pass replaced them, and OnDeleteRevision
+	// the revision the pass rolled it to: each pod name must have exactly
+	// one pod of an older revision deleted, and none of this revision.
+	OnDeletePods     map[types.UID]*PodSeen
+	OnDeleteRevision string
 }
 
 // Drill is one whole rotation.
@@ -44,15 +64,19 @@ type Drill struct {
 	BinDir   string
 	Dir      string
 	Narrator Narrator
-	// Chaos, when set, kills the API server and starts it again at a random
-	// moment while bundle, restart-workloads and update-cluster-info run
-	// (the first attempt of each); a failed attempt is re-run once.
+	// Chaos, when set, kills the API server (SIGKILL) under every
+	// restart-workloads and update-cluster-info of the rotation, each at a
+	// point observed through a watch (chaosPlan; the seed picks which
+	// pass gets which point and how far into a pass), and runs a failed
+	// attempt again without --value.
 	Chaos *rand.Rand
 	// Disruptions records what each chaos kill hit.
 	Disruptions []Disruption
 
-	op  *Operator
-	out *Outcome
+	op    *Operator
+	out   *Outcome
+	chaos *chaosRun
+	plan  map[string]Kill
 }
 
 // Run performs the whole rotation on c, narrated to n (nil: silent), with
@@ -97,6 +121,12 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	}
 	out := &Outcome{Dir: d.Dir, OldCA: c.PKI.CA}
 	d.out = out
+	if d.Chaos != nil {
+		if err := d.startChaos(); err != nil {
+			return out, err
+		}
+		defer d.stopChaos()
+	}
 
 	d.step("Workloads that trust the old CA", "every pod that uses in-cluster config loaded kube-root-ca.crt at start (step 4's audience)")
 	if out.Workloads, err = CreateWorkloads(ctx, client, c.PKI.CA.CertPEM); err != nil {
@@ -133,6 +163,9 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 		return out, fmt.Errorf("start -o json: no id in %q (%v)", r.Stdout, err)
 	}
 	out.RotationID = started.ID
+	if d.Chaos != nil {
+		d.plan = d.chaosPlan(out.RotationID, out.Workloads)
+	}
 
 	d.step("Steps 1 and 2 on the control-plane node", "copy the new CA next to the old one; the controller-manager publishes the bundle (--root-ca-file) and signs with the new CA from a separate file")
 	if _, err := op.MustCarotate(ctx, "instructions", "--step", "2"); err != nil {
@@ -148,12 +181,12 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	}
 
 	d.step("Step 3: bundle", "the controller-manager rewrites every kube-root-ca.crt and legacy token ca.crt to old+new; bundle checks and completes it")
-	if _, err := d.mutate(ctx, "bundle", "--old-ca", out.OldFile, "--new-ca", out.NewFile, "--out", out.BundleFile, "--settle", "2s"); err != nil {
+	if _, err := d.op.MustCarotate(ctx, "bundle", "--old-ca", out.OldFile, "--new-ca", out.NewFile, "--out", out.BundleFile, "--settle", "2s"); err != nil {
 		return out, err
 	}
 
 	d.step("Step 4: restart-workloads --wait", "pods load kube-root-ca.crt at start only: roll every workload so it trusts old+new")
-	if err := d.restartPass(ctx, client, checks.RestartValue(out.RotationID, checks.PhaseBundle)); err != nil {
+	if err := d.restartPass(ctx, client, checks.PhaseBundle); err != nil {
 		return out, err
 	}
 
@@ -186,7 +219,7 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	}
 
 	d.step("Step 10: update-cluster-info", "nodes that join with bootstrap tokens must trust the new serving certificate; the bootstrap signer re-signs per token")
-	if _, err := d.mutate(ctx, "update-cluster-info", "--ca", out.BundleFile); err != nil {
+	if _, err := d.mutate(ctx, "cluster-info bundle", "update-cluster-info", "--ca", out.BundleFile); err != nil {
 		return out, err
 	}
 
@@ -204,13 +237,13 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	if err := waitRootCA(ctx, client, out.NewCA.CertPEM); err != nil {
 		return out, err
 	}
-	if _, err := d.mutate(ctx, "unbundle", "--keep", out.NewFile, "--settle", "2s"); err != nil {
+	if _, err := d.op.MustCarotate(ctx, "unbundle", "--keep", out.NewFile, "--settle", "2s"); err != nil {
 		return out, err
 	}
 	if out.FinalRootCAChange, err = LastRootCAChange(ctx, client); err != nil {
 		return out, err
 	}
-	if err := d.restartPass(ctx, client, checks.RestartValue(out.RotationID, checks.PhaseFinish)); err != nil {
+	if err := d.restartPass(ctx, client, checks.PhaseFinish); err != nil {
 		return out, err
 	}
 
@@ -230,7 +263,7 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	d.logf("  [nodes] KWOK restarted with a kubeconfig trusting the new CA alone")
 
 	d.step("cluster-info: the new CA alone", "joining nodes must not trust the old CA once it is distrusted (step 10 with the new CA)")
-	if _, err := d.mutate(ctx, "update-cluster-info", "--ca", out.NewFile); err != nil {
+	if _, err := d.mutate(ctx, "cluster-info new", "update-cluster-info", "--ca", out.NewFile); err != nil {
 		return out, err
 	}
 	if client, err = d.client(); err != nil {
@@ -268,93 +301,59 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	return out, nil
 }
 
-// chaosTargets are the commands the chaos variant disrupts.
-var chaosTargets = map[string]bool{"bundle": true, "restart-workloads": true, "update-cluster-info": true}
-
-// Disruption is one API server kill of the chaos variant.
-type Disruption struct {
-	Command string
-	// After is when the kill came, from the command's start; Took how
-	// long the first attempt ran (the kill hit it when After < Took).
-	After, Took time.Duration
-	// First is the disrupted attempt; Rerun the attempt after it, when the
-	// first failed.
-	First, Rerun *Result
-}
-
-// mutate runs one of the in-cluster mutating commands. With Chaos, the API
-// server is killed at a random moment during the first attempt, and a
-// failed attempt is run again once the API server is back.
-func (d *Drill) mutate(ctx context.Context, args ...string) (Result, error) {
-	if d.Chaos == nil || !chaosTargets[args[0]] {
+// mutate runs one of the in-cluster mutating commands; with Chaos, under
+// the kill the plan has for it (by name).
+func (d *Drill) mutate(ctx context.Context, name string, args ...string) (Result, error) {
+	k, ok := d.plan[name]
+	if d.Chaos == nil || !ok {
 		return d.op.MustCarotate(ctx, args...)
 	}
-	delay := time.Duration(d.Chaos.Int63n(int64(1500 * time.Millisecond)))
-	d.logf("  chaos: killing kube-apiserver %s into %q", delay.Round(time.Millisecond), args[0])
-	restarted := make(chan error, 1)
-	go func() {
-		time.Sleep(delay)
-		if err := d.Cluster.StopComponent(localcluster.APIServer); err != nil {
-			restarted <- err
-			return
-		}
-		if err := d.Cluster.StartComponent(ctx, localcluster.APIServer); err != nil {
-			restarted <- err
-			return
-		}
-		// The harness's controller-manager and scheduler (no leader
-		// election) do not recover from a SIGKILLed API server: observed,
-		// the controller-manager's informers stay behind ("read version ...
-		// is not as new as written version") and the scheduler's cache
-		// loses a binding ("Scheduler cache is corrupted"), so pods stay
-		// Pending and rollouts never finish. Chaos here tests the plugin,
-		// not them: restart them after the API server.
-		for _, name := range []string{localcluster.ControllerManager, localcluster.Scheduler} {
-			if err := d.Cluster.Restart(ctx, name, nil); err != nil {
-				restarted <- err
-				return
-			}
-		}
-		restarted <- nil
-	}()
-	began := time.Now()
-	r, err := d.op.Carotate(ctx, args...)
-	took := time.Since(began)
-	if rerr := <-restarted; rerr != nil {
-		return r, fmt.Errorf("chaos: restarting kube-apiserver: %w", rerr)
-	}
-	if err != nil {
-		return r, err
-	}
-	dis := Disruption{Command: shellJoin(args), After: delay, Took: took, First: &r}
-	defer func() { d.Disruptions = append(d.Disruptions, dis) }()
-	if r.Code == 0 {
-		return r, nil
-	}
-	d.logf("  chaos: %s failed (exit %d); running it again", args[0], r.Code)
-	again, err := d.op.MustCarotate(ctx, args...)
-	dis.Rerun = &again
-	return again, err
+	return d.disrupt(ctx, k, args)
 }
 
-// restartPass rolls every workload (pass value v), resuming the paused
-// Deployment and replacing OnDelete pods as the report says, and
-// re-creates the bare pod, which nothing else restarts.
-func (d *Drill) restartPass(ctx context.Context, client kubernetes.Interface, v string) error {
+// restartPass rolls every workload (the pass value of phase), resuming the
+// paused Deployment and replacing OnDelete pods as the report says, and
+// re-creates the bare pod, which nothing else restarts. It records what
+// the pass wrote, from outside the plugin.
+func (d *Drill) restartPass(ctx context.Context, client kubernetes.Interface, phase string) error {
+	v := checks.RestartValue(d.out.RotationID, phase)
+	w := d.out.Workloads
 	if err := afterRootCAChange(ctx, client); err != nil {
 		return err
 	}
-	r, err := d.mutate(ctx, "restart-workloads", "--value", v, "--wait")
+	before, err := generations(ctx, client, w.Namespaces)
+	if err != nil {
+		return err
+	}
+	r, err := d.mutate(ctx, "restart "+phase, "restart-workloads", "--value", v, "--wait")
 	if err != nil {
 		return err
 	}
 	d.out.RestartReports = append(d.out.RestartReports, r.Stdout+r.Stderr)
 	d.logf("  the report names the paused Deployment and the OnDelete StatefulSet: doing what it says")
-	if r, err = d.mutate(ctx, "restart-workloads", "--value", v, "--wait", "--resume-paused", "--delete-ondelete-pods", "-n", nsEdge); err != nil {
+	// The follow-up belongs to the same pass, so it names the value: the
+	// first run ended well and was logged, and without --value the record
+	// would start the next phase's pass.
+	stopUIDs := recordPods(ctx, client, w.OnDelete.Namespace, "app="+w.OnDelete.Name)
+	r, err = d.mutate(ctx, "restart "+phase+" edge", "restart-workloads", "--value", v, "--wait", "--resume-paused", "--delete-ondelete-pods", "-n", nsEdge)
+	uids := stopUIDs()
+	if err != nil {
 		return err
 	}
 	d.out.RestartReports = append(d.out.RestartReports, r.Stdout+r.Stderr)
-	w := d.out.Workloads
+	after, err := generations(ctx, client, w.Namespaces)
+	if err != nil {
+		return err
+	}
+	sts, err := client.AppsV1().StatefulSets(w.OnDelete.Namespace).Get(ctx, w.OnDelete.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	pw := PassWrites{Value: v, Generations: map[string]int64{}, OnDeletePods: uids, OnDeleteRevision: sts.Status.UpdateRevision}
+	for k, g := range after {
+		pw.Generations[k] = g - before[k]
+	}
+	d.out.Passes = append(d.out.Passes, pw)
 	if err := RecreateBarePod(ctx, client, w.BarePod.Namespace); err != nil {
 		return err
 	}

@@ -186,6 +186,13 @@ func (o *Operator) applyOne(ctx context.Context, d checks.InstructionsDoc, s che
 			return err
 		}
 		return os.WriteFile(s.File, data, 0o644)
+	case checks.ActionRemoveFile:
+		// The plan removes only what nothing reads any more: a running
+		// component naming the file fails the drill.
+		if err := o.assertUnread(s.File); err != nil {
+			return err
+		}
+		return os.Remove(s.File)
 	case checks.ActionIssueCert:
 		return o.issueFromTemplate(s.From, s.Key, s.File)
 	case checks.ActionSetFlag:

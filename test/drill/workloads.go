@@ -88,7 +88,13 @@ func CreateWorkloads(ctx context.Context, client kubernetes.Interface, oldCA []b
 			return nil, fmt.Errorf("no default ServiceAccount in %s: %w", ns, err)
 		}
 	}
-	_, e1 := client.AppsV1().Deployments(nsApps).Create(ctx, deployment("web", 2, false), metav1.CreateOptions{})
+	// web counts a new pod available only after 2 s, as a server that
+	// warms up: its rollout takes a few seconds whatever the machine's
+	// speed (at least 4 s for its two pods), which the chaos variant relies
+	// on (KillDuringRollout).
+	web := deployment("web", 2, false)
+	web.Spec.MinReadySeconds = 2
+	_, e1 := client.AppsV1().Deployments(nsApps).Create(ctx, web, metav1.CreateOptions{})
 	_, e2 := client.AppsV1().Deployments(nsApps).Create(ctx, deployment("api", 1, false), metav1.CreateOptions{})
 	_, e3 := client.AppsV1().StatefulSets(nsApps).Create(ctx, statefulSet("db", 2, false), metav1.CreateOptions{})
 	_, e4 := client.AppsV1().DaemonSets(nsInfra).Create(ctx, daemonSet("agent"), metav1.CreateOptions{})

@@ -168,6 +168,8 @@ func AssertEndState(t *testing.T, out *drill.Outcome) {
 		}
 	}
 
+	assertPassWrites(t, out)
+
 	// The special cases were reported by each first pass, not skipped silently.
 	if len(out.RestartReports) != 4 {
 		t.Fatalf("%d restart reports, want 4 (two per phase)", len(out.RestartReports))
@@ -252,4 +254,56 @@ func revisions(t *testing.T, client kubernetes.Interface, namespaces []string) m
 		}
 	}
 	return out
+}
+
+// assertPassWrites checks that each restart pass wrote every workload
+// exactly once, whatever its attempts: each workload's generation rose by
+// one (the template), the paused Deployment's by two (the template, then
+// --resume-paused), and each OnDelete pod of the old revision was deleted
+// once, none of the new.
+func assertPassWrites(t *testing.T, out *drill.Outcome) {
+	t.Helper()
+	if len(out.Passes) != 2 {
+		t.Fatalf("%d restart passes recorded, want 2 (bundle, finish)", len(out.Passes))
+	}
+	w := out.Workloads
+	paused := "Deployment/" + w.Paused.Namespace + "/" + w.Paused.Name
+	for _, p := range out.Passes {
+		if len(p.Generations) != 9 {
+			t.Errorf("pass %s: %d workloads seen, want 9: %v", p.Value, len(p.Generations), p.Generations)
+		}
+		for k, n := range p.Generations {
+			want := int64(1)
+			if k == paused {
+				want = 2
+			}
+			if n != want {
+				t.Errorf("pass %s: %s's generation rose by %d, want %d (one per spec write)", p.Value, k, n, want)
+			}
+		}
+		// The pass deletes each pod of an older revision once; pods of its
+		// own revision it never deletes. (KWOK sometimes force-deletes a
+		// replacement by the name of the pod just deleted; the StatefulSet
+		// controller creates it again. Such a deletion leaves no grace
+		// period and a new uid of the same revision, which is not counted.)
+		oldDeleted := map[string]int{}
+		for _, ps := range p.OnDeletePods {
+			switch {
+			case ps.Revision != p.OnDeleteRevision && (ps.Deleted || ps.Gone):
+				oldDeleted[ps.Name]++
+			case ps.Revision == p.OnDeleteRevision && ps.Deleted:
+				t.Errorf("pass %s: pod %s (uid %s) of the pass's own revision was deleted", p.Value, ps.Name, ps.UID)
+			case ps.Revision == p.OnDeleteRevision && ps.Gone:
+				t.Logf("pass %s: pod %s (uid %s) of the pass's revision was force-deleted (KWOK, not the plugin)", p.Value, ps.Name, ps.UID)
+			}
+		}
+		if len(oldDeleted) != 2 {
+			t.Errorf("pass %s: old pods deleted per name %v, want both pods of the OnDelete StatefulSet", p.Value, oldDeleted)
+		}
+		for name, n := range oldDeleted {
+			if n != 1 {
+				t.Errorf("pass %s: %d pods named %s of an older revision deleted, want 1", p.Value, n, name)
+			}
+		}
+	}
 }

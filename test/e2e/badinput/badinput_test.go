@@ -2,7 +2,10 @@
 
 // Package badinput runs every mutating command with each bad input that
 // applies to it and checks, for each, a specific error, a non-zero exit, no
-// private-key material in the output, and no write anywhere in the cluster.
+// private-key material in the output, and no write anywhere in the cluster
+// (ConfigMaps, Secrets, workloads and pods). The table runs twice: before
+// any rotation is recorded, and again with one recorded, since most
+// commands then take their CAs and pass values from the record.
 package badinput
 
 import (
@@ -17,6 +20,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +71,14 @@ func versions(t *testing.T) map[string]string {
 	for _, o := range sts.Items {
 		out["StatefulSet "+o.Namespace+"/"+o.Name] = written(o.ObjectMeta)
 	}
+	// A pod that a write made its controller replace is a new uid (or a
+	// deletion under way); its resourceVersion moves with status updates
+	// that are no write of ours (seen: a KWOK pod's, within 30 s).
+	pods, err := c.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	Must(t, err)
+	for _, o := range pods.Items {
+		out["Pod "+o.Namespace+"/"+o.Name] = fmt.Sprintf("uid %s, deleting %v, labels %v, annotations %v", o.UID, o.DeletionTimestamp != nil, o.Labels, o.Annotations)
+	}
 	return out
 }
 
@@ -96,6 +108,15 @@ func csr(t *testing.T) []byte {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "a-request"}}, key)
 	Must(t, err)
 	return pemBlock("CERTIFICATE REQUEST", der)
+}
+
+// tc is one bad input: the command, as whom, and what stderr must say
+// ("a|b": either).
+type tc struct {
+	name       string
+	kubeconfig string
+	args       []string
+	want       []string
 }
 
 func TestBadInput(t *testing.T) {
@@ -147,13 +168,28 @@ func TestBadInput(t *testing.T) {
 			Template: PodTemplate(map[string]string{"app": "app"})}}, metav1.CreateOptions{})))
 	WaitRolledOut(t, client, ns)
 	undoBad := write("bad.undo.jsonl", []byte("{not json\n"))
-
-	type tc struct {
-		name       string
-		kubeconfig string
-		args       []string
-		want       []string
+	// A valid undo file, from a real pass over the namespace (before the
+	// snapshot below), and the same file as written against another API
+	// server.
+	undoDir := filepath.Join(dir, "undo")
+	if r := Carotate(t, "restart-workloads", "-n", ns, "--value", "badinput-1", "--undo-dir", undoDir); r.Code != 0 {
+		t.Fatalf("the pass that writes a valid undo file: exit %d", r.Code)
 	}
+	WaitRolledOut(t, client, ns)
+	undoFiles, err := filepath.Glob(filepath.Join(undoDir, "*.undo.jsonl"))
+	Must(t, err)
+	if len(undoFiles) != 1 {
+		t.Fatalf("undo files %v, want one", undoFiles)
+	}
+	undoValid := undoFiles[0]
+	valid, err := os.ReadFile(undoValid)
+	Must(t, err)
+	header, rest, _ := strings.Cut(string(valid), "\n")
+	if !strings.Contains(header, `"server":"`+Cluster.Server+`"`) {
+		t.Fatalf("undo file header %s does not name %s", header, Cluster.Server)
+	}
+	undoOther := write("other-server.undo.jsonl", []byte(strings.Replace(header, Cluster.Server, "https://10.255.255.1:6443", 1)+"\n"+rest))
+
 	var cases []tc
 	certInputs := []struct{ input, want string }{
 		{"notpem", "not PEM: no -----BEGIN line found"},
@@ -200,52 +236,95 @@ func TestBadInput(t *testing.T) {
 			[]string{"cannot create the undo file", "--undo-dir", "nothing was written"}},
 		tc{"undo a file that is not an undo file", "", []string{"undo", undoBad}, []string{undoBad}},
 		tc{"undo a missing file", "", []string{"undo", filepath.Join(dir, "missing.jsonl")}, []string{"missing.jsonl"}},
+		tc{"undo a valid file written for another API server", "", []string{"undo", undoOther},
+			[]string{"https://10.255.255.1:6443", "--context", "nothing was changed"}},
 	)
+	// The undo file names the API server it was written for: against the
+	// unreachable one, undo refuses before any request. finish and abort
+	// write only the rotation record and say "nothing was written" of it.
 	for _, k := range []struct {
-		who, kubeconfig, want string
-	}{{"unreachable server", unreachable, "127.0.0.1:1"}, {"read-only user", readonly, "nothing was changed"}} {
+		who, kubeconfig, want, undoWant string
+	}{{"unreachable server", unreachable, "127.0.0.1:1", "was written for the API server"}, {"read-only user", readonly, "nothing was changed|nothing was written", "nothing was changed"}} {
 		cases = append(cases,
 			tc{"start " + k.who, k.kubeconfig, []string{"start", "--new-ca", f["new"]}, []string{k.want}},
 			tc{"bundle " + k.who, k.kubeconfig, []string{"bundle", "--old-ca", f["old"], "--new-ca", f["new"]}, []string{k.want}},
 			tc{"unbundle " + k.who, k.kubeconfig, []string{"unbundle", "--keep", f["new"], "--force"}, []string{k.want}},
 			tc{"update-cluster-info " + k.who, k.kubeconfig, []string{"update-cluster-info", "--ca", f["new"]}, []string{k.want}},
 			tc{"restart-workloads " + k.who, k.kubeconfig, []string{"restart-workloads"}, []string{k.want}},
+			tc{"undo a valid file " + k.who, k.kubeconfig, []string{"undo", undoValid}, []string{k.undoWant}},
+			tc{"finish " + k.who, k.kubeconfig, []string{"finish"}, []string{k.want}},
+			tc{"abort " + k.who, k.kubeconfig, []string{"abort"}, []string{k.want}},
 		)
 	}
 
-	before := versions(t)
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := Cmd{Kubeconfig: c.kubeconfig, Timeout: time.Minute}.Run(t, "kubectl-carotate", c.args...)
-			if r.Code == 0 {
-				t.Errorf("exit 0, want non-zero")
-			}
-			for _, w := range c.want {
-				found := false
-				for _, alt := range strings.Split(w, "|") {
-					found = found || strings.Contains(r.Stderr, alt)
-				}
-				if !found {
-					t.Errorf("stderr does not say %q:\n%s", w, r.Stderr)
-				}
-			}
-			for _, line := range keyLines {
-				if !strings.HasPrefix(line, "-----") && strings.Contains(r.Stdout+r.Stderr, line) {
-					t.Fatal("the output echoes private-key material")
-				}
-			}
-			after := versions(t)
-			for k, v := range after {
-				if before[k] != v {
-					t.Errorf("%s was written (%s -> %s)", k, before[k], v)
-				}
-			}
-			for k := range before {
-				if _, ok := after[k]; !ok {
-					t.Errorf("%s was deleted", k)
-				}
-			}
-			before = after
-		})
+	noRecord := append(slices.Clone(cases),
+		tc{"finish without a rotation", "", []string{"finish"}, []string{"no rotation is recorded", "nothing was written"}},
+		tc{"abort without a rotation", "", []string{"abort"}, []string{"no rotation is recorded", "nothing was written"}},
+	)
+	run(t, "no rotation recorded", noRecord, keyLines)
+
+	// The same inputs once a rotation is recorded, and what only a record
+	// makes possible: finish while steps are not done, a second start with
+	// other CAs.
+	if r := Carotate(t, "start", "--new-ca", f["new"]); r.Code != 0 {
+		t.Fatalf("start: exit %d", r.Code)
 	}
+	// Against an unreachable server nothing is read, record or not: those
+	// cases ran above. In a rotation a pass is refused until the step it
+	// follows is done (here: nothing is bundled yet), before its undo file:
+	// the undo-dir case needs --force to get that far.
+	withRecord := slices.DeleteFunc(slices.Clone(cases), func(c tc) bool { return c.kubeconfig == unreachable })
+	for i, c := range withRecord {
+		if c.name == "restart-workloads undo dir not creatable" {
+			withRecord[i].args = append(slices.Clone(c.args), "--force")
+		}
+	}
+	withRecord = append(withRecord,
+		tc{"restart-workloads before the bundle is published", "", []string{"restart-workloads", "-n", ns},
+			[]string{"refusing the bundle pass", "not done", "nothing was patched"}},
+		tc{"finish while steps are not done", "", []string{"finish"}, []string{"refusing to finish", "not done", "nothing was written"}},
+		tc{"start with other CAs", "", []string{"start", "--new-ca", f["other"]}, []string{"is active", "other CAs", "nothing was written"}},
+	)
+	run(t, "rotation recorded", withRecord, keyLines)
+}
+
+// run runs each case in a subtest of t and checks it changed nothing.
+func run(t *testing.T, phase string, cases []tc, keyLines []string) {
+	t.Run(phase, func(t *testing.T) {
+		before := versions(t)
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := Cmd{Kubeconfig: c.kubeconfig, Timeout: time.Minute}.Run(t, "kubectl-carotate", c.args...)
+				if r.Code == 0 {
+					t.Errorf("exit 0, want non-zero")
+				}
+				for _, w := range c.want {
+					found := false
+					for _, alt := range strings.Split(w, "|") {
+						found = found || strings.Contains(r.Stderr, alt)
+					}
+					if !found {
+						t.Errorf("stderr does not say %q:\n%s", w, r.Stderr)
+					}
+				}
+				for _, line := range keyLines {
+					if !strings.HasPrefix(line, "-----") && strings.Contains(r.Stdout+r.Stderr, line) {
+						t.Fatal("the output echoes private-key material")
+					}
+				}
+				after := versions(t)
+				for k, v := range after {
+					if before[k] != v {
+						t.Errorf("%s was written (%s -> %s)", k, before[k], v)
+					}
+				}
+				for k := range before {
+					if _, ok := after[k]; !ok {
+						t.Errorf("%s was deleted", k)
+					}
+				}
+				before = after
+			})
+		}
+	})
 }
