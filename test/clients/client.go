@@ -86,7 +86,7 @@ func (c *client) run(ctx context.Context) {
 	c.s.mu.Lock()
 	c.started, c.err = time.Now(), ""
 	c.s.mu.Unlock()
-	c.s.logf("clients: %s/%s started (CA from %s: %v)", c.namespace, c.name, c.source, subjects(ca))
+	c.s.logf("%s/%s started (CA from %s: %v)", c.namespace, c.name, c.source, subjects(ca))
 
 	tick := time.NewTicker(c.s.cfg.Interval)
 	defer tick.Stop()
@@ -262,7 +262,7 @@ func (c *client) finish() {
 		total.add(*n)
 	}
 	c.s.mu.Unlock()
-	c.s.logf("clients: %s/%s stopped after %d requests (%d ok, %d TLS failures, %d 401s, %d unreachable, %d other)",
+	c.s.logf("%s/%s stopped after %d requests (%d ok, %d TLS failures, %d 401s, %d unreachable, %d other)",
 		c.namespace, c.name, total.Requests, total.OK, total.TLSFailures, total.Unauthorized, total.Unreachable, total.OtherErrors)
 }
 

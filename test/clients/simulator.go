@@ -322,9 +322,11 @@ func (s *Simulator) Stop() {
 	_ = os.RemoveAll(s.dir)
 }
 
+// logf narrates, prefixed with the simulator's name (two simulators may
+// watch the same pods).
 func (s *Simulator) logf(format string, args ...any) {
 	if s.cfg.Logf != nil {
-		s.cfg.Logf(format, args...)
+		s.cfg.Logf("%s: %s", s.cfg.Name, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -368,7 +370,7 @@ func (s *Simulator) onPod(obj any, deleted bool) {
 	if why != "" {
 		s.skip[pod.UID] = true
 		s.skipped = append(s.skipped, SkippedPod{Namespace: pod.Namespace, Name: pod.Name, Reason: why})
-		s.logf("clients: no client for pod %s/%s: %s", pod.Namespace, pod.Name, why)
+		s.logf("no client for pod %s/%s: %s", pod.Namespace, pod.Name, why)
 		return
 	}
 	sa := pod.Spec.ServiceAccountName
