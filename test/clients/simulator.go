@@ -182,21 +182,27 @@ func New(cfg Config) (*Simulator, error) {
 
 // Start watches the selected pods and starts a client for each Running
 // one, now and from now on, until Stop. It returns once the watches have
-// synced; the clients start in the background.
-func (s *Simulator) Start(ctx context.Context) error {
+// synced; the clients start in the background. When it fails, it has
+// stopped what it started.
+func (s *Simulator) Start(ctx context.Context) (err error) {
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()
 		return errors.New("clients: Start called twice")
 	}
-	s.started = true
-	s.mu.Unlock()
-	dir, err := os.MkdirTemp("", "carotate-clients-")
+	s.dir, err = os.MkdirTemp("", "carotate-clients-")
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
-	s.dir = dir
+	s.started = true
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.Unlock()
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
 
 	// Trust sources first, so a pod that is already running finds its
 	// namespace's kube-root-ca.crt in the cache.
