@@ -283,6 +283,7 @@ func TestAPIServerDown(t *testing.T) {
 	waitFor(t, sim, time.Minute, "answers again", func(r clients.Report) bool {
 		return each(r, ns, "app", 2, "back", func(c clients.Counts) bool { return c.OK >= 3 })
 	})
+	time.Sleep(2 * time.Second) // long enough to see an outage that never ends
 
 	sim.SetStep("paused")
 	paused := time.Now()
@@ -359,7 +360,7 @@ func TestServingCA(t *testing.T) {
 	WaitRolledOut(t, client, ns)
 	for _, s := range sims {
 		waitFor(t, s, time.Minute, "the first clients made requests", func(r clients.Report) bool {
-			return each(r, ns, "before", 2, "", atLeast(5)) && each(r, ns, "trust-bundle", 1, "", atLeast(5))
+			return each(r, ns, "before", 2, "", atLeast(10)) && each(r, ns, "trust-bundle", 1, "", atLeast(10))
 		})
 	}
 	r := static.Report()
@@ -395,7 +396,7 @@ func TestServingCA(t *testing.T) {
 	WaitRolledOut(t, client, ns)
 	for _, s := range sims {
 		waitFor(t, s, time.Minute, "the clients of pods started after the bundle made requests", func(r clients.Report) bool {
-			return each(r, ns, "after", 2, "", atLeast(5))
+			return each(r, ns, "after", 2, "", atLeast(10))
 		})
 	}
 	for _, p := range podsOf(static.Report(), ns, "after") {
@@ -429,8 +430,8 @@ func TestServingCA(t *testing.T) {
 	setStep("new CA served")
 	for _, s := range sims {
 		waitFor(t, s, time.Minute, "requests to the API server serving from the new CA", func(r clients.Report) bool {
-			return each(r, ns, "before", 2, "new CA served", atLeast(5)) && each(r, ns, "after", 2, "new CA served", atLeast(5)) &&
-				each(r, ns, "trust-bundle", 1, "new CA served", atLeast(5))
+			return each(r, ns, "before", 2, "new CA served", atLeast(10)) && each(r, ns, "after", 2, "new CA served", atLeast(10)) &&
+				each(r, ns, "trust-bundle", 1, "new CA served", atLeast(10))
 		})
 	}
 	for _, s := range sims {
@@ -467,7 +468,7 @@ func TestServingCA(t *testing.T) {
 	setStep("recovered")
 	for _, s := range sims {
 		waitFor(t, s, time.Minute, "requests after the recovery", func(r clients.Report) bool {
-			return each(r, ns, "before", 2, "recovered", atLeast(5))
+			return each(r, ns, "before", 2, "recovered", atLeast(10))
 		})
 	}
 	for _, s := range sims {
