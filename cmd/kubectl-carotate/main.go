@@ -24,6 +24,9 @@ func main() {
 	cmd := plugin.NewCmdCarotate(streams, plugin.BuildInfo{Version: version, Commit: commit, Date: date})
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
+		if line := plugin.Closing(err); line != "" {
+			fmt.Fprintln(os.Stderr, line)
+		}
 		os.Exit(plugin.ExitCode(err))
 	}
 }

@@ -5,6 +5,8 @@ package plugin
 
 import (
 	"flag"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/klog/v2"
 
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/clusterinfo"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/inspect"
@@ -100,3 +103,20 @@ func addKlogFlags(flags *pflag.FlagSet) {
 
 // ExitCode maps an error a command returned to the process exit code.
 func ExitCode(err error) int { return cmdutil.ExitCode(err) }
+
+// Closing is the line printed after a command's error when an API server
+// stopped answering while it ran ("" otherwise): a failure mid-incident
+// must say, in its last lines, whether the API server was the cause and
+// what to do next.
+func Closing(err error) string { return closing(err, cluster.Stalls.Away()) }
+
+func closing(err error, away string) string {
+	if err == nil || away == "" {
+		return ""
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "re-run") || strings.Contains(msg, "run the same command again") {
+		return fmt.Sprintf("The API server at %s stopped answering while this command ran, which is likely why it failed: once it answers again, do what the error says.", away)
+	}
+	return fmt.Sprintf("The API server at %s stopped answering while this command ran; if that is why it failed, run the same command again once it answers: what is already done is not done twice.", away)
+}

@@ -7,6 +7,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -56,10 +57,33 @@ func IsTransient(err error) bool {
 	case utilnet.IsConnectionRefused(err), utilnet.IsConnectionReset(err), utilnet.IsProbableEOF(err),
 		utilnet.IsTimeout(err), errors.Is(err, context.DeadlineExceeded):
 		return true
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// client-go's "unexpected error when reading response body. Please
+		// retry." wraps io.ErrUnexpectedEOF, which IsProbableEOF does not
+		// unwrap: the connection died between the request and its answer.
+		return true
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "http2: client connection lost") || strings.Contains(msg, "GOAWAY") ||
-		strings.Contains(msg, "TLS handshake timeout") || strings.Contains(msg, "i/o timeout")
+		strings.Contains(msg, "TLS handshake timeout") || strings.Contains(msg, "i/o timeout") ||
+		// client-go's words for a response body cut off mid-read.
+		strings.Contains(msg, "when reading response body")
+}
+
+// MayHaveApplied tells whether a write that returned err may still have
+// been applied: the API server answered with a status that rejects it
+// (conflict, forbidden, invalid, not found), or it did not, and then
+// nothing says the write did not land. Such a write is re-read before it
+// is called failed, so that a change we made is recorded for undo.
+func MayHaveApplied(err error) bool {
+	if err == nil {
+		return false
+	}
+	if IsTransient(err) {
+		return true
+	}
+	var status apierrors.APIStatus
+	return !errors.As(err, &status)
 }
 
 // WithRetry runs fn until it succeeds, fails with a non-transient error, or

@@ -32,6 +32,9 @@ type apiStalls struct {
 	mu       sync.Mutex
 	next     uint64
 	inflight map[uint64]time.Time
+	// away is the first API server (scheme://host) that failed a request
+	// the way a restarting or unreachable server does.
+	away string
 }
 
 // Stalls is the process's count: one command runs per process.
@@ -60,7 +63,8 @@ type stallTransport struct {
 
 func (t *stallTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if streaming(r) {
-		return t.answer(t.next.RoundTrip(r))
+		resp, err := t.next.RoundTrip(r)
+		return t.answer(r, resp, err)
 	}
 	t.s.mu.Lock()
 	id := t.s.next
@@ -72,14 +76,30 @@ func (t *stallTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		delete(t.s.inflight, id)
 		t.s.mu.Unlock()
 	}()
-	return t.answer(t.next.RoundTrip(r))
+	resp, err := t.next.RoundTrip(r)
+	return t.answer(r, resp, err)
 }
 
-func (t *stallTransport) answer(resp *http.Response, err error) (*http.Response, error) {
+func (t *stallTransport) answer(r *http.Request, resp *http.Response, err error) (*http.Response, error) {
 	if resp != nil {
 		t.s.answered.Store(true)
 	}
+	if (err != nil && r.Context().Err() == nil && IsTransient(err)) || (resp != nil && resp.StatusCode == http.StatusServiceUnavailable) {
+		t.s.mu.Lock()
+		if t.s.away == "" {
+			t.s.away = r.URL.Scheme + "://" + r.URL.Host
+		}
+		t.s.mu.Unlock()
+	}
 	return resp, err
+}
+
+// Away is the API server that stopped answering during this process (its
+// first one, if several did), or "" when none did.
+func (s *apiStalls) Away() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.away
 }
 
 // WrappedRoundTripper lets client-go reach the transport underneath, to

@@ -139,3 +139,47 @@ func TestWithRetryBudget(t *testing.T) {
 		t.Fatal("a retrying caller is not said to be retrying")
 	}
 }
+
+// TestAwayNamesTheServerThatStoppedAnswering: a refused connection or a
+// 503 marks its server; answers, and requests the caller cancelled, do not.
+func TestAwayNamesTheServerThatStoppedAnswering(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer ok.Close()
+	starting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer starting.Close()
+	gone := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	goneURL := gone.URL
+	gone.Close()
+
+	get := func(s *apiStalls, ctx context.Context, url string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/api", nil)
+		if resp, err := (&http.Client{Transport: s.Wrap(time.Now)(http.DefaultTransport)}).Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		urls []string
+		want string
+	}{
+		{"answered", context.Background(), []string{ok.URL}, ""},
+		{"cancelled by the caller", cancelled, []string{goneURL}, ""},
+		{"refused", context.Background(), []string{ok.URL, goneURL, ok.URL}, goneURL},
+		{"503, then refused: the first", context.Background(), []string{starting.URL, goneURL}, starting.URL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &apiStalls{inflight: map[uint64]time.Time{}}
+			for _, u := range tc.urls {
+				get(s, tc.ctx, u)
+			}
+			if got := s.Away(); got != tc.want {
+				t.Fatalf("Away() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -226,8 +226,17 @@ func (r *updateRun) write(ctx context.Context, change func(map[string]string) (m
 			return err
 		})
 	})
+	if err != nil && prev != nil && cluster.MayHaveApplied(err) {
+		// The answer was lost, perhaps not the write: if cluster-info now
+		// holds the change, the write was ours and undo must know.
+		if cm, gerr := cluster.GetClusterInfo(ctx, o.client); gerr == nil {
+			if s, rm, cerr := change(cm.Data); cerr == nil && len(s) == 0 && len(rm) == 0 {
+				result, err = cm, nil
+			}
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("updating %s/%s: %w", cluster.ClusterInfoNamespace, cluster.ClusterInfoName, err)
+		return nil, fmt.Errorf("updating %s/%s: %w; run the same command again: a change already made is not made twice", cluster.ClusterInfoNamespace, cluster.ClusterInfoName, err)
 	}
 	if prev == nil {
 		return result, nil

@@ -8,6 +8,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -216,5 +219,67 @@ func TestUpdateClusterInfoConflictSafeSign(t *testing.T) {
 	again, _ := client.Tracker().Get(configMapsGVR, "kube-public", "cluster-info")
 	if again.(*corev1.ConfigMap).ResourceVersion != rvBefore || !strings.Contains(out.String(), "already carries this CA (2 certificate(s))") {
 		t.Errorf("re-run wrote or said: %s", out.String())
+	}
+}
+
+// TestWriteAnswerLost: an update that landed although its answer was lost
+// (an error that is neither retried nor a refusal) is ours: write reports
+// success and the undo file records what it replaced. One that did not
+// land fails and records nothing.
+func TestWriteAnswerLost(t *testing.T) {
+	_, _, oldPEM, _, err := checks.GenerateCA("old", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, newPEM, _, err := checks.GenerateCA("new", 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[""] = &clientcmdapi.Cluster{Server: "https://10.0.0.1:6443", CertificateAuthorityData: oldPEM}
+	kc, _ := clientcmd.Write(*cfg)
+	lost := errors.New("decoding the response: connection closed by the test")
+	for _, landed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("landed=%v", landed), func(t *testing.T) {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cluster-info", Namespace: "kube-public", ResourceVersion: "1"},
+				Data: map[string]string{"kubeconfig": string(kc)}}
+			client := fake.NewClientset(cm)
+			client.PrependReactor("update", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				if landed {
+					in := a.(k8stesting.UpdateAction).GetObject().(*corev1.ConfigMap).DeepCopy()
+					in.ResourceVersion = "2"
+					if err := client.Tracker().Update(configMapsGVR, in, in.Namespace); err != nil {
+						return true, nil, err
+					}
+				}
+				return true, nil, lost
+			})
+			dir := t.TempDir()
+			o := &UpdateClusterInfoOptions{Env: &cmdutil.Env{IOStreams: genericiooptions.IOStreams{Out: io.Discard, ErrOut: io.Discard}},
+				UndoDir: dir, dryRun: cmdutil.DryRunNone, client: client, server: "https://fake", now: time.Now}
+			r := &updateRun{o: o, caPEM: newPEM, by: map[string]string{}}
+			_, err := r.write(context.Background(), r.caChange, byUs)
+			path := ""
+			if r.undo != nil {
+				path = r.undo.Path
+			}
+			r.closeUndo()
+			if !landed {
+				if err == nil || !strings.Contains(err.Error(), lost.Error()) || !strings.Contains(err.Error(), "run the same command again") {
+					t.Fatalf("want the lost answer and what to do, got %v", err)
+				}
+				if _, serr := os.Stat(path); path == "" || !os.IsNotExist(serr) {
+					t.Fatalf("an undo file was left for a write that did not land: %q %v", path, serr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("a write that landed failed: %v", err)
+			}
+			_, changes, err := undofile.Read(path)
+			if err != nil || len(changes) != 1 || changes[0].Key != "kubeconfig" || changes[0].Previous != string(kc) {
+				t.Fatalf("undo: %+v %v", changes, err)
+			}
+		})
 	}
 }

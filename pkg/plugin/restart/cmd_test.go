@@ -275,8 +275,8 @@ b           Pod           -         -         1 (Job pod), 1 (bare pod)   -     
 
 Not rolled by this pass:
 NAMESPACE   OBJECT                   REASON       WHAT TO DO
-a           deployment.apps/frozen   paused       patched; rolls once resumed: kubectl rollout resume deployment/frozen -n a (or re-run with --resume-paused)
-a           daemonset.apps/agent     OnDelete     patched; 2 pod(s) still run an older template: delete them one at a time, or re-run with --wait --delete-ondelete-pods
+a           deployment.apps/frozen   paused       patched; rolls once resumed: kubectl rollout resume deployment/frozen -n a (or re-run with --value 20261130T140405Z --resume-paused)
+a           daemonset.apps/agent     OnDelete     patched; 2 pod(s) still run an older template: delete them one at a time, or re-run with --value 20261130T140405Z --wait --delete-ondelete-pods
 b           deployment.apps/idle     0 replicas   nothing to roll; pods created later get the new template
 b           statefulset.apps/db      0 replicas   nothing to roll; pods created later get the new template
 b           pod/backup-1             Job pod      owned by Job backup: runs to completion; the next run trusts the CA of that moment
@@ -395,11 +395,15 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
 		setMeantime bool
+		lostAnswer  bool // the first patch fails with an error that is neither retried nor a refusal
 		wantPatches int
 		wantResult  string
 	}{
-		{"still lacks the value", false, 2, resultPatched},
-		{"someone set the value", true, 1, resultCurrent},
+		{"still lacks the value", false, false, 2, resultPatched},
+		{"someone set the value", true, false, 1, resultCurrent},
+		// The answer was lost: the re-read shows whether the write was ours.
+		{"answer lost, the patch landed", true, true, 1, resultPatched},
+		{"answer lost, the patch did not land", false, true, 1, resultFailed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			client := fakeClient(testDeployment("a", "web", 1, ""))
@@ -412,13 +416,16 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 						d.ResourceVersion = ""
 						_ = client.Tracker().Update(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, d, "a")
 					}
+					if tt.lostAnswer {
+						return true, nil, errors.New("decoding the response: connection closed by the test")
+					}
 					return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", errors.New("the object has been modified"))
 				}
 				return false, nil, nil
 			})
 			o, _, _ := testOptions(t, client)
 			o.Value, o.Output = "v1", "json"
-			if err := runTest(t, o); err != nil {
+			if err := runTest(t, o); (err != nil) != (tt.wantResult == resultFailed) {
 				t.Fatal(err)
 			}
 			var rep report

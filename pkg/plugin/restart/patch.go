@@ -110,20 +110,30 @@ func (o *Options) patch(ctx context.Context, t *cluster.Workload, value string) 
 		var gen int64
 		err := cluster.WithRetry(ctx, func() (err error) {
 			gen, err = cluster.PatchWorkload(ctx, o.client, t.Kind, t.Namespace, t.Name, types.StrategicMergePatchType, body, opts)
-			mayHaveWritten = mayHaveWritten || cluster.IsTransient(err)
+			mayHaveWritten = mayHaveWritten || cluster.MayHaveApplied(err)
 			return err
 		})
 		if err == nil {
 			return patchResult{Generation: gen}, nil
 		}
-		if !apierrors.IsConflict(err) || round == maxConflicts {
+		if (!apierrors.IsConflict(err) && !mayHaveWritten) || round == maxConflicts {
 			return patchResult{}, err
 		}
+		// A conflict, or an answer lost: the fresh read tells whether the
+		// template carries the value (perhaps by our own write).
 		var cur *cluster.Workload
-		if err := cluster.WithRetry(ctx, func() (err error) {
+		if gerr := cluster.WithRetry(ctx, func() (err error) {
 			cur, err = cluster.GetWorkload(ctx, o.client, t.Kind, t.Namespace, t.Name, o.Annotation)
 			return err
-		}); err != nil {
+		}); gerr != nil {
+			if !apierrors.IsConflict(err) {
+				return patchResult{}, err
+			}
+			return patchResult{}, gerr
+		}
+		if !apierrors.IsConflict(err) && checks.PlanRestart(cur.Workload, value, o.ResumePaused).Patch {
+			// It did not land; sending it again is not ours to decide
+			// here: the error goes to the report and a re-run finishes.
 			return patchResult{}, err
 		}
 		if !checks.PlanRestart(cur.Workload, value, o.ResumePaused).Patch {

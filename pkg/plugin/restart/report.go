@@ -228,7 +228,7 @@ func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 
 	var notRolled [][]string
 	for _, it := range rep.Workloads {
-		if reason, detail := attention(it); reason != "" {
+		if reason, detail := attention(it, rep.Value); reason != "" {
 			notRolled = append(notRolled, []string{it.Namespace, it.ref(), reason, detail})
 		}
 	}
@@ -302,17 +302,19 @@ func skippedCell(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// attention says why a workload needs the admin, and what to do.
-func attention(it *item) (reason, detail string) {
+// attention says why a workload needs the admin, and what to do. A
+// re-run it suggests names the pass value: without it, a re-run inside a
+// rotation whose pass was logged finished would start the next phase.
+func attention(it *item, value string) (reason, detail string) {
 	did := "patched"
 	if it.Result == resultCurrent {
 		did = "carries the value"
 	}
 	switch it.Skipped {
 	case checks.ReasonPaused:
-		return it.Skipped, fmt.Sprintf("%s; rolls once resumed: kubectl rollout resume deployment/%s -n %s (or re-run with --resume-paused)", did, it.Name, it.Namespace)
+		return it.Skipped, fmt.Sprintf("%s; rolls once resumed: kubectl rollout resume deployment/%s -n %s (or re-run with --value %s --resume-paused)", did, it.Name, it.Namespace, value)
 	case checks.ReasonOnDelete:
-		return it.Skipped, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --wait --delete-ondelete-pods", did, it.OldPods)
+		return it.Skipped, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --value %s --wait --delete-ondelete-pods", did, it.OldPods, value)
 	case checks.ReasonNoReplicas:
 		return it.Skipped, "nothing to roll; pods created later get the new template"
 	}

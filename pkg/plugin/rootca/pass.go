@@ -254,7 +254,7 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 		var rv string
 		err := cluster.WithRetry(ctx, func() (err error) {
 			rv, err = acc.patch(ctx, it, p.TargetPEM, p.DryRun)
-			if cluster.IsTransient(err) {
+			if cluster.MayHaveApplied(err) {
 				mayHaveWritten = true
 			}
 			return err
@@ -282,6 +282,18 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 				prev = it
 			}
 		default:
+			// The answer was lost, not the write, perhaps: if the object
+			// holds the target now, the write was ours and undo must know.
+			if mayHaveWritten {
+				var cur item
+				gerr := cluster.WithRetry(ctx, func() (err error) {
+					cur, err = acc.get(ctx, it.namespace, it.name)
+					return err
+				})
+				if gerr == nil && checks.DecideRootCA(cur.source(), cur.value, cur.present, p.Target).Action == checks.RootCAInPlace {
+					return p.recorded(obj, prev, cur.rv, resultUpdated)
+				}
+			}
 			obj.Result, obj.Reason = resultFailed, err.Error()
 			return obj
 		}

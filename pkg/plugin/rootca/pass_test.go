@@ -129,6 +129,28 @@ func TestSyncConflictsAndRetries(t *testing.T) {
 			t.Fatalf("undo: %+v %v", changes, err)
 		}
 	})
+	t.Run("a write whose answer was lost is recorded if it landed", func(t *testing.T) {
+		// Not retried (no transient error), so only the re-read shows it
+		// landed: it is ours, and undo must be able to put it back.
+		p := newPass()
+		lost := errors.New("decoding the response: connection closed by the test")
+		acc := &testAccess{cur: old, failFirst: lost, applyFirst: true}
+		obj := p.sync(context.Background(), acc, old)
+		if obj.Result != resultUpdated || obj.ResourceVersion != "1+" || acc.patches != 1 {
+			t.Fatalf("%+v after %d patches", obj, acc.patches)
+		}
+		p.closeUndo()
+		_, changes, err := undofile.Read(p.undo.Path)
+		if err != nil || len(changes) != 1 || changes[0].Previous != string(oldCA.PEM) {
+			t.Fatalf("undo: %+v %v", changes, err)
+		}
+		// The same lost answer for a write that did not land fails.
+		p = newPass()
+		acc = &testAccess{cur: old, failFirst: lost}
+		if obj := p.sync(context.Background(), acc, old); obj.Result != resultFailed || obj.Reason != lost.Error() {
+			t.Fatalf("not landed: %+v", obj)
+		}
+	})
 	t.Run("client dry run sends nothing", func(t *testing.T) {
 		p := newPass()
 		p.DryRun = cmdutil.DryRunClient

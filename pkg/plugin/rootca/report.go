@@ -149,7 +149,7 @@ func (r *report) outcome(instruction string) (string, error) {
 		hint = instruction
 	}
 	if failed > 0 {
-		msgs = append(msgs, fmt.Sprintf("%d objects failed (see the RESULT column)", failed))
+		msgs = append(msgs, fmt.Sprintf("%d objects failed (see the RESULT column); run the same command again: what already holds the CA is not written twice", failed))
 	}
 	if outside > 0 {
 		msgs = append(msgs, fmt.Sprintf("%d objects hold certificates outside this rotation and were left alone (see the REASON column; --replace-other replaces them)", outside))

@@ -90,7 +90,7 @@ func TestReportOutcome(t *testing.T) {
 	r.Objects[1].Result, r.Objects[1].Reason = resultFailed, "boom"
 	r.Objects = append(r.Objects, reportObject{Kind: "Secret", Namespace: "z", Name: "s", Result: resultSkipped, outside: true})
 	hint, err = r.outcome("DO STEP 2")
-	want := "1 objects failed (see the RESULT column); 1 objects hold certificates outside this rotation and were left alone (see the REASON column; --replace-other replaces them)"
+	want := "1 objects failed (see the RESULT column); run the same command again: what already holds the CA is not written twice; 1 objects hold certificates outside this rotation and were left alone (see the REASON column; --replace-other replaces them)"
 	if hint != "" || err == nil || err.Error() != want {
 		t.Fatalf("failed+outside: hint %q, err %v", hint, err)
 	}
