@@ -64,6 +64,14 @@ func active(ctx context.Context, client kubernetes.Interface, command string) (*
 // end marks the active rotation state (finished or aborted), unless
 // another admin ended it meanwhile.
 func (o *recordCommand) end(ctx context.Context, client kubernetes.Interface, command, state string) (*rotation.Record, error) {
+	if o.dryRun != cmdutil.DryRunClient {
+		// A read-only user learns it before anything is written, in the
+		// same words as every other command.
+		err := cmdutil.Preflight(ctx, client, []cmdutil.AccessCheck{{Verb: "update", Resource: "configmaps", Namespace: rotation.Namespace}})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", command, err)
+		}
+	}
 	who := rotation.WhoAmI(ctx, client, o.RawKubeConfigLoader())
 	rec, err := rotation.Update(ctx, client, o.dryRun, func(r *rotation.Record) error {
 		if !r.Active() {
