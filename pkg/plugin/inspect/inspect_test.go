@@ -57,8 +57,54 @@ func TestInspectValidate(t *testing.T) {
 	if err := (&InspectOptions{Key: "ca.crt", sources: []string{"secret/x"}}).Validate(); err == nil {
 		t.Fatal("a malformed object reference must be refused before any request")
 	}
-	if err := (&InspectOptions{Key: "ca.crt", Cluster: true, Output: "yaml"}).Validate(); err != nil {
+	for _, o := range []InspectOptions{
+		{Key: "ca.crt", Live: true, Output: "yaml"},
+		{Key: "ca.crt", Live: true, Fleet: cmdutil.ContextFlags{All: true}},
+		{Key: "ca.crt", Live: true, Fleet: cmdutil.ContextFlags{Names: []string{"a,b"}}},
+	} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	for _, c := range []struct {
+		o    InspectOptions
+		want string
+	}{
+		{InspectOptions{Key: "ca.crt", Fleet: cmdutil.ContextFlags{All: true}}, "go with --live"},
+		{InspectOptions{Key: "ca.crt", Live: true, Fleet: cmdutil.ContextFlags{All: true}, sources: []string{"ca.crt"}}, "in a run of their own"},
+		{InspectOptions{Key: "ca.crt", Live: true, Fleet: cmdutil.ContextFlags{All: true, Names: []string{"a"}}}, "go alone"},
+	} {
+		if err := c.o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
+		}
+	}
+}
+
+// TestPrintReportByContext: with several contexts, a CONTEXT column and
+// the context before each verification line.
+func TestPrintReportByContext(t *testing.T) {
+	ca := testca.New(t, "kubernetes")
+	c := certLine{CertInfo: checks.Describe(ca.Cert), DaysLeft: 0}
+	r := &report{
+		Sources: []sourceResult{
+			{Context: "prod", Source: "kubeconfig CA", Certificates: []certLine{c}},
+			{Context: "stage", Source: "kubeconfig CA", Certificates: []certLine{c}},
+			{Context: "stage", Source: "serving chain of https://x", Error: "no answer within 10s"},
+		},
+		Verification: []verification{{Context: "prod", Chain: "serving chain of https://y", Against: "kubeconfig CA", Verifies: true}},
+	}
+	var b bytes.Buffer
+	if err := printReport(&b, "", r); err != nil {
 		t.Fatal(err)
+	}
+	fp, after := checks.Fingerprint(ca.Cert)[:16], ca.Cert.NotAfter.UTC().Format(time.RFC3339)
+	want := "" +
+		"CONTEXT   SOURCE          SUBJECT         ISSUER          CA    NOT AFTER              DAYS LEFT   FINGERPRINT\n" +
+		"prod      kubeconfig CA   CN=kubernetes   CN=kubernetes   yes   " + after + "   0           " + fp + "\n" +
+		"stage     kubeconfig CA   CN=kubernetes   CN=kubernetes   yes   " + after + "   0           " + fp + "\n" +
+		"prod: serving chain of https://y verifies against kubeconfig CA: yes\n"
+	if b.String() != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
 

@@ -13,6 +13,11 @@ func printReport(w io.Writer, format string, r *report) error {
 	if format == cmdutil.OutputJSON || format == cmdutil.OutputYAML {
 		return cmdutil.PrintStructured(w, format, r)
 	}
+	// Several contexts: each row says which.
+	byContext := false
+	for _, s := range r.Sources {
+		byContext = byContext || s.Context != ""
+	}
 	var rows [][]string
 	for _, s := range r.Sources {
 		for _, c := range s.Certificates {
@@ -24,12 +29,20 @@ func printReport(w io.Writer, format string, r *report) error {
 			if c.DaysLeft < 0 {
 				days = "expired"
 			}
-			rows = append(rows, []string{s.Source, c.Subject, c.Issuer, ca, c.NotAfter.UTC().Format(time.RFC3339), days,
-				checks.ShortFingerprint(c.Fingerprint)})
+			row := []string{s.Source, c.Subject, c.Issuer, ca, c.NotAfter.UTC().Format(time.RFC3339), days,
+				checks.ShortFingerprint(c.Fingerprint)}
+			if byContext {
+				row = append([]string{s.Context}, row...)
+			}
+			rows = append(rows, row)
 		}
 	}
 	if len(rows) > 0 {
-		if err := cmdutil.WriteTable(w, []string{"source", "subject", "issuer", "ca", "not after", "days left", "fingerprint"}, rows); err != nil {
+		header := []string{"source", "subject", "issuer", "ca", "not after", "days left", "fingerprint"}
+		if byContext {
+			header = append([]string{"context"}, header...)
+		}
+		if err := cmdutil.WriteTable(w, header, rows); err != nil {
 			return err
 		}
 	}
@@ -38,7 +51,11 @@ func printReport(w io.Writer, format string, r *report) error {
 		if v.Verifies {
 			answer = "yes"
 		}
-		if _, err := fmt.Fprintf(w, "%s verifies against %s: %s\n", v.Chain, v.Against, answer); err != nil {
+		prefix := ""
+		if v.Context != "" {
+			prefix = v.Context + ": "
+		}
+		if _, err := fmt.Fprintf(w, "%s%s verifies against %s: %s\n", prefix, v.Chain, v.Against, answer); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // parseObject recognises configmap/NS/NAME and secret/NS/NAME (also
@@ -73,27 +75,34 @@ func parse(source string, data []byte) sourceResult {
 	return sourceResult{Source: source, certs: certs}
 }
 
-// readCluster reads the three places a rotation changes, and checks the
-// serving chain against the other two.
-func (o *InspectOptions) readCluster(ctx context.Context, getClient func() (kubernetes.Interface, error)) ([]sourceResult, []verification) {
-	cfg, err := o.RESTConfig()
+// readLive reads the three places a rotation changes, and checks the
+// serving chain against the other two. With a timeout (one context of
+// several), the row says when that was what stopped a read.
+func readLive(ctx context.Context, f cmdutil.Factory, timeout time.Duration) ([]sourceResult, []verification) {
+	failed := func(err error) string {
+		if timeout > 0 && ctx.Err() != nil {
+			return fmt.Sprintf("no answer within %s (%s)", timeout, cluster.ShortError(err))
+		}
+		return err.Error()
+	}
+	cfg, err := f.RESTConfig()
 	if err != nil {
 		return []sourceResult{{Source: "kubeconfig", Error: err.Error()}}, nil
 	}
 	kubeconfigCA := readKubeconfigCA(cfg)
 
 	rootCA := sourceResult{Source: "configmap/kube-system/kube-root-ca.crt[ca.crt]"}
-	if client, err := getClient(); err != nil {
+	if client, err := f.Clientset(); err != nil {
 		rootCA.Error = err.Error()
 	} else if data, err := cluster.ObjectKey(ctx, client, "configmap", metav1.NamespaceSystem, cluster.RootCAConfigMap, cluster.RootCAKey); err != nil {
-		rootCA.Error = rootCA.Source + ": " + err.Error()
+		rootCA.Error = rootCA.Source + ": " + failed(err)
 	} else {
 		rootCA = parse(rootCA.Source, data)
 	}
 
 	serving := sourceResult{Source: "serving chain of " + cfg.Host}
 	if chain, err := cluster.FetchServingChain(ctx, cfg); err != nil {
-		serving.Error = err.Error()
+		serving.Error = failed(err)
 	} else {
 		serving.certs = chain
 	}

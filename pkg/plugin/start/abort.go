@@ -137,6 +137,6 @@ func abortPlan(rec *rotation.Record, ev checks.Evidence) string {
 		item("No pass in the record left an undo file. If kube-root-ca.crt holds the bundle, the controller-manager put it there: once its --root-ca-file is the old CA again it publishes the old CA by itself.")
 	}
 	item("Roll the workloads so no pod keeps the bundle: kubectl carotate restart-workloads --value %s --wait", checks.RestartValue(rec.ID, "abort"))
-	item("Check: kubectl carotate inspect --cluster")
+	item("Check: kubectl carotate inspect --live")
 	return b.String()
 }

@@ -24,13 +24,6 @@ import (
 // server runs on and its days left, the ServiceAccount root CA's days left,
 // and the rotation under way with its next step.
 
-// defaultFleetTimeout bounds one context's row when --request-timeout is
-// not given (kubectl's own default is none: a fleet must not hang on one).
-const defaultFleetTimeout = 10 * time.Second
-
-// fleetWorkers is how many contexts are read at once.
-const fleetWorkers = 8
-
 // The rotation's target: the cluster CA until other targets exist.
 const targetClusterCA = "cluster-ca"
 
@@ -86,55 +79,15 @@ type fleetReport struct {
 	Unread     []string `json:"unread,omitempty"`
 }
 
-// fleetContexts are the contexts to read: --contexts, or every one.
-func (o *Options) fleetContexts() ([]string, error) {
-	all, err := o.Contexts()
-	if err != nil {
-		return nil, fmt.Errorf("reading the kubeconfig: %w", err)
-	}
-	if o.AllContexts {
-		if len(all) == 0 {
-			return nil, errors.New("--all-contexts: the kubeconfig has no context")
-		}
-		return all, nil
-	}
-	known := map[string]bool{}
-	for _, c := range all {
-		known[c] = true
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, c := range o.ContextNames {
-		for _, name := range strings.Split(c, ",") {
-			if name = strings.TrimSpace(name); name == "" || seen[name] {
-				continue
-			}
-			if !known[name] {
-				return nil, fmt.Errorf("--contexts: no context %q in the kubeconfig (it has %s)", name, strings.Join(all, ", "))
-			}
-			seen[name] = true
-			out = append(out, name)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--contexts names no context")
-	}
-	return out, nil
-}
-
 // runFleet reads every context at once and prints one row each.
 func (o *Options) runFleet(ctx context.Context) error {
-	names, err := o.fleetContexts()
+	names, err := o.Fleet.Select(o.Env)
 	if err != nil {
 		return &cmdutil.ExitError{Code: 2, Err: err}
 	}
-	timeout := o.RequestTimeout()
-	if timeout == 0 {
-		timeout = defaultFleetTimeout
-	}
 	rows := make([]fleetRow, len(names))
-	cluster.Fanout(ctx, fleetWorkers, len(names), func(i int) {
-		rows[i] = o.readRow(ctx, names[i], timeout)
+	cmdutil.EachContext(ctx, o.Env, names, func(ctx context.Context, i int, f cmdutil.Factory, timeout time.Duration) {
+		rows[i] = o.readRow(ctx, names[i], f, timeout)
 	})
 	rep := fleetReport{Rows: rows, FailWithin: o.FailWithin}
 	for _, r := range rows {
@@ -164,11 +117,9 @@ func (o *Options) runFleet(ctx context.Context) error {
 }
 
 // readRow reads one context within timeout.
-func (o *Options) readRow(ctx context.Context, name string, timeout time.Duration) (row fleetRow) {
+func (o *Options) readRow(ctx context.Context, name string, f cmdutil.Factory, timeout time.Duration) (row fleetRow) {
 	start := time.Now()
 	row.Context = name
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	defer func() { row.TookSeconds = math.Round(time.Since(start).Seconds()*100) / 100 }()
 	fail := func(what string, err error) fleetRow {
 		switch {
@@ -183,7 +134,6 @@ func (o *Options) readRow(ctx context.Context, name string, timeout time.Duratio
 		}
 		return row
 	}
-	f := o.ForContext(name)
 	cfg, err := f.RESTConfig()
 	if err != nil {
 		return fail("kubeconfig", err)

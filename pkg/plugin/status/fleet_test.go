@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 func testFleet() fleetReport {
@@ -90,16 +92,16 @@ func TestFleetValidate(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{AllContexts: true, ContextNames: []string{"a"}}, "go alone"},
-		{Options{AllContexts: true, Step: "2"}, "one row per cluster"},
+		{Options{Fleet: cmdutil.ContextFlags{All: true, Names: []string{"a"}}}, "go alone"},
+		{Options{Fleet: cmdutil.ContextFlags{All: true}, Step: "2"}, "one row per cluster"},
 		{Options{FailWithin: 30}, "--fail-within goes with"},
-		{Options{AllContexts: true, FailWithin: -1}, "must not be negative"},
+		{Options{Fleet: cmdutil.ContextFlags{All: true}, FailWithin: -1}, "must not be negative"},
 	} {
 		if err := c.o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
 		}
 	}
-	if err := (&Options{AllContexts: true, FailWithin: 30}).Validate(); err != nil {
+	if err := (&Options{Fleet: cmdutil.ContextFlags{All: true}, FailWithin: 30}).Validate(); err != nil {
 		t.Errorf("--all-contexts --fail-within 30: %v", err)
 	}
 }

@@ -23,13 +23,11 @@ type Options struct {
 	CA     rotation.CAFlags
 	Step   string
 	Output string
-	// AllContexts and ContextNames read several clusters at once: one row
-	// each (fleet.go). FailWithin makes a CA that expires within that many
-	// days exit 1.
-	AllContexts  bool
-	ContextNames []string
-	FailWithin   int
-	now          func() time.Time
+	// Fleet reads several clusters at once: one row each (fleet.go).
+	// FailWithin makes a CA that expires within that many days exit 1.
+	Fleet      cmdutil.ContextFlags
+	FailWithin int
+	now        func() time.Time
 }
 
 // NewCmdStatus is "kubectl carotate status" (alias plan).
@@ -87,8 +85,7 @@ serving or root CA expires within DAYS (2 wins when both hold).`,
 	f := cmd.Flags()
 	o.CA.AddFlags(cmd)
 	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
-	f.BoolVar(&o.AllContexts, "all-contexts", o.AllContexts, "One row per kubeconfig context: each cluster's CA, its days left and the rotation under way")
-	f.StringSliceVar(&o.ContextNames, "contexts", o.ContextNames, "Like --all-contexts, for these contexts (comma-separated or repeated)")
+	o.Fleet.AddFlags(cmd, "one row per cluster with its CA, the days left and the rotation under way")
 	f.IntVar(&o.FailWithin, "fail-within", o.FailWithin, "With --all-contexts or --contexts: exit 1 when a cluster's serving CA or ServiceAccount root CA expires within this many days")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.NoNamespace(cmd, "status judges every namespace of the cluster (kubectl carotate verify -n NAMESPACE checks one namespace's pods and root CA)")
@@ -96,13 +93,14 @@ serving or root CA expires within DAYS (2 wins when both hold).`,
 }
 
 // fleet tells whether status reads several clusters.
-func (o *Options) fleet() bool { return o.AllContexts || len(o.ContextNames) > 0 }
+func (o *Options) fleet() bool { return o.Fleet.Set() }
 
 // Validate checks the flags; it reads no file.
 func (o *Options) Validate() error {
+	if err := o.Fleet.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case o.AllContexts && len(o.ContextNames) > 0:
-		return errors.New("--all-contexts and --contexts go alone: one names every context, the other some")
 	case o.fleet() && (o.Step != "" || o.CA.OldCA != "" || o.CA.NewCA != ""):
 		return errors.New("--all-contexts and --contexts show one row per cluster: --step, --old-ca and --new-ca are for one cluster")
 	case o.FailWithin < 0:

@@ -680,9 +680,9 @@ func TestInspect(t *testing.T) {
 		t.Errorf("the table must shorten fingerprints")
 	}
 
-	res = Carotate(t, "inspect", "--cluster", "-o", "json")
+	res = Carotate(t, "inspect", "--live", "-o", "json")
 	if res.Code != 0 {
-		t.Fatalf("inspect --cluster: exit %d", res.Code)
+		t.Fatalf("inspect --live: exit %d", res.Code)
 	}
 	var rep struct {
 		Sources []struct {
@@ -719,8 +719,8 @@ func TestInspect(t *testing.T) {
 		t.Errorf("the serving chain must verify against both: %+v", rep.Verification)
 	}
 
-	res = Carotate(t, "inspect", "--cluster")
-	mustContain(t, "inspect --cluster", res.Stdout, "serving chain of "+Cluster.Server+" verifies against kubeconfig CA: yes")
+	res = Carotate(t, "inspect", "--live")
+	mustContain(t, "inspect --live", res.Stdout, "serving chain of "+Cluster.Server+" verifies against kubeconfig CA: yes")
 
 	// Unparsable and missing inputs: exit 1, the rest still shown.
 	res = Carotate(t, "inspect", r.old, filepath.Join(r.dir, "missing.crt"), "configmap/kube-system/no-such-configmap")

@@ -37,7 +37,10 @@ type fleetDoc struct {
 // at a closed port. Three rows, read at once; the closed one says so within
 // its timeout and makes the exit 2; --fail-within turns a CA's remaining
 // life into exit 1.
-func TestFleet(t *testing.T) {
+// fleetKubeconfig holds the local cluster as contexts prod-a and prod-b,
+// and context retired at closed, a port nothing listens on.
+func fleetKubeconfig(t *testing.T) (kc, closed string) {
+	t.Helper()
 	cfg, err := clientcmd.LoadFromFile(Cluster.Kubeconfig)
 	Must(t, err)
 	var cl *clientcmdapi.Cluster
@@ -51,7 +54,7 @@ func TestFleet(t *testing.T) {
 	// A port nothing listens on: taken, then freed.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Must(t, err)
-	closed := "https://" + l.Addr().String()
+	closed = "https://" + l.Addr().String()
 	Must(t, l.Close())
 	fleet := clientcmdapi.NewConfig()
 	fleet.Clusters["local"] = cl
@@ -61,8 +64,13 @@ func TestFleet(t *testing.T) {
 	fleet.Contexts["prod-b"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "admin"}
 	fleet.Contexts["retired"] = &clientcmdapi.Context{Cluster: "gone", AuthInfo: "admin"}
 	fleet.CurrentContext = "prod-a"
-	kc := filepath.Join(t.TempDir(), "fleet.conf")
+	kc = filepath.Join(t.TempDir(), "fleet.conf")
 	Must(t, clientcmd.WriteToFile(*fleet, kc))
+	return kc, closed
+}
+
+func TestFleet(t *testing.T) {
+	kc, closed := fleetKubeconfig(t)
 	cmd := Cmd{Kubeconfig: kc}
 
 	run := func(wantCode int, args ...string) fleetDoc {
@@ -129,5 +137,88 @@ func TestFleet(t *testing.T) {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("the fleet table lacks %q:\n%s", want, r.Stdout)
 		}
+	}
+}
+
+// inspectDoc mirrors inspect -o json.
+type inspectDoc struct {
+	Sources []struct {
+		Context, Source, Error string
+		Certificates           []struct{ Subject string }
+	}
+	Verification []struct {
+		Context, Chain, Against string
+		Verifies                bool
+	}
+}
+
+// TestInspectLiveFleet: inspect --live --all-contexts reads each context,
+// the closed one within its timeout; and kubectl's --cluster, no longer
+// hidden by an inspect flag of that name, picks the kubeconfig cluster.
+func TestInspectLiveFleet(t *testing.T) {
+	kc, closed := fleetKubeconfig(t)
+	cmd := Cmd{Kubeconfig: kc}
+	r := cmd.Run(t, "kubectl-carotate", "inspect", "--live", "--all-contexts", "--request-timeout", "3s", "-o", "json")
+	if r.Code != 1 {
+		t.Fatalf("inspect --live --all-contexts: exit %d, want 1 (one cluster unreadable)\n%s", r.Code, r.Stderr)
+	}
+	var d inspectDoc
+	if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil {
+		t.Fatalf("%v\n%s", err, r.Stdout)
+	}
+	read := map[string]int{}
+	for _, s := range d.Sources {
+		switch {
+		case s.Context == "retired" && s.Error != "":
+		case s.Context == "retired":
+			if s.Source != "kubeconfig CA" {
+				t.Errorf("retired: %s was read: %+v", s.Source, s)
+			}
+		case s.Error != "" || len(s.Certificates) == 0:
+			t.Errorf("%s: %s: %q, %d certificates", s.Context, s.Source, s.Error, len(s.Certificates))
+		default:
+			read[s.Context]++
+		}
+	}
+	if read["prod-a"] != 3 || read["prod-b"] != 3 {
+		t.Errorf("sources read per context: %v, want 3 for prod-a and prod-b", read)
+	}
+	verified := map[string]int{}
+	for _, v := range d.Verification {
+		if v.Verifies && v.Chain == "serving chain of "+Cluster.Server {
+			verified[v.Context]++
+		}
+	}
+	if verified["prod-a"] != 2 || verified["prod-b"] != 2 || verified["retired"] != 0 {
+		t.Errorf("verifications that hold per context: %v", verified)
+	}
+	if !strings.Contains(r.Stderr, "error: context retired: ") {
+		t.Errorf("stderr does not name the unreadable context:\n%s", r.Stderr)
+	}
+
+	// The table gains a CONTEXT column.
+	r = cmd.Run(t, "kubectl-carotate", "inspect", "--live", "--contexts", "prod-b", "--request-timeout", "3s")
+	if r.Code != 0 || !strings.HasPrefix(r.Stdout, "CONTEXT ") || !strings.Contains(r.Stdout, "prod-b: serving chain of "+Cluster.Server+" verifies against kubeconfig CA: yes") {
+		t.Errorf("--contexts prod-b: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+
+	// --cluster is kubectl's: context prod-a with the cluster entry "gone".
+	r = cmd.Run(t, "kubectl-carotate", "inspect", "--live", "--cluster", "gone", "--request-timeout", "3s", "-o", "json")
+	var one inspectDoc
+	if err := json.Unmarshal([]byte(r.Stdout), &one); err != nil || r.Code != 1 {
+		t.Fatalf("--cluster gone: exit %d, %v\n%s%s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	found := false
+	for _, s := range one.Sources {
+		if s.Source == "serving chain of "+closed {
+			found = s.Error != ""
+		}
+	}
+	if !found {
+		t.Errorf("--cluster gone did not read the cluster entry gone (%s): %+v", closed, one.Sources)
+	}
+	// The old mode flag is gone, not silently accepted.
+	if r := cmd.Run(t, "kubectl-carotate", "inspect", "--cluster"); r.Code == 0 {
+		t.Errorf("inspect --cluster with no value: exit 0")
 	}
 }
