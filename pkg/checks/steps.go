@@ -47,19 +47,21 @@ const (
 
 // Actions of a Step.
 const (
-	ActionBackup              = "backup"
-	ActionWriteFile           = "write-file"
-	ActionCopyFile            = "copy-file"
-	ActionIssueCert           = "issue-cert"
-	ActionSetFlag             = "set-flag"
-	ActionSetKubeconfigCA     = "set-kubeconfig-ca"
-	ActionReissueKubeconfig   = "reissue-kubeconfig-client-cert"
-	ActionSetKubeconfigClient = "set-kubeconfig-credentials"
-	ActionSetKubeletConfig    = "set-kubelet-config"
-	ActionRemoveFile          = "remove-file"
-	ActionRestart             = "restart"
-	ActionInCluster           = "in-cluster"
-	ActionSkip                = "skip"
+	ActionBackup            = "backup"
+	ActionWriteFile         = "write-file"
+	ActionCopyFile          = "copy-file"
+	ActionIssueCert         = "issue-cert"
+	ActionSetFlag           = "set-flag"
+	ActionSetKubeconfigCA   = "set-kubeconfig-ca"
+	ActionReissueKubeconfig = "reissue-kubeconfig-client-cert"
+	ActionRequestCert       = "request-kubelet-cert"
+	ActionApproveCSR        = "approve-csr"
+	ActionInstallCert       = "install-kubelet-cert"
+	ActionSetKubeletConfig  = "set-kubelet-config"
+	ActionRemoveFile        = "remove-file"
+	ActionRestart           = "restart"
+	ActionInCluster         = "in-cluster"
+	ActionSkip              = "skip"
 )
 
 // Contents a step writes or points at. Certificates are in
@@ -234,6 +236,12 @@ type Step struct {
 	CA      string `json:"ca,omitempty"`
 	CAKey   string `json:"caKey,omitempty"`
 	Subject string `json:"subject,omitempty"`
+	// CSR is the CertificateSigningRequest a kubelet's client certificate
+	// is requested, approved and installed through; SignerName its signer.
+	CSR        string `json:"csr,omitempty"`
+	SignerName string `json:"signerName,omitempty"`
+	// ForNode is the node a workstation step (node "") is for.
+	ForNode string `json:"forNode,omitempty"`
 	// The file a step edits: a static pod manifest, a kubelet
 	// configuration, a kubeconfig.
 	Manifest   string `json:"manifest,omitempty"`
@@ -921,23 +929,22 @@ func (r *renderer) kubeletRestart(step string, n KubeletNode) {
 }
 
 func (r *renderer) step92() {
-	signer := ""
-	var ca, caKey string
-	if len(r.d.ControlPlane) > 0 {
-		signer = r.d.ControlPlane[0].Node
-		ca, caKey = r.signerFiles(r.files(r.d.ControlPlane[0]))
-	}
-	// Certificates are issued where the new CA's key is, before the node
-	// steps that install them.
+	// Every kubelet asks for a client certificate first, the admin approves
+	// them together, then each node installs its own and restarts: node by
+	// node, so at most one kubelet is down at a time.
 	for _, n := range r.d.Nodes {
-		r.kubeletIssue(n, signer, ca, caKey)
+		r.backup("9.2", n.Name, KubeletConfigFile, []string{"file"})
+		r.backup("9.2", n.Name, KubeadmKubeletConf, []string{"file"})
+		r.backup("9.2", n.Name, KubeletPKIDir, []string{"file"})
+		r.kubeletRequest(n)
+	}
+	for _, n := range r.d.Nodes {
+		r.kubeletApprove(n)
 	}
 	for _, n := range r.d.Nodes {
 		caFile, caDef := r.kubeletCAFile(n)
 		orig := OriginalPath(caFile)
 		bundle := VariantPath(orig, variantBundle)
-		r.backup("9.2", n.Name, KubeletConfigFile, []string{"file"})
-		r.backup("9.2", n.Name, KubeadmKubeletConf, []string{"file"})
 		key := n.Name + "\x00" + bundle
 		if !r.written[key] {
 			r.written[key] = true
@@ -949,81 +956,11 @@ func (r *renderer) step92() {
 			Config: KubeletConfigFile, Defaults: append([]string{"config"}, caDef...),
 			Command: "sed -i -E " + shq("s|^([[:space:]]*clientCAFile:).*|\\1 "+sedEscape(bundle)+"|") + " " + shq(KubeletConfigFile)})
 		r.setKubeconfigCA("9.2", n.Name, KubeadmKubeletConf, ContentBundle, []string{"kubeconfig"}, "")
-		r.kubeletInstall(n, signer)
+		r.kubeletInstall(n)
 		r.kubeletRestart("9.2", n)
+		last := len(r.out) - 1
+		r.out[last].Check = "openssl x509 -issuer -noout -in " + shq(KubeletClientCurrent) + " && " + r.out[last].Check
 	}
-}
-
-// kubeletReissue tells whether a kubelet's client certificate must be
-// re-issued by hand, and under which condition: not when the kubelet
-// rotates it itself, conditionally when that is not readable.
-func kubeletReissue(n KubeletNode) (bool, string) {
-	if n.RotateCertificates != nil && *n.RotateCertificates {
-		return false, ""
-	}
-	if n.RotateCertificates == nil {
-		return true, "only if rotateCertificates is not true in " + KubeletConfigFile + " on " + n.Name + " (not readable through the API)"
-	}
-	return true, ""
-}
-
-func (r *renderer) kubeletStage() string { return "/var/lib/carotate/" + r.d.RotationID }
-
-// kubeletIssue issues a kubelet's client certificate from the new CA on a
-// control-plane node, where the new CA's key is.
-func (r *renderer) kubeletIssue(n KubeletNode, signer, ca, caKey string) {
-	need, cond := kubeletReissue(n)
-	if !need || signer == "" {
-		return
-	}
-	stage := r.kubeletStage()
-	crt := stage + "/kubelet-client-" + n.Name + ".crt"
-	key := stage + "/kubelet-client-" + n.Name + ".key"
-	subject := "/O=system:nodes/CN=system:node:" + n.Name
-	r.add(Step{Step: "9.2", Node: signer, Action: ActionIssueCert,
-		Description: "Issue a client certificate for the kubelet of " + n.Name + " from the new CA",
-		File:        crt, Key: key, Subject: subject, Signer: ContentNewCA, CA: ca, CAKey: caKey, Condition: cond,
-		Command: strings.Join([]string{
-			"mkdir -p " + shq(stage),
-			"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + shq(key) + " -subj " + shq(subject) + " -out " + shq(crt+".csr"),
-			fmt.Sprintf("openssl x509 -req -in %s -CA %s -CAkey %s -set_serial 0x$(openssl rand -hex 16) -days %d -extfile <(printf 'keyUsage=critical,digitalSignature,keyEncipherment\\nextendedKeyUsage=clientAuth') -out %s",
-				shq(crt+".csr"), shq(ca), shq(caKey), certValidityDays, shq(crt)),
-			"rm " + shq(crt+".csr"),
-		}, " && ")})
-}
-
-// kubeletInstall puts the certificate issued by kubeletIssue on its node
-// and points kubelet.conf at it; a kubelet that rotates its certificate
-// gets it from the controller-manager, which signs with the new CA since
-// step 2.
-func (r *renderer) kubeletInstall(n KubeletNode, signer string) {
-	need, cond := kubeletReissue(n)
-	if !need {
-		r.skip("9.2", n.Name, ComponentKubelet, "the kubelet on "+n.Name+" rotates its client certificate (rotateCertificates: true): "+
-			"it requests a new one from the controller-manager, which signs with the new CA since step 2")
-		return
-	}
-	if signer == "" {
-		return
-	}
-	stage := r.kubeletStage()
-	crt := stage + "/kubelet-client-" + n.Name + ".crt"
-	key := stage + "/kubelet-client-" + n.Name + ".key"
-	dstCrt := path.Join(KubeletPKIDir, "kubelet-client-carotate.crt")
-	dstKey := path.Join(KubeletPKIDir, "kubelet-client-carotate.key")
-	from := signer + ":" + crt
-	cmd := fmt.Sprintf("scp %s %s && scp %s %s && chmod 0600 %s", shq(signer+":"+crt), shq(dstCrt), shq(signer+":"+key), shq(dstKey), shq(dstKey))
-	if n.Name == signer {
-		from = crt
-		cmd = fmt.Sprintf("install -m 0644 %s %s && install -m 0600 %s %s", shq(crt), shq(dstCrt), shq(key), shq(dstKey))
-	}
-	r.add(Step{Step: "9.2", Node: n.Name, Action: ActionCopyFile, Description: "Install the new client certificate and key on " + n.Name,
-		From: from, File: dstCrt, Key: dstKey, Condition: cond, Defaults: []string{"file"}, Command: cmd})
-	r.add(Step{Step: "9.2", Node: n.Name, Component: ComponentKubelet, Action: ActionSetKubeconfigClient,
-		Description: "kubelet.conf: use the new client certificate", Kubeconfig: KubeadmKubeletConf, File: dstCrt, Key: dstKey,
-		Condition: cond, Defaults: []string{"kubeconfig", "file"},
-		Command: "kubectl config set-credentials \"$(kubectl config view --kubeconfig " + shq(KubeadmKubeletConf) + " -o jsonpath='{.users[0].name}')\" --kubeconfig " +
-			shq(KubeadmKubeletConf) + " --client-certificate " + shq(dstCrt) + " --client-key " + shq(dstKey) + " --embed-certs"})
 }
 
 // serving certificates the API server presents or uses as a client, and
@@ -1263,7 +1200,8 @@ func (r *renderer) step123() {
 }
 
 // FilterSteps keeps the steps of one upstream step, one phase and/or one
-// node ("" keeps all). Node filtering keeps the in-cluster steps.
+// node ("" keeps all). Node filtering keeps the in-cluster steps, but for
+// the workstation steps of other nodes (ForNode).
 func FilterSteps(steps []Step, step, phase, node string) []Step {
 	var out []Step
 	for _, s := range steps {
@@ -1273,7 +1211,7 @@ func FilterSteps(steps []Step, step, phase, node string) []Step {
 		if phase != "" && s.Phase != phase {
 			continue
 		}
-		if node != "" && s.Node != node && s.Node != "" {
+		if node != "" && s.Node != node && (s.Node != "" || (s.ForNode != "" && s.ForNode != node)) {
 			continue
 		}
 		out = append(out, s)

@@ -167,7 +167,8 @@ func firstDiff(want, got string) string {
 // no unfilled values.
 func TestRenderInvariants(t *testing.T) {
 	actions := map[string]bool{ActionBackup: true, ActionWriteFile: true, ActionCopyFile: true, ActionIssueCert: true, ActionSetFlag: true,
-		ActionSetKubeconfigCA: true, ActionReissueKubeconfig: true, ActionSetKubeconfigClient: true, ActionSetKubeletConfig: true,
+		ActionSetKubeconfigCA: true, ActionReissueKubeconfig: true, ActionSetKubeletConfig: true,
+		ActionRequestCert: true, ActionApproveCSR: true, ActionInstallCert: true,
 		ActionRemoveFile: true, ActionRestart: true, ActionInCluster: true, ActionSkip: true}
 	for name, d := range goldenCases() {
 		t.Run(name, func(t *testing.T) {
@@ -227,10 +228,12 @@ func TestRenderInvariants(t *testing.T) {
 					backedUp[s.Node] = append(backedUp[s.Node], s.File)
 				case ActionSetFlag:
 					edits = []string{s.Manifest}
-				case ActionSetKubeconfigCA, ActionReissueKubeconfig, ActionSetKubeconfigClient:
+				case ActionSetKubeconfigCA, ActionReissueKubeconfig:
 					if s.Node != "" {
 						edits = []string{s.Kubeconfig}
 					}
+				case ActionInstallCert:
+					edits = []string{s.Kubeconfig, s.File}
 				case ActionSetKubeletConfig:
 					edits = []string{s.Config}
 				case ActionCopyFile:
@@ -314,33 +317,6 @@ func TestSharedFileCaveat(t *testing.T) {
 		if strings.Contains(s.Note, "caveat") {
 			t.Errorf("separate files: step 2 prints the caveat: %s", s.Note)
 		}
-	}
-}
-
-func TestKubeletRotation(t *testing.T) {
-	steps := FilterSteps(Render(goldenCases()["kubeadm"]), "9.2", "", "")
-	issued := map[string]string{} // kubelet node -> condition
-	skipped := map[string]bool{}
-	for _, s := range steps {
-		if s.Action == ActionIssueCert {
-			node := strings.TrimPrefix(s.Subject, "/O=system:nodes/CN=system:node:")
-			issued[node] = s.Condition
-			if s.Node != "cp-1" {
-				t.Errorf("kubelet certificate for %s issued on %s, want on the control-plane node holding the new CA key", node, s.Node)
-			}
-		}
-		if s.Action == ActionSkip && s.Component == ComponentKubelet {
-			skipped[s.Node] = true
-		}
-	}
-	if _, ok := issued["worker-a"]; ok || !skipped["worker-a"] {
-		t.Errorf("worker-a rotates its certificate: want no re-issue and a skip, got issued=%v skipped=%v", issued, skipped)
-	}
-	if c, ok := issued["worker-b"]; !ok || c != "" {
-		t.Errorf("worker-b does not rotate: want an unconditional re-issue, got %q, %v", c, ok)
-	}
-	if c, ok := issued["cp-1"]; !ok || !strings.Contains(c, "not readable") {
-		t.Errorf("cp-1's rotation is unknown: want a conditional re-issue, got %q, %v", c, ok)
 	}
 }
 

@@ -51,6 +51,16 @@ kube-controller-manager's --root-ca-file shares its file with
 --client-ca-file or --cluster-signing-cert-file (kubeadm does this), those
 two get the separate new-CA copy, since they must never hold a bundle.
 
+Step 9.2 gives every kubelet a client certificate from the new CA, whether
+it rotates its certificate or not (a rotating kubelet renews only at 70-90%
+of the certificate's lifetime, perhaps after step 12.2, when an old-CA
+certificate gets 401): each node sends a CertificateSigningRequest made with
+its kubelet's current key and credentials, you approve it from your
+workstation once it shows to come from that node for its own name, and the
+node installs the certificate as kubelet-client-current.pem before its
+kubelet restarts. (A bootstrap token would need bootstrap-kubelet.conf,
+which kubeadm deletes after the join.)
+
 Every node step backs up what it changes under /var/backups/carotate-<id>/
 first and ends with the kubectl carotate check that confirms it. -o json
 gives the same steps as data (node, component, action, flag, file, content,
