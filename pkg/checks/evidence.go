@@ -26,6 +26,9 @@ type Evidence struct {
 	Kubeconfig  KubeconfigEvidence
 	ClusterInfo ClusterInfoEvidence
 	Nodes       NodeEvidence
+	// KubeletCerts is which CA issued each kubelet's newest client
+	// certificate (step 9.2).
+	KubeletCerts KubeletCertEvidence
 	// CloudControllers are the cloud-controller-managers that run as
 	// workloads ("Deployment kube-system/ccm").
 	CloudControllers []string

@@ -367,33 +367,61 @@ func (j *judge) judgeStep91() verdict {
 	return verdict{StateDone, e + "; their pods started after the CA last changed", ""}
 }
 
-// judgeStep92: a kubelet that does not trust the new CA stops renewing its
-// Lease once the API server serves from it.
+// judgeStep92: which CA issued each kubelet's newest client certificate
+// (CertificateSigningRequests), and, once the API server serves from the
+// new CA, that every kubelet still renews its Lease (its kubelet.conf
+// trusts the new CA). A Lease alone never shows the step done: a kubelet
+// with an old-CA client certificate renews it until step 12.2.
 func (j *judge) judgeStep92() verdict {
-	n := j.ev.Nodes
+	n, k := j.ev.Nodes, j.ev.KubeletCerts
 	next := instructionsFor("9.2")
 	switch {
 	case n.Err != nil:
 		return verdict{StateUnknown, "cannot read nodes and their Leases: " + n.Err.Error(), next}
-	case !j.servesNew:
-		return verdict{StateUnknown, "kubelet files are not visible through the API; they show once the API server serves from the new CA (step 9.3): " +
-			"a kubelet that does not trust it stops renewing its Lease. Do this step before 9.3", next}
-	case j.serveTime.IsZero():
-		return verdict{StateUnknown, "no kube-apiserver mirror pod: when the API server switched certificates is not visible", next}
+	case k.Err != nil:
+		return verdict{StateUnknown, "cannot list CertificateSigningRequests, which show the CA that issued each kubelet's client certificate: " + k.Err.Error() +
+			". On each node: " + KubeletIssuerCommand + "; one from the old CA gets 401 at step 12.2", next}
+	case len(n.Names) == 0:
+		return verdict{StateNotApplicable, "the cluster has no nodes", ""}
 	}
-	var stale []string
-	for _, name := range n.Names {
-		if renew, ok := n.Leases[name]; !ok || !renew.After(j.serveTime) {
-			stale = append(stale, name)
+	total := len(n.Names)
+	by := KubeletIssuers(k, n.Names, j.ev.Rotation.Old, j.ev.Rotation.New)
+	var bad []string
+	if old := by[IssuedByOld]; len(old) > 0 {
+		bad = append(bad, fmt.Sprintf("%d of %d nodes' newest kubelet client certificate is from the old CA (%s): it gets 401 at step 12.2", len(old), total, sample(old)))
+	}
+	if other := by[IssuedByOther]; len(other) > 0 {
+		bad = append(bad, fmt.Sprintf("%d of %d nodes' newest kubelet client certificate is from neither CA (%s)", len(other), total, sample(other)))
+	}
+	leases := ""
+	if j.servesNew && !j.serveTime.IsZero() {
+		since := j.serveTime.UTC().Format(time.RFC3339)
+		var stale []string
+		for _, name := range n.Names {
+			if renew, ok := n.Leases[name]; !ok || !renew.After(j.serveTime) {
+				stale = append(stale, name)
+			}
+		}
+		if len(stale) > 0 {
+			bad = append(bad, fmt.Sprintf("%d of %d nodes have not renewed their Lease since kube-apiserver restarted at %s (%s): their kubelet.conf may not trust the new CA",
+				len(stale), total, since, sample(stale)))
+		} else {
+			leases = "; every node renewed its Lease since kube-apiserver restarted at " + since + ", so their kubelet.conf trusts the new CA"
 		}
 	}
-	since := j.serveTime.UTC().Format(time.RFC3339)
-	if len(stale) > 0 {
-		return verdict{StateNotDone, fmt.Sprintf("%d of %d nodes have not renewed their Lease since kube-apiserver restarted at %s (%s): their kubelet.conf may not trust the new CA",
-			len(stale), len(n.Names), since, sample(stale)), next}
+	if len(bad) > 0 {
+		return verdict{StateNotDone, strings.Join(bad, "; "), next}
 	}
-	return verdict{StateDone, fmt.Sprintf("all %d nodes renewed their Lease since kube-apiserver restarted at %s, so their kubelet.conf trusts the new CA; clientCAFile is not visible through the API",
-		len(n.Names), since), ""}
+	renewed := by[IssuedByNew]
+	if unknown := by[""]; len(unknown) > 0 {
+		e := kubeletUnknownWords(unknown, total)
+		if len(renewed) > 0 {
+			e = fmt.Sprintf("%d of %d nodes have a kubelet client certificate from the new CA (%s); ", len(renewed), total, sample(renewed)) + e
+		}
+		return verdict{StateUnknown, e + leases, next}
+	}
+	return verdict{StateDone, fmt.Sprintf("all %d nodes' newest kubelet client certificate is issued by the new CA (%s)%s; clientCAFile is not visible through the API",
+		total, sample(renewed), leases), ""}
 }
 
 // judgeStep93: the serving chain against the new CA.

@@ -291,17 +291,60 @@ func TestJudgeStep92(t *testing.T) {
 	f := newJudgeFixture(t)
 	next := "kubectl carotate instructions --step 9.2"
 	servesNew := func(ev *Evidence) { ev.Serving.Chain = f.servesNew }
+	// The kubelets' client certificates as CertificateSigningRequests
+	// return them: from the new CA (step 9.2 done on the node), the old
+	// (a rotation before the controller-manager's signing switch) or
+	// another CA.
+	issued := func(ca *testCert, node, csr string) KubeletCert {
+		c := makeCert(t, certSpec{cn: "system:node:" + node, leaf: true, parent: ca,
+			notBefore: time.Now().Add(-time.Hour), notAfter: time.Now().Add(24 * time.Hour)})
+		return KubeletCert{CSR: csr, Created: judgeServing, Cert: c.cert}
+	}
+	certs := func(byNode map[string]KubeletCert) func(*Evidence) {
+		return func(ev *Evidence) { ev.KubeletCerts.Newest = byNode }
+	}
+	bothNew := certs(map[string]KubeletCert{"n1": issued(&f.new, "n1", "carotate-r1-n1"), "n2": issued(&f.new, "n2", "carotate-r1-n2")})
+	then := func(changes ...func(*Evidence)) func(*Evidence) {
+		return func(ev *Evidence) {
+			for _, c := range changes {
+				c(ev)
+			}
+		}
+	}
+	const unknownBoth = "2 of 2 nodes have no issued request of signer kubernetes.io/kube-apiserver-client-kubelet left (n1, n2; kube-controller-manager deletes them an hour after they are issued): " +
+		"which CA issued their kubelet's client certificate is not visible through the API. On each: openssl x509 -issuer -noout -in /var/lib/kubelet/pki/kubelet-client-current.pem. " +
+		"A kubelet that still presents an old-CA certificate gets 401 at step 12.2 and its node goes NotReady"
+	const leasesRenewed = "; every node renewed its Lease since kube-apiserver restarted at 2026-01-01T11:00:00Z, so their kubelet.conf trusts the new CA"
 	testStep(t, f, "9.2", []judgeCase{
-		{"before 9.3", nil, StateUnknown, "kubelet files are not visible through the API; they show once the API server serves from the new CA (step 9.3): " +
-			"a kubelet that does not trust it stops renewing its Lease. Do this step before 9.3", next},
-		{"every Lease renewed since", servesNew, StateDone, "all 2 nodes renewed their Lease since kube-apiserver restarted at 2026-01-01T11:00:00Z, " +
-			"so their kubelet.conf trusts the new CA; clientCAFile is not visible through the API", ""},
-		{"a Lease stale", func(ev *Evidence) { servesNew(ev); ev.Nodes.Leases["n2"] = judgeServing.Add(-time.Minute) },
+		{"no request left", nil, StateUnknown, unknownBoth, next},
+		// The defect this judge fixes: Leases renewed through the API
+		// server on the new CA show kubelet.conf's trust, not which CA
+		// issued the certificate the kubelet presents.
+		{"Leases renewed, no request left", servesNew, StateUnknown, unknownBoth + leasesRenewed, next},
+		{"every node renewed from the new CA", bothNew, StateDone,
+			"all 2 nodes' newest kubelet client certificate is issued by the new CA (n1 (CSR carotate-r1-n1), n2 (CSR carotate-r1-n2)); clientCAFile is not visible through the API", ""},
+		{"renewed, and Leases since the serving switch", then(bothNew, servesNew), StateDone,
+			"all 2 nodes' newest kubelet client certificate is issued by the new CA (n1 (CSR carotate-r1-n1), n2 (CSR carotate-r1-n2))" + leasesRenewed +
+				"; clientCAFile is not visible through the API", ""},
+		{"renewed, a Lease stale since the serving switch", then(bothNew, servesNew, func(ev *Evidence) { ev.Nodes.Leases["n2"] = judgeServing.Add(-time.Minute) }),
 			StateNotDone, "1 of 2 nodes have not renewed their Lease since kube-apiserver restarted at 2026-01-01T11:00:00Z (n2): " +
 				"their kubelet.conf may not trust the new CA", next},
-		{"no kube-apiserver mirror pod", func(ev *Evidence) { servesNew(ev); ev.ControlPlane = nil },
-			StateUnknown, "no kube-apiserver mirror pod: when the API server switched certificates is not visible", next},
+		{"a kubelet rotated before the signing switch", certs(map[string]KubeletCert{"n1": issued(&f.new, "n1", "carotate-r1-n1"), "n2": issued(&f.old, "n2", "csr-x7k2p")}),
+			StateNotDone, "1 of 2 nodes' newest kubelet client certificate is from the old CA (n2 (CSR csr-x7k2p)): it gets 401 at step 12.2", next},
+		{"from neither CA", certs(map[string]KubeletCert{"n1": issued(&f.other, "n1", "csr-a"), "n2": issued(&f.new, "n2", "carotate-r1-n2")}),
+			StateNotDone, "1 of 2 nodes' newest kubelet client certificate is from neither CA (n1 (CSR csr-a))", next},
+		{"old wins over unknown", certs(map[string]KubeletCert{"n1": issued(&f.old, "n1", "csr-b")}),
+			StateNotDone, "1 of 2 nodes' newest kubelet client certificate is from the old CA (n1 (CSR csr-b)): it gets 401 at step 12.2", next},
+		{"one renewed, one not visible", certs(map[string]KubeletCert{"n1": issued(&f.new, "n1", "carotate-r1-n1")}), StateUnknown,
+			"1 of 2 nodes have a kubelet client certificate from the new CA (n1 (CSR carotate-r1-n1)); 1 of 2 nodes have no issued request of signer " +
+				"kubernetes.io/kube-apiserver-client-kubelet left (n2; kube-controller-manager deletes them an hour after they are issued): " +
+				"which CA issued their kubelet's client certificate is not visible through the API. On each: openssl x509 -issuer -noout -in /var/lib/kubelet/pki/kubelet-client-current.pem. " +
+				"A kubelet that still presents an old-CA certificate gets 401 at step 12.2 and its node goes NotReady", next},
+		{"requests not listable", func(ev *Evidence) { ev.KubeletCerts.Err = errBoom }, StateUnknown,
+			"cannot list CertificateSigningRequests, which show the CA that issued each kubelet's client certificate: boom. " +
+				"On each node: openssl x509 -issuer -noout -in /var/lib/kubelet/pki/kubelet-client-current.pem; one from the old CA gets 401 at step 12.2", next},
 		{"nodes not readable", func(ev *Evidence) { ev.Nodes.Err = errBoom }, StateUnknown, "cannot read nodes and their Leases: boom", next},
+		{"no nodes", func(ev *Evidence) { ev.Nodes = NodeEvidence{} }, StateNotApplicable, "the cluster has no nodes", ""},
 	})
 }
 

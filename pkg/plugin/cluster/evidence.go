@@ -34,8 +34,9 @@ func Judge(ctx context.Context, client kubernetes.Interface, cfg *rest.Config, r
 // controller-manager publishes in every kube-root-ca.crt (and legacy token
 // Secrets), which pods started before their CA source last changed, the
 // client CAs the API server publishes, its serving chain, the kubeconfig
-// of cfg, cluster-info, the nodes' Lease renewals, and the servers behind
-// aggregated APIs and webhooks. It only reads. A failed read is kept in
+// of cfg, cluster-info, the nodes' Lease renewals and which CA issued each
+// kubelet's newest client certificate, and the servers behind aggregated
+// APIs and webhooks. It only reads. A failed read is kept in
 // its part of the evidence rather than failing the whole.
 func ReadEvidence(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface, cfg *rest.Config, rot checks.RotationFacts, now time.Time) checks.Evidence {
 	inv := ReadInventory(ctx, client, dyn)
@@ -68,6 +69,7 @@ func ReadEvidence(ctx context.Context, client kubernetes.Interface, dyn dynamic.
 	for _, n := range inv.Nodes {
 		ev.Nodes.Names = append(ev.Nodes.Names, n.Name)
 	}
+	ev.KubeletCerts = KubeletClientCerts(ctx, client)
 	return ev
 }
 
@@ -223,15 +225,10 @@ func kubeconfigEvidence(cfg *rest.Config, oldCAs, newCAs []*x509.Certificate) ch
 		return kc
 	}
 	certs, err := checks.ParseCertificates("kubeconfig client certificate", cert)
-	switch {
-	case err != nil || len(certs) == 0:
+	if err != nil || len(certs) == 0 {
 		kc.ClientIssuer = checks.IssuedByOther
-	case checks.SignedBy(certs[0], newCAs):
-		kc.ClientIssuer = checks.IssuedByNew
-	case checks.SignedBy(certs[0], oldCAs):
-		kc.ClientIssuer = checks.IssuedByOld
-	default:
-		kc.ClientIssuer = checks.IssuedByOther
+		return kc
 	}
+	kc.ClientIssuer = checks.IssuerOf(certs[0], oldCAs, newCAs)
 	return kc
 }

@@ -56,7 +56,7 @@ var titles = map[string]string{
 	sectionClients:  "Client configuration: kubeconfig, kube-public/cluster-info (steps 7, 10)",
 	sectionWebhooks: "Webhooks, aggregated APIs, CRD conversion, extension-apiserver-authentication (steps 5, 9.1)",
 	sectionLogs:     "TLS errors in logs (step 11)",
-	sectionNodes:    "Nodes: kubelet client-certificate rotation (step 9.2)",
+	sectionNodes:    "Nodes: the CA of each kubelet's client certificate, and its rotation (step 9.2)",
 }
 
 const (
@@ -148,8 +148,13 @@ Checks (--only picks a subset; all by default):
   logs      the last --since of logs of control-plane mirror pods, kube-proxy,
             CoreDNS and --logs-for workloads, read through the API: lines with
             known TLS failures, one sample each
-  nodes     kubelet client-certificate rotation per node (nodes/proxy configz);
-            skipped with a note where not readable
+  nodes     which CA issued each kubelet's newest client certificate (the
+            CertificateSigningRequests of signer
+            kubernetes.io/kube-apiserver-client-kubelet; deleted an hour after
+            they are issued, so a node without one is "unknown", with the
+            command that shows it on the node); an old-CA one gets 401 at step
+            12.2. And whether each kubelet rotates its certificate (nodes/proxy
+            configz; skipped with a note where not readable)
 
 -n narrows pods, sa and logs to one namespace. Severities: error blocks the
 next step; warning needs doing before the rotation ends; info is for the
