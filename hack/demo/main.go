@@ -46,7 +46,7 @@ func run() error {
 
 	began := time.Now()
 	n.Step("Start a local control plane on CA \"old\"", "a real kube-apiserver v1.37.2, etcd, controller-manager, scheduler and KWOK nodes on 127.0.0.1, with kubeadm-like mirror pods")
-	c, err := localcluster.Start(ctx, localcluster.Options{Dir: dir, BinDir: bin, MirrorPods: true})
+	c, err := localcluster.Start(ctx, localcluster.Options{Dir: dir, BinDir: bin, MirrorPods: true, NodeKubelets: true})
 	if err != nil {
 		return fmt.Errorf("the local control plane did not start: %w", err)
 	}

@@ -403,7 +403,7 @@ func (j *judge) judgeStep92() verdict {
 			}
 		}
 		if len(stale) > 0 {
-			bad = append(bad, fmt.Sprintf("%d of %d nodes have not renewed their Lease since kube-apiserver restarted at %s (%s): their kubelet.conf may not trust the new CA",
+			bad = append(bad, fmt.Sprintf("%d of %d nodes have not renewed their Lease since kube-apiserver restarted at %s (%s): their kubelet does not get through (kubelet.conf does not trust the new CA, or, since step 12.2, its client certificate is from the old CA)",
 				len(stale), total, since, sample(stale)))
 		} else {
 			leases = "; every node renewed its Lease since kube-apiserver restarted at " + since + ", so their kubelet.conf trusts the new CA"

@@ -328,7 +328,7 @@ func TestJudgeStep92(t *testing.T) {
 				"; clientCAFile is not visible through the API", ""},
 		{"renewed, a Lease stale since the serving switch", then(bothNew, servesNew, func(ev *Evidence) { ev.Nodes.Leases["n2"] = judgeServing.Add(-time.Minute) }),
 			StateNotDone, "1 of 2 nodes have not renewed their Lease since kube-apiserver restarted at 2026-01-01T11:00:00Z (n2): " +
-				"their kubelet.conf may not trust the new CA", next},
+				"their kubelet does not get through (kubelet.conf does not trust the new CA, or, since step 12.2, its client certificate is from the old CA)", next},
 		{"a kubelet rotated before the signing switch", certs(map[string]KubeletCert{"n1": issued(&f.new, "n1", "carotate-r1-n1"), "n2": issued(&f.old, "n2", "csr-x7k2p")}),
 			StateNotDone, "1 of 2 nodes' newest kubelet client certificate is from the old CA (n2 (CSR csr-x7k2p)): it gets 401 at step 12.2", next},
 		{"from neither CA", certs(map[string]KubeletCert{"n1": issued(&f.other, "n1", "csr-a"), "n2": issued(&f.new, "n2", "carotate-r1-n2")}),

@@ -273,7 +273,12 @@ func (d *Drill) disrupt(ctx context.Context, k Kill, args []string) (Result, err
 // plugin's five-minute --timeout. Chaos here tests the plugin, not them:
 // they are restarted after every kill, and started again whenever one has
 // exited on its own while a disrupted command runs.
-var tended = []string{localcluster.ControllerManager, localcluster.Scheduler, localcluster.KWOK}
+var tended = []string{localcluster.ControllerManager, localcluster.Scheduler}
+
+// tendedComponents are tended and the nodes' kubelets (KWOK).
+func (d *Drill) tendedComponents() []string {
+	return append(append([]string{}, tended...), d.Cluster.KubeletComponents()...)
+}
 
 // restartAfterKill starts the API server again, then restarts the tended
 // components that the caller has not stopped on purpose (no pid).
@@ -284,7 +289,7 @@ func (d *Drill) restartAfterKill(ctx context.Context) error {
 	if err := d.Cluster.StartComponent(ctx, localcluster.APIServer); err != nil {
 		return fmt.Errorf("chaos: starting kube-apiserver again: %w", err)
 	}
-	for _, name := range tended {
+	for _, name := range d.tendedComponents() {
 		comp := d.Cluster.Component(name)
 		if comp.Pid() == 0 {
 			continue
@@ -308,7 +313,7 @@ func (d *Drill) tend(ctx context.Context) error {
 	if d.chaos.apiDown {
 		return nil
 	}
-	for _, name := range tended {
+	for _, name := range d.tendedComponents() {
 		comp := d.Cluster.Component(name)
 		if comp.Pid() == 0 || comp.Running() {
 			continue

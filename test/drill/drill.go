@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -39,6 +38,23 @@ type Outcome struct {
 	OldAdmin *localcluster.CertKey
 	// Passes is what each restart pass wrote, seen from outside.
 	Passes []PassWrites
+	// Renewed are the nodes whose kubelet client certificate step 9.2
+	// renewed (the printed request, approval and install); LeftOut the one
+	// node left out of that renewal, a negative control: after step 12.2
+	// its client certificate must get 401. Kubeconfigs are where the host
+	// finds each node's kubelet.conf.
+	Renewed     []string
+	LeftOut     string
+	Kubeconfigs map[string]string
+	// Step92 is what status said of step 9.2 after the renewal, before the
+	// API server served from the new CA (the left-out node not visible),
+	// and Step92LeftOut after step 12.2 (its Lease stopped).
+	Step92, Step92LeftOut StatusStep
+}
+
+// StatusStep is one step as status -o json shows it.
+type StatusStep struct {
+	State, Evidence string
 }
 
 // PassWrites is what one restart pass (its commands, their re-runs)
@@ -128,6 +144,10 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 		defer d.stopChaos()
 	}
 
+	if err := d.leaveOut(ctx, client); err != nil {
+		return out, err
+	}
+
 	d.step("Workloads that trust the old CA", "every pod that uses in-cluster config loaded kube-root-ca.crt at start (step 4's audience)")
 	if out.Workloads, err = CreateWorkloads(ctx, client, c.PKI.CA.CertPEM); err != nil {
 		return out, err
@@ -204,11 +224,16 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 		return out, err
 	}
 	d.logf("  [workstation] admin kubeconfig: the bundle as certificate-authority-data, a client certificate from the new CA")
-	// Step 9.2 for the KWOK "kubelets": a kubeconfig that trusts the bundle.
-	if err := d.kwokTrust(ctx, bundle); err != nil {
+
+	d.step("Step 9.2 on every node", "each kubelet trusts old+new and gets a client certificate from the new CA through a CSR it makes with its own key; "+
+		out.LeftOut+" is left out of the renewal, a negative control for step 12.2")
+	if _, err := op.ApplyNodes(ctx, "9.2", out.LeftOut); err != nil {
 		return out, err
 	}
-	d.logf("  [nodes] KWOK (the kubelets here) restarted with a kubeconfig trusting the bundle (step 9.2)")
+	if out.Step92, err = d.stepState(ctx, "9.2"); err != nil {
+		return out, err
+	}
+	d.logf("  status step 9.2: %s: %s", out.Step92.State, out.Step92.Evidence)
 
 	d.step("Step 9.3: serving certificates from the new CA", "the API server's certificate is re-issued from the new CA and it restarts; clients trust old+new by now")
 	if _, err := op.Apply(ctx, "9.3"); err != nil {
@@ -257,10 +282,23 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 		return out, err
 	}
 	d.logf("  [workstation] admin kubeconfig: the new CA alone")
-	if err := d.kwokTrust(ctx, out.NewCA.CertPEM); err != nil {
+	if _, err := op.ApplyNodes(ctx, "12.3"); err != nil {
 		return out, err
 	}
-	d.logf("  [nodes] KWOK restarted with a kubeconfig trusting the new CA alone")
+	d.logf("  the API server accepts the new CA's client certificates alone: %s, left out of step 9.2's renewal, presents the old CA's and gets 401", out.LeftOut)
+	// Every renewed kubelet renews its Lease since the API server's restart
+	// at 12.2; the left-out one cannot.
+	stale := fmt.Sprintf("1 of %d nodes have not renewed their Lease since kube-apiserver restarted", len(out.Renewed)+1)
+	if out.Step92LeftOut, err = d.waitStepState(ctx, "9.2", func(s StatusStep) bool {
+		return s.State == "not done" && strings.Contains(s.Evidence, stale) && strings.Contains(s.Evidence, "("+out.LeftOut+")")
+	}); err != nil {
+		return out, err
+	}
+	d.logf("  status step 9.2: %s: %s", out.Step92LeftOut.State, out.Step92LeftOut.Evidence)
+	d.logf("  %s cannot authenticate any more; upstream's alternative to renewing a kubelet is replacing its node", out.LeftOut)
+	if err := d.replaceLeftOut(ctx, client); err != nil {
+		return out, err
+	}
 
 	d.step("cluster-info: the new CA alone", "joining nodes must not trust the old CA once it is distrusted (step 10 with the new CA)")
 	if _, err := d.mutate(ctx, "cluster-info new", "update-cluster-info", "--ca", out.NewFile); err != nil {
@@ -279,15 +317,16 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 	if err := d.verify(ctx, out.NewFile, "new", true); err != nil {
 		return out, err
 	}
-	// The old CA leaves every caBundle too (step 12.2), whether or not
-	// verify asked for it.
+	// The old CA left every caBundle (step 12.2) because verify asked for
+	// it: the drill only carries out what verify prints.
 	if err := d.webhookNewOnly(ctx, client); err != nil {
 		return out, err
 	}
 
 	d.step("status and finish", "the record closes once every step is done")
-	// Step 9.2's evidence is each node renewing its Lease after the last API
-	// server restart; KWOK renews on its own heartbeat period.
+	// Step 9.2's evidence: every node's newest kubelet client certificate
+	// from the new CA, and its Lease renewed since the last API server
+	// restart (KWOK renews on its own period).
 	d.logf("  waiting for every node to renew its Lease with the API server on the new CA (status step 9.2)")
 	if err := d.waitStatus(ctx, map[string]string{"9.2": "done"}); err != nil {
 		return out, err
@@ -410,39 +449,7 @@ func (d *Drill) verify(ctx context.Context, caFile, expect string, withOld bool)
 }
 
 // shell runs a printed kubectl command line as the admin.
-func (d *Drill) shell(ctx context.Context, line string) error {
-	cmd := exec.CommandContext(ctx, "bash", "-c", line)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+d.Cluster.Kubeconfig,
-		"PATH="+d.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"), "HOME="+d.Dir)
-	out, err := cmd.CombinedOutput()
-	if d.Narrator != nil {
-		code := 0
-		if err != nil {
-			code = 1
-		}
-		d.Narrator.Command(strings.TrimPrefix(line, "kubectl "), Result{Stdout: string(out), Code: code})
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", line, err, out)
-	}
-	return nil
-}
-
-// kwokTrust restarts KWOK (the kubelets here) with a kubeconfig that trusts
-// ca and authenticates with a client certificate from the new CA.
-func (d *Drill) kwokTrust(ctx context.Context, ca []byte) error {
-	cert, err := d.out.NewCA.Issue(localcluster.CertSpec{CommonName: "kwok", Organizations: []string{"system:masters"}, Client: true})
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(d.Dir, fmt.Sprintf("kwok-%d.conf", time.Now().UnixNano()))
-	if err := localcluster.WriteKubeconfig(path, d.Cluster.Server, ca, cert); err != nil {
-		return err
-	}
-	// With node leases, as real kubelets keep them: status judges step 9.2
-	// by each node renewing its Lease after the API server's restart.
-	return d.Cluster.Restart(ctx, localcluster.KWOK, map[string]string{"kubeconfig": path, "node-lease-duration-seconds": "20"})
-}
+func (d *Drill) shell(ctx context.Context, line string) error { return d.op.shell(ctx, line) }
 
 // StatusDoc is status -o json as far as the drill reads it.
 type StatusDoc struct {
@@ -575,17 +582,17 @@ func republishExtensionAuth(ctx context.Context, client kubernetes.Interface, wa
 	return nil
 }
 
-// webhookNewOnly sets the drill's webhook caBundle to the new CA alone
-// when it still holds more, the way verify prints it (kubectl patch).
+// webhookNewOnly checks that the drill's webhook caBundle holds the new CA
+// alone: it held the old CA, and verify must have asked for the fix (its
+// actions are carried out in verify), or verify missed it.
 func (d *Drill) webhookNewOnly(ctx context.Context, client kubernetes.Interface) error {
 	name := d.out.Workloads.Webhook
 	vwc, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
-	if string(vwc.Webhooks[0].ClientConfig.CABundle) == string(d.out.NewCA.CertPEM) {
-		return nil
+	if got := string(vwc.Webhooks[0].ClientConfig.CABundle); got != string(d.out.NewCA.CertPEM) {
+		return fmt.Errorf("verify --expect new passed, but ValidatingWebhookConfiguration %s's caBundle is not the new CA alone (%d bytes): verify did not ask for the fix", name, len(got))
 	}
-	d.logf("  verify --expect new did not ask for it, but the webhook's caBundle still holds the old CA: the operator removes it")
-	return d.shell(ctx, fmt.Sprintf(`kubectl patch validatingwebhookconfiguration %s --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig/caBundle\",\"value\":\"$(base64 -w0 %s)\"}]"`, name, d.out.NewFile))
+	return nil
 }

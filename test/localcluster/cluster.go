@@ -65,6 +65,14 @@ type Options struct {
 	// workers with their own kubelet files. Needs root. Controllers, when
 	// set, goes into kubeadm's configuration; MirrorPods is implied.
 	Kubeadm bool
+	// NodeKubelets gives every node its own kubelet (a KWOK process
+	// managing that node, component KubeletComponent(node)) that
+	// authenticates as the node with kubeadm's kubelet files under
+	// Dir/nodes/<node>, as the kubeadm node's workers have (see
+	// kubelets.go), instead of one KWOK for all nodes with a kubeconfig of
+	// its own. The drill needs it: step 9.2 renews each node's client
+	// certificate.
+	NodeKubelets bool
 	// Logf narrates progress; nil is quiet.
 	Logf func(format string, args ...any)
 }
@@ -155,6 +163,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	for _, name := range startOrder {
+		if name == KWOK && opts.NodeKubelets {
+			delete(c.Components, KWOK)
+			if err := c.startNodeKubelets(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		opts.Logf("starting %s", name)
 		if err := c.Components[name].start(opts.PidDir, opts.Detached); err != nil {
 			return nil, err
@@ -424,9 +439,17 @@ func grace(name string) time.Duration {
 // everything in the kubeadm node) first, then startOrder reversed.
 var stopOrder = append([]string{Machine}, KWOK, Scheduler, ControllerManager, APIServer, Etcd)
 
-// Stop stops every component in reverse start order.
+// Stop stops every component in reverse start order, the nodes' kubelets
+// first.
 func (c *Cluster) Stop() error {
 	var errs []error
+	for _, name := range c.KubeletComponents() {
+		if name != KWOK {
+			if err := c.Components[name].stop(grace(name)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	for _, name := range stopOrder {
 		if comp := c.Components[name]; comp != nil {
 			if err := comp.stop(grace(comp.Name)); err != nil {
@@ -442,7 +465,13 @@ func (c *Cluster) Stop() error {
 // each static pod's current container).
 func (c *Cluster) LogTails(n int) string {
 	var b strings.Builder
-	for _, name := range startOrder {
+	names := append([]string{}, startOrder...)
+	for _, name := range c.KubeletComponents() {
+		if name != KWOK {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
 		if comp := c.Components[name]; comp != nil {
 			fmt.Fprintf(&b, "----- %s (%s) -----\n%s\n", name, comp.LogPath, comp.Tail(n))
 		}
@@ -514,9 +543,9 @@ func (c *Cluster) waitReady(ctx context.Context, name string) error {
 		check = func(ctx context.Context) error {
 			return get(ctx, "https://127.0.0.1:"+comp.Get("secure-port")+"/healthz")
 		}
-	case KWOK:
-		check = func(ctx context.Context) error {
-			return get(ctx, "https://127.0.0.1:"+strings.TrimPrefix(comp.Get("server-address"), "127.0.0.1:")+"/healthz")
+	default:
+		if comp != nil && (name == KWOK || strings.HasPrefix(name, KWOK+"-")) {
+			check = func(ctx context.Context) error { return get(ctx, kubeletEndpoint(comp)) }
 		}
 	}
 	var last error

@@ -31,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/keyutil"
 )
 
@@ -310,7 +309,13 @@ func (c *Cluster) startWorkers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kubeadm's kubelet-config: %w", err)
 	}
-	if err := c.grantKWOK(ctx, client); err != nil {
+	var workers []string
+	for _, n := range c.nodes {
+		if n.Role == roleWorker {
+			workers = append(workers, n.Name)
+		}
+	}
+	if err := grantKWOK(ctx, client, workers); err != nil {
 		return err
 	}
 	for _, n := range c.nodes {
@@ -327,18 +332,16 @@ func (c *Cluster) startWorkers(ctx context.Context) error {
 	return nil
 }
 
-// grantKWOK gives the workers' node users what KWOK does beyond a
+// grantKWOK gives the node users of nodes what KWOK does beyond a
 // kubelet, which the Node authorizer refuses a node: listing all nodes
 // once before it starts, and a list and watch of the node leases (a
 // kubelet only gets and updates its own). Nothing else: pods, the node's
 // status and its lease go through the Node authorizer and NodeRestriction
 // as a kubelet's would.
-func (c *Cluster) grantKWOK(ctx context.Context, client kubernetes.Interface) error {
+func grantKWOK(ctx context.Context, client kubernetes.Interface, nodes []string) error {
 	var subjects []rbacv1.Subject
-	for _, n := range c.nodes {
-		if n.Role == roleWorker {
-			subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "system:node:" + n.Name})
-		}
+	for _, n := range nodes {
+		subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "system:node:" + n})
 	}
 	const name = "carotate-harness:kwok"
 	if _, err := client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
@@ -368,54 +371,12 @@ func (c *Cluster) grantKWOK(ctx context.Context, client kubernetes.Interface) er
 	return err
 }
 
-// writeWorkerFiles lays out a worker as join leaves it: the cluster CA in
-// /etc/kubernetes/pki/ca.crt, kubeadm's kubelet-config as
-// /var/lib/kubelet/config.yaml, a client certificate from the cluster CA
-// in /var/lib/kubelet/pki/kubelet-client-current.pem (as the CSR of TLS
-// bootstrap would return), a self-signed serving certificate, and
-// kubelet.conf naming them, written last: the node's kubelet starts when it
-// appears.
+// writeWorkerFiles lays out a worker as join leaves it (writeKubeletFiles),
+// its kubelet.conf naming the node's own paths: its kubelet runs in the
+// node's mount namespace.
 func (c *Cluster) writeWorkerFiles(n machineNode, kubeletConfig []byte) error {
-	p := func(path string) string { return nodeHostPath(n.Root, path) }
-	for _, d := range []string{"/etc/kubernetes/pki", kubeletPKIDir} {
-		if err := os.MkdirAll(p(d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(p("/etc/kubernetes/pki/ca.crt"), c.PKI.CA.CertPEM, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(p(kubeletConfigFile), kubeletConfig, 0o644); err != nil {
-		return err
-	}
-	client, err := c.PKI.CA.Issue(CertSpec{CommonName: "system:node:" + n.Name, Organizations: []string{"system:nodes"}, Client: true})
-	if err != nil {
-		return err
-	}
-	pemName := "kubelet-client-" + time.Now().UTC().Format("2006-01-02-15-04-05") + ".pem"
-	if err := os.WriteFile(p(filepath.Join(kubeletPKIDir, pemName)), append(append([]byte{}, client.CertPEM...), client.KeyPEM...), 0o600); err != nil {
-		return err
-	}
-	if err := os.Symlink(filepath.Join(kubeletPKIDir, pemName), p(filepath.Join(kubeletPKIDir, "kubelet-client-current.pem"))); err != nil {
-		return err
-	}
-	crt, key, err := selfSignedServing(n.Name, n.IP)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(p(filepath.Join(kubeletPKIDir, "kubelet.crt")), crt, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(p(filepath.Join(kubeletPKIDir, "kubelet.key")), key, 0o600); err != nil {
-		return err
-	}
-	current := filepath.Join(kubeletPKIDir, "kubelet-client-current.pem")
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["default-cluster"] = &clientcmdapi.Cluster{Server: "https://" + net.JoinHostPort(NodeAddress, "6443"), CertificateAuthorityData: c.PKI.CA.CertPEM}
-	cfg.AuthInfos["default-auth"] = &clientcmdapi.AuthInfo{ClientCertificate: current, ClientKey: current}
-	cfg.Contexts["default-context"] = &clientcmdapi.Context{Cluster: "default-cluster", AuthInfo: "default-auth", Namespace: "default"}
-	cfg.CurrentContext = "default-context"
-	return clientcmd.WriteToFile(*cfg, p(kubeletKubeconfigFile))
+	return c.writeKubeletFiles(kubeletLayout{root: n.Root, name: n.Name, ip: n.IP,
+		server: "https://" + net.JoinHostPort(NodeAddress, "6443"), config: kubeletConfig})
 }
 
 // loadKubeadmPKI reads the certificates kubeadm wrote under etcDir (the

@@ -39,3 +39,19 @@ func TestLogSince(t *testing.T) {
 		t.Errorf("nothing is newer than a minute from now: %q", got)
 	}
 }
+
+func TestHostCommand(t *testing.T) {
+	root := "/state/nodes/n1"
+	for cmd, want := range map[string]string{
+		"mkdir -p /var/backups/c-1/step-9.2 && (cd / && cp -a --parents /var/lib/kubelet/config.yaml /var/backups/c-1/step-9.2/)":                  "mkdir -p /state/nodes/n1/var/backups/c-1/step-9.2 && (cd / && cp -a --parents /state/nodes/n1/var/lib/kubelet/config.yaml /state/nodes/n1/var/backups/c-1/step-9.2/)",
+		"sed -i -E 's|^([[:space:]]*clientCAFile:).*|\\1 /etc/kubernetes/pki/ca-bundle.crt|' /var/lib/kubelet/config.yaml":                         "sed -i -E 's|^([[:space:]]*clientCAFile:).*|\\1 /state/nodes/n1/etc/kubernetes/pki/ca-bundle.crt|' /state/nodes/n1/var/lib/kubelet/config.yaml",
+		"f=/var/lib/kubelet/pki/kubelet-client-$(date).pem && ln -sfn \"$f\" /var/lib/kubelet/pki/kubelet-client-current.pem":                      "f=/state/nodes/n1/var/lib/kubelet/pki/kubelet-client-$(date).pem && ln -sfn \"$f\" /state/nodes/n1/var/lib/kubelet/pki/kubelet-client-current.pem",
+		"--kubeconfig '/etc/kubernetes/kubelet.conf' /etc/kubernetes /run":                                                                         "--kubeconfig '/state/nodes/n1/etc/kubernetes/kubelet.conf' /state/nodes/n1/etc/kubernetes /state/nodes/n1/run",
+		"cat /etc/kubernetes-not-the-node/x /tmp/new-ca.key /usr/bin/openssl":                                                                      "cat /etc/kubernetes-not-the-node/x /tmp/new-ca.key /usr/bin/openssl",
+		"cat > /var/lib/carotate/r/ca-new.crt <<'EOF'\nAB+/run/x/etc/kubernetes/\n/etc/kubernetes\nEOF\nchmod 0644 /var/lib/carotate/r/ca-new.crt": "cat > /state/nodes/n1/var/lib/carotate/r/ca-new.crt <<'EOF'\nAB+/run/x/etc/kubernetes/\n/etc/kubernetes\nEOF\nchmod 0644 /state/nodes/n1/var/lib/carotate/r/ca-new.crt",
+	} {
+		if got := hostCommand(root, cmd); got != want {
+			t.Errorf("hostCommand(%q)\n got %q\nwant %q", cmd, got, want)
+		}
+	}
+}

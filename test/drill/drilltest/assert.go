@@ -169,6 +169,7 @@ func AssertEndState(t *testing.T, out *drill.Outcome) {
 	}
 
 	assertPassWrites(t, out)
+	assertKubelets(t, out)
 
 	// The special cases were reported by each first pass, not skipped silently.
 	if len(out.RestartReports) != 4 {
@@ -201,9 +202,8 @@ func AssertEndState(t *testing.T, out *drill.Outcome) {
 		t.Error("status shows no steps")
 	}
 	// status cannot see two steps by design: 11 (it reads no logs; verify
-	// did, above) and 12.3 (kubelet files are not visible through the API;
-	// KWOK's kubeconfig is the drill's). Every other step is done or not
-	// applicable.
+	// did, above) and 12.3 (kubelet files are not visible through the API).
+	// Every other step is done or not applicable.
 	blind := map[string]string{"11": "status does not read logs", "12.3": "not visible through the API"}
 	for _, s := range st.Steps {
 		if why, ok := blind[s.Step]; ok && s.State == "unknown" && strings.Contains(s.Evidence, why) {

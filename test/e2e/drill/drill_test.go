@@ -17,7 +17,9 @@ import (
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
-func TestMain(m *testing.M) { os.Exit(Main(m, localcluster.Options{MirrorPods: true})) }
+func TestMain(m *testing.M) {
+	os.Exit(Main(m, localcluster.Options{MirrorPods: true, NodeKubelets: true}))
+}
 
 func TestDrill(t *testing.T) {
 	ctx := context.Background()
