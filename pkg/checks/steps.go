@@ -114,7 +114,7 @@ var UpstreamSteps = []UpstreamStep{
 	{"7", "Kubeconfigs: the bundle as certificate-authority-data, client certificates from the new CA", "node / user", PhaseBundle},
 	{"8", "cloud-controller-manager: the bundle as --root-ca-file", "node", PhaseBundle},
 	{"9.1", "Restart aggregated API servers and webhook handlers", "in-cluster", PhaseBundle},
-	{"9.2", "Kubelets: the bundle in clientCAFile and kubelet.conf, restart node by node", "node", PhaseServe},
+	{"9.2", "Kubelets: the bundle in clientCAFile and kubelet.conf, a client certificate from the new CA, restart node by node", "node", PhaseServe},
 	{"9.3", "API servers serve certificates signed by the new CA; restart the scheduler", "node", PhaseServe},
 	{"9.4", "Roll every workload once more", "in-cluster", PhaseServe},
 	{"10", "The new CA in kube-public/cluster-info", "in-cluster", PhaseServe},
