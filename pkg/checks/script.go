@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -386,7 +387,7 @@ func (g *scriptGen) step(gr *stepGroup, i int, s Step, where string) error {
 	if s.When == "" {
 		return fmt.Errorf("it applies only %q, which a script cannot test (the step has no \"when\"); print it as text", s.Condition)
 	}
-	when, err := parse(s.When)
+	when, err := parseCondition(s.When)
 	if err != nil {
 		return fmt.Errorf("its when %q: %w", s.When, err)
 	}
@@ -631,12 +632,54 @@ func (g *scriptGen) stmt(s *syntax.Stmt) {
 	g.b.WriteString("\n")
 }
 
+// parse parses a step's shell text into statements.
 func parse(src string) ([]*syntax.Stmt, error) {
 	f, err := syntax.NewParser().Parse(strings.NewReader(src), "")
 	if err != nil {
 		return nil, err
 	}
 	return f.Stmts, nil
+}
+
+// parseCondition parses a test into statements without positions, so the
+// printer keeps it on the line of the "if" built here around it.
+func parseCondition(src string) ([]*syntax.Stmt, error) {
+	stmts, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	syntax.Walk(&syntax.File{Stmts: stmts}, func(n syntax.Node) bool {
+		if n != nil {
+			clearPositions(reflect.ValueOf(n))
+		}
+		return true
+	})
+	return stmts, nil
+}
+
+var posType = reflect.TypeOf(syntax.Pos{})
+
+// clearPositions zeroes the positions a node holds itself (its children
+// are visited on their own), also in its slices of plain structs
+// (comments, array elements).
+func clearPositions(v reflect.Value) {
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		switch {
+		case f.Type() == posType && f.CanSet():
+			f.Set(reflect.Zero(posType))
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+			for j := 0; j < f.Len(); j++ {
+				clearPositions(f.Index(j).Addr())
+			}
+		}
+	}
 }
 
 // word is s as one shell word, quoted where it needs it (as

@@ -59,8 +59,7 @@ func scriptCases() []scriptCase {
 		{name: "kubeadm-step-2-node", cluster: "kubeadm", step: "2", opts: ScriptOptions{Node: "cp-1"}},
 		{name: "separate-files-serve", cluster: "separate-files", phase: PhaseServe, opts: conductor("master-0")},
 		{name: "separate-files-finish", cluster: "separate-files", phase: PhaseFinish, opts: conductor("master-0")},
-		// A condition no script can test is refused, not guessed.
-		{name: "kubeadm-serve", cluster: "kubeadm", phase: PhaseServe, opts: conductor("cp-1"), refused: "which a script cannot test"},
+		{name: "kubeadm-serve-worker-a", cluster: "kubeadm", phase: PhaseServe, opts: ScriptOptions{Node: "worker-a"}},
 		// Without a known control-plane node there is no node to run on.
 		{name: "defaults-bundle", cluster: "defaults", phase: PhaseBundle, opts: conductor("*"), refused: "control-plane nodes are not known"},
 	}
@@ -450,6 +449,24 @@ func TestScriptKeyChecks(t *testing.T) {
 		if strings.Contains(out, "PRIVATE KEY") {
 			t.Errorf("%s printed key material", c.body)
 		}
+	}
+}
+
+// TestScriptRefusesAnUntestableCondition: a condition in words only is
+// refused, not guessed.
+func TestScriptRefusesAnUntestableCondition(t *testing.T) {
+	d := goldenCases()["kubeadm"]
+	d.Contents = scriptContents(t, false)
+	steps := []Step{{Step: "7", Phase: PhaseBundle, Node: "cp-1", Action: ActionRemoveFile, Description: "Remove /tmp/x", File: "/tmp/x",
+		Condition: "if nobody needs it", Command: "rm -f /tmp/x"}}
+	_, err := RenderScript(d, steps, ScriptOptions{Node: "cp-1"})
+	if err == nil || !strings.Contains(err.Error(), `it applies only "if nobody needs it", which a script cannot test`) {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	steps[0].When = "test -e /tmp/x"
+	script, err := RenderScript(d, steps, ScriptOptions{Node: "cp-1"})
+	if err != nil || !strings.Contains(script, "if test -e /tmp/x; then") {
+		t.Fatalf("with a when: %v\n%s", err, script)
 	}
 }
 

@@ -321,9 +321,7 @@ else carotate_already 'Re-issue the client certificate of /etc/kubernetes/schedu
 
 # Back up /etc/kubernetes/admin.conf
 # if /etc/kubernetes/admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -e /etc/kubernetes/admin.conf
-then
+if test -e /etc/kubernetes/admin.conf; then
   carotate_step 7 'on cp-1' 'Back up /etc/kubernetes/admin.conf'
   if ! carotate_backed_up /var/backups/carotate-20260101-abcdef/step-7 /etc/kubernetes/admin.conf; then
     test ! -e /etc/kubernetes/admin.conf || { mkdir -p /var/backups/carotate-20260101-abcdef/step-7 && (cd / && cp -a --parents /etc/kubernetes/admin.conf /var/backups/carotate-20260101-abcdef/step-7/); }
@@ -334,9 +332,7 @@ else carotate_say "step 7 on cp-1: skipped, it applies if /etc/kubernetes/admin.
 # Set certificate-authority-data in /etc/kubernetes/admin.conf to the bundle:
 # new CA, then old
 # if /etc/kubernetes/admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -f /etc/kubernetes/admin.conf
-then
+if test -f /etc/kubernetes/admin.conf; then
   carotate_step 7 'on cp-1' 'Set certificate-authority-data in /etc/kubernetes/admin.conf to the bundle: new CA, then old'
   if ! carotate_kubeconfig_ca /etc/kubernetes/admin.conf 491ed9404f3ebf786cc398d120bc1faaaa7f6a09301a61aefd4759b33ddd3e5c a9ae0942a2c3379ce7f6e2fcae654d6fac08c2246ec12ab389e8e19a4f0ba0f1; then
     test -f /etc/kubernetes/admin.conf && sed -i 's|certificate-authority-data: .*|certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVVnZtTU92V3IwSTFSRGVreXA5bXFTd2Z6ZnBNd0NnWUlLb1pJemowRUF3SXcKR1RFWE1CVUdBMVVFQXd3T2EzVmlaWEp1WlhSbGN5MXVaWGN3SUJjTk1qWXhNakF5TVRreE1qRTVXaGdQTWpFeQpOakV4TURneE9URXlNVGxhTUJreEZ6QVZCZ05WQkFNTURtdDFZbVZ5Ym1WMFpYTXRibVYzTUZrd0V3WUhLb1pJCnpqMENBUVlJS29aSXpqMERBUWNEUWdBRTVUL0xQOVhEZS8xOXdrMUxQQkJQRWxPZFp5b1N1OStZNWRvcGk2dWoKTDVsMW5aeXprMEYwWk02aHQwdkMwY24wWXNrRFNhdGpDRkJ4WHhxYWxqVzV6YU5qTUdFd0hRWURWUjBPQkJZRQpGTzNnOFpMUFUvWnh2MGZOczA4N0s0cDFKZExDTUI4R0ExVWRJd1FZTUJhQUZPM2c4WkxQVS9aeHYwZk5zMDg3Cks0cDFKZExDTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3RGdZRFZSMFBBUUgvQkFRREFnRUdNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSUJONU9yL2VlN0NNTkw4N1ZpN0p4Y1lzbmFHcmxSOVFCUlZnaHBtcCtMYitBaUVBOUdlRQpRcHEwNFlVektVWmFLTkl4ZjlLYnNYc1RXNnNPYytVRmZqbW9GR2c9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0KLS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrakNDQVRlZ0F3SUJBZ0lVWk5WZGRleDg2UUE5Y1RFL2ZjeCtRS2x0bjJRd0NnWUlLb1pJemowRUF3SXcKRlRFVE1CRUdBMVVFQXd3S2EzVmlaWEp1WlhSbGN6QWdGdzB5TmpFeU1ESXhPVEV5TVRsYUdBOHlNVEkyTVRFdwpPREU1TVRJeE9Wb3dGVEVUTUJFR0ExVUVBd3dLYTNWaVpYSnVaWFJsY3pCWk1CTUdCeXFHU000OUFnRUdDQ3FHClNNNDlBd0VIQTBJQUJDUmhmbyt5U084WDJRSlBoYStFclNmZ0lqTkJIZnpPV2RxVk9LZDQva1BuL1hGNFRWUTQKMFQ0WGdxaUZnMHgxYmlTd1pkd1QzYlFleDV0aVRna1R4a09qWXpCaE1CMEdBMVVkRGdRV0JCVDJ0UEFwNzl1cApyc1FBMmcyWURQbHdXRUFaOXpBZkJnTlZIU01FR0RBV2dCVDJ0UEFwNzl1cHJzUUEyZzJZRFBsd1dFQVo5ekFQCkJnTlZIUk1CQWY4RUJUQURBUUgvTUE0R0ExVWREd0VCL3dRRUF3SUJCakFLQmdncWhrak9QUVFEQWdOSkFEQkcKQWlFQTNNbU5WcHFzOEg5Uklwc1hldlM3MGl4dnA2QTBlTzVaU084bWk2Wi9wVUFDSVFDSlVpdHZIV21uZXZWOQp4OVJoUFpZdEZoTVIrbzZvbXpWMGhicjRQUXM5UGc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==|' /etc/kubernetes/admin.conf
@@ -350,9 +346,7 @@ else carotate_say "step 7 on cp-1: skipped, it applies if /etc/kubernetes/admin.
 #   needs OpenSSL 3 (-copy_extensions); a client certificate from the old CA
 #   stops working at step 12.2
 # shellcheck disable=SC2046 # the command substitution is meant to split into one word per line (ids) or is one word (hex digits)
-if
-  test -f /etc/kubernetes/admin.conf
-then
+if test -f /etc/kubernetes/admin.conf; then
   carotate_step 7 'on cp-1' 'Re-issue the client certificate of /etc/kubernetes/admin.conf from the new CA (same key, subject and extensions)'
   if ! carotate_client_cert_from /etc/kubernetes/admin.conf /etc/kubernetes/pki/ca-new.crt; then
     test -f /etc/kubernetes/admin.conf && d=$(mktemp -d) && kubectl config view --raw --kubeconfig /etc/kubernetes/admin.conf -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$d/client.crt" && kubectl config view --raw --kubeconfig /etc/kubernetes/admin.conf -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$d/client.key" && openssl x509 -x509toreq -in "$d/client.crt" -signkey "$d/client.key" -copy_extensions copyall -out "$d/client.csr" && openssl x509 -req -in "$d/client.csr" -CA /etc/kubernetes/pki/ca-new.crt -CAkey /etc/kubernetes/pki/ca-new.key -set_serial 0x$(openssl rand -hex 16) -days 365 -copy_extensions copyall -out "$d/client-new.crt" && kubectl config set-credentials "$(kubectl config view --kubeconfig /etc/kubernetes/admin.conf -o jsonpath='{.users[0].name}')" --kubeconfig /etc/kubernetes/admin.conf --client-certificate "$d/client-new.crt" --client-key "$d/client.key" --embed-certs && rm -rf "$d"
@@ -362,9 +356,7 @@ else carotate_say "step 7 on cp-1: skipped, it applies if /etc/kubernetes/admin.
 
 # Back up /etc/kubernetes/super-admin.conf
 # if /etc/kubernetes/super-admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -e /etc/kubernetes/super-admin.conf
-then
+if test -e /etc/kubernetes/super-admin.conf; then
   carotate_step 7 'on cp-1' 'Back up /etc/kubernetes/super-admin.conf'
   if ! carotate_backed_up /var/backups/carotate-20260101-abcdef/step-7 /etc/kubernetes/super-admin.conf; then
     test ! -e /etc/kubernetes/super-admin.conf || { mkdir -p /var/backups/carotate-20260101-abcdef/step-7 && (cd / && cp -a --parents /etc/kubernetes/super-admin.conf /var/backups/carotate-20260101-abcdef/step-7/); }
@@ -375,9 +367,7 @@ else carotate_say "step 7 on cp-1: skipped, it applies if /etc/kubernetes/super-
 # Set certificate-authority-data in /etc/kubernetes/super-admin.conf to the
 # bundle: new CA, then old
 # if /etc/kubernetes/super-admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -f /etc/kubernetes/super-admin.conf
-then
+if test -f /etc/kubernetes/super-admin.conf; then
   carotate_step 7 'on cp-1' 'Set certificate-authority-data in /etc/kubernetes/super-admin.conf to the bundle: new CA, then old'
   if ! carotate_kubeconfig_ca /etc/kubernetes/super-admin.conf 491ed9404f3ebf786cc398d120bc1faaaa7f6a09301a61aefd4759b33ddd3e5c a9ae0942a2c3379ce7f6e2fcae654d6fac08c2246ec12ab389e8e19a4f0ba0f1; then
     test -f /etc/kubernetes/super-admin.conf && sed -i 's|certificate-authority-data: .*|certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVVnZtTU92V3IwSTFSRGVreXA5bXFTd2Z6ZnBNd0NnWUlLb1pJemowRUF3SXcKR1RFWE1CVUdBMVVFQXd3T2EzVmlaWEp1WlhSbGN5MXVaWGN3SUJjTk1qWXhNakF5TVRreE1qRTVXaGdQTWpFeQpOakV4TURneE9URXlNVGxhTUJreEZ6QVZCZ05WQkFNTURtdDFZbVZ5Ym1WMFpYTXRibVYzTUZrd0V3WUhLb1pJCnpqMENBUVlJS29aSXpqMERBUWNEUWdBRTVUL0xQOVhEZS8xOXdrMUxQQkJQRWxPZFp5b1N1OStZNWRvcGk2dWoKTDVsMW5aeXprMEYwWk02aHQwdkMwY24wWXNrRFNhdGpDRkJ4WHhxYWxqVzV6YU5qTUdFd0hRWURWUjBPQkJZRQpGTzNnOFpMUFUvWnh2MGZOczA4N0s0cDFKZExDTUI4R0ExVWRJd1FZTUJhQUZPM2c4WkxQVS9aeHYwZk5zMDg3Cks0cDFKZExDTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3RGdZRFZSMFBBUUgvQkFRREFnRUdNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSUJONU9yL2VlN0NNTkw4N1ZpN0p4Y1lzbmFHcmxSOVFCUlZnaHBtcCtMYitBaUVBOUdlRQpRcHEwNFlVektVWmFLTkl4ZjlLYnNYc1RXNnNPYytVRmZqbW9GR2c9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0KLS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrakNDQVRlZ0F3SUJBZ0lVWk5WZGRleDg2UUE5Y1RFL2ZjeCtRS2x0bjJRd0NnWUlLb1pJemowRUF3SXcKRlRFVE1CRUdBMVVFQXd3S2EzVmlaWEp1WlhSbGN6QWdGdzB5TmpFeU1ESXhPVEV5TVRsYUdBOHlNVEkyTVRFdwpPREU1TVRJeE9Wb3dGVEVUTUJFR0ExVUVBd3dLYTNWaVpYSnVaWFJsY3pCWk1CTUdCeXFHU000OUFnRUdDQ3FHClNNNDlBd0VIQTBJQUJDUmhmbyt5U084WDJRSlBoYStFclNmZ0lqTkJIZnpPV2RxVk9LZDQva1BuL1hGNFRWUTQKMFQ0WGdxaUZnMHgxYmlTd1pkd1QzYlFleDV0aVRna1R4a09qWXpCaE1CMEdBMVVkRGdRV0JCVDJ0UEFwNzl1cApyc1FBMmcyWURQbHdXRUFaOXpBZkJnTlZIU01FR0RBV2dCVDJ0UEFwNzl1cHJzUUEyZzJZRFBsd1dFQVo5ekFQCkJnTlZIUk1CQWY4RUJUQURBUUgvTUE0R0ExVWREd0VCL3dRRUF3SUJCakFLQmdncWhrak9QUVFEQWdOSkFEQkcKQWlFQTNNbU5WcHFzOEg5Uklwc1hldlM3MGl4dnA2QTBlTzVaU084bWk2Wi9wVUFDSVFDSlVpdHZIV21uZXZWOQp4OVJoUFpZdEZoTVIrbzZvbXpWMGhicjRQUXM5UGc9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==|' /etc/kubernetes/super-admin.conf
@@ -391,9 +381,7 @@ else carotate_say "step 7 on cp-1: skipped, it applies if /etc/kubernetes/super-
 #   needs OpenSSL 3 (-copy_extensions); a client certificate from the old CA
 #   stops working at step 12.2
 # shellcheck disable=SC2046 # the command substitution is meant to split into one word per line (ids) or is one word (hex digits)
-if
-  test -f /etc/kubernetes/super-admin.conf
-then
+if test -f /etc/kubernetes/super-admin.conf; then
   carotate_step 7 'on cp-1' 'Re-issue the client certificate of /etc/kubernetes/super-admin.conf from the new CA (same key, subject and extensions)'
   if ! carotate_client_cert_from /etc/kubernetes/super-admin.conf /etc/kubernetes/pki/ca-new.crt; then
     test -f /etc/kubernetes/super-admin.conf && d=$(mktemp -d) && kubectl config view --raw --kubeconfig /etc/kubernetes/super-admin.conf -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$d/client.crt" && kubectl config view --raw --kubeconfig /etc/kubernetes/super-admin.conf -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$d/client.key" && openssl x509 -x509toreq -in "$d/client.crt" -signkey "$d/client.key" -copy_extensions copyall -out "$d/client.csr" && openssl x509 -req -in "$d/client.csr" -CA /etc/kubernetes/pki/ca-new.crt -CAkey /etc/kubernetes/pki/ca-new.key -set_serial 0x$(openssl rand -hex 16) -days 365 -copy_extensions copyall -out "$d/client-new.crt" && kubectl config set-credentials "$(kubectl config view --kubeconfig /etc/kubernetes/super-admin.conf -o jsonpath='{.users[0].name}')" --kubeconfig /etc/kubernetes/super-admin.conf --client-certificate "$d/client-new.crt" --client-key "$d/client.key" --embed-certs && rm -rf "$d"

@@ -291,9 +291,7 @@ else carotate_already 'Set certificate-authority-data in /etc/kubernetes/schedul
 
 # Back up /etc/kubernetes/admin.conf
 # if /etc/kubernetes/admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -e /etc/kubernetes/admin.conf
-then
+if test -e /etc/kubernetes/admin.conf; then
   carotate_step 12.2 'on cp-1' 'Back up /etc/kubernetes/admin.conf'
   if ! carotate_backed_up /var/backups/carotate-20260101-abcdef/step-12.2 /etc/kubernetes/admin.conf; then
     test ! -e /etc/kubernetes/admin.conf || { mkdir -p /var/backups/carotate-20260101-abcdef/step-12.2 && (cd / && cp -a --parents /etc/kubernetes/admin.conf /var/backups/carotate-20260101-abcdef/step-12.2/); }
@@ -303,9 +301,7 @@ else carotate_say "step 12.2 on cp-1: skipped, it applies if /etc/kubernetes/adm
 
 # Set certificate-authority-data in /etc/kubernetes/admin.conf to the new CA
 # if /etc/kubernetes/admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -f /etc/kubernetes/admin.conf
-then
+if test -f /etc/kubernetes/admin.conf; then
   carotate_step 12.2 'on cp-1' 'Set certificate-authority-data in /etc/kubernetes/admin.conf to the new CA'
   if ! carotate_kubeconfig_ca /etc/kubernetes/admin.conf 491ed9404f3ebf786cc398d120bc1faaaa7f6a09301a61aefd4759b33ddd3e5c; then
     test -f /etc/kubernetes/admin.conf && sed -i 's|certificate-authority-data: .*|certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVVnZtTU92V3IwSTFSRGVreXA5bXFTd2Z6ZnBNd0NnWUlLb1pJemowRUF3SXcKR1RFWE1CVUdBMVVFQXd3T2EzVmlaWEp1WlhSbGN5MXVaWGN3SUJjTk1qWXhNakF5TVRreE1qRTVXaGdQTWpFeQpOakV4TURneE9URXlNVGxhTUJreEZ6QVZCZ05WQkFNTURtdDFZbVZ5Ym1WMFpYTXRibVYzTUZrd0V3WUhLb1pJCnpqMENBUVlJS29aSXpqMERBUWNEUWdBRTVUL0xQOVhEZS8xOXdrMUxQQkJQRWxPZFp5b1N1OStZNWRvcGk2dWoKTDVsMW5aeXprMEYwWk02aHQwdkMwY24wWXNrRFNhdGpDRkJ4WHhxYWxqVzV6YU5qTUdFd0hRWURWUjBPQkJZRQpGTzNnOFpMUFUvWnh2MGZOczA4N0s0cDFKZExDTUI4R0ExVWRJd1FZTUJhQUZPM2c4WkxQVS9aeHYwZk5zMDg3Cks0cDFKZExDTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3RGdZRFZSMFBBUUgvQkFRREFnRUdNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSUJONU9yL2VlN0NNTkw4N1ZpN0p4Y1lzbmFHcmxSOVFCUlZnaHBtcCtMYitBaUVBOUdlRQpRcHEwNFlVektVWmFLTkl4ZjlLYnNYc1RXNnNPYytVRmZqbW9GR2c9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K|' /etc/kubernetes/admin.conf
@@ -315,9 +311,7 @@ else carotate_say "step 12.2 on cp-1: skipped, it applies if /etc/kubernetes/adm
 
 # Back up /etc/kubernetes/super-admin.conf
 # if /etc/kubernetes/super-admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -e /etc/kubernetes/super-admin.conf
-then
+if test -e /etc/kubernetes/super-admin.conf; then
   carotate_step 12.2 'on cp-1' 'Back up /etc/kubernetes/super-admin.conf'
   if ! carotate_backed_up /var/backups/carotate-20260101-abcdef/step-12.2 /etc/kubernetes/super-admin.conf; then
     test ! -e /etc/kubernetes/super-admin.conf || { mkdir -p /var/backups/carotate-20260101-abcdef/step-12.2 && (cd / && cp -a --parents /etc/kubernetes/super-admin.conf /var/backups/carotate-20260101-abcdef/step-12.2/); }
@@ -328,9 +322,7 @@ else carotate_say "step 12.2 on cp-1: skipped, it applies if /etc/kubernetes/sup
 # Set certificate-authority-data in /etc/kubernetes/super-admin.conf to the
 # new CA
 # if /etc/kubernetes/super-admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -f /etc/kubernetes/super-admin.conf
-then
+if test -f /etc/kubernetes/super-admin.conf; then
   carotate_step 12.2 'on cp-1' 'Set certificate-authority-data in /etc/kubernetes/super-admin.conf to the new CA'
   if ! carotate_kubeconfig_ca /etc/kubernetes/super-admin.conf 491ed9404f3ebf786cc398d120bc1faaaa7f6a09301a61aefd4759b33ddd3e5c; then
     test -f /etc/kubernetes/super-admin.conf && sed -i 's|certificate-authority-data: .*|certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVVnZtTU92V3IwSTFSRGVreXA5bXFTd2Z6ZnBNd0NnWUlLb1pJemowRUF3SXcKR1RFWE1CVUdBMVVFQXd3T2EzVmlaWEp1WlhSbGN5MXVaWGN3SUJjTk1qWXhNakF5TVRreE1qRTVXaGdQTWpFeQpOakV4TURneE9URXlNVGxhTUJreEZ6QVZCZ05WQkFNTURtdDFZbVZ5Ym1WMFpYTXRibVYzTUZrd0V3WUhLb1pJCnpqMENBUVlJS29aSXpqMERBUWNEUWdBRTVUL0xQOVhEZS8xOXdrMUxQQkJQRWxPZFp5b1N1OStZNWRvcGk2dWoKTDVsMW5aeXprMEYwWk02aHQwdkMwY24wWXNrRFNhdGpDRkJ4WHhxYWxqVzV6YU5qTUdFd0hRWURWUjBPQkJZRQpGTzNnOFpMUFUvWnh2MGZOczA4N0s0cDFKZExDTUI4R0ExVWRJd1FZTUJhQUZPM2c4WkxQVS9aeHYwZk5zMDg3Cks0cDFKZExDTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3RGdZRFZSMFBBUUgvQkFRREFnRUdNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSUJONU9yL2VlN0NNTkw4N1ZpN0p4Y1lzbmFHcmxSOVFCUlZnaHBtcCtMYitBaUVBOUdlRQpRcHEwNFlVektVWmFLTkl4ZjlLYnNYc1RXNnNPYytVRmZqbW9GR2c9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K|' /etc/kubernetes/super-admin.conf

@@ -467,9 +467,7 @@ else carotate_already 'Set certificate-authority-data in /srv/k8s/ccm.kubeconfig
 
 # Back up /srv/k8s/admin.conf
 # if /srv/k8s/admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -e /srv/k8s/admin.conf
-then
+if test -e /srv/k8s/admin.conf; then
   carotate_step 12.2 'on master-0' 'Back up /srv/k8s/admin.conf'
   if ! carotate_backed_up /var/backups/carotate-20260102-123456/step-12.2 /srv/k8s/admin.conf; then
     test ! -e /srv/k8s/admin.conf || { mkdir -p /var/backups/carotate-20260102-123456/step-12.2 && (cd / && cp -a --parents /srv/k8s/admin.conf /var/backups/carotate-20260102-123456/step-12.2/); }
@@ -479,9 +477,7 @@ else carotate_say "step 12.2 on master-0: skipped, it applies if /srv/k8s/admin.
 
 # Set certificate-authority-data in /srv/k8s/admin.conf to the new CA
 # if /srv/k8s/admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -f /srv/k8s/admin.conf
-then
+if test -f /srv/k8s/admin.conf; then
   carotate_step 12.2 'on master-0' 'Set certificate-authority-data in /srv/k8s/admin.conf to the new CA'
   if ! carotate_kubeconfig_ca /srv/k8s/admin.conf 491ed9404f3ebf786cc398d120bc1faaaa7f6a09301a61aefd4759b33ddd3e5c; then
     test -f /srv/k8s/admin.conf && sed -i 's|certificate-authority-data: .*|certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVVnZtTU92V3IwSTFSRGVreXA5bXFTd2Z6ZnBNd0NnWUlLb1pJemowRUF3SXcKR1RFWE1CVUdBMVVFQXd3T2EzVmlaWEp1WlhSbGN5MXVaWGN3SUJjTk1qWXhNakF5TVRreE1qRTVXaGdQTWpFeQpOakV4TURneE9URXlNVGxhTUJreEZ6QVZCZ05WQkFNTURtdDFZbVZ5Ym1WMFpYTXRibVYzTUZrd0V3WUhLb1pJCnpqMENBUVlJS29aSXpqMERBUWNEUWdBRTVUL0xQOVhEZS8xOXdrMUxQQkJQRWxPZFp5b1N1OStZNWRvcGk2dWoKTDVsMW5aeXprMEYwWk02aHQwdkMwY24wWXNrRFNhdGpDRkJ4WHhxYWxqVzV6YU5qTUdFd0hRWURWUjBPQkJZRQpGTzNnOFpMUFUvWnh2MGZOczA4N0s0cDFKZExDTUI4R0ExVWRJd1FZTUJhQUZPM2c4WkxQVS9aeHYwZk5zMDg3Cks0cDFKZExDTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3RGdZRFZSMFBBUUgvQkFRREFnRUdNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSUJONU9yL2VlN0NNTkw4N1ZpN0p4Y1lzbmFHcmxSOVFCUlZnaHBtcCtMYitBaUVBOUdlRQpRcHEwNFlVektVWmFLTkl4ZjlLYnNYc1RXNnNPYytVRmZqbW9GR2c9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K|' /srv/k8s/admin.conf
@@ -491,9 +487,7 @@ else carotate_say "step 12.2 on master-0: skipped, it applies if /srv/k8s/admin.
 
 # Back up /srv/k8s/super-admin.conf
 # if /srv/k8s/super-admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -e /srv/k8s/super-admin.conf
-then
+if test -e /srv/k8s/super-admin.conf; then
   carotate_step 12.2 'on master-0' 'Back up /srv/k8s/super-admin.conf'
   if ! carotate_backed_up /var/backups/carotate-20260102-123456/step-12.2 /srv/k8s/super-admin.conf; then
     test ! -e /srv/k8s/super-admin.conf || { mkdir -p /var/backups/carotate-20260102-123456/step-12.2 && (cd / && cp -a --parents /srv/k8s/super-admin.conf /var/backups/carotate-20260102-123456/step-12.2/); }
@@ -503,9 +497,7 @@ else carotate_say "step 12.2 on master-0: skipped, it applies if /srv/k8s/super-
 
 # Set certificate-authority-data in /srv/k8s/super-admin.conf to the new CA
 # if /srv/k8s/super-admin.conf exists (kubeadm's admin kubeconfig):
-if
-  test -f /srv/k8s/super-admin.conf
-then
+if test -f /srv/k8s/super-admin.conf; then
   carotate_step 12.2 'on master-0' 'Set certificate-authority-data in /srv/k8s/super-admin.conf to the new CA'
   if ! carotate_kubeconfig_ca /srv/k8s/super-admin.conf 491ed9404f3ebf786cc398d120bc1faaaa7f6a09301a61aefd4759b33ddd3e5c; then
     test -f /srv/k8s/super-admin.conf && sed -i 's|certificate-authority-data: .*|certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJtVENDQVQrZ0F3SUJBZ0lVVnZtTU92V3IwSTFSRGVreXA5bXFTd2Z6ZnBNd0NnWUlLb1pJemowRUF3SXcKR1RFWE1CVUdBMVVFQXd3T2EzVmlaWEp1WlhSbGN5MXVaWGN3SUJjTk1qWXhNakF5TVRreE1qRTVXaGdQTWpFeQpOakV4TURneE9URXlNVGxhTUJreEZ6QVZCZ05WQkFNTURtdDFZbVZ5Ym1WMFpYTXRibVYzTUZrd0V3WUhLb1pJCnpqMENBUVlJS29aSXpqMERBUWNEUWdBRTVUL0xQOVhEZS8xOXdrMUxQQkJQRWxPZFp5b1N1OStZNWRvcGk2dWoKTDVsMW5aeXprMEYwWk02aHQwdkMwY24wWXNrRFNhdGpDRkJ4WHhxYWxqVzV6YU5qTUdFd0hRWURWUjBPQkJZRQpGTzNnOFpMUFUvWnh2MGZOczA4N0s0cDFKZExDTUI4R0ExVWRJd1FZTUJhQUZPM2c4WkxQVS9aeHYwZk5zMDg3Cks0cDFKZExDTUE4R0ExVWRFd0VCL3dRRk1BTUJBZjh3RGdZRFZSMFBBUUgvQkFRREFnRUdNQW9HQ0NxR1NNNDkKQkFNQ0EwZ0FNRVVDSUJONU9yL2VlN0NNTkw4N1ZpN0p4Y1lzbmFHcmxSOVFCUlZnaHBtcCtMYitBaUVBOUdlRQpRcHEwNFlVektVWmFLTkl4ZjlLYnNYc1RXNnNPYytVRmZqbW9GR2c9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K|' /srv/k8s/super-admin.conf
