@@ -540,8 +540,10 @@ func (r *renderer) restartStatic(step, node, component string, edited bool) {
 		s.Command = "crictl ps --name " + shq("^"+component+"$")
 	} else {
 		s.Description = "Restart " + component
+		// Only the ready sandbox: the kubelet may remove an old, stopped
+		// one between the listing and the stop, which then fails.
 		s.Note = "stopping the static pod's sandbox makes the kubelet start it again"
-		s.Command = "crictl stopp $(crictl pods --name " + shq("^"+component+"-") + " -q)"
+		s.Command = "crictl stopp $(crictl pods --name " + shq("^"+component+"-") + " --state ready -q)"
 	}
 	r.add(s)
 }

@@ -421,7 +421,7 @@ func TestCrictlStandIn(t *testing.T) {
 		t.Fatalf("crictl pods -q: %v", ids)
 	}
 	// pkg/checks prints exactly this to restart a static pod.
-	out := sh(t, cp, `crictl stopp $(crictl pods --name '^kube-scheduler-' -q)`)
+	out := sh(t, cp, `crictl stopp $(crictl pods --name '^kube-scheduler-' --state ready -q)`)
 	if !strings.Contains(out, "Stopped sandbox "+ids[0]) {
 		t.Errorf("crictl stopp: %q", out)
 	}

@@ -335,7 +335,7 @@ else carotate_say "step 12.2 on cp-1: skipped, it applies if /etc/kubernetes/sup
 carotate_step 12.2 'on cp-1' 'Restart kube-controller-manager'
 # shellcheck disable=SC2046 # the command substitution is meant to split into one word per line (ids) or is one word (hex digits)
 if ! carotate_static_pod kube-controller-manager https://127.0.0.1:10257/healthz /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver-kubelet-client.crt /etc/kubernetes/pki/ca.crt /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf; then
-  crictl stopp $(crictl pods --name '^kube-controller-manager-' -q)
+  crictl stopp $(crictl pods --name '^kube-controller-manager-' --state ready -q)
   carotate_wait "${CAROTATE_TIMEOUT}" 'kube-controller-manager to run again and answer https://127.0.0.1:10257/healthz' carotate_static_pod kube-controller-manager https://127.0.0.1:10257/healthz /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver-kubelet-client.crt /etc/kubernetes/pki/ca.crt /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf
 else carotate_already 'kube-controller-manager runs, started after the changes above'; fi
 
@@ -344,7 +344,7 @@ else carotate_already 'kube-controller-manager runs, started after the changes a
 carotate_step 12.2 'on cp-1' 'Restart kube-scheduler'
 # shellcheck disable=SC2046 # the command substitution is meant to split into one word per line (ids) or is one word (hex digits)
 if ! carotate_static_pod kube-scheduler https://127.0.0.1:10259/healthz /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver-kubelet-client.crt /etc/kubernetes/pki/ca.crt /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf; then
-  crictl stopp $(crictl pods --name '^kube-scheduler-' -q)
+  crictl stopp $(crictl pods --name '^kube-scheduler-' --state ready -q)
   carotate_wait "${CAROTATE_TIMEOUT}" 'kube-scheduler to run again and answer https://127.0.0.1:10259/healthz' carotate_static_pod kube-scheduler https://127.0.0.1:10259/healthz /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver-kubelet-client.crt /etc/kubernetes/pki/ca.crt /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf
 else carotate_already 'kube-scheduler runs, started after the changes above'; fi
 

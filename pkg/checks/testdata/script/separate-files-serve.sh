@@ -211,7 +211,7 @@ else carotate_already 'kube-apiserver runs, started after the changes above'; fi
 carotate_step 9.3 'on master-0' 'Restart kube-scheduler'
 # shellcheck disable=SC2046 # the command substitution is meant to split into one word per line (ids) or is one word (hex digits)
 if ! carotate_static_pod kube-scheduler https://127.0.0.1:10259/healthz /srv/k8s/pki/apiserver-new.crt /srv/k8s/pki/front-proxy-client-new.crt /etc/kubernetes/manifests/kube-apiserver.yaml; then
-  crictl stopp $(crictl pods --name '^kube-scheduler-' -q)
+  crictl stopp $(crictl pods --name '^kube-scheduler-' --state ready -q)
   carotate_wait "${CAROTATE_TIMEOUT}" 'kube-scheduler to run again and answer https://127.0.0.1:10259/healthz' carotate_static_pod kube-scheduler https://127.0.0.1:10259/healthz /srv/k8s/pki/apiserver-new.crt /srv/k8s/pki/front-proxy-client-new.crt /etc/kubernetes/manifests/kube-apiserver.yaml
 else carotate_already 'kube-scheduler runs, started after the changes above'; fi
 
