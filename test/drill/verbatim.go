@@ -149,10 +149,25 @@ func (v *Verbatim) Run(ctx context.Context) (*VerbatimOutcome, error) {
 
 // show runs a command on node, narrated as the admin typing it there.
 func (v *Verbatim) show(ctx context.Context, node string, args ...string) (string, error) {
+	return Show(ctx, v.Cluster, v.Narrator, node, v.Dir, args...)
+}
+
+// Show runs a command on node in dir, narrated (when n is set) as the
+// admin typing it there; a non-zero exit is an error.
+func Show(ctx context.Context, c *localcluster.Cluster, n Narrator, node, dir string, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
-	code, err := NodeExec(ctx, v.Cluster, node, v.Dir, nil, &stdout, &stderr, args...)
-	if v.Narrator != nil {
-		v.Narrator.Command("["+node+"]$ "+shellJoin(args), Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: code})
+	code, err := NodeExec(ctx, c, node, dir, nil, &stdout, &stderr, args...)
+	if n != nil {
+		// As a prompt on that node (Narrator.Command prints kubectl lines).
+		n.Logf("[root@%s]# %s", node, shellJoin(args))
+		for _, s := range []string{stdout.String(), stderr.String()} {
+			if s = strings.TrimRight(s, "\n"); s != "" {
+				n.Logf("%s", s)
+			}
+		}
+		if code != 0 {
+			n.Logf("  (exit %d)", code)
+		}
 	}
 	if err == nil && code != 0 {
 		err = fmt.Errorf("%s on %s: exit %d: %s", shellJoin(args), node, code, strings.TrimSpace(stderr.String()))
@@ -191,6 +206,13 @@ func (v *Verbatim) Phase(ctx context.Context, phase string) ([]ScriptRun, error)
 	env := append([]string{}, v.Env...)
 	if v.Show {
 		env = append(env, "CAROTATE_SHOW=1")
+	}
+	show := ""
+	if v.Show {
+		show = "CAROTATE_SHOW=1 "
+	}
+	for _, r := range scripts {
+		v.logf("[root@%s]# %sbash %s", r.Node, show, r.File)
 	}
 	var wg sync.WaitGroup
 	for i := range scripts {
@@ -232,7 +254,7 @@ func (v *Verbatim) printScript(ctx context.Context, file string, selection ...st
 	if err != nil {
 		return "", err
 	}
-	v.logf("[%s]$ %s > %s   (%d lines)", localcluster.KubeadmNode, shellJoin(args), file, strings.Count(script, "\n"))
+	v.logf("[root@%s]# %s > %s   (%d lines)", localcluster.KubeadmNode, shellJoin(args), file, strings.Count(script, "\n"))
 	if v.Lint != nil {
 		if err := v.Lint(file, script); err != nil {
 			return "", fmt.Errorf("%s: %w", file, err)
