@@ -470,6 +470,26 @@ func TestScriptRefusesAnUntestableCondition(t *testing.T) {
 	}
 }
 
+// TestScriptShowsCommands: CAROTATE_SHOW=1 prints each step's command
+// before it runs (a here-document by its first line), not the helpers'.
+func TestScriptShowsCommands(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+scriptHelpers+"\ncarotate_step 1 on-x 'write'\ncat >"+dir+"/f <<'EOF'\nsecret-looking line\nEOF\nchmod 0600 "+dir+"/f\n")
+	cmd.Env = append(os.Environ(), "CAROTATE_SHOW=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"+ cat > " + dir + "/f <<'EOF' ...(here-document)\n", "+ chmod 0600 " + dir + "/f\n", "carotate: step 1 on-x: write\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "secret-looking line") || strings.Contains(string(out), "+ carotate_") {
+		t.Errorf("the here-document's body or a helper call was shown:\n%s", out)
+	}
+}
+
 func TestKeyVariable(t *testing.T) {
 	for file, want := range map[string]string{"new-ca.key": "NEW_CA_KEY", "new-front-proxy-ca.key": "NEW_FRONT_PROXY_CA_KEY"} {
 		if got := keyVariable(file); got != want || keyFileOf(got) != file {

@@ -14,10 +14,17 @@ carotate_on_error() {
 trap 'carotate_on_error "$?" "$LINENO"' ERR
 # CAROTATE_SHOW=1 prints each command of the steps before it runs.
 carotate_show() {
-  case $BASH_COMMAND in
-  carotate_* | '[[ '* | 'trap '* | 'set '* | ': '*) ;;
-  *) printf '+ %s\n' "$BASH_COMMAND" >&2 ;;
+  local c=$BASH_COMMAND
+  case $c in
+  carotate_* | '[[ '* | 'trap '* | 'set '* | ': '*) return ;;
   esac
+  if [[ $c == *$'\n'* ]]; then
+    c="${c%%$'\n'*} ...(here-document)"
+  fi
+  if ((${#c} > 240)); then
+    c="${c:0:240}...(${#c} characters)"
+  fi
+  printf '+ %s\n' "$c" >&2
 }
 if [[ ${CAROTATE_SHOW:-} == 1 ]]; then
   trap carotate_show DEBUG

@@ -119,7 +119,7 @@ func (v *Verbatim) Run(ctx context.Context) (*VerbatimOutcome, error) {
 	out := &VerbatimOutcome{NewCAFile: filepath.Join(v.Dir, "new-ca.crt"), NewCAKey: filepath.Join(v.Dir, "new-ca.key")}
 	cp := localcluster.KubeadmNode
 	v.step("Generate the new CA on "+cp, "its key stays in this directory: the scripts read it from $NEW_CA_KEY, kubectl carotate never does")
-	if _, err := v.show(ctx, cp, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "new-ca.key", "-out", "new-ca.crt",
+	if _, err := v.show(ctx, cp, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "new-ca.key", "-out", "new-ca.crt",
 		"-subj", "/CN=kubernetes-new", "-days", "365", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"); err != nil {
 		return out, err
 	}
@@ -128,10 +128,18 @@ func (v *Verbatim) Run(ctx context.Context) (*VerbatimOutcome, error) {
 		return out, err
 	}
 	v.step("Record the rotation", "every later command, and every script, takes the CAs from the record")
-	started, err := v.show(ctx, cp, "kubectl", "carotate", "start", "--new-ca", "new-ca.crt", "-o", "json")
+	// -o json for the id; the narration shows what start says on stderr.
+	var stdout, stderr bytes.Buffer
+	args := []string{"kubectl", "carotate", "start", "--new-ca", "new-ca.crt", "-o", "json"}
+	code, err := NodeExec(ctx, v.Cluster, cp, v.Dir, nil, &stdout, &stderr, args...)
+	v.logf("[root@%s]# %s\n%s", cp, shellJoin(args), strings.TrimRight(stderr.String(), "\n"))
+	if err == nil && code != 0 {
+		err = fmt.Errorf("%s: exit %d: %s", shellJoin(args), code, stderr.String())
+	}
 	if err != nil {
 		return out, err
 	}
+	started := stdout.String()
 	var rec struct{ ID string }
 	if err := json.Unmarshal([]byte(started), &rec); err != nil || rec.ID == "" {
 		return out, fmt.Errorf("start -o json: no id in %q (%v)", started, err)
