@@ -38,8 +38,8 @@ playground: tools build $(BIN)/cluster ## a root shell on the kubeadm node, star
 cluster-down: $(BIN)/cluster ## stop exactly what cluster-up started and delete its state
 	$(BIN)/cluster down
 
-demo: tools build ## a whole CA rotation on a local cluster, narrated
-	bash hack/demo.sh
+demo: tools build $(BIN)/cluster ## a whole CA rotation on a local cluster, narrated; KUBEADM=1: on the kubeadm node, through the printed scripts
+	bash hack/demo.sh $(if $(filter 1 true yes,$(KUBEADM)),--kubeadm)
 
 lint: ## formatting, vet and a tidy go.mod
 	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { gofmt -l $$(git ls-files -co --exclude-standard '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -49,12 +49,14 @@ lint: ## formatting, vet and a tidy go.mod
 	cd hack/tools && go mod tidy -diff
 
 FUZZTIME ?= 10s
-unit: ## unit tests (no cluster), and a short fuzz run of the PEM parser (longer: make unit FUZZTIME=10m)
-	go test -count=1 ./...
+# Under make, the tests that lint printed scripts fail without ShellCheck
+# instead of skipping.
+unit: $(BIN)/shellcheck ## unit tests (no cluster; printed scripts linted with ShellCheck), and a short fuzz run of the PEM parser (longer: make unit FUZZTIME=10m)
+	CAROTATE_REQUIRE_SHELLCHECK=1 go test -count=1 ./...
 	go test -run='^$$' -fuzz=FuzzParseCertificates -fuzztime=$(FUZZTIME) ./pkg/checks/
 
-e2e: tools build $(BIN)/cluster ## e2e tests against a local control plane; always reaps what they started
-	mkdir -p _output; status=0; go test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=$$?; \
+e2e: tools build $(BIN)/cluster $(BIN)/shellcheck ## e2e tests against a local control plane; always reaps what they started
+	mkdir -p _output; status=0; CAROTATE_REQUIRE_SHELLCHECK=1 go test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=$$?; \
 	$(BIN)/cluster reap; exit $$status
 
 reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)

@@ -2,11 +2,15 @@
 // kube-apiserver, etcd, controller-manager, scheduler, KWOK nodes, and
 // kubeadm-like mirror pods), rotates its CA end to end with kubectl
 // carotate while narrating each command, its output and why, and stops
-// everything it started.
+// everything it started. With --kubeadm ("make demo KUBEADM=1") the
+// control plane is the harness's kubeadm-built node, and every node step
+// is done by the scripts "instructions -o script" prints, run as printed
+// in the nodes, each command shown as it runs.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -25,6 +29,8 @@ func main() {
 }
 
 func run() error {
+	kubeadm := flag.Bool("kubeadm", false, "rotate a kubeadm-built node through the printed scripts (needs root, util-linux and iproute2)")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	n := drill.WriterNarrator{W: os.Stdout, Bold: isTerminal(os.Stdout)}
@@ -42,6 +48,9 @@ func run() error {
 		if _, err := os.Stat(bin + "/" + b); err != nil {
 			return fmt.Errorf("%s/%s is missing: run \"make tools build\" first", bin, b)
 		}
+	}
+	if *kubeadm {
+		return runKubeadm(ctx, n, dir, bin)
 	}
 
 	began := time.Now()

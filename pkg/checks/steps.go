@@ -256,6 +256,11 @@ type Step struct {
 	Note      string   `json:"note,omitempty"`
 	Command   string   `json:"command"`
 	Check     string   `json:"check"`
+
+	// When is Condition as a test a script runs on the step's node (bash;
+	// exit 0: the step applies). A step with a Condition and no When
+	// cannot be run by a script (instructions -o script refuses it).
+	When string `json:"when,omitempty"`
 }
 
 // InstructionsDoc is the -o json form of "kubectl carotate instructions".
@@ -432,11 +437,13 @@ func (r *renderer) backupIf(step, node, file string, defaults []string, conditio
 	// From "/": GNU cp 9.1 (Debian 12) fails "cp -a --parents /abs/path"
 	// from any other directory.
 	cmd := "mkdir -p " + shq(target) + " && (cd / && cp -a --parents " + shq(file) + " " + shq(target) + "/)"
+	when := ""
 	if condition != "" {
 		cmd = "test ! -e " + shq(file) + " || { " + cmd + "; }"
+		when = "test -e " + shq(file)
 	}
 	r.add(Step{Step: step, Node: node, Action: ActionBackup, Description: "Back up " + file,
-		File: file, Target: target, Defaults: def, Condition: condition, Command: cmd})
+		File: file, Target: target, Defaults: def, Condition: condition, When: when, Command: cmd})
 }
 
 func (r *renderer) skip(step, node, component, why string) {
@@ -541,8 +548,10 @@ func (r *renderer) restartStatic(step, node, component string, edited bool) {
 		s.Command = "crictl ps --name " + shq("^"+component+"$")
 	} else {
 		s.Description = "Restart " + component
+		// Only the ready sandbox: the kubelet may remove an old, stopped
+		// one between the listing and the stop, which then fails.
 		s.Note = "stopping the static pod's sandbox makes the kubelet start it again"
-		s.Command = "crictl stopp $(crictl pods --name " + shq("^"+component+"-") + " -q)"
+		s.Command = "crictl stopp $(crictl pods --name " + shq("^"+component+"-") + " --state ready -q)"
 	}
 	r.add(s)
 }
@@ -550,12 +559,14 @@ func (r *renderer) restartStatic(step, node, component string, edited bool) {
 func (r *renderer) setKubeconfigCA(step, node, kubeconfig, content string, def []string, condition string) {
 	b64 := base64.StdEncoding.EncodeToString([]byte(r.d.Contents[content]))
 	cmd := "sed -i " + shq("s|certificate-authority-data: .*|certificate-authority-data: "+b64+"|") + " " + shq(kubeconfig)
+	when := ""
 	if condition != "" {
 		cmd = "test -f " + shq(kubeconfig) + " && " + cmd
+		when = "test -f " + shq(kubeconfig)
 	}
 	r.add(Step{Step: step, Node: node, Action: ActionSetKubeconfigCA,
 		Description: "Set certificate-authority-data in " + kubeconfig + " to the " + contentWords(content),
-		Kubeconfig:  kubeconfig, Content: content, Defaults: def, Condition: condition, Command: cmd})
+		Kubeconfig:  kubeconfig, Content: content, Defaults: def, Condition: condition, When: when, Command: cmd})
 }
 
 // cluster CA files of a host, as originals.
@@ -766,12 +777,14 @@ func (r *renderer) reissueKubeconfig(step, node, kubeconfig, ca, caKey string, d
 			" --client-certificate \"$d/client-new.crt\" --client-key \"$d/client.key\" --embed-certs",
 		"rm -rf \"$d\"",
 	}, " && ")
+	when := ""
 	if condition != "" {
 		cmd = "test -f " + kc + " && " + cmd
+		when = "test -f " + kc
 	}
 	r.add(Step{Step: step, Node: node, Action: ActionReissueKubeconfig,
 		Description: "Re-issue the client certificate of " + kubeconfig + " from the new CA (same key, subject and extensions)",
-		Kubeconfig:  kubeconfig, Signer: ContentNewCA, CA: ca, CAKey: caKey, Defaults: def, Condition: condition,
+		Kubeconfig:  kubeconfig, Signer: ContentNewCA, CA: ca, CAKey: caKey, Defaults: def, Condition: condition, When: when,
 		Note:    "needs OpenSSL 3 (-copy_extensions); a client certificate from the old CA stops working at step 12.2",
 		Command: cmd})
 }
@@ -1175,6 +1188,19 @@ func (r *renderer) step122() {
 	if r.d.ClusterInfo {
 		r.inCluster("12.2", "The new CA alone in kube-public/cluster-info", "kubectl carotate update-cluster-info --ca "+shq(r.d.Files.NewCA), "")
 	}
+	r.extensionAuth()
+}
+
+// extensionAuth has kube-apiserver publish
+// kube-system/extension-apiserver-authentication afresh, once every API
+// server runs with the new CA alone as --client-ca-file (above).
+func (r *renderer) extensionAuth() {
+	const cm = "configmap/" + extensionAuthName
+	r.inCluster("12.2", "Publish kube-system/"+extensionAuthName+" afresh, without the old CA",
+		"kubectl -n kube-system delete "+cm+" --ignore-not-found && kubectl -n kube-system wait --for=create "+cm+" --timeout=300s",
+		"kube-apiserver merges its --client-ca-file into this ConfigMap and never drops a CA it published, so the old CA stays "+
+			"there (and aggregated API servers and webhooks that authenticate callers with it keep trusting it) until the ConfigMap "+
+			"is deleted; each API server then writes it again from its own flags, the new CA alone once every one has restarted above")
 }
 
 func (r *renderer) step123() {

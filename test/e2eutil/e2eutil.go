@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,4 +278,23 @@ func WaitRootCA(t testing.TB, client kubernetes.Interface, want []byte) {
 	if err != nil {
 		t.Fatalf("kube-root-ca.crt does not hold the expected CA in namespaces %v", bad)
 	}
+}
+
+// LineHas tells whether a line of out holds every part, in order.
+func LineHas(out string, parts ...string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := line, true
+		for _, p := range parts {
+			i := strings.Index(rest, p)
+			if i < 0 {
+				ok = false
+				break
+			}
+			rest = rest[i+len(p):]
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

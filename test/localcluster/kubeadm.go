@@ -401,7 +401,7 @@ func loadKubeadmPKI(etcDir string) (*PKI, error) {
 		if err != nil {
 			return nil, err
 		}
-		if *pr.dst, err = parseCertKey(crt, key); err != nil {
+		if *pr.dst, err = ParseCertKey(crt, key); err != nil {
 			return nil, fmt.Errorf("%s: %w", pr.name, err)
 		}
 	}
@@ -418,7 +418,7 @@ func loadKubeadmPKI(etcDir string) (*PKI, error) {
 			return nil, fmt.Errorf("%s: no current user", kc.file)
 		}
 		u := cfg.AuthInfos[ctx.AuthInfo]
-		if *kc.dst, err = parseCertKey(u.ClientCertificateData, u.ClientKeyData); err != nil {
+		if *kc.dst, err = ParseCertKey(u.ClientCertificateData, u.ClientKeyData); err != nil {
 			return nil, fmt.Errorf("%s: %w", kc.file, err)
 		}
 	}
@@ -438,7 +438,8 @@ func loadKubeadmPKI(etcDir string) (*PKI, error) {
 	return p, nil
 }
 
-func parseCertKey(certPEM, keyPEM []byte) (*CertKey, error) {
+// ParseCertKey reads a certificate and its private key from PEM.
+func ParseCertKey(certPEM, keyPEM []byte) (*CertKey, error) {
 	block, _ := pem.Decode(certPEM)
 	if block == nil {
 		return nil, errors.New("no PEM certificate")

@@ -55,6 +55,8 @@ type containerInfo struct {
 	Name      string    `json:"name"`
 	Image     string    `json:"image"`
 	Created   time.Time `json:"created"`
+	Started   time.Time `json:"started,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
 	State     string    `json:"state"` // CONTAINER_RUNNING, CONTAINER_EXITED, CONTAINER_CREATED
 	Attempt   int       `json:"attempt"`
 	PodID     string    `json:"podID"`

@@ -174,6 +174,7 @@ func (r *runtime) startContainer(sb *sandbox, spec corev1.Container, attempt int
 	fail := func(reason string) *container {
 		r.mu.Lock()
 		c.info.State, c.info.ExitCode, c.reason, c.finished = containerExited, 128, reason, time.Now()
+		c.info.Finished = c.finished
 		r.mu.Unlock()
 		close(c.exited)
 		return c
@@ -211,13 +212,14 @@ func (r *runtime) startContainer(sb *sandbox, spec corev1.Container, attempt int
 	ctx, cancel := context.WithCancel(context.Background())
 	r.mu.Lock()
 	c.cmd, c.cancel, c.started = cmd, cancel, time.Now()
-	c.info.State, c.info.Pid, c.info.LogPath = containerRunning, cmd.Process.Pid, logPath
+	c.info.State, c.info.Pid, c.info.LogPath, c.info.Started = containerRunning, cmd.Process.Pid, logPath, c.started
 	r.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
 		cancel()
 		r.mu.Lock()
 		c.info.State, c.finished = containerExited, time.Now()
+		c.info.Finished = c.finished
 		c.info.ExitCode = cmd.ProcessState.ExitCode()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			c.info.ExitCode = 128 + int(ws.Signal())

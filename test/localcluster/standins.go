@@ -14,8 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 )
 
@@ -58,6 +61,10 @@ Usage:
   crictl pods [--name REGEX] [--namespace REGEX] [--state ready|notready] [-q] [--no-trunc]
   crictl stopp POD-ID...    stop pod sandboxes; the kubelet starts the pods again
   crictl logs [--tail N] CONTAINER-ID
+  crictl inspect [-o json|go-template --template TEMPLATE] CONTAINER-ID
+      the container's status as crictl prints it (status.id, status.state,
+      status.createdAt, status.startedAt, status.finishedAt, status.exitCode,
+      info.pid), e.g. --template '{{.status.startedAt}}'
 `
 
 func crictl(args []string, stdout, stderr io.Writer) int {
@@ -78,6 +85,9 @@ func crictl(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(quiet, "quiet", false, "only ids")
 	noTrunc := fs.Bool("no-trunc", false, "full ids")
 	tail := fs.Int("tail", -1, "lines of the end of the log")
+	output := fs.String("o", "json", "output format of inspect: json or go-template")
+	fs.StringVar(output, "output", "json", "output format of inspect: json or go-template")
+	tmpl := fs.String("template", "", "the go-template of -o go-template")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 1
 	}
@@ -160,9 +170,9 @@ func crictl(args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(tw, "Stopped sandbox %s\n", sid)
 		}
-	case "logs":
+	case "logs", "inspect":
 		if fs.NArg() != 1 {
-			fmt.Fprintln(stderr, "crictl logs: one container ID")
+			fmt.Fprintf(stderr, "crictl %s: one container ID\n", args[0])
 			return 1
 		}
 		var cs []containerInfo
@@ -170,25 +180,69 @@ func crictl(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "crictl:", err)
 			return 1
 		}
-		for _, c := range cs {
-			if strings.HasPrefix(c.ID, fs.Arg(0)) && c.LogPath != "" {
-				b, err := os.ReadFile(c.LogPath)
-				if err != nil {
-					fmt.Fprintln(stderr, "crictl:", err)
-					return 1
-				}
-				lines := strings.SplitAfter(string(b), "\n")
-				if *tail >= 0 && len(lines) > *tail+1 {
-					lines = lines[len(lines)-*tail-1:]
-				}
-				fmt.Fprint(stdout, strings.Join(lines, ""))
-				return 0
-			}
+		i := slices.IndexFunc(cs, func(c containerInfo) bool { return strings.HasPrefix(c.ID, fs.Arg(0)) })
+		if i < 0 {
+			fmt.Fprintf(stderr, "crictl: container %q not found\n", fs.Arg(0))
+			return 1
 		}
-		fmt.Fprintf(stderr, "crictl: container %q not found\n", fs.Arg(0))
-		return 1
+		if args[0] == "inspect" {
+			return inspectContainer(cs[i], *output, *tmpl, stdout, stderr)
+		}
+		b, err := os.ReadFile(cs[i].LogPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "crictl:", err)
+			return 1
+		}
+		lines := strings.SplitAfter(string(b), "\n")
+		if *tail >= 0 && len(lines) > *tail+1 {
+			lines = lines[len(lines)-*tail-1:]
+		}
+		fmt.Fprint(stdout, strings.Join(lines, ""))
+		return 0
 	default:
 		fmt.Fprintf(stderr, "crictl: the harness's stand-in has no command %q\n%s", args[0], crictlHelp)
+		return 1
+	}
+	return 0
+}
+
+// inspectContainer prints a container as "crictl inspect" does: JSON, or
+// a go-template over that JSON.
+func inspectContainer(c containerInfo, output, tmpl string, stdout, stderr io.Writer) int {
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "1970-01-01T00:00:00Z"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	doc := map[string]any{
+		"status": map[string]any{
+			"id": c.ID, "metadata": map[string]any{"name": c.Name, "attempt": c.Attempt}, "state": c.State,
+			"createdAt": ts(c.Created), "startedAt": ts(c.Started), "finishedAt": ts(c.Finished), "exitCode": c.ExitCode,
+			"image": map[string]any{"image": c.Image}, "logPath": c.LogPath,
+		},
+		"info": map[string]any{"pid": c.Pid, "sandboxID": c.PodID},
+	}
+	switch output {
+	case "json":
+		b, _ := json.MarshalIndent(doc, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	case "go-template":
+		// Through JSON, as crictl does, so the template sees what -o json shows.
+		b, _ := json.Marshal(doc)
+		var v any
+		_ = json.Unmarshal(b, &v)
+		t, err := template.New("inspect").Parse(tmpl)
+		if err == nil {
+			err = t.Execute(stdout, v)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "crictl inspect:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout)
+	default:
+		fmt.Fprintf(stderr, "crictl inspect: the harness's stand-in prints json or go-template, not %q\n", output)
 		return 1
 	}
 	return 0
@@ -204,17 +258,30 @@ Stopping the kubelet leaves the static pods running, as with a real runtime.
 
 Usage:
   systemctl start|stop|restart|status|is-active|is-enabled|enable kubelet
+  systemctl show [--property=NAME[,NAME...]] [--value] kubelet
+      ActiveState, SubState, MainPID, ActiveEnterTimestamp
   systemctl daemon-reload
 `
 
 func systemctl(args []string, stdout, stderr io.Writer) int {
 	var verb string
-	var units []string
-	for _, a := range args {
+	var units, props []string
+	valueOnly := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch {
 		case a == "--help" || a == "-h":
 			fmt.Fprint(stdout, systemctlHelp)
 			return 0
+		case a == "--value":
+			valueOnly = true
+		case a == "-p" || a == "--property":
+			if i+1 < len(args) {
+				i++
+				props = append(props, strings.Split(args[i], ",")...)
+			}
+		case strings.HasPrefix(a, "--property="):
+			props = append(props, strings.Split(strings.TrimPrefix(a, "--property="), ",")...)
 		case strings.HasPrefix(a, "-"):
 			// --no-pager, --quiet and the like change nothing here.
 		case verb == "":
@@ -256,6 +323,12 @@ func systemctl(args []string, stdout, stderr io.Writer) int {
 			}
 		case "enable", "is-enabled":
 			fmt.Fprintln(stdout, "enabled")
+		case "show":
+			if err := nodeCall("GET", "/kubelet", &st); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			showUnit(st, props, valueOnly, stdout)
 		case "status", "is-active":
 			if err := nodeCall("GET", "/kubelet", &st); err != nil {
 				fmt.Fprintln(stderr, err)
@@ -290,6 +363,33 @@ func systemctl(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// showUnit prints the properties of the kubelet unit as "systemctl show"
+// does (NAME=VALUE, or the values alone with --value).
+func showUnit(st serviceStatus, props []string, valueOnly bool, stdout io.Writer) {
+	active, sub, pid, since := "inactive", "dead", 0, ""
+	if st.Active {
+		active, sub, pid = "active", "running", st.MainPID
+		since = st.Since.Format("Mon 2006-01-02 15:04:05 MST")
+	}
+	values := map[string]string{"ActiveState": active, "SubState": sub, "MainPID": strconv.Itoa(pid), "ActiveEnterTimestamp": since}
+	if len(props) == 0 {
+		props = []string{"ActiveState", "SubState", "MainPID", "ActiveEnterTimestamp"}
+	}
+	for _, p := range props {
+		v, ok := values[p]
+		switch {
+		case !ok && valueOnly:
+			fmt.Fprintln(stdout)
+		case !ok:
+			fmt.Fprintf(stdout, "%s=\n", p)
+		case valueOnly:
+			fmt.Fprintln(stdout, v)
+		default:
+			fmt.Fprintf(stdout, "%s=%s\n", p, v)
+		}
+	}
 }
 
 const scpHelp = `scp: the kubectl-carotate harness's stand-in for scp between the nodes of the

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,11 +24,16 @@ type Options struct {
 	Step, Phase, Node string
 	CA                rotation.CAFlags
 	Output            string
+	// hostname is this machine's name, for the node a script is for.
+	hostname func() (string, error)
 }
+
+// outputScript is -o script.
+const outputScript = "script"
 
 // NewCmdInstructions is "kubectl carotate instructions".
 func NewCmdInstructions(env *cmdutil.Env) *cobra.Command {
-	o := &Options{Env: env}
+	o := &Options{Env: env, hostname: os.Hostname}
 	cmd := &cobra.Command{
 		Use:   "instructions [--step N | --phase bundle|serve|finish] [--node NAME]",
 		Short: "Print the node steps of the rotation for this cluster: real paths, backups first, a check after each",
@@ -65,7 +72,27 @@ Every node step backs up what it changes under /var/backups/carotate-<id>/
 first and ends with the kubectl carotate check that confirms it. -o json
 gives the same steps as data (node, component, action, flag, file, content,
 command); docs/instructions-schema.md describes the fields. The CAs come from
-the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
+the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.
+
+-o script prints the same steps as a bash script to run as root on a node
+(set -euo pipefail). Each step runs only if its check shows it is not done
+(the manifest has the flag, the file holds the certificates, the kubeconfig
+trusts the bundle, the component restarted after its files changed), and
+its check must pass after it: the script stops at the first step that did
+not take, naming the file, and a re-run resumes there. Waits for restarts
+poll with a timeout (CAROTATE_TIMEOUT, 300 s). The new CA's private key is
+read from $NEW_CA_KEY (default ./new-ca.key) on the node; kubectl carotate
+never reads it. With --node NAME the script holds that node's steps and
+records each step it finishes on the node's Node object (annotation
+carotate.io/step-N, with the kubelet's credentials). Without --node it is
+the script of this machine when it is a control-plane node, else of the
+only control-plane node, and it holds the workstation steps too (the
+kubectl carotate commands, run with your kubeconfig there): at each other
+node's turn it says which script to run there and waits until that node
+has recorded it (CAROTATE_NODE_TIMEOUT, 3600 s). On a cluster with one
+control-plane node, the scripts of --phase bundle, serve and finish, run
+one after the other there (and the other nodes' scripts when they are
+waited for), rotate the whole cluster.`,
 		Example: `  # Everything, for the recorded rotation
   kubectl carotate instructions
 
@@ -74,7 +101,11 @@ the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
   kubectl carotate instructions --phase serve -o json
 
   # Without a recorded rotation
-  kubectl carotate instructions --old-ca ca.crt --new-ca new-ca.crt --phase bundle`,
+  kubectl carotate instructions --old-ca ca.crt --new-ca new-ca.crt --phase bundle
+
+  # As scripts: on the control-plane node (with the workstation steps), and for a worker
+  kubectl carotate instructions -o script --phase serve > serve.sh && sudo NEW_CA_KEY=/root/new-ca.key bash serve.sh
+  kubectl carotate instructions -o script --phase serve --node worker-1 > serve-worker-1.sh`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
@@ -83,14 +114,14 @@ the rotation record ("kubectl carotate start"), or from --old-ca/--new-ca.`,
 	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x)")
 	f.StringVar(&o.Node, "node", o.Node, "Only the steps of this node (and the in-cluster steps)")
 	o.CA.AddFlags(cmd)
-	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json or yaml")
+	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json, yaml or script (bash, to run on a node)")
 	steps := make([]string, 0, len(checks.UpstreamSteps))
 	for _, s := range checks.UpstreamSteps {
 		steps = append(steps, s.Number)
 	}
 	_ = cmd.RegisterFlagCompletionFunc("step", cmdutil.CompleteFixed(steps...))
 	_ = cmd.RegisterFlagCompletionFunc("phase", cmdutil.CompleteFixed(checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish))
-	_ = cmd.RegisterFlagCompletionFunc("output", cmdutil.CompleteFixed("text", cmdutil.OutputJSON, cmdutil.OutputYAML))
+	_ = cmd.RegisterFlagCompletionFunc("output", cmdutil.CompleteFixed("text", cmdutil.OutputJSON, cmdutil.OutputYAML, outputScript))
 	cmdutil.NoNamespace(cmd, "the instructions cover the whole control plane and every node")
 	return cmd
 }
@@ -115,6 +146,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Output == "text" {
 		o.Output = cmdutil.OutputTable
+	}
+	if o.Output == outputScript {
+		return nil
 	}
 	return cmdutil.ValidateOutput(o.Output)
 }
@@ -144,6 +178,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Node != "" && !hasNode(all, o.Node) {
 		return fmt.Errorf("no step for node %q: the nodes are %s", o.Node, strings.Join(nodeNames(all), ", "))
 	}
+	if o.Output == outputScript {
+		return o.printScript(d, all, notes, rot)
+	}
 	steps := checks.FilterSteps(all, o.Step, o.Phase, o.Node)
 	if o.Output == cmdutil.OutputJSON || o.Output == cmdutil.OutputYAML {
 		if steps == nil {
@@ -153,6 +190,64 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	_, err = fmt.Fprint(o.Out, checks.RenderText(d, steps, notes))
 	return err
+}
+
+// printScript prints the script of one node: --node's, or this
+// machine's, or the only control-plane node's, with the workstation steps.
+func (o *Options) printScript(d checks.ClusterDescription, all []checks.Step, notes []string, rot *rotation.CAs) error {
+	so := checks.ScriptOptions{Node: o.Node}
+	switch {
+	case o.Phase != "":
+		so.Selection = []string{"--phase", o.Phase}
+	case o.Step != "":
+		so.Selection = []string{"--step", o.Step}
+	}
+	if so.Node == "" {
+		node, err := o.scriptNode(d)
+		if err != nil {
+			return err
+		}
+		so.Node, so.Workstation = node, true
+	}
+	// The script writes the CA files it lacks from the rotation itself.
+	export := rotation.ExportNote(rot, d.Files.Bundle)
+	for _, n := range notes {
+		if n != export {
+			so.Notes = append(so.Notes, n)
+		}
+	}
+	steps := checks.FilterSteps(all, o.Step, o.Phase, "")
+	if !hasNode(steps, so.Node) && !so.Workstation {
+		return fmt.Errorf("node %s has no step in this selection: nothing to script", so.Node)
+	}
+	script, err := checks.RenderScript(d, steps, so)
+	if err != nil {
+		return fmt.Errorf("-o script: %w", err)
+	}
+	_, err = fmt.Fprint(o.Out, script)
+	return err
+}
+
+// scriptNode is the node a script without --node is for: this machine
+// when it is a control-plane node, else the only control-plane node.
+func (o *Options) scriptNode(d checks.ClusterDescription) (string, error) {
+	var hosts []string
+	for _, h := range d.ControlPlane {
+		if h.Node != "*" {
+			hosts = append(hosts, h.Node)
+		}
+	}
+	if name, err := o.hostname(); err == nil && slices.Contains(hosts, name) {
+		return name, nil
+	}
+	switch len(hosts) {
+	case 1:
+		return hosts[0], nil
+	case 0:
+		return "", errors.New("-o script: no control-plane node is known (no mirror pod, no node labelled control-plane): pass --node NAME for the node the script runs on")
+	}
+	return "", fmt.Errorf("-o script: this machine is not a control-plane node and there are %d (%s): pass --node NAME, and run the script without --node on the control-plane node that also does the workstation steps",
+		len(hosts), strings.Join(hosts, ", "))
 }
 
 func hasNode(steps []checks.Step, node string) bool {

@@ -4,11 +4,8 @@ package drilltest
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -106,27 +103,7 @@ func AssertEndState(t *testing.T, out *drill.Outcome) {
 	if len(Cluster.BootstrapTokens) != 2 {
 		t.Fatalf("%d bootstrap tokens, want 2", len(Cluster.BootstrapTokens))
 	}
-	for _, tok := range Cluster.BootstrapTokens {
-		id, secret, _ := strings.Cut(tok, ".")
-		jws := ci.Data["jws-kubeconfig-"+id]
-		parts := strings.Split(jws, ".")
-		if len(parts) != 3 || parts[1] != "" {
-			t.Errorf("jws-kubeconfig-%s is not a detached JWS: %q", id, jws)
-			continue
-		}
-		hdr, err := base64.RawURLEncoding.DecodeString(parts[0])
-		Must(t, err)
-		var h struct{ Alg, Kid string }
-		Must(t, json.Unmarshal(hdr, &h))
-		if h.Alg != "HS256" || h.Kid != id {
-			t.Errorf("jws-kubeconfig-%s header %s", id, hdr)
-		}
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(ci.Data["kubeconfig"]))))
-		if got := base64.RawURLEncoding.EncodeToString(mac.Sum(nil)); got != parts[2] {
-			t.Errorf("jws-kubeconfig-%s does not sign the current kubeconfig", id)
-		}
-	}
+	AssertClusterInfoSigned(t, ci.Data, Cluster.BootstrapTokens)
 
 	// Every pod of the drill's workloads (and the re-created bare pod) was
 	// created after the last kube-root-ca.crt change (one-second resolution:

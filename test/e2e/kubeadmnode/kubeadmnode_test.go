@@ -218,7 +218,7 @@ func TestNodeLaidOutByKubeadm(t *testing.T) {
 		t.Fatalf("kubeadm certs check-expiration: exit %d", r.Code)
 	}
 	for _, cert := range []string{"admin.conf", "apiserver ", "apiserver-kubelet-client", "controller-manager.conf", "etcd-server", "front-proxy-client", "scheduler.conf", "super-admin.conf"} {
-		if !lineHas(r.Stdout, cert, "364d", "no") {
+		if !LineHas(r.Stdout, cert, "364d", "no") {
 			t.Errorf("check-expiration has no line for %q with 364d left, not externally managed", cert)
 		}
 	}
@@ -227,25 +227,6 @@ func TestNodeLaidOutByKubeadm(t *testing.T) {
 			t.Errorf("check-expiration output mentions %q", bad)
 		}
 	}
-}
-
-// lineHas tells whether a line of out holds every part, in order.
-func lineHas(out string, parts ...string) bool {
-	for _, line := range strings.Split(out, "\n") {
-		rest, ok := line, true
-		for _, p := range parts {
-			i := strings.Index(rest, p)
-			if i < 0 {
-				ok = false
-				break
-			}
-			rest = rest[i+len(p):]
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
 }
 
 // TestAPIServerAddress: default/kubernetes has the real endpoint, which
@@ -440,7 +421,7 @@ func TestCrictlStandIn(t *testing.T) {
 		t.Fatalf("crictl pods -q: %v", ids)
 	}
 	// pkg/checks prints exactly this to restart a static pod.
-	out := sh(t, cp, `crictl stopp $(crictl pods --name '^kube-scheduler-' -q)`)
+	out := sh(t, cp, `crictl stopp $(crictl pods --name '^kube-scheduler-' --state ready -q)`)
 	if !strings.Contains(out, "Stopped sandbox "+ids[0]) {
 		t.Errorf("crictl stopp: %q", out)
 	}
@@ -450,7 +431,7 @@ func TestCrictlStandIn(t *testing.T) {
 		t.Fatalf("kube-scheduler was not restarted: old %d, new %d", oldProc.HostPid, newProc.HostPid)
 	}
 	pods := clusterExec(t, cp, "crictl", "pods", "--name", "^kube-scheduler-", "--no-trunc").Stdout
-	if !lineHas(pods, ids[0], "NotReady", "kube-scheduler-"+cp) || !lineHas(pods, " Ready ", "kube-scheduler-"+cp) {
+	if !LineHas(pods, ids[0], "NotReady", "kube-scheduler-"+cp) || !LineHas(pods, " Ready ", "kube-scheduler-"+cp) {
 		t.Errorf("crictl pods after stopp:\n%s", pods)
 	}
 	for _, help := range [][]string{{"crictl", "--help"}, {"systemctl", "--help"}, {"scp", "--help"}} {
