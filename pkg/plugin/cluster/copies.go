@@ -39,15 +39,23 @@ import (
 // HelmReleaseSecretType is the type of Helm 3's release Secrets.
 const HelmReleaseSecretType = "helm.sh/release.v1"
 
-// Page sizes of the copies pass. A page asks for as many objects as fit
-// copyPageBytes at the size of the largest object of the page before, at
-// most PageSize and at least copyPageMin, and grows at most twofold from
-// one page to the next: ConfigMaps and Secrets range from bytes to a MiB,
-// and the values of one page (plus the one the pager fetches meanwhile)
-// are what the pass holds.
+// Page sizes of the copies pass. ConfigMaps and Secrets range from bytes
+// to a MiB, and the values of one page (plus the one the pager fetches
+// meanwhile, and the response bodies they were decoded from) are what the
+// pass holds. Sizes are only known once a page has arrived, and large
+// objects cluster (a namespace of trust stores or keystores after
+// thousands of small objects), so pages stay small: copyPageMax objects,
+// fewer after an object larger than copyPageBytes/copyPageMax (as many as
+// fit copyPageBytes at the size of the largest object of the page before,
+// at least copyPageMin), growing back at most twofold a page. A page then
+// carries at most 4 MiB of values in objects up to 512 KiB, 12 MiB in the
+// worst case of 1.5 MiB objects (etcd's limit). On 40,000 objects such
+// pages cost little time next to pages of 500 (docs/benchmarks.md): the
+// API server's work per object dominates.
 const (
-	copyPageBytes = 2 << 20
-	copyPageMin   = 8
+	copyPageBytes = 4 << 20
+	copyPageMin   = 4
+	copyPageMax   = 8
 )
 
 var (
@@ -134,7 +142,7 @@ func ScanCopies(ctx context.Context, client kubernetes.Interface, scan CopyScan,
 	}
 
 	cms := client.CoreV1().ConfigMaps(scan.Namespace)
-	cmPages := &valuePages{limit: copyPageMin}
+	cmPages := &valuePages{limit: copyPageMax}
 	_, cmErr = Each(ctx, PageSize, metav1.ListOptions{FieldSelector: copyConfigMapSelector},
 		cmPages.wrap(func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) { return cms.List(ctx, lo) }),
 		func() { c.ConfigMaps, c.Skipped = 0, nil; reset("ConfigMap") },
@@ -159,7 +167,7 @@ func ScanCopies(ctx context.Context, client kubernetes.Interface, scan CopyScan,
 		})
 
 	secrets := client.CoreV1().Secrets(scan.Namespace)
-	secPages := &valuePages{limit: copyPageMin}
+	secPages := &valuePages{limit: copyPageMax}
 	_, secErr = Each(ctx, PageSize, metav1.ListOptions{FieldSelector: copySecretSelector},
 		secPages.wrap(func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) { return secrets.List(ctx, lo) }),
 		func() {
@@ -254,7 +262,7 @@ func (v *valuePages) wrap(list ListFunc) ListFunc {
 		}
 		v.maxBytes = max(v.maxBytes, total)
 		next := int64(copyPageBytes / max(largest, 1))
-		next = min(next, 2*v.limit, PageSize)
+		next = min(next, 2*v.limit, copyPageMax)
 		v.limit = max(next, copyPageMin)
 		return obj, nil
 	}

@@ -92,19 +92,20 @@ func TestFieldChange(t *testing.T) {
 	}
 }
 
-// TestValuePages: the copies pass asks for pages that fit copyPageBytes
-// at the size of the largest object it saw last, growing at most twofold.
+// TestValuePages: the copies pass asks for pages of at most 8 objects,
+// fewer after one over 512 KiB (as many as fit copyPageBytes), growing back
+// at most twofold.
 func TestValuePages(t *testing.T) {
 	var asked []int64
 	sizes := [][]int{
-		{10, 10, 10, 10, 10, 10, 10, 10}, // small: grow
-		make([]int, 16),
-		{300 << 10, 10}, // a 300 KiB Secret: shrink to fit
-		{1 << 20},       // a MiB: the floor
-		{100, 100, 100}, // small again: grow back twofold
+		{10, 10, 10, 10}, // small: at the ceiling already
+		{800 << 10, 10},  // an 800 KiB Secret: shrink to fit
+		{2 << 20},        // a 2 MiB object: the floor
+		{100, 100, 100},  // small again: grow back twofold
+		{100},
 	}
 	page := 0
-	v := &valuePages{limit: copyPageMin}
+	v := &valuePages{limit: copyPageMax}
 	list := v.wrap(func(_ context.Context, lo metav1.ListOptions) (runtime.Object, error) {
 		asked = append(asked, lo.Limit)
 		l := &corev1.SecretList{}
@@ -119,7 +120,7 @@ func TestValuePages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []int64{8, 16, 32, 8, 8}
+	want := []int64{8, 8, 5, 4, 8}
 	if len(asked) != len(want) {
 		t.Fatalf("asked %v", asked)
 	}
@@ -128,7 +129,7 @@ func TestValuePages(t *testing.T) {
 			t.Fatalf("limits asked %v, want %v", asked, want)
 		}
 	}
-	if v.limit != 16 || v.maxBytes != 1<<20 {
+	if v.limit != 8 || v.maxBytes != 2<<20 {
 		t.Fatalf("after the last page: limit %d, max page %d bytes", v.limit, v.maxBytes)
 	}
 	if !strings.Contains(copySecretSelector, "type!=kubernetes.io/service-account-token") || !strings.Contains(copySecretSelector, "type!=helm.sh/release.v1") {

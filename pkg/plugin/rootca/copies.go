@@ -72,7 +72,12 @@ func (o *UnbundleOptions) checkCopies(ctx context.Context, client kubernetes.Int
 			pinned = append(pinned, obj+" "+h.Where())
 		}
 	}
-	_, cmErr, secErr := cluster.ScanCopies(ctx, client, cluster.CopyScan{Namespace: o.namespace, CAs: cas, Skip: rotation.Objects()},
+	// Protobuf and a ceiling for a rate: small pages, one after the other.
+	pages, err := o.ProtobufClientset(o.qps, o.burst)
+	if err != nil {
+		return err
+	}
+	_, cmErr, secErr := cluster.ScanCopies(ctx, pages, cluster.CopyScan{Namespace: o.namespace, CAs: cas, Skip: rotation.Objects()},
 		func(kind string) {
 			pinned = slices.DeleteFunc(pinned, func(s string) bool { return strings.HasPrefix(s, kind+" ") })
 		}, alone)

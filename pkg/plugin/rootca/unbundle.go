@@ -30,6 +30,15 @@ type UnbundleOptions struct {
 	// --trust-bundles; oldFrom says where it came from.
 	old     []*x509.Certificate
 	oldFrom string
+	// qps and burst pace the copies check's pages (a ceiling unless given).
+	qps   float32
+	burst int
+}
+
+// Complete sets the copies check's rate limit.
+func (o *UnbundleOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.qps, o.burst = cmdutil.PassRateLimit(cmd, o.Factory)
+	return nil
 }
 
 // NewCmdUnbundle is "kubectl carotate unbundle".

@@ -45,7 +45,11 @@ func (r *run) checkCopies(ctx context.Context, sec *section, tb *cluster.TrustBu
 		sec.add(it)
 	}
 	r.progress.start()
-	counts, cmErr, secErr := cluster.ScanCopies(ctx, o.client, cluster.CopyScan{Namespace: o.namespace, CAs: cas, Skip: rotation.Objects(),
+	client := o.pageClient
+	if client == nil {
+		client = o.client
+	}
+	counts, cmErr, secErr := cluster.ScanCopies(ctx, client, cluster.CopyScan{Namespace: o.namespace, CAs: cas, Skip: rotation.Objects(),
 		Progress: func(kind string, n int) { r.progress.tick("copies: %d %s read", n, kind) }},
 		func(kind string) {
 			sec.Items = slices.DeleteFunc(sec.Items, func(it item) bool { return it.Kind == kind })
@@ -135,9 +139,9 @@ func copyAction(h cluster.CopyHit, v checks.CopyVerdict) (action, fix string) {
 		}
 		return "kubectl carotate unbundle --trust-bundles", ""
 	}
-	what := h.Kind + " " + h.Namespace + "/" + h.Name + " " + h.Where()
+	// One fix for all of them: the rows name each object and key.
 	if v.Verdict == checks.CopyOldAlone {
-		return "", "add the new CA next to the old one in " + what + " where it comes from (its operator, chart or repository; a kubeconfig: certificate-authority-data becomes the bundle), then restart what reads it"
+		return "", "Secrets and ConfigMaps that trust the old CA alone: add the new CA next to the old one where each comes from (its operator, chart or repository; a stored kubeconfig's certificate-authority-data becomes the bundle), then restart what reads it"
 	}
-	return "", "remove the old CA from " + what + " where it comes from, once nothing served from the old CA is left"
+	return "", "Secrets and ConfigMaps that still trust the old CA: remove it where each comes from, once nothing served from the old CA is left"
 }

@@ -110,8 +110,10 @@ type Options struct {
 	logsFor   []workloadRef
 	cfg       *rest.Config
 	client    kubernetes.Interface
-	dyn       dynamic.Interface
-	meta      metadata.Interface
+	// pageClient is client with a rate limit for a self-paced pass.
+	pageClient kubernetes.Interface
+	dyn        dynamic.Interface
+	meta       metadata.Interface
 }
 
 // NewCmdVerify is "kubectl carotate verify".
@@ -243,7 +245,7 @@ func cannotRun(err error) error {
 
 // Complete resolves the namespace and builds the clients; it contacts
 // nothing.
-func (o *Options) Complete(_ *cobra.Command, _ []string) error {
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -262,6 +264,12 @@ func (o *Options) Complete(_ *cobra.Command, _ []string) error {
 	// Protobuf where the server offers it: a pass over 20,000 pods decodes
 	// several times faster, with less garbage, than JSON.
 	if o.client, err = o.ProtobufClientset(0, 0); err != nil {
+		return err
+	}
+	// The copies pass pages through every Secret and ConfigMap in small
+	// pages, one request after the other: paced by the API server, with
+	// the rate limit a ceiling unless --qps/--burst say otherwise.
+	if o.pageClient, err = o.ProtobufClientset(cmdutil.PassRateLimit(cmd, o.Factory)); err != nil {
 		return err
 	}
 	if o.dyn, err = o.DynamicClient(); err != nil {
