@@ -75,6 +75,7 @@ test: lint unit e2e release-check ## everything CI runs
 include hack/release.mk
 include hack/bench.mk
 include hack/bench-verify.mk
+include hack/bench-copies.mk
 
 clean: cluster-down
 	rm -rf _output dist

@@ -15,6 +15,6 @@ bench-plugin:
 	mkdir -p $(dir $(BENCH_PLUGIN))
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BENCH_PLUGIN) ./cmd/kubectl-carotate
 
-bench: tools build bench-plugin bench-verify ## benchmark restart-workloads; results in _output/bench/results.md (see docs/benchmarks.md)
+bench: tools build bench-plugin bench-verify bench-copies ## benchmark restart-workloads, verify and the copies pass; results in _output/bench/ (see docs/benchmarks.md)
 	go build -o $(BIN)/carotate-bench ./hack/bench
 	$(BIN)/carotate-bench -plugin $(BENCH_PLUGIN) $(BENCH_FLAGS)

@@ -60,7 +60,11 @@ func PickNext(steps []StepState, active bool) (step, command string, notes []str
 			}
 			return s.Step, s.Next, notes
 		case StateUnknown:
-			unknownBefore = append(unknownBefore, s.Step)
+			// Rows that are not upstream steps (ClusterTrustBundles,
+			// copies) carry their own command; the note is for node steps.
+			if IsStep(s.Step) {
+				unknownBefore = append(unknownBefore, s.Step)
+			}
 		}
 	}
 	if !active {

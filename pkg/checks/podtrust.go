@@ -11,6 +11,7 @@ import (
 // server with the ca.crt its token volume carries: the projected
 // ServiceAccount volume copies the kube-root-ca.crt ConfigMap of its
 // namespace, a legacy token Secret volume carries the Secret's own ca.crt.
+// A projected clusterTrustBundle source (SourceTrustBundle) is a third.
 const (
 	SourceRootCA = "ConfigMap"
 	SourceSecret = "Secret"
@@ -212,7 +213,9 @@ type PodTrust struct {
 func JudgePod(in PodTrustInput, lookup PodSourceLookup) PodTrust {
 	var mounts []PodCAMount
 	for _, m := range in.CAMounts() {
-		if m.Kind == SourceSecret {
+		// Other Secrets carry no API trust; a ClusterTrustBundle the
+		// caller did not read is not judged here.
+		if m.Kind == SourceSecret || m.Kind == SourceTrustBundle {
 			if _, known := lookup(m.Kind, m.Object); !known {
 				continue
 			}
@@ -268,6 +271,10 @@ func JudgePod(in PodTrustInput, lookup PodSourceLookup) PodTrust {
 	for _, k := range keys {
 		src, _ := lookup(k.kind, k.name)
 		name := k.kind + " " + k.name
+		content := name + " ca.crt"
+		if k.kind == SourceTrustBundle {
+			content = name + " content"
+		}
 		if !src.Exists {
 			worst(PodSourceMissing, name+" does not exist: the pod cannot start its containers with it")
 			continue
@@ -298,12 +305,12 @@ func JudgePod(in PodTrustInput, lookup PodSourceLookup) PodTrust {
 				by = " by " + src.ChangedBy
 			}
 			if startS.Before(changeS) || src.ContentChanged {
-				worst(PodRestartNeeded, fmt.Sprintf("container %s started %s, not after %s ca.crt changed%s at %s: it may hold the previous CA in memory",
-					m.Container, stamp(started), name, by, stamp(src.ChangedAt)))
+				worst(PodRestartNeeded, fmt.Sprintf("container %s started %s, not after %s changed%s at %s: it may hold the previous CA in memory",
+					m.Container, stamp(started), content, by, stamp(src.ChangedAt)))
 				continue
 			}
-			worst(PodRestartMaybe, fmt.Sprintf("container %s started %s, in the same second as %s ca.crt was last written%s: whether it read the content before or after that write cannot be told; restart it to be sure",
-				m.Container, stamp(started), name, by))
+			worst(PodRestartMaybe, fmt.Sprintf("container %s started %s, in the same second as %s was last written%s: whether it read the content before or after that write cannot be told; restart it to be sure",
+				m.Container, stamp(started), content, by))
 		}
 	}
 	t.Holds = strings.Join(holds, ", ")

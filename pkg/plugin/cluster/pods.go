@@ -31,6 +31,11 @@ func PodInput(pod *corev1.Pod) checks.PodTrustInput {
 					if f := keyPath(s.Secret.Items); f != "" {
 						in.Volumes = append(in.Volumes, checks.PodCAVolume{Volume: v.Name, Kind: checks.SourceSecret, Object: s.Secret.Name, File: f})
 					}
+				case s.ClusterTrustBundle != nil:
+					// The kubelet writes the picked bundles to path: the
+					// pod's API trust when its client reads that file.
+					in.Volumes = append(in.Volumes, checks.PodCAVolume{Volume: v.Name, Kind: checks.SourceTrustBundle,
+						Object: TrustBundleRefOf(s.ClusterTrustBundle).Key, File: s.ClusterTrustBundle.Path})
 				}
 			}
 		case v.ConfigMap != nil && v.ConfigMap.Name == RootCAConfigMap:

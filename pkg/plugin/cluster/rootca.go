@@ -48,31 +48,23 @@ var (
 // time is used: it is never later than the last change, so a pod is never
 // wrongly called current because of it.
 func CAChange(mf []metav1.ManagedFieldsEntry, key string, created time.Time) (time.Time, string) {
-	var when time.Time
-	var by string
-	for _, e := range mf {
-		if e.FieldsV1 == nil || e.Time == nil {
-			continue
-		}
+	return FieldChange(mf, created, "f:data", "f:"+key)
+}
+
+// ownsField tells whether a managedFields entry's field set holds path.
+func ownsField(raw []byte, path []string) bool {
+	for _, step := range path {
 		var set map[string]json.RawMessage
-		if json.Unmarshal(e.FieldsV1.Raw, &set) != nil {
-			continue
+		if json.Unmarshal(raw, &set) != nil {
+			return false
 		}
-		var data map[string]json.RawMessage
-		if json.Unmarshal(set["f:data"], &data) != nil {
-			continue
+		next, ok := set[step]
+		if !ok {
+			return false
 		}
-		if _, ok := data["f:"+key]; !ok {
-			continue
-		}
-		if e.Time.After(when) || when.IsZero() {
-			when, by = e.Time.Time, e.Manager
-		}
+		raw = next
 	}
-	if when.IsZero() {
-		return created, ""
-	}
-	return when, by
+	return true
 }
 
 // RootCAState is what the ServiceAccount root CA objects (every

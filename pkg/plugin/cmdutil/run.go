@@ -111,3 +111,21 @@ func AddOutputFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVarP(p, "output", "o", *p, "Output format: table (default), json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("output", CompleteFixed("table", OutputJSON, OutputYAML))
 }
+
+// PassRateLimit is the client rate limit of a pass that paces itself:
+// sequential pages, or a fixed number of requests in flight (a closed loop
+// that slows down with the API server, where a rate keeps pushing at a
+// struggling one). Unless --qps or --burst is given, the limit is only a
+// ceiling against a runaway, far above the root default (50/100), which
+// would stretch a pass over 40,000 Secrets in small pages to a minute.
+func PassRateLimit(cmd *cobra.Command, f Factory) (qps float32, burst int) {
+	if cmd != nil && (cmd.Flags().Changed("qps") || cmd.Flags().Changed("burst")) {
+		return f.RateLimit()
+	}
+	return passQPS, passBurst
+}
+
+const (
+	passQPS   = 1000
+	passBurst = 1000
+)

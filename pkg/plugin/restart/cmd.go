@@ -34,13 +34,6 @@ const (
 	// maxValueLen keeps the value readable in a table; the API would
 	// accept far more.
 	maxValueLen = 253
-	// A pass is paced by --concurrency: a fixed number of requests in
-	// flight slows down with the API server (a closed loop), where a rate
-	// keeps pushing at a struggling one. So unless --qps or --burst is given,
-	// the rate limit here is only a ceiling against a runaway, far above the
-	// root default (50/100) that would stretch 5000 patches to 100 s.
-	defaultQPS   = 1000
-	defaultBurst = 1000
 )
 
 // Options is "kubectl carotate restart-workloads".
@@ -213,10 +206,10 @@ Exit status 1 when anything failed or the run was interrupted.`,
 
 // Complete fills in the defaults that need no cluster.
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
-	o.qps, o.burst = defaultQPS, defaultBurst
-	if cmd != nil && (cmd.Flags().Changed("qps") || cmd.Flags().Changed("burst")) {
-		o.qps, o.burst = o.RateLimit()
-	}
+	// A pass is paced by --concurrency (a closed loop): the rate limit is
+	// a ceiling unless given; the root default would stretch 5000 patches
+	// to 100 s.
+	o.qps, o.burst = cmdutil.PassRateLimit(cmd, o.Factory)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -154,7 +154,7 @@ func TestRestartRateLimitDefaultsUnlessGiven(t *testing.T) {
 	f := o.Factory.(*cmdutil.ConfigFactory)
 	cmd.Flags().Float32Var(&f.QPS, "qps", 50, "")
 	cmd.Flags().IntVar(&f.Burst, "burst", 100, "")
-	if err := o.Complete(cmd, nil); err != nil || o.qps != defaultQPS || o.burst != defaultBurst {
+	if err := o.Complete(cmd, nil); err != nil || o.qps != 1000 || o.burst != 1000 {
 		t.Fatalf("without --qps: qps %v burst %d (%v)", o.qps, o.burst, err)
 	}
 	if err := cmd.Flags().Set("qps", "7"); err != nil {

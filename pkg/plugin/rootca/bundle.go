@@ -63,6 +63,14 @@ every pod restarted after the write off the API server, so it is refused
 kube-root-ca.crt and legacy token Secrets, for a one-off fix; such a pass does
 not complete step 3 in the rotation's log.
 
+--trust-bundles also adds the new CA to every user-made ClusterTrustBundle
+(one without spec.signerName) that holds the old CA, right before the old
+one, keeping whatever else it holds: pods may project those instead of
+kube-root-ca.crt, and nothing else updates them. Only spec.trustBundle is
+written, conditional on the version read, and recorded in the undo file. A
+signer's bundles are never written: kube-controller-manager publishes the
+kubernetes.io/kube-apiserver-serving one from its --root-ca-file.
+
 Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 1 on bad input, missing RBAC, failed or reverted writes, or objects left alone.`,
 		Example: `  # Validate the CAs, write the bundle file and bundle every namespace
@@ -73,6 +81,9 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 
   # One namespace only
   kubectl carotate bundle -n payments
+
+  # Also the user-made ClusterTrustBundles that hold the old CA
+  kubectl carotate bundle --trust-bundles
 
   # Also create kube-root-ca.crt where the root CA publisher has not, and report as JSON
   kubectl carotate bundle --old-ca ca.crt --new-ca new-ca.crt --create-missing -o json`,
@@ -87,6 +98,7 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
 	f.DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "Warn when a CA expires within this period")
 	o.addFlags(cmd, "hold certificates outside this rotation", "old content")
+	o.addTrustBundlesFlag(cmd, "adds the new CA right before the old one")
 	return cmd
 }
 
@@ -130,7 +142,11 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		labels[checks.Fingerprint(c)] = "new"
 	}
 	target := checks.RootCATarget{Want: append(append([]*x509.Certificate{}, o.newCAs...), o.oldCAs...), Labels: labels}
-	p, err := o.newPass(ctx, o.Env, "bundle", client, cfg.Host, target, bundle)
+	var tb *trustBundleCAs
+	if o.TrustBundles {
+		tb = &trustBundleCAs{old: o.oldCAs, new: o.newCAs}
+	}
+	p, err := o.newPass(ctx, o.Env, "bundle", client, cfg.Host, target, bundle, tb)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
@@ -20,6 +21,16 @@ type item struct {
 	kind, namespace, name, rv string
 	value                     []byte
 	present                   bool
+	// key is where value is ("" for ca.crt of a root CA object).
+	key string
+}
+
+// undoKey is the key the undo file records the value under.
+func (it item) undoKey() string {
+	if it.key == "" {
+		return cluster.RootCAKey
+	}
+	return it.key
 }
 
 func configMapItem(cm *corev1.ConfigMap) item {
@@ -39,8 +50,11 @@ func source(kind, ns, name string) string {
 
 func (it item) source() string { return source(it.kind, it.namespace, it.name) }
 
-// access re-reads and writes one kind of root CA object.
+// access re-reads, decides and writes one kind of object.
 type access interface {
+	// decide is what the pass does with an object, and the value it
+	// writes (for RootCAOther: what --replace-other writes).
+	decide(p *pass, it item) (checks.RootCADecision, []byte)
 	// get re-reads an object after a conflict, to decide the write again.
 	get(ctx context.Context, ns, name string) (item, error)
 	// patch sets ca.crt only, with the read resourceVersion as a
@@ -49,7 +63,17 @@ type access interface {
 	patch(ctx context.Context, it item, value []byte, dry cmdutil.DryRun) (string, error)
 }
 
+// rootCADecision is how the pass decides a root CA object: its ca.crt
+// must be exactly the target.
+func rootCADecision(p *pass, it item) (checks.RootCADecision, []byte) {
+	return checks.DecideRootCA(it.source(), it.value, it.present, p.Target), p.TargetPEM
+}
+
 type configMapAccess struct{ client kubernetes.Interface }
+
+func (configMapAccess) decide(p *pass, it item) (checks.RootCADecision, []byte) {
+	return rootCADecision(p, it)
+}
 
 func (a configMapAccess) get(ctx context.Context, ns, name string) (item, error) {
 	cm, err := a.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
@@ -76,6 +100,10 @@ func (a configMapAccess) patch(ctx context.Context, it item, value []byte, dry c
 }
 
 type secretAccess struct{ client kubernetes.Interface }
+
+func (secretAccess) decide(p *pass, it item) (checks.RootCADecision, []byte) {
+	return rootCADecision(p, it)
+}
 
 func (a secretAccess) get(ctx context.Context, ns, name string) (item, error) {
 	s, err := a.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})

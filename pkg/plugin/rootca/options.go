@@ -30,9 +30,12 @@ type passOptions struct {
 	Output        string
 	UndoDir       string
 	AllNamespaces bool
-	dryRun        cmdutil.DryRun
-	namespace     string
-	now           func() time.Time
+	// TrustBundles also updates the user-made ClusterTrustBundles that
+	// hold the old CA (--trust-bundles).
+	TrustBundles bool
+	dryRun       cmdutil.DryRun
+	namespace    string
+	now          func() time.Time
 }
 
 func newPassOptions() passOptions {
@@ -53,6 +56,13 @@ func (o *passOptions) addFlags(cmd *cobra.Command, outside, putBack string) {
 	cmdutil.AddAllNamespacesFlag(cmd, &o.AllNamespaces)
 }
 
+// addTrustBundlesFlag binds --trust-bundles; does says what it does to a
+// user-made ClusterTrustBundle.
+func (o *passOptions) addTrustBundlesFlag(cmd *cobra.Command, does string) {
+	cmd.Flags().BoolVar(&o.TrustBundles, "trust-bundles", o.TrustBundles,
+		"Also update the user-made ClusterTrustBundles (no signerName) that hold the old CA: "+does+" (conflict-safe, recorded in the undo file; a signer's bundles are never written)")
+}
+
 // validate checks the shared flags; env may be nil in unit tests.
 func (o *passOptions) validate(env *cmdutil.Env) error {
 	if o.Settle < 0 {
@@ -68,6 +78,9 @@ func (o *passOptions) validate(env *cmdutil.Env) error {
 	}
 	if o.namespace, err = cmdutil.NamespaceScope(f, o.AllNamespaces); err != nil {
 		return err
+	}
+	if o.TrustBundles && o.namespace != "" {
+		return fmt.Errorf("--trust-bundles updates ClusterTrustBundles, which belong to no namespace: run it without -n %s", o.namespace)
 	}
 	return cmdutil.ValidateOutput(o.Output)
 }
@@ -91,7 +104,7 @@ func (o *passOptions) connect(ctx context.Context, env *cmdutil.Env) (*rest.Conf
 // newPass is the pass these options describe, once the undo directory
 // is known and the user holds the rights it needs.
 func (o *passOptions) newPass(ctx context.Context, env *cmdutil.Env, command string, client kubernetes.Interface, server string,
-	target checks.RootCATarget, targetPEM []byte) (*pass, error) {
+	target checks.RootCATarget, targetPEM []byte, tb *trustBundleCAs) (*pass, error) {
 	undoDir, err := rotation.UndoDir(ctx, client, o.UndoDir)
 	if err != nil {
 		return nil, err
@@ -99,7 +112,7 @@ func (o *passOptions) newPass(ctx context.Context, env *cmdutil.Env, command str
 	p := &pass{
 		Command: command, Client: client, Server: server, Target: target, TargetPEM: targetPEM,
 		DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
-		Settle: o.Settle, UndoDir: undoDir, ErrOut: env.ErrOut, Now: o.now, Namespace: o.namespace,
+		Settle: o.Settle, UndoDir: undoDir, ErrOut: env.ErrOut, Now: o.now, Namespace: o.namespace, TrustBundles: tb,
 	}
 	if err := cmdutil.Preflight(ctx, client, p.accessChecks()); err != nil {
 		return nil, err

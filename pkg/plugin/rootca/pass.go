@@ -54,6 +54,9 @@ type pass struct {
 	Now           func() time.Time
 	// Namespace narrows the pass to one namespace (-n); "" is every one.
 	Namespace string
+	// TrustBundles, when set, also syncs the user-made ClusterTrustBundles
+	// that hold the old CA (--trust-bundles).
+	TrustBundles *trustBundleCAs
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -85,6 +88,13 @@ func (p *pass) accessChecks() []cmdutil.AccessCheck {
 	}
 	if p.DryRun == cmdutil.DryRunNone && p.Settle > 0 {
 		c = append(c, cmdutil.AccessCheck{Verb: "watch", Resource: "configmaps", Namespace: ns}, cmdutil.AccessCheck{Verb: "watch", Resource: "secrets", Namespace: ns})
+	}
+	if p.TrustBundles != nil {
+		c = append(c, cmdutil.AccessCheck{Verb: "list", Group: "certificates.k8s.io", Resource: "clustertrustbundles"},
+			cmdutil.AccessCheck{Verb: "get", Group: "certificates.k8s.io", Resource: "clustertrustbundles"})
+		if p.DryRun.Writes() {
+			c = append(c, cmdutil.AccessCheck{Verb: "patch", Group: "certificates.k8s.io", Resource: "clustertrustbundles"})
+		}
 	}
 	return c
 }
@@ -154,6 +164,11 @@ func (p *pass) run(ctx context.Context) (*report, error) {
 		return nil, fmt.Errorf("legacy token Secrets: %w", err)
 	}
 	secProgress.finish()
+	if p.TrustBundles != nil {
+		if err := p.walkTrustBundles(ctx); err != nil {
+			return nil, err
+		}
+	}
 	p.closeUndo()
 
 	r := p.report()
@@ -222,7 +237,7 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 	// still record the write for undo instead of calling it "already".
 	mayHaveWritten := false
 	for attempt := 1; ; attempt++ {
-		d := checks.DecideRootCA(it.source(), it.value, it.present, p.Target)
+		d, value := acc.decide(p, it)
 		if attempt == 1 {
 			obj.Found = d.Found
 		}
@@ -253,7 +268,7 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 		}
 		var rv string
 		err := cluster.WithRetry(ctx, func() (err error) {
-			rv, err = acc.patch(ctx, it, p.TargetPEM, p.DryRun)
+			rv, err = acc.patch(ctx, it, value, p.DryRun)
 			if cluster.MayHaveApplied(err) {
 				mayHaveWritten = true
 			}
@@ -290,8 +305,10 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 					cur, err = acc.get(ctx, it.namespace, it.name)
 					return err
 				})
-				if gerr == nil && checks.DecideRootCA(cur.source(), cur.value, cur.present, p.Target).Action == checks.RootCAInPlace {
-					return p.recorded(obj, prev, cur.rv, resultUpdated)
+				if gerr == nil {
+					if d, _ := acc.decide(p, cur); d.Action == checks.RootCAInPlace {
+						return p.recorded(obj, prev, cur.rv, resultUpdated)
+					}
 				}
 			}
 			obj.Result, obj.Reason = resultFailed, err.Error()
@@ -309,14 +326,18 @@ func (p *pass) recorded(obj reportObject, prev item, rv, result string) reportOb
 		return obj
 	}
 	obj.ResourceVersion = rv
-	change := undofile.Change{Kind: prev.kind, Namespace: prev.namespace, Name: prev.name, Key: cluster.RootCAKey,
+	change := undofile.Change{Kind: prev.kind, Namespace: prev.namespace, Name: prev.name, Key: prev.undoKey(),
 		Previous: string(prev.value), Absent: !prev.present, Created: result == resultCreated, ResourceVersion: rv}
 	if result == resultCreated {
 		change.Previous, change.Absent = "", false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.written[objectKey(obj.Kind, obj.Namespace, obj.Name)] = rv
+	// No controller puts a user-made ClusterTrustBundle back: the settle
+	// watch is for the root CA objects.
+	if obj.Kind != kindTrustBundle {
+		p.written[objectKey(obj.Kind, obj.Namespace, obj.Name)] = rv
+	}
 	if p.fatal != nil {
 		obj.Reason = appendReason(obj.Reason, "not recorded in an undo file: "+p.fatal.Error())
 		return obj

@@ -63,6 +63,10 @@ type testAccess struct {
 
 func (a *testAccess) get(_ context.Context, _, _ string) (item, error) { return a.cur, nil }
 
+func (a *testAccess) decide(p *pass, it item) (checks.RootCADecision, []byte) {
+	return rootCADecision(p, it)
+}
+
 func (a *testAccess) patch(_ context.Context, it item, value []byte, _ cmdutil.DryRun) (string, error) {
 	a.patches++
 	if it.rv != a.cur.rv {

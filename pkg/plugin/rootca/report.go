@@ -68,7 +68,10 @@ type report struct {
 	Settle     string         `json:"settle,omitempty"`
 	Namespaces counts         `json:"namespaces"`
 	Secrets    counts         `json:"secrets"`
-	Objects    []reportObject `json:"objects"`
+	// TrustBundles counts the user-made ClusterTrustBundles of a
+	// --trust-bundles pass.
+	TrustBundles *counts        `json:"trustBundles,omitempty"`
+	Objects      []reportObject `json:"objects"`
 }
 
 // report builds the summary from the results so far, sorted by kind,
@@ -84,11 +87,17 @@ func (p *pass) report() *report {
 		r.Target = append(r.Target, targetCert{Label: p.Target.Labels[checks.Fingerprint(c)], Subject: c.Subject.String(),
 			Fingerprint: checks.Fingerprint(c), NotAfter: c.NotAfter.UTC()})
 	}
+	if p.TrustBundles != nil {
+		r.TrustBundles = &counts{}
+	}
 	for _, o := range p.results {
 		r.Objects = append(r.Objects, *o)
 		c := &r.Namespaces
-		if o.Kind == "Secret" {
+		switch o.Kind {
+		case "Secret":
 			c = &r.Secrets
+		case kindTrustBundle:
+			c = r.TrustBundles
 		}
 		c.Total++
 		switch o.Result {
@@ -123,7 +132,7 @@ func (p *pass) report() *report {
 // did its job. instruction is printed when the controller-manager reverted
 // our writes.
 func (r *report) outcome(instruction string) (string, error) {
-	var failed, reverted, outside int
+	var failed, reverted, outside, bundlesOld int
 	var revertedBy []string
 	seenBy := map[string]bool{}
 	for _, o := range r.Objects {
@@ -137,6 +146,8 @@ func (r *report) outcome(instruction string) (string, error) {
 				seenBy[who] = true
 				revertedBy = append(revertedBy, who)
 			}
+		case o.outside && o.Kind == kindTrustBundle:
+			bundlesOld++
 		case o.outside:
 			outside++
 		}
@@ -153,6 +164,9 @@ func (r *report) outcome(instruction string) (string, error) {
 	}
 	if outside > 0 {
 		msgs = append(msgs, fmt.Sprintf("%d objects hold certificates outside this rotation and were left alone (see the REASON column; --replace-other replaces them)", outside))
+	}
+	if bundlesOld > 0 {
+		msgs = append(msgs, fmt.Sprintf("%d user-made ClusterTrustBundles trust the old CA without the new one and were left alone (see the REASON column; bundle --trust-bundles adds the new CA first, --replace-other swaps them)", bundlesOld))
 	}
 	if len(msgs) == 0 {
 		return "", nil
@@ -194,26 +208,37 @@ func printReport(w io.Writer, format string, r *report) error {
 	// The dry-run suffix stays out of the header: the table writer's
 	// header formatting would mangle the parentheses, and every updated
 	// row above already carries it.
-	return cmdutil.WriteTable(w, []string{"objects", "total", already, "updated", "created", "reverted", "skipped", "failed"}, [][]string{
+	summary := [][]string{
 		count("namespaces (kube-root-ca.crt)", r.Namespaces),
 		count("legacy token Secrets (ca.crt)", r.Secrets),
-	})
+	}
+	if r.TrustBundles != nil {
+		summary = append(summary, count("user-made ClusterTrustBundles", *r.TrustBundles))
+	}
+	return cmdutil.WriteTable(w, []string{"objects", "total", already, "updated", "created", "reverted", "skipped", "failed"}, summary)
 }
 
 // conclusion is the last line of a pass that did its job.
 func conclusion(w io.Writer, r *report) {
 	n, s := r.Namespaces, r.Secrets
-	skipped := n.Skipped + s.Skipped
+	var t counts
+	objects := "every kube-root-ca.crt and legacy token Secret"
+	if r.TrustBundles != nil {
+		t = *r.TrustBundles
+		objects = "every kube-root-ca.crt, legacy token Secret and user-made ClusterTrustBundle with the old CA"
+	}
+	skipped := n.Skipped + s.Skipped + t.Skipped
+	written := n.Updated + n.Created + s.Updated + t.Updated
 	switch {
-	case n.Updated+n.Created+s.Updated == 0 && skipped == 0:
-		fmt.Fprintf(w, "%s: every kube-root-ca.crt and legacy token Secret already holds the %s; nothing was written\n", r.Command, targetWords(r.Command))
+	case written == 0 && skipped == 0:
+		fmt.Fprintf(w, "%s: %s already holds the %s; nothing was written\n", r.Command, objects, targetWords(r.Command))
 		return
-	case n.Updated+n.Created+s.Updated == 0:
-		fmt.Fprintf(w, "%s: every kube-root-ca.crt and legacy token Secret already holds the %s, except %d skipped (see the REASON column); nothing was written\n",
-			r.Command, targetWords(r.Command), skipped)
+	case written == 0:
+		fmt.Fprintf(w, "%s: %s already holds the %s, except %d skipped (see the REASON column); nothing was written\n",
+			r.Command, objects, targetWords(r.Command), skipped)
 		return
 	case r.DryRun == cmdutil.DryRunClient || r.DryRun == cmdutil.DryRunServer:
-		fmt.Fprintf(w, "%s: %d objects would be written%s\n", r.Command, n.Updated+n.Created+s.Updated, r.DryRun.Suffix())
+		fmt.Fprintf(w, "%s: %d objects would be written%s\n", r.Command, written, r.DryRun.Suffix())
 	case r.UndoFile != "":
 		fmt.Fprintf(w, "%s: done; to restore the previous values: kubectl carotate undo %s\n", r.Command, r.UndoFile)
 	}

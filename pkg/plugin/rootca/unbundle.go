@@ -3,6 +3,7 @@ package rootca
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -22,8 +23,22 @@ type UnbundleOptions struct {
 	*cmdutil.Env
 	passOptions
 	Keep  string
+	OldCA string
 	Force bool
 	kept  []*x509.Certificate
+	// old is the CA being retired, for the copies check and
+	// --trust-bundles; oldFrom says where it came from.
+	old     []*x509.Certificate
+	oldFrom string
+	// qps and burst pace the copies check's pages (a ceiling unless given).
+	qps   float32
+	burst int
+}
+
+// Complete sets the copies check's rate limit.
+func (o *UnbundleOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.qps, o.burst = cmdutil.PassRateLimit(cmd, o.Factory)
+	return nil
 }
 
 // NewCmdUnbundle is "kubectl carotate unbundle".
@@ -42,13 +57,26 @@ It refuses, writing nothing, while
     trusting only the kept CA could not reach it: do step 9.3 first), or
   - the controller-manager would put the bundle back: kube-system's
     kube-root-ca.crt was last written by kube-controller-manager and holds
-    something else, so its --root-ca-file is not yet the kept CA alone.
---force skips both checks. Writes are conditional on the object not having
+    something else, so its --root-ca-file is not yet the kept CA alone, or
+  - a copy of the old CA trusts it alone: a Secret or ConfigMap (a stored
+    kubeconfig's certificate-authority-data, a CA file, a TLS Secret's ca.crt)
+    or a user-made ClusterTrustBundle, found by the pass of
+    "kubectl carotate verify --only copies" and named in the refusal; its
+    readers break once the old CA is retired. The old CA is --old-ca, the
+    recorded rotation's, or what kube-system/kube-root-ca.crt holds besides
+    the kept CA; when none of these tells it, the check is skipped with a
+    warning.
+--force skips all three checks. Writes are conditional on the object not having
 changed since it was read, touch only ca.crt, and are recorded in an undo
 file; afterwards the written objects are watched for --settle as in bundle.
 
--n NAMESPACE narrows the pass to one namespace; such a pass does not complete
-step 12.1 in the rotation's log.
+--trust-bundles also removes the old CA from every user-made
+ClusterTrustBundle (no spec.signerName) that holds it next to the new one; one
+that trusts the old CA without the new one is left alone and reported (run
+bundle --trust-bundles first; --replace-other swaps the old CA for the new one).
+
+-n NAMESPACE narrows the pass (and the copies check) to one namespace; such a
+pass does not complete step 12.1 in the rotation's log.
 
 Exit status: 0 when every object holds the kept CA only (or, in a dry run,
 would); 1 on bad input, a refusal, missing RBAC, failed or reverted writes,
@@ -58,14 +86,20 @@ or objects left alone.`,
   kubectl carotate unbundle --keep new-ca.crt
 
   # What would change, validated by the API server
-  kubectl carotate unbundle --keep new-ca.crt --dry-run=server -o yaml`,
+  kubectl carotate unbundle --keep new-ca.crt --dry-run=server -o yaml
+
+  # Also remove the old CA from the user-made ClusterTrustBundles
+  kubectl carotate unbundle --keep new-ca.crt --old-ca old-ca.crt --trust-bundles`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")
-	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain and controller-manager checks")
+	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA being retired, for the copies check and --trust-bundles; default: the recorded rotation's, else what kube-system/kube-root-ca.crt holds besides the kept CA")
+	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain, controller-manager and copies checks")
 	o.addFlags(cmd, "do not hold the kept CA", "the bundle")
+	o.addTrustBundlesFlag(cmd, "removes the old CA from those that also hold the new one")
+	_ = cmd.MarkFlagFilename("old-ca")
 	return cmd
 }
 
@@ -87,9 +121,21 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 			return err
 		}
 		o.kept, o.Keep = rec.NewCAs, rec.NewCAFile
+		o.old, o.oldFrom = rec.OldCAs, "rotation "+rec.ID
 		fmt.Fprintf(o.ErrOut, "unbundle: keeping the new CA of rotation %s\n", rec.ID)
 	} else if o.kept, err = cmdutil.ReadCertFile("--keep", o.Keep); err != nil {
 		return err
+	}
+	if o.OldCA != "" {
+		if o.old, err = cmdutil.ReadCertFile("--old-ca", o.OldCA); err != nil {
+			return err
+		}
+		o.oldFrom = "--old-ca " + o.OldCA
+		for _, c := range o.old {
+			if checks.Contains(o.kept, c) {
+				return fmt.Errorf("--old-ca %s holds %s, which is also kept: the old CA is the one unbundle removes (nothing was changed)", o.OldCA, c.Subject)
+			}
+		}
 	}
 	if o.Keep == "" {
 		o.Keep = "new-ca.crt" // only a name for printed instructions
@@ -103,17 +149,30 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 		labels[checks.Fingerprint(c)] = "kept"
 	}
 	target := checks.RootCATarget{Want: o.kept, Labels: labels, AllowRemove: true}
-	p, err := o.newPass(ctx, o.Env, "unbundle", client, cfg.Host, target, checks.EncodePEM(o.kept))
+	if len(o.old) == 0 {
+		o.old, o.oldFrom = o.findOld(ctx, client)
+	}
+	var tb *trustBundleCAs
+	if o.TrustBundles {
+		if len(o.old) == 0 {
+			return errors.New("--trust-bundles needs the old CA to remove, and it is not known here: pass --old-ca FILE (nothing was changed)")
+		}
+		tb = &trustBundleCAs{old: o.old, new: o.kept, remove: true}
+	}
+	p, err := o.newPass(ctx, o.Env, "unbundle", client, cfg.Host, target, checks.EncodePEM(o.kept), tb)
 	if err != nil {
 		return err
 	}
 	if o.Force {
-		fmt.Fprintln(o.ErrOut, "unbundle: --force: skipping the serving-chain and controller-manager checks")
+		fmt.Fprintln(o.ErrOut, "unbundle: --force: skipping the serving-chain, controller-manager and copies checks")
 	} else {
 		if err := checkServingChain(ctx, cfg, o.kept, o.Keep); err != nil {
 			return err
 		}
 		if err := checkControllerManager(ctx, client, target, o.Keep); err != nil {
+			return err
+		}
+		if err := o.checkCopies(ctx, client); err != nil {
 			return err
 		}
 	}

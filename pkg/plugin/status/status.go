@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
@@ -47,6 +49,14 @@ the API shows, and the exact command for the next step:
                   kubeconfigs); the step's instructions say what to do
   not applicable  nothing in this cluster needs it (no cloud-controller-manager,
                   no cluster-info, no aggregated API server or webhook)
+
+Three rows are not upstream steps of their own: 3-ctb (after step 3: the
+ClusterTrustBundle kube-controller-manager publishes for
+kubernetes.io/kube-apiserver-serving, and every user-made ClusterTrustBundle
+that holds the old CA, also hold the new one), 12.1-ctb (after step 12.1: none
+of them holds the old CA any more), and 11-copies (unknown: copies of the old
+CA in Secrets and ConfigMaps, which status does not read; its next command is
+kubectl carotate verify --only copies). --step 3 shows step 3 and 3-ctb.
 
 The evidence is read, never written: the control plane's static pods'
 flags through their mirror pods, what the controller-manager publishes in
@@ -174,6 +184,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if r.Steps, err = cluster.Judge(ctx, client, cfg, rot.Facts(), o.now()); err != nil {
 		return err
 	}
+	r.Steps = checks.WithTrustSurfaces(r.Steps, trustSurfaces(ctx, client, rot))
 	if rot.ExportOld || rot.ExportNew {
 		r.Notes = append(r.Notes, rotation.ExportNote(rot, "ca-bundle.crt"))
 	}
@@ -181,6 +192,23 @@ func (o *Options) Run(ctx context.Context) error {
 	r.NextStep, r.Next, notes = checks.PickNext(r.Steps, rot.Record.Active())
 	r.Notes = append(r.Notes, notes...)
 	return o.print(r)
+}
+
+// trustSurfaces are the rows status adds to the upstream steps: the
+// ClusterTrustBundles, judged here (few and small), and the copies of the
+// old CA in Secrets and ConfigMaps, which only verify --only copies reads.
+func trustSurfaces(ctx context.Context, client kubernetes.Interface, rot *rotation.CAs) []checks.StepState {
+	published := cluster.ReadPublishedRootCA(ctx, client, rot.Old, rot.New)
+	kubeSystem := published.KubeSystem
+	if published.Err != nil || !published.PublishedByControllerManager() {
+		kubeSystem = ""
+	}
+	ev := cluster.ReadTrustBundles(ctx, client).Evidence(rot.Old, rot.New)
+	next := "kubectl carotate verify --only copies"
+	if rot.Record == nil {
+		next = fmt.Sprintf("kubectl carotate verify --ca %s --old-ca %s --expect bundle --only copies", checks.ShellQuote(rot.NewFile), checks.ShellQuote(rot.OldFile))
+	}
+	return append(checks.JudgeTrustBundleRows(ev, kubeSystem), checks.CopiesRow(next))
 }
 
 // noRotation is the report when neither a record nor flags name the CAs.
@@ -196,7 +224,7 @@ func (o *Options) print(r *report) error {
 	if o.Step != "" {
 		var rows []checks.StepState
 		for _, s := range r.Steps {
-			if s.Step == o.Step {
+			if s.Step == o.Step || strings.HasPrefix(s.Step, o.Step+"-") {
 				rows = append(rows, s)
 			}
 		}

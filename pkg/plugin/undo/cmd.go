@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 )
@@ -35,7 +36,8 @@ func NewCmdUndo(env *cmdutil.Env) *cobra.Command {
 		Short: "Restore what a command changed, from its undo file",
 		Long: `Restore what a kubectl carotate command changed, from the undo file it wrote
 (bundle, unbundle, update-cluster-info, restart-workloads, ...; the command
-prints the file's path, by default under ~/.kube/carotate/).
+prints the file's path, by default under ~/.kube/carotate/). ConfigMaps,
+Secrets, user-made ClusterTrustBundles (--trust-bundles) and workloads.
 
 Each ConfigMap and Secret is restored only if it has not changed since the
 command wrote it (same resourceVersion); each workload only while its pod
@@ -125,8 +127,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return printReport(o.Out, o.Output, rep)
 	}
 	for _, obj := range objects {
-		if obj.Kind != "ConfigMap" && obj.Kind != "Secret" && !isWorkloadKind(obj.Kind) {
+		if obj.Kind != "ConfigMap" && obj.Kind != "Secret" && obj.Kind != kindTrustBundle && !isWorkloadKind(obj.Kind) {
 			return fmt.Errorf("%s: unsupported kind %q for %s/%s (nothing was changed)", o.File, obj.Kind, obj.Namespace, obj.Name)
+		}
+		if c, ok := obj.prev[cluster.TrustBundleKey]; obj.Kind == kindTrustBundle && (len(obj.keys) != 1 || !ok || c.Absent || obj.Created) {
+			return fmt.Errorf("%s: ClusterTrustBundle %s: only a previous spec.trustBundle can be restored (nothing was changed)", o.File, obj.Name)
 		}
 	}
 	client, err := o.Clientset()
@@ -198,8 +203,11 @@ func accessChecks(objects []*object, dry cmdutil.DryRun, perNamespace bool) []cm
 	for _, o := range objects {
 		res := strings.ToLower(o.Kind) + "s"
 		group = ""
-		if isWorkloadKind(o.Kind) {
+		switch {
+		case isWorkloadKind(o.Kind):
 			group = "apps"
+		case o.Kind == kindTrustBundle:
+			group = "certificates.k8s.io"
 		}
 		add("get", res, o.Namespace)
 		if !dry.Writes() {

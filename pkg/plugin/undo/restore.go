@@ -102,6 +102,14 @@ type current struct {
 func (u *restorer) get(ctx context.Context, obj *object) (current, error) {
 	var cur current
 	err := cluster.WithRetry(ctx, func() error {
+		if obj.Kind == kindTrustBundle {
+			b, err := u.client.CertificatesV1().ClusterTrustBundles().Get(ctx, obj.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cur = current{rv: b.ResourceVersion, values: map[string][]byte{cluster.TrustBundleKey: []byte(b.Spec.TrustBundle)}}
+			return nil
+		}
 		if obj.Kind == "Secret" {
 			s, err := u.client.CoreV1().Secrets(obj.Namespace).Get(ctx, obj.Name, metav1.GetOptions{})
 			if err != nil {
@@ -184,7 +192,12 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 			data[k] = c.Previous
 		}
 	}
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": obj.ResourceVersion}, "data": data})
+	patch := map[string]any{"metadata": map[string]any{"resourceVersion": obj.ResourceVersion}, "data": data}
+	if obj.Kind == kindTrustBundle {
+		// Its one key is spec.trustBundle, never absent.
+		patch = map[string]any{"metadata": patch["metadata"], "spec": map[string]any{"trustBundle": obj.prev[cluster.TrustBundleKey].Previous}}
+	}
+	body, err := json.Marshal(patch)
 	if err != nil {
 		r.Result, r.Reason = "failed", err.Error()
 		return r
@@ -192,6 +205,13 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 	var newRV string
 	opts := metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: u.dryRun.Options()}
 	err = cluster.WithRetry(ctx, func() error {
+		if obj.Kind == kindTrustBundle {
+			b, err := u.client.CertificatesV1().ClusterTrustBundles().Patch(ctx, obj.Name, types.MergePatchType, body, opts)
+			if err == nil {
+				newRV = b.ResourceVersion
+			}
+			return err
+		}
 		if obj.Kind == "Secret" {
 			s, err := u.client.CoreV1().Secrets(obj.Namespace).Patch(ctx, obj.Name, types.MergePatchType, body, opts)
 			if err == nil {

@@ -33,7 +33,7 @@ type Header struct {
 
 // Change is one key of one object as it was before we wrote it.
 type Change struct {
-	Kind      string `json:"kind"` // ConfigMap, Secret, Deployment, DaemonSet or StatefulSet
+	Kind      string `json:"kind"` // ConfigMap, Secret, ClusterTrustBundle, Deployment, DaemonSet or StatefulSet
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Key       string `json:"key"`

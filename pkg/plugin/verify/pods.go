@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,6 +69,7 @@ func (r *run) checkPods(ctx context.Context, sec *section, src *sources) {
 		func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, lo) },
 		pass.reset,
 		func(pod *corev1.Pod) {
+			src.trustBundleSources(pod, o.rule)
 			pass.judge(pod, src, o.Exec)
 			r.progress.tick("pods: %d read", pass.total+pass.skipped)
 		})
@@ -125,6 +128,13 @@ func (r *run) checkPods(ctx context.Context, sec *section, src *sources) {
 	}
 	if pass.skipped > 0 {
 		sec.Summary += fmt.Sprintf(" (%d finished or terminating pods skipped)", pass.skipped)
+	}
+	if len(src.bundleSrc) > 0 {
+		if tb := src.trustBundles; tb != nil && tb.Err != nil {
+			sec.fail("pods that project ClusterTrustBundles could not be judged (listing them failed: %v)", tb.Err)
+		}
+		sec.notef("pods that project ClusterTrustBundles (%s) read what the kubelet last wrote: it rewrites the file within its sync period (about a minute) of a bundle change, so a pod that starts right after a change may still get the previous content",
+			strings.Join(slices.Sorted(maps.Keys(src.bundleSrc)), "; "))
 	}
 	sec.notef("a pod is \"restart-needed\" when a container that mounts ca.crt started (kubelet's clock) before the second its source's ca.crt last changed (API server's clock, from managedFields), or in that second when the write is known to have changed the content; \"restart-maybe\" when it started in that second and the write's effect is not known; a write that created the object is not a change")
 }
@@ -293,8 +303,10 @@ func podAction(g *podGroup) (action, fix string) {
 		}
 		return strings.Join(q, " ")
 	}
-	switch g.verdict {
-	case checks.PodSourceLacksCA, checks.PodSourceMissing:
+	switch {
+	case (g.verdict == checks.PodSourceLacksCA || g.verdict == checks.PodSourceMissing) && strings.Contains(g.source, checks.SourceTrustBundle):
+		return "", "fix " + g.source + " first (see the trustbundles and copies checks; kubectl carotate bundle --trust-bundles adds the new CA to a user-made bundle), then restart these pods"
+	case g.verdict == checks.PodSourceLacksCA || g.verdict == checks.PodSourceMissing:
 		return "", "fix " + g.source + " first (see the sa check), then restart these pods"
 	}
 	if kind := restartKind(g.ownerKind); kind != "" {

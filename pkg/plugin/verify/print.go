@@ -30,10 +30,17 @@ func printReport(w io.Writer, rep *report) error {
 	}
 	scope := "the whole cluster"
 	if rep.Namespace != "" {
-		scope = "namespace " + rep.Namespace + " (pods, sa, logs)"
+		scope = "namespace " + rep.Namespace + " (pods, sa, copies, logs)"
 	}
 	if _, err := fmt.Fprintf(w, "Expect %s (%s): %s; scope: %s\n", rep.Expect, rule, strings.Join(cas, ", "), scope); err != nil {
 		return err
+	}
+	if rep.OldSource != "" {
+		var old []string
+		for _, c := range rep.Old {
+			old = append(old, fmt.Sprintf("%s, sha256 %s", c.Subject, checks.ShortFingerprint(c.Fingerprint)))
+		}
+		fmt.Fprintf(w, "Old CA: %s (%s)\n", strings.Join(old, ", "), rep.OldSource)
 	}
 	for _, s := range rep.Sections {
 		if err := printSection(w, s); err != nil {

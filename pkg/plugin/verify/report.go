@@ -163,9 +163,12 @@ func (s *section) finish() {
 
 // report is the whole run (-o json|yaml).
 type report struct {
-	Expect    string     `json:"expect"`
-	CA        []cert     `json:"ca"`
-	Old       []cert     `json:"oldCA,omitempty"`
+	Expect string `json:"expect"`
+	CA     []cert `json:"ca"`
+	Old    []cert `json:"oldCA,omitempty"`
+	// OldSource says where the old CA came from when neither --old-ca nor
+	// the rotation record (as --ca's source) named it.
+	OldSource string     `json:"oldCASource,omitempty"`
 	Namespace string     `json:"namespace,omitempty"`
 	Sections  []*section `json:"sections"`
 	Result    result     `json:"result"`

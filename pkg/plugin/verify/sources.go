@@ -29,6 +29,12 @@ type sources struct {
 	// cmErr, secretErr and nsErr say which list failed: the checks that
 	// need it are then incomplete.
 	cmErr, secretErr, nsErr error
+
+	// trustBundles are the cluster's ClusterTrustBundles (nil when not
+	// read); bundleSrc the projections pods make of them, judged once per
+	// projection (trustBundleSources).
+	trustBundles *cluster.TrustBundles
+	bundleSrc    map[string]checks.PodSource
 }
 
 // lookup answers the pods check for the pods of namespace ns.
@@ -49,8 +55,46 @@ func (s *sources) lookup(ns string) checks.PodSourceLookup {
 		case checks.SourceSecret:
 			src, ok := s.secrets[ns+"/"+name]
 			return src, ok
+		case checks.SourceTrustBundle:
+			src, ok := s.bundleSrc[name]
+			return src, ok
 		}
 		return checks.PodSource{}, false
+	}
+}
+
+// trustBundleSources judges the ClusterTrustBundle projections of a pod
+// not seen in an earlier pod: what the kubelet writes for them (the picked
+// bundles, unified) against the rule, and when that last changed.
+func (s *sources) trustBundleSources(pod *corev1.Pod, rule checks.CARule) {
+	if s.trustBundles == nil {
+		return
+	}
+	for _, ref := range cluster.PodTrustBundleRefs(pod) {
+		if _, done := s.bundleSrc[ref.Key]; done {
+			continue
+		}
+		if s.bundleSrc == nil {
+			s.bundleSrc = map[string]checks.PodSource{}
+		}
+		tb := s.trustBundles
+		if tb.Err != nil {
+			// Unknown is not missing, as for kube-root-ca.crt.
+			s.bundleSrc[ref.Key] = checks.PodSource{Exists: true, OK: true, Holds: "unknown"}
+			continue
+		}
+		value, src := cluster.TrustBundleSource(ref, tb.All)
+		switch {
+		case !src.Exists:
+			src.Problem = "picks no ClusterTrustBundle"
+		case len(value) == 0:
+			src.OK, src.Holds, src.Problem = false, "empty", "picks no ClusterTrustBundle (optional: the pod starts with an empty file)"
+		default:
+			v := rule.Judge("ClusterTrustBundle "+ref.Key, value)
+			src.OK, src.Holds, src.Problem = v.OK, v.Holds, v.Problem
+			src.ContentChanged = src.ChangedBy != "" && !src.Unchanged && len(rule.Old) > 0 && v.OK
+		}
+		s.bundleSrc[ref.Key] = src
 	}
 }
 

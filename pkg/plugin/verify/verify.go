@@ -45,9 +45,12 @@ const (
 	sectionWebhooks = "webhooks"
 	sectionLogs     = "logs"
 	sectionNodes    = "nodes"
+	// ClusterTrustBundles and copies of the old CA outside kube-root-ca.crt.
+	sectionTrustBundles = "trustbundles"
+	sectionCopies       = "copies"
 )
 
-var sectionNames = []string{sectionPods, sectionSA, sectionServing, sectionClients, sectionWebhooks, sectionLogs, sectionNodes}
+var sectionNames = []string{sectionPods, sectionSA, sectionTrustBundles, sectionServing, sectionClients, sectionWebhooks, sectionCopies, sectionLogs, sectionNodes}
 
 var titles = map[string]string{
 	sectionPods:     "Pods: where each pod's API trust comes from (steps 3, 4, 9.4, 12.1)",
@@ -57,6 +60,9 @@ var titles = map[string]string{
 	sectionWebhooks: "Webhooks, aggregated APIs, CRD conversion, extension-apiserver-authentication (steps 5, 9.1)",
 	sectionLogs:     "TLS errors in logs (step 11)",
 	sectionNodes:    "Nodes: the CA of each kubelet's client certificate, and its rotation (step 9.2)",
+
+	sectionTrustBundles: "ClusterTrustBundles: the kube-apiserver-serving bundle the controller-manager publishes, other signers' bundles (steps 3, 12.1)",
+	sectionCopies:       "Copies of the old CA outside kube-root-ca.crt: Secrets, ConfigMaps, kubeconfigs stored in them, user-made ClusterTrustBundles (steps 11, 12)",
 }
 
 const (
@@ -75,6 +81,10 @@ type Options struct {
 	CAFile    string
 	OldCAFile string
 	recorded  *rotation.Record // when --ca is not given
+	// oldSource says where the old CA came from when neither --old-ca
+	// nor the record as --ca's source named it; oldUnknown why none could
+	// be told (resolveOld).
+	oldSource, oldUnknown string
 	// caKey is the key of the rotation record that holds what --ca would
 	// (when --ca is not given); caName names it in messages.
 	caKey, caName string
@@ -100,8 +110,10 @@ type Options struct {
 	logsFor   []workloadRef
 	cfg       *rest.Config
 	client    kubernetes.Interface
-	dyn       dynamic.Interface
-	meta      metadata.Interface
+	// pageClient is client with a rate limit for a self-paced pass.
+	pageClient kubernetes.Interface
+	dyn        dynamic.Interface
+	meta       metadata.Interface
 }
 
 // NewCmdVerify is "kubectl carotate verify".
@@ -124,7 +136,10 @@ new CA alone at the end. --expect picks the rule:
 --old-ca FILE (optional) names the CA being replaced: reports call its
 certificates "old" and the others "new", the serving chain is checked against
 old and new separately, and webhook caBundles that hold the old CA (or a
-certificate it signed) are recognised as part of this rotation.
+certificate it signed) are recognised as part of this rotation. Without it,
+the old CA is the recorded rotation's (when its new CA is in --ca), or else
+inferred as start infers it: the CA the API server's serving chain verifies
+against today, when --ca does not hold it. The report says which.
 
 Checks (--only picks a subset; all by default):
   pods      one paginated pass over every pod (no per-pod reads): its trust
@@ -136,7 +151,16 @@ Checks (--only picks a subset; all by default):
             needed", with the owning workload named. subPath mounts of ca.crt
             are flagged: they never see an update. --exec also reads each
             mounted ca.crt through pods/exec ("cat") and compares.
+            A projected clusterTrustBundle source (by name, or by signerName and
+            labelSelector) is a trust source too, judged the same way.
   sa        kube-root-ca.crt in every namespace, ca.crt of legacy token Secrets
+  trustbundles
+            ClusterTrustBundles: the one(s) kube-controller-manager publishes
+            for kubernetes.io/kube-apiserver-serving from its --root-ca-file
+            must hold --ca (old+new after step 2, the new CA alone after
+            12.1); when it lags behind kube-system/kube-root-ca.crt, the
+            report says so. Other signers' bundles that hold a CA of this
+            rotation are listed (their controller owns them).
   serving   TLS handshake with the kubeconfig's API server and the
             default/kubernetes EndpointSlice addresses reachable from here:
             does the chain verify against the new CA, the old, both
@@ -145,6 +169,21 @@ Checks (--only picks a subset; all by default):
   webhooks  caBundles of Validating/MutatingWebhookConfigurations, APIServices
             and CRD conversion webhooks; the client CA and requestheader CA in
             kube-system/extension-apiserver-authentication
+  copies    copies of the old CA outside kube-root-ca.crt: one paginated pass
+            over every ConfigMap and Secret (values read a page at a time and
+            forgotten), and the user-made ClusterTrustBundles (no signerName),
+            found by fingerprint in PEM blocks of any key (a CA file, a TLS
+            Secret's ca.crt) and in base64 PEMs (a stored kubeconfig's
+            certificate-authority-data, Argo CD's caData). Each finding names
+            the object and key and whether it trusts the old CA alone (a
+            warning before step 9.3, an error once the API server serves from
+            the new CA or at --expect new) or next to the new one. Not read:
+            kube-root-ca.crt and token Secrets (sa), cluster-info and
+            extension-apiserver-authentication (clients, webhooks), Helm
+            release Secrets (compressed), the rotation record. Only subjects
+            and fingerprints are printed. Needs the old CA (see --old-ca);
+            listing Secrets forbidden: the check says so (exit 2). unbundle
+            refuses while a copy trusts the old CA alone.
   logs      the last --since of logs of control-plane mirror pods, kube-proxy,
             CoreDNS and --logs-for workloads, read through the API: lines with
             known TLS failures, one sample each
@@ -156,7 +195,7 @@ Checks (--only picks a subset; all by default):
             12.2. And whether each kubelet rotates its certificate (nodes/proxy
             configz; skipped with a note where not readable)
 
--n narrows pods, sa and logs to one namespace. Severities: error blocks the
+-n narrows pods, sa, copies and logs to one namespace. Severities: error blocks the
 next step; warning needs doing before the rotation ends; info is for the
 record. Progress goes to stderr.
 
@@ -173,6 +212,9 @@ Exit codes:
 
   # Only the pods and ServiceAccount objects of one namespace, as JSON
   kubectl carotate verify --ca bundle.crt --only pods,sa -n payments -o json
+
+  # Before unbundling: does a Secret, ConfigMap or ClusterTrustBundle still pin the old CA?
+  kubectl carotate verify --ca bundle.crt --old-ca old-ca.crt --only trustbundles,copies
 
   # Read the mounted ca.crt inside each container too, and scan a workload's logs
   kubectl carotate verify --ca bundle.crt --exec --logs-for monitoring/deployment/prometheus --since 15m`,
@@ -208,7 +250,7 @@ func cannotRun(err error) error {
 
 // Complete resolves the namespace and builds the clients; it contacts
 // nothing.
-func (o *Options) Complete(_ *cobra.Command, _ []string) error {
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -227,6 +269,12 @@ func (o *Options) Complete(_ *cobra.Command, _ []string) error {
 	// Protobuf where the server offers it: a pass over 20,000 pods decodes
 	// several times faster, with less garbage, than JSON.
 	if o.client, err = o.ProtobufClientset(0, 0); err != nil {
+		return err
+	}
+	// The copies pass pages through every Secret and ConfigMap in small
+	// pages, one request after the other: paced by the API server, with
+	// the rate limit a ceiling unless --qps/--burst say otherwise.
+	if o.pageClient, err = o.ProtobufClientset(cmdutil.PassRateLimit(cmd, o.Factory)); err != nil {
 		return err
 	}
 	if o.dyn, err = o.DynamicClient(); err != nil {
@@ -356,15 +404,24 @@ func (o *Options) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rep := &report{Expect: string(o.rule.Expect), CA: certsOf(o.rule, o.rule.Want), Old: certsOf(o.rule, o.rule.Old),
-		Namespace: o.namespace, Sections: []*section{}}
 	r := &run{o: o, progress: &progress{w: o.ErrOut, now: time.Now}}
+	r.resolveOld(ctx)
+	rep := &report{Expect: string(o.rule.Expect), CA: certsOf(o.rule, o.rule.Want), Old: certsOf(o.rule, o.rule.Old),
+		OldSource: o.oldSource, Namespace: o.namespace, Sections: []*section{}}
 
+	// ClusterTrustBundles are few and small: read once for the pods that
+	// project them, their own check and the copies check.
+	var tb *cluster.TrustBundles
+	if o.sections[sectionPods] || o.sections[sectionTrustBundles] || o.sections[sectionCopies] {
+		read := cluster.ReadTrustBundles(ctx, o.client)
+		tb = &read
+	}
 	// The pods check judges each pod by its source objects, so the root CA
 	// objects are read whenever either check runs.
 	var src *sources
 	if o.sections[sectionPods] || o.sections[sectionSA] {
 		src = r.collectSources(ctx)
+		src.trustBundles = tb
 	}
 	for _, name := range sectionNames {
 		if !o.sections[name] {
@@ -386,6 +443,10 @@ func (o *Options) Run(ctx context.Context) error {
 			r.checkLogs(ctx, sec)
 		case sectionNodes:
 			r.checkNodes(ctx, sec)
+		case sectionTrustBundles:
+			r.checkTrustBundles(ctx, sec, tb)
+		case sectionCopies:
+			r.checkCopies(ctx, sec, tb)
 		}
 		sec.finish()
 		rep.Sections = append(rep.Sections, sec)

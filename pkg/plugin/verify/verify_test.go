@@ -236,7 +236,7 @@ func TestPrintVerifyReport(t *testing.T) {
 	if err := printReport(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
-	want := `Expect bundle (every certificate of --ca present): new (CN=kubernetes-new, sha256 0123456789abcdef), old (CN=kubernetes, sha256 fedcba9876543210); scope: namespace shop (pods, sa, logs)
+	want := `Expect bundle (every certificate of --ca present): new (CN=kubernetes-new, sha256 0123456789abcdef), old (CN=kubernetes, sha256 fedcba9876543210); scope: namespace shop (pods, sa, copies, logs)
 
 == Pods: where each pod's API trust comes from (steps 3, 4, 9.4, 12.1)
 FINDINGS: 4 pods judged: 1 ok, 2 restart-needed, 1 no-api-ca

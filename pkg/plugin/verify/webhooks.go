@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,9 +14,21 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// bundleCounts sums the caBundles seen.
+// bundleCounts sums the caBundles seen, and names the objects behind
+// each count: a summary line names what it counts.
 type bundleCounts struct {
 	total, related, other, empty int
+
+	relatedNames, otherNames, emptyNames, localNames, insecure []string
+}
+
+// addName adds one object to a list of names, once.
+func addName(list []string, b cluster.Backend) []string {
+	n := b.Kind + " " + b.Name
+	if slices.Contains(list, n) {
+		return list
+	}
+	return append(list, n)
 }
 
 // checkWebhooks is the "webhooks" check.
@@ -35,8 +48,10 @@ func (r *run) checkWebhooks(ctx context.Context, sec *section) {
 		switch {
 		case b.Local:
 			local++ // served by kube-apiserver itself: no caBundle involved
+			n.localNames = append(n.localNames, b.Name)
 		case b.Insecure:
 			n.total++
+			n.insecure = addName(n.insecure, b)
 			sec.add(item{Severity: checks.SeverityWarning, Kind: b.Kind, Name: b.Name, Where: "spec.insecureSkipTLSVerify", Verdict: "insecure",
 				Detail: "the API server does not check this aggregated API server's certificate at all",
 				Fix:    "set spec.caBundle to the CA that signs its serving certificate and spec.insecureSkipTLSVerify to false"})
@@ -54,8 +69,9 @@ func (r *run) checkWebhooks(ctx context.Context, sec *section) {
 	for _, it := range sec.Items {
 		sec.take(it)
 	}
-	sec.Summary = fmt.Sprintf("%s: %d part of this rotation, %d of other CAs, %d empty (system roots); %d local APIServices need none",
-		cmdutil.Plural(n.total, "caBundle"), n.related, n.other, n.empty, local)
+	sec.Summary = fmt.Sprintf("%s: %d part of this rotation (%s), %d of other CAs (%s), %d empty, system roots (%s), %d insecureSkipTLSVerify (%s); %d local APIServices need none (%s)",
+		cmdutil.Plural(n.total, "caBundle"), n.related, names(n.relatedNames), n.other, names(n.otherNames), n.empty, names(n.emptyNames),
+		len(n.insecure), names(n.insecure), local, names(n.localNames))
 	if n.related > 0 {
 		sec.notef("a caBundle that a controller manages (cert-manager's cainjector, an operator) is rewritten by it: change its source rather than patch it")
 	}
@@ -70,6 +86,7 @@ func (r *run) judgeCABundle(sec *section, n *bundleCounts, b cluster.Backend) {
 	it := item{Severity: checks.SeverityOK, Kind: b.Kind, Name: b.Name, Where: b.Field}
 	if len(b.CABundle) == 0 {
 		n.empty++
+		n.emptyNames = addName(n.emptyNames, b)
 		it.Verdict, it.Holds = "no-ca-bundle", "empty"
 		it.Detail = "no caBundle: the API server checks this server against the system's trusted roots"
 		sec.add(it)
@@ -79,11 +96,13 @@ func (r *run) judgeCABundle(sec *section, n *bundleCounts, b cluster.Backend) {
 	it.Holds, it.Verdict = v.Holds, v.Reason
 	if !v.Related && (v.Reason == checks.CALacks || v.Reason == checks.CAHoldsExpected) {
 		n.other++
+		n.otherNames = addName(n.otherNames, b)
 		it.Verdict, it.Detail = "other-ca", "a CA outside this rotation: nothing to do here"
 		sec.add(it)
 		return
 	}
 	n.related++
+	n.relatedNames = addName(n.relatedNames, b)
 	prep, file := o.caFile()
 	patch := prep + fmt.Sprintf(`kubectl patch %s %s --type=json -p "[{\"op\":\"replace\",\"path\":\"%s\",\"value\":\"$(base64 -w0 %s)\"}]"`,
 		b.Resource, checks.ShellQuote(b.Name), b.JSONPath, file)

@@ -84,7 +84,9 @@ func TestVerifyWebhooksAPIServices(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", k, it, w)
 		}
 	}
-	if sec.Summary != "4 caBundles: 2 part of this rotation, 1 of other CAs, 0 empty (system roots); 1 local APIServices need none" || sec.Status != "findings" {
+	// The summary names every object it counts.
+	if sec.Summary != "4 caBundles: 2 part of this rotation (APIService v1.both.example.com, APIService v1beta1.metrics.k8s.io), 1 of other CAs (APIService v1.custom.example.com), "+
+		"0 empty, system roots (none), 1 insecureSkipTLSVerify (APIService v1.insecure.example.com); 1 local APIServices need none (v1.apps)" || sec.Status != "findings" {
 		t.Fatalf("summary %q status %s", sec.Summary, sec.Status)
 	}
 }

@@ -533,8 +533,8 @@ func TestRotationWalkthrough(t *testing.T) {
 
 	// The table a human reads, mid-rotation.
 	r = Carotate(t, "status")
-	for _, want := range []string{"Rotation " + w.id + " (active), started ", " by kubernetes-admin", "STEP   STATE", "\n5      done ",
-		"\n9.3    not done ", "kube-apiserver's --client-ca-file holds old+new (the bundle)", "Next (step 7): kubectl carotate instructions --step 7"} {
+	for _, want := range []string{"Rotation " + w.id + " (active), started ", " by kubernetes-admin", "STEP        STATE", "\n5           done ",
+		"\n9.3         not done ", "\n11-copies   unknown          kubectl carotate verify --only copies ", "kube-apiserver's --client-ca-file holds old+new (the bundle)", "Next (step 7): kubectl carotate instructions --step 7"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("status table lacks %q", want)
 		}

@@ -46,9 +46,10 @@ func TestMain(m *testing.M) { os.Exit(Main(m, localcluster.Options{MirrorPods: t
 
 // report mirrors verify's -o json.
 type report struct {
-	Expect   string    `json:"expect"`
-	Sections []section `json:"sections"`
-	Result   struct {
+	Expect    string    `json:"expect"`
+	OldSource string    `json:"oldCASource"`
+	Sections  []section `json:"sections"`
+	Result    struct {
 		ExitCode int      `json:"exitCode"`
 		Errors   int      `json:"errors"`
 		Warnings int      `json:"warnings"`
@@ -532,14 +533,22 @@ func TestWebhookCABundles(t *testing.T) {
 		t.Fatalf("webhook of another CA at the end: %+v", it)
 	}
 
-	// Without --old-ca verify cannot tell the old CA from another one: a
-	// caBundle still holding a second CA next to the new one is a warning
-	// with the patch, never a silent pass.
+	// Without --old-ca (and without a record) verify infers the old CA as
+	// start does, the CA the serving chain verifies against, says so, and
+	// judges by it: the bundle webhook still holds the old CA, and the
+	// summary names the webhooks it counts.
 	rep = verify(t, 1, "--ca", rot.new, "--expect", "new", "--only", "webhooks")
 	hooks = rep.section(t, "webhooks")
-	if it := hooks.find(t, "MutatingWebhookConfiguration", "", mname, ""); it.Severity != "warning" ||
-		!strings.Contains(it.Detail, "if that is the old CA") || !strings.Contains(it.Action, "kubectl patch mutatingwebhookconfiguration "+mname) {
+	if it := hooks.find(t, "MutatingWebhookConfiguration", "", mname, ""); it.Severity != "error" || it.Verdict != "still-old" ||
+		!strings.Contains(it.Action, "kubectl patch mutatingwebhookconfiguration "+mname) {
 		t.Fatalf("new+old webhook at the end without --old-ca: %+v", it)
+	}
+	if !strings.HasPrefix(rep.OldSource, "inferred: the CA the API server's serving chain verifies against today") {
+		t.Fatalf("old CA source without --old-ca: %q", rep.OldSource)
+	}
+	if !strings.Contains(hooks.Summary, "of other CAs (ValidatingWebhookConfiguration "+vname+")") ||
+		!strings.Contains(hooks.Summary, "MutatingWebhookConfiguration "+mname) || !strings.Contains(hooks.Summary, "CustomResourceDefinition "+crdName) {
+		t.Fatalf("the summary does not name what it counts: %q", hooks.Summary)
 	}
 }
 
