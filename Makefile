@@ -57,7 +57,9 @@ unit: $(BIN)/shellcheck ## unit tests (no cluster; printed scripts linted with S
 
 e2e: tools build $(BIN)/cluster $(BIN)/shellcheck ## e2e tests against a local control plane; always reaps what they started
 	mkdir -p _output; status=0; CAROTATE_REQUIRE_SHELLCHECK=1 go test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=$$?; \
-	$(BIN)/cluster reap; exit $$status
+	$(BIN)/cluster reap; \
+	if [ $$status -ne 0 ]; then echo "== e2e failures (full log: _output/e2e.log)"; grep -E '^(--- FAIL|FAIL|panic:)|^\s+--- FAIL' _output/e2e.log | head -40 || true; fi; \
+	exit $$status
 
 reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)
 	$(BIN)/cluster reap
