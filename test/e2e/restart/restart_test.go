@@ -22,7 +22,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -659,7 +658,6 @@ func TestDryRunChangesNothing(t *testing.T) {
 // TestRBACLimitedUserStopsBeforeAnyWrite: a user bound to "view" gets the
 // preflight error naming every missing right, and nothing is patched.
 func TestRBACLimitedUserStopsBeforeAnyWrite(t *testing.T) {
-	ctx := context.Background()
 	client := Client(t)
 	ns := namespaces(t, client, "rbac", 1)[0]
 	workloads{client, ns}.deployment(t, "web", 0)
@@ -667,13 +665,7 @@ func TestRBACLimitedUserStopsBeforeAnyWrite(t *testing.T) {
 	Must(t, err)
 	kubeconfig := filepath.Join(t.TempDir(), "readonly.conf")
 	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, Cluster.PKI.CA.CertPEM, user))
-	crb, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-restart-readonly-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "restart-readonly"}},
-	}, metav1.CreateOptions{})
-	Must(t, err)
-	t.Cleanup(func() { _ = client.RbacV1().ClusterRoleBindings().Delete(ctx, crb.Name, metav1.DeleteOptions{}) })
+	BindClusterRole(t, client, "restart-readonly", "view", "list", "apps", "deployments")
 
 	before := waitSettled(t, client, ns)
 	res := Cmd{Kubeconfig: kubeconfig}.Run(t, "kubectl-carotate", "restart-workloads", "--wait")
