@@ -165,6 +165,9 @@ type ClusterDescription struct {
 	// PassValues overrides the restart pass value of a phase (see
 	// NextPassValue); RestartValue's otherwise.
 	PassValues map[string]string `json:"-"`
+	// Target is the rotation target the steps are for: "" (cluster-ca) or
+	// sa-key (RenderSAKey).
+	Target string `json:"target,omitempty"`
 }
 
 // ControlPlaneHost is one control-plane node and the command lines of the
@@ -395,10 +398,10 @@ type renderer struct {
 
 func (r *renderer) add(s Step) {
 	if s.Phase == "" {
-		s.Phase = PhaseOf(s.Step)
+		s.Phase = TargetPhaseOf(r.d.Target, s.Step)
 	}
 	if s.Check == "" {
-		s.Check = "kubectl carotate status --step " + s.Step
+		s.Check = "kubectl carotate status " + targetFlag(r.d.Target) + "--step " + s.Step
 	}
 	r.out = append(r.out, s)
 }
