@@ -1286,7 +1286,7 @@ func RenderText(d ClusterDescription, steps []Step, notes []string) string {
 				where = "on every control-plane node"
 			}
 			title := ""
-			if u, ok := LookupStep(s.Step); ok {
+			if u, ok := LookupTargetStep(d.Target, s.Step); ok {
 				title = u.Title
 			}
 			fmt.Fprintf(&b, "\n## Step %s %s: %s\n", s.Step, where, title)
@@ -1387,6 +1387,12 @@ func contentWords(c string) string {
 		return "front-proxy bundle"
 	case ContentNewFrontProxyCAKey:
 		return "new front-proxy CA's key"
+	case ContentNewSAPublicKey:
+		return "new ServiceAccount public key"
+	case ContentSAPublicKeys:
+		return "ServiceAccount public keys: new, then old"
+	case ContentNewSAKey:
+		return "new ServiceAccount signing key"
 	}
 	return c
 }
