@@ -21,6 +21,7 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/rootca"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/satokens"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/start"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/status"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
@@ -70,6 +71,7 @@ then checks through the API that they were done.`,
 		instructions.NewCmdInstructions(common),
 		rootca.NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
+		satokens.NewCmdResignTokens(common),
 		clusterinfo.NewCmdUpdateClusterInfo(common),
 		verify.NewCmdVerify(common),
 		rootca.NewCmdUnbundle(common),

@@ -36,8 +36,8 @@ backups. It changes nothing but the record; the printed steps are for
 you to run.`,
 		Example: `  kubectl carotate abort
   kubectl carotate abort --target sa-key`,
-		Args:    cobra.NoArgs,
-		RunE:    cmdutil.Run(o, nil),
+		Args: cobra.NoArgs,
+		RunE: cmdutil.Run(o, nil),
 	}
 	o.addFlags(cmd)
 	return cmd
