@@ -295,16 +295,18 @@ func (r *renderer) saStep4(h ControlPlaneHost) {
 	// kubeadm upgrade writes the manifests with them again).
 	r.backup("4", h.Node, f.pub, r.pathDefaults("file"))
 	r.backup("4", h.Node, f.sign, r.pathDefaults("file"))
-	r.add(Step{Step: "4", Node: h.Node, Action: ActionCopyFile, Description: "Copy " + path.Base(newPub) + " over " + path.Base(f.pub) + ", which nothing reads now",
-		From: newPub, File: f.pub, Defaults: r.pathDefaults("file", "from"), Command: "cp " + shq(newPub) + " " + shq(f.pub)})
+	// Written and checked by content, not copied from step 1's files: a
+	// re-run after those are removed finds these done.
+	r.add(Step{Step: "4", Node: h.Node, Action: ActionWriteFile, Description: "The new public key alone into " + path.Base(f.pub) + ", which nothing reads now",
+		File: f.pub, Content: ContentNewSAPublicKey, Defaults: r.pathDefaults("file"), Command: heredoc(f.pub, r.d.Contents[ContentNewSAPublicKey], "0644")})
 	keys := []string{f.sign}
 	if f.kcm != f.sign && h.has(ComponentControllerManager) && r.flag(h, ComponentControllerManager, "service-account-private-key-file") != "" {
 		keys = append(keys, f.kcm)
 		r.backup("4", h.Node, f.kcm, r.pathDefaults("file"))
 	}
 	for _, k := range keys {
-		r.add(Step{Step: "4", Node: h.Node, Action: ActionCopyFile, Description: "Copy " + path.Base(newKey) + " over " + path.Base(k) + " (mode 0600), which nothing reads now",
-			From: newKey, File: k, Defaults: r.pathDefaults("file", "from"), Command: "install -m 0600 " + shq(newKey) + " " + shq(k)})
+		r.add(Step{Step: "4", Node: h.Node, Action: ActionWriteFile, Description: "Copy " + path.Base(newKey) + " (step 1's new private key) over " + path.Base(k) + ", which nothing reads now",
+			File: k, Content: ContentNewSAKey, Defaults: r.pathDefaults("file"), Command: "install -m 0600 " + shq(newKey) + " " + shq(k)})
 	}
 	if h.has(ComponentAPIServer) {
 		r.backup("4", h.Node, manifestPath(ComponentAPIServer), []string{"file"})

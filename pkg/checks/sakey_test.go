@@ -129,11 +129,11 @@ func TestJudgeSAKey(t *testing.T) {
 		{"3.2 pod at risk", func(e *SAKeyEvidence) {
 			e.SwitchedAt = switched
 			e.Pods = []TokenPod{{Namespace: "a", Name: "p", Started: switched.Add(-time.Hour), Lifetime: time.Hour}}
-		}, "3.2", StateNotDone, "1 pod started before the switch (2026-12-02T11:50:00Z) and may hold a token from the old key (a/p): restart them, or wait until 2026-12-02T12:50:00Z"},
+		}, "3.2", StateNotDone, "1 pod started before the switch was seen (2026-12-02T11:50:00Z) and may hold a token from the old key (a/p): restart them, or wait until 2026-12-02T12:50:00Z"},
 		{"3.2 pod after switch", func(e *SAKeyEvidence) {
 			e.SwitchedAt = switched
 			e.Pods = []TokenPod{{Namespace: "a", Name: "p", Started: switched.Add(time.Minute), Lifetime: time.Hour}}
-		}, "3.2", StateDone, "no pod with a projected token started before the switch"},
+		}, "3.2", StateDone, "no pod with a projected token started before the switch was seen"},
 		{"3.2 lifetime passed", func(e *SAKeyEvidence) {
 			e.SwitchedAt = switched
 			e.Pods = []TokenPod{{Namespace: "a", Name: "p", Started: switched.Add(-time.Hour), Lifetime: 5 * time.Minute}}

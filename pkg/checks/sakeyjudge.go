@@ -26,8 +26,10 @@ type SAKeyEvidence struct {
 	SecretsErr   error
 	Pods         []TokenPod
 	PodsErr      error
-	// SwitchedAt is when the API server was seen signing with the new key
-	// (the resign-tokens pass); zero before.
+	// SwitchedAt is when the API server was first seen signing with the
+	// new key (the resign-tokens pass, which runs right after step 2);
+	// zero before. The real switch may be earlier: a pod started in between
+	// counts as started before it, never the other way round.
 	SwitchedAt time.Time
 	Now        time.Time
 }
@@ -223,9 +225,9 @@ func (j saJudge) step32() verdict {
 	}
 	switched := j.ev.SwitchedAt.UTC().Format(time.RFC3339)
 	if len(risk) == 0 {
-		return verdict{StateDone, fmt.Sprintf("no pod with a projected token started before the switch (%s) within its token lifetime: every kubelet has fetched a token from the new key", switched), next}
+		return verdict{StateDone, fmt.Sprintf("no pod with a projected token started before the switch was seen (%s) within its token lifetime: every kubelet has fetched a token from the new key", switched), next}
 	}
-	return verdict{StateNotDone, fmt.Sprintf("%s started before the switch (%s) and may hold a token from the old key (%s): restart them, or wait until %s (the kubelet renews a token before 80%% of its lifetime)",
+	return verdict{StateNotDone, fmt.Sprintf("%s started before the switch was seen (%s) and may hold a token from the old key (%s): restart them, or wait until %s (the kubelet renews a token before 80%% of its lifetime)",
 		plural(len(risk), "pod"), switched, sample(risk), until.UTC().Format(time.RFC3339)), next}
 }
 

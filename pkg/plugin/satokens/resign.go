@@ -143,15 +143,11 @@ func (o *Options) Run(ctx context.Context) error {
 		return fmt.Errorf("the API server signs tokens with kid %s, not the new key %s: do step 2 first (kubectl carotate instructions --target sa-key --step 2), "+
 			"or the tokens controller signs the cleared Secrets with the old key again; nothing was written", kid, newKIDs[0])
 	}
-	// The switch happened at the latest when the newest API server
-	// started (its mirror pod's creation), and surely by now.
+	// When the switch was seen: now. The real switch may be earlier (a
+	// mirror pod's age does not show it: a restart that kept the manifest
+	// keeps the mirror pod), so step 3.2 counts every pod started before
+	// now as possibly holding an old token: never too few.
 	switched := o.now().UTC().Truncate(time.Second)
-	if cp, err := cluster.ControlPlane(ctx, client); err == nil {
-		if t := cluster.APIServerStarted(cp); !t.IsZero() && t.Before(switched) {
-			switched = t.UTC()
-		}
-	}
-
 	rep := &Report{Rotation: rec.ID, SwitchedAt: switched, Secrets: []Result{}}
 	var stale []*corev1.Secret
 	err = cluster.EachLegacyTokenSecret(ctx, client, "", func() { stale = nil }, func(s *corev1.Secret) {

@@ -59,19 +59,26 @@ if ! carotate_backed_up /var/backups/carotate-20261202-5a4e7e/step-4 /etc/kubern
   carotate_backed_up /var/backups/carotate-20261202-5a4e7e/step-4 /etc/kubernetes/pki/sa.key || carotate_did_not_take
 else carotate_already 'Back up /etc/kubernetes/pki/sa.key'; fi
 
-# Copy sa-new.pub over sa.pub, which nothing reads now
-carotate_step 4 'on cp-1' 'Copy sa-new.pub over sa.pub, which nothing reads now'
-if ! carotate_same /etc/kubernetes/pki/sa-new.pub /etc/kubernetes/pki/sa.pub; then
-  cp /etc/kubernetes/pki/sa-new.pub /etc/kubernetes/pki/sa.pub
-  carotate_same /etc/kubernetes/pki/sa-new.pub /etc/kubernetes/pki/sa.pub || carotate_did_not_take
-else carotate_already 'Copy sa-new.pub over sa.pub, which nothing reads now'; fi
+# The new public key alone into sa.pub, which nothing reads now
+carotate_step 4 'on cp-1' 'The new public key alone into sa.pub, which nothing reads now'
+if ! carotate_content /etc/kubernetes/pki/sa.pub 3f18e7e3bed34c4418081c406fcbb844f0acf3ba2c2a7221769d6815781369a8; then
+  cat >/etc/kubernetes/pki/sa.pub <<'EOF'
+-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAQerY7BdXO6U+MazpmCQRyYGRWxC
+P6Yt1cpzlsBor+QKqQ0UgJcQzVB4vIBotw4+ziVkhw+dlpAkMbYOk0qOwA==
+-----END PUBLIC KEY-----
+EOF
+  chmod 0644 /etc/kubernetes/pki/sa.pub
+  carotate_content /etc/kubernetes/pki/sa.pub 3f18e7e3bed34c4418081c406fcbb844f0acf3ba2c2a7221769d6815781369a8 || carotate_did_not_take
+else carotate_already 'The new public key alone into sa.pub, which nothing reads now'; fi
 
-# Copy sa-new.key over sa.key (mode 0600), which nothing reads now
-carotate_step 4 'on cp-1' 'Copy sa-new.key over sa.key (mode 0600), which nothing reads now'
-if ! carotate_same /etc/kubernetes/pki/sa-new.key /etc/kubernetes/pki/sa.key; then
+# Copy sa-new.key (step 1's new private key) over sa.key, which nothing reads
+# now
+carotate_step 4 'on cp-1' "Copy sa-new.key (step 1's new private key) over sa.key, which nothing reads now"
+if ! carotate_key_file /etc/kubernetes/pki/sa.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4; then
   install -m 0600 /etc/kubernetes/pki/sa-new.key /etc/kubernetes/pki/sa.key
-  carotate_same /etc/kubernetes/pki/sa-new.key /etc/kubernetes/pki/sa.key || carotate_did_not_take
-else carotate_already 'Copy sa-new.key over sa.key (mode 0600), which nothing reads now'; fi
+  carotate_key_file /etc/kubernetes/pki/sa.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 || carotate_did_not_take
+else carotate_already "Copy sa-new.key (step 1's new private key) over sa.key, which nothing reads now"; fi
 
 # Back up /etc/kubernetes/manifests/kube-apiserver.yaml
 carotate_step 4 'on cp-1' 'Back up /etc/kubernetes/manifests/kube-apiserver.yaml'
