@@ -214,7 +214,10 @@ func abortSAKeyPlan(rec *rotation.Record, ev checks.SAKeyEvidence) string {
 			flags = append(flags, "   "+f)
 		}
 	}
-	if signsNew || len(flags) > 0 {
+	if ev.TokenErr != nil {
+		item("Could not tell which key the API server signs with (%v): the steps below assume the new one; skip those that do not apply.", ev.TokenErr)
+	}
+	if signsNew || len(flags) > 0 || ev.TokenErr != nil {
 		item("Sign with the old key again, and keep the API server accepting both keys for now (tokens from the new key are out there): on every control-plane node, set kube-apiserver's --service-account-signing-key-file and kube-controller-manager's --service-account-private-key-file back to the old private key (kubeadm: %s/sa.key, which holds it until step 4 copies the new key over it; a copy is then under %s/step-4), leave --service-account-key-file on the file with both public keys, and let each restart.",
 			checks.KubeadmPKIDir, backups)
 		if len(flags) > 0 {
