@@ -268,7 +268,9 @@ type Step struct {
 
 // InstructionsDoc is the -o json form of "kubectl carotate instructions".
 type InstructionsDoc struct {
-	Rotation string            `json:"rotation"`
+	Rotation string `json:"rotation"`
+	// Target is "" for cluster-ca, else the target the steps are for.
+	Target   string            `json:"target,omitempty"`
 	Source   string            `json:"source"`
 	Notes    []string          `json:"notes"`
 	Contents map[string]string `json:"contents"`

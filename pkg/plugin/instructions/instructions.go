@@ -217,7 +217,7 @@ func (o *Options) emit(d checks.ClusterDescription, all []checks.Step, notes []s
 		if steps == nil {
 			steps = []checks.Step{}
 		}
-		return cmdutil.PrintStructured(o.Out, o.Output, checks.InstructionsDoc{Rotation: d.RotationID, Source: d.Source, Notes: notes, Contents: d.Contents, Steps: steps})
+		return cmdutil.PrintStructured(o.Out, o.Output, checks.InstructionsDoc{Rotation: d.RotationID, Target: d.Target, Source: d.Source, Notes: notes, Contents: d.Contents, Steps: steps})
 	}
 	_, err := fmt.Fprint(o.Out, checks.RenderText(d, steps, notes))
 	return err
