@@ -282,6 +282,38 @@ func TestScriptsRotateTheSAKey(t *testing.T) {
 			}
 		}
 	})
+	t.Run("undo of resign-tokens puts no token back and says why", func(t *testing.T) {
+		cm, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "carotate-state-sa-key", metav1.GetOptions{})
+		Must(t, err)
+		var r struct {
+			Passes []struct{ Kind, UndoFile string }
+		}
+		Must(t, json.Unmarshal([]byte(cm.Data["rotation.json"]), &r))
+		file := ""
+		for _, p := range r.Passes {
+			if p.Kind == "resign-tokens" && p.UndoFile != "" {
+				file = p.UndoFile
+			}
+		}
+		if file == "" {
+			t.Fatalf("no resign-tokens pass with an undo file in the record: %s", cm.Data["rotation.json"])
+		}
+		undo := inNode(t, dir, "cat", file)
+		if strings.Contains(undo, legacyBefore) || strings.Contains(undo, strings.Split(legacyBefore, ".")[1]) {
+			t.Errorf("the undo file holds token data")
+		}
+		before, err := client.CoreV1().Secrets(ns).Get(ctx, "legacy-token", metav1.GetOptions{})
+		Must(t, err)
+		out, errOut, code := nodeRun(t, dir, nil, "kubectl", "carotate", "undo", file)
+		if !strings.Contains(out+errOut, "an undo file never holds token data") {
+			t.Errorf("undo: exit %d, does not say why it skips the token:\n%s%s", code, out, errOut)
+		}
+		after, err := client.CoreV1().Secrets(ns).Get(ctx, "legacy-token", metav1.GetOptions{})
+		Must(t, err)
+		if after.ResourceVersion != before.ResourceVersion {
+			t.Errorf("undo wrote the re-signed Secret")
+		}
+	})
 	t.Run("the API server accepts the new key alone, under kubeadm's file names", func(t *testing.T) {
 		if got := jwks(t, client); len(got) != 1 || got[0] != newKID {
 			t.Errorf("/openid/v1/jwks lists %v, want %s alone", got, newKID)
