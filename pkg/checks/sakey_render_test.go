@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,14 @@ func TestRenderSAKeyGolden(t *testing.T) {
 	d := saKeyCluster(t)
 	steps := RenderSAKey(d)
 	golden(t, filepath.Join("testdata", "instructions", "sa-key.txt"), []byte(RenderText(d, steps, SAKeyNotes(d.RotationID))))
+	js, err := json.MarshalIndent(InstructionsDoc{Rotation: d.RotationID, Target: d.Target, Source: d.Source, Notes: SAKeyNotes(d.RotationID), Contents: d.Contents, Steps: steps}, "", "    ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ContainsPrivateKey(js) {
+		t.Fatal("the JSON holds key material")
+	}
+	golden(t, filepath.Join("testdata", "instructions", "sa-key.json"), append(js, '\n'))
 	for _, phase := range TargetPhases(TargetSAKey) {
 		script, err := RenderScript(d, FilterSteps(steps, "", phase, ""), ScriptOptions{Node: "cp-1", Workstation: true,
 			Selection: []string{"--target", TargetSAKey, "--phase", phase}})
