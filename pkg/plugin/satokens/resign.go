@@ -224,6 +224,10 @@ func (o *Options) Run(ctx context.Context) error {
 // sign it.
 func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *corev1.Secret, newKIDs []string, undo *undofile.Writer) Result {
 	r := Result{Namespace: s.Namespace, Name: s.Name, OldKID: cluster.LegacyTokenSecret(s).KID}
+	if !o.dryRun.Writes() {
+		r.Result = "would clear" + o.dryRun.Suffix()
+		return r
+	}
 	secrets := client.CoreV1().Secrets(s.Namespace)
 	for attempt := 0; attempt < 3; attempt++ {
 		body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": s.ResourceVersion}, "data": map[string]any{corev1.ServiceAccountTokenKey: nil}})

@@ -24,6 +24,10 @@ func TestStartSAKeyFlags(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
 		}
 	}
+	bad := StartOptions{NewPublicKey: "new.pub", ID: "bad id", recordCommand: recordCommand{Target: checks.TargetSAKey, DryRunFlag: "none"}}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `invalid --id "bad id"`) {
+		t.Errorf("a bad --id with --target sa-key: %v", err)
+	}
 	o := StartOptions{NewPublicKey: "new.pub", recordCommand: recordCommand{Target: checks.TargetClusterCA}, NewCA: "x"}
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "are for --target sa-key") {
 		t.Errorf("--new-public-key without --target sa-key: %v", err)

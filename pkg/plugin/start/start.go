@@ -94,6 +94,9 @@ func (o *StartOptions) Validate() error {
 		if err := o.validateSAKey(); err != nil {
 			return err
 		}
+		if err := o.validateID(); err != nil {
+			return err
+		}
 		return o.recordCommand.Validate()
 	}
 	if o.NewPublicKey != "" || o.OldPublicKey != "" {
@@ -105,6 +108,15 @@ func (o *StartOptions) Validate() error {
 	if o.OldFrontProxyCA != "" && o.NewFrontProxyCA == "" {
 		return errors.New("--old-front-proxy-ca needs --new-front-proxy-ca")
 	}
+	if err := o.validateID(); err != nil {
+		return err
+	}
+	return o.recordCommand.Validate()
+}
+
+// validateID checks --id: it becomes part of annotation values and file
+// names.
+func (o *StartOptions) validateID() error {
 	for _, r := range o.ID {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
 			return fmt.Errorf("invalid --id %q: use letters, digits, '-' and '.' (it becomes part of annotation values and file names)", o.ID)
@@ -113,7 +125,7 @@ func (o *StartOptions) Validate() error {
 	if len(o.ID) > 63 {
 		return fmt.Errorf("invalid --id %q: at most 63 characters", o.ID)
 	}
-	return o.recordCommand.Validate()
+	return nil
 }
 
 // refuseKeys reads every input file and refuses, before anything else
