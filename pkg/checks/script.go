@@ -2,6 +2,7 @@ package checks
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	_ "embed"
 	"encoding/hex"
 	"fmt"
@@ -217,6 +218,9 @@ func (g *scriptGen) header(mine, workstation bool, others []string) {
 	g.comment(strings.Join(lines, "\n"))
 	g.b.WriteString("set -euo pipefail\nset -o errtrace\n\n")
 	g.b.WriteString(scriptHelpers)
+	if g.d.Target == TargetSAKey {
+		g.b.WriteString(saScriptHelpers)
+	}
 	g.b.WriteString("\n")
 }
 
@@ -287,7 +291,7 @@ func (g *scriptGen) group(gr *stepGroup, others []string, workstation bool) erro
 		where = "from the workstation"
 	}
 	title := gr.step
-	if u, ok := LookupStep(gr.step); ok {
+	if u, ok := LookupTargetStep(g.d.Target, gr.step); ok {
 		title += " " + where + ": " + u.Title
 	}
 	g.b.WriteString("\n" + strings.Repeat("#", 78) + "\n")
@@ -429,7 +433,8 @@ func (g *scriptGen) command(s Step) ([]*syntax.Stmt, error) {
 
 // keyContents are the key contents an operator brings, and the CA each
 // belongs to.
-var keyContents = map[string]string{ContentNewCAKey: ContentNewCA, ContentNewFrontProxyCAKey: ContentNewFrontProxyCA}
+var keyContents = map[string]string{ContentNewCAKey: ContentNewCA, ContentNewFrontProxyCAKey: ContentNewFrontProxyCA,
+	ContentNewSAKey: ContentNewSAPublicKey}
 
 // keyVariable names the variable of an operator's key file: new-ca.key is
 // $NEW_CA_KEY.
@@ -457,6 +462,16 @@ func (g *scriptGen) check(s Step) (*syntax.Stmt, error) {
 				return nil, err
 			}
 			return call("carotate_key_file", s.File, spki), nil
+		}
+		if s.Content == ContentNewSAPublicKey || s.Content == ContentSAPublicKeys {
+			// Public keys, not certificates: the file holds exactly what
+			// the step writes.
+			text := g.d.Contents[s.Content]
+			if !strings.HasSuffix(text, "\n") {
+				text += "\n"
+			}
+			sum := sha256.Sum256([]byte(text))
+			return call("carotate_content", s.File, hex.EncodeToString(sum[:])), nil
 		}
 		fps, err := g.fingerprints(s.Content)
 		if err != nil {
@@ -610,6 +625,18 @@ func (g *scriptGen) fingerprints(content string) ([]string, error) {
 // spki is the SHA-256 of the public key of a content's first certificate:
 // what the matching private key's public half hashes to.
 func (g *scriptGen) spki(content string) (string, error) {
+	if content == ContentNewSAPublicKey {
+		keys, err := ParsePublicKeys("contents["+content+"]", []byte(g.d.Contents[content]))
+		if err != nil {
+			return "", err
+		}
+		der, err := x509.MarshalPKIXPublicKey(keys[0])
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(der)
+		return hex.EncodeToString(sum[:]), nil
+	}
 	certs, err := ParseCertificates("contents["+content+"]", []byte(g.d.Contents[content]))
 	if err != nil {
 		return "", err

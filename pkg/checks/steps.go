@@ -165,6 +165,9 @@ type ClusterDescription struct {
 	// PassValues overrides the restart pass value of a phase (see
 	// NextPassValue); RestartValue's otherwise.
 	PassValues map[string]string `json:"-"`
+	// Target is the rotation target the steps are for: "" (cluster-ca) or
+	// sa-key (RenderSAKey).
+	Target string `json:"target,omitempty"`
 }
 
 // ControlPlaneHost is one control-plane node and the command lines of the
@@ -265,7 +268,9 @@ type Step struct {
 
 // InstructionsDoc is the -o json form of "kubectl carotate instructions".
 type InstructionsDoc struct {
-	Rotation string            `json:"rotation"`
+	Rotation string `json:"rotation"`
+	// Target is "" for cluster-ca, else the target the steps are for.
+	Target   string            `json:"target,omitempty"`
 	Source   string            `json:"source"`
 	Notes    []string          `json:"notes"`
 	Contents map[string]string `json:"contents"`
@@ -395,10 +400,10 @@ type renderer struct {
 
 func (r *renderer) add(s Step) {
 	if s.Phase == "" {
-		s.Phase = PhaseOf(s.Step)
+		s.Phase = TargetPhaseOf(r.d.Target, s.Step)
 	}
 	if s.Check == "" {
-		s.Check = "kubectl carotate status --step " + s.Step
+		s.Check = "kubectl carotate status " + targetFlag(r.d.Target) + "--step " + s.Step
 	}
 	r.out = append(r.out, s)
 }
@@ -1283,7 +1288,7 @@ func RenderText(d ClusterDescription, steps []Step, notes []string) string {
 				where = "on every control-plane node"
 			}
 			title := ""
-			if u, ok := LookupStep(s.Step); ok {
+			if u, ok := LookupTargetStep(d.Target, s.Step); ok {
 				title = u.Title
 			}
 			fmt.Fprintf(&b, "\n## Step %s %s: %s\n", s.Step, where, title)
@@ -1384,6 +1389,12 @@ func contentWords(c string) string {
 		return "front-proxy bundle"
 	case ContentNewFrontProxyCAKey:
 		return "new front-proxy CA's key"
+	case ContentNewSAPublicKey:
+		return "new ServiceAccount public key"
+	case ContentSAPublicKeys:
+		return "ServiceAccount public keys: new, then old"
+	case ContentNewSAKey:
+		return "new ServiceAccount signing key"
 	}
 	return c
 }

@@ -316,3 +316,12 @@ func TestRootRegistersCompletions(t *testing.T) {
 		}
 	}
 }
+
+func TestCompletionOfTarget(t *testing.T) {
+	for _, cmd := range []string{"start", "status", "instructions", "verify", "finish", "abort"} {
+		values, directive := completionRun(t, completionTestRoot(t), cmd, "--target", "")
+		if len(values) != 2 || !completionHasAll(values, "cluster-ca", "sa-key") || directive != cobra.ShellCompDirectiveNoFileComp {
+			t.Errorf("%s --target <TAB> = %q (%d), want cluster-ca and sa-key, no files", cmd, values, directive)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/instructions"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/restart"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/rootca"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/satokens"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/start"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/status"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undo"
@@ -42,7 +43,9 @@ func NewCmdCarotate(streams genericiooptions.IOStreams, build BuildInfo) *cobra.
 "Manually Rotate CA Certificates": it does the in-cluster steps itself
 (ServiceAccount root CA, workload restarts, cluster-info) and prints the node
 steps (files and flags on control-plane hosts and kubelets) for this cluster,
-then checks through the API that they were done.`,
+then checks through the API that they were done. With --target sa-key,
+start, status, instructions, verify, finish and abort carry out the rotation
+of the ServiceAccount signing key instead.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations: map[string]string{
@@ -70,6 +73,7 @@ then checks through the API that they were done.`,
 		instructions.NewCmdInstructions(common),
 		rootca.NewCmdBundle(common),
 		restart.NewCmdRestartWorkloads(common),
+		satokens.NewCmdResignTokens(common),
 		clusterinfo.NewCmdUpdateClusterInfo(common),
 		verify.NewCmdVerify(common),
 		rootca.NewCmdUnbundle(common),

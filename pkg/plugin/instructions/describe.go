@@ -58,51 +58,8 @@ func description(rot *rotation.CAs, inv cluster.Inventory, configz map[string]cl
 	d.Files = checks.LocalFiles{OldCA: rot.OldFile, NewCA: rot.NewFile, Bundle: "ca-bundle.crt"}
 	var notes []string
 
-	hosts := map[string]*checks.ControlPlaneHost{}
-	var hostOrder []string
-	for _, p := range inv.ControlPlane {
-		if !p.Mirror {
-			d.CloudControllerManagers = append(d.CloudControllerManagers, "pod kube-system/"+p.Name)
-			continue
-		}
-		h, ok := hosts[p.Node]
-		if !ok {
-			h = &checks.ControlPlaneHost{Node: p.Node, Components: map[string]checks.CommandLine{}}
-			hosts[p.Node] = h
-			hostOrder = append(hostOrder, p.Node)
-		}
-		h.Components[p.Component] = p.Command
-	}
-	if len(hosts) > 0 {
-		d.Source = checks.SourceMirrorPods
-		for _, n := range hostOrder {
-			d.ControlPlane = append(d.ControlPlane, *hosts[n])
-		}
-		notes = append(notes, fmt.Sprintf("Paths are read from the static pods' mirror pods in kube-system on %s. "+
-			"The manifest path (%s/<component>.yaml) is kubeadm's default: the API does not show where a static pod's manifest lives.",
-			strings.Join(hostOrder, ", "), checks.KubeadmManifestDir))
-	} else {
-		d.Source = checks.SourceDefaults
-		var cpNodes []string
-		for _, n := range inv.Nodes {
-			if n.ControlPlane {
-				cpNodes = append(cpNodes, n.Name)
-			}
-		}
-		if len(cpNodes) == 0 {
-			cpNodes = []string{"*"}
-		}
-		for _, n := range cpNodes {
-			h := checks.ControlPlaneHost{Node: n, Components: map[string]checks.CommandLine{}}
-			for _, c := range []string{checks.ComponentAPIServer, checks.ComponentControllerManager, checks.ComponentScheduler} {
-				h.Components[c] = checks.KubeadmDefaults(c)
-			}
-			d.ControlPlane = append(d.ControlPlane, h)
-		}
-		notes = append(notes, "No control-plane mirror pods are visible in kube-system (a managed control plane, or one not run as static pods): "+
-			"every control-plane path below is kubeadm's default (/etc/kubernetes/pki/..., /etc/kubernetes/manifests/...). "+
-			"Check each against your control plane's real flags before running anything.")
-	}
+	hosts, note := controlPlaneHosts(&d, inv)
+	notes = append(notes, note)
 
 	if len(inv.Nodes) > configzLimit {
 		notes = append(notes, fmt.Sprintf("The kubelet configuration was read for the first %d of %d nodes only (--node NAME narrows the output to one node).",
@@ -136,4 +93,58 @@ func description(rot *rotation.CAs, inv cluster.Inventory, configz map[string]cl
 	}
 	notes = append(notes, fmt.Sprintf("Each node step first backs up what it changes under /var/backups/carotate-%s/step-<N>/ (cp -a --parents keeps the full path).", d.RotationID))
 	return d, notes
+}
+
+// controlPlaneHosts fills in d's control-plane hosts (and workload
+// cloud-controller-managers) from the mirror pods, or kubeadm's defaults
+// when none is visible; it returns the hosts by node and the note that
+// says where the paths come from.
+func controlPlaneHosts(d *checks.ClusterDescription, inv cluster.Inventory) (map[string]*checks.ControlPlaneHost, string) {
+	var note string
+	hosts := map[string]*checks.ControlPlaneHost{}
+	var hostOrder []string
+	for _, p := range inv.ControlPlane {
+		if !p.Mirror {
+			d.CloudControllerManagers = append(d.CloudControllerManagers, "pod kube-system/"+p.Name)
+			continue
+		}
+		h, ok := hosts[p.Node]
+		if !ok {
+			h = &checks.ControlPlaneHost{Node: p.Node, Components: map[string]checks.CommandLine{}}
+			hosts[p.Node] = h
+			hostOrder = append(hostOrder, p.Node)
+		}
+		h.Components[p.Component] = p.Command
+	}
+	if len(hosts) > 0 {
+		d.Source = checks.SourceMirrorPods
+		for _, n := range hostOrder {
+			d.ControlPlane = append(d.ControlPlane, *hosts[n])
+		}
+		note = fmt.Sprintf("Paths are read from the static pods' mirror pods in kube-system on %s. "+
+			"The manifest path (%s/<component>.yaml) is kubeadm's default: the API does not show where a static pod's manifest lives.",
+			strings.Join(hostOrder, ", "), checks.KubeadmManifestDir)
+	} else {
+		d.Source = checks.SourceDefaults
+		var cpNodes []string
+		for _, n := range inv.Nodes {
+			if n.ControlPlane {
+				cpNodes = append(cpNodes, n.Name)
+			}
+		}
+		if len(cpNodes) == 0 {
+			cpNodes = []string{"*"}
+		}
+		for _, n := range cpNodes {
+			h := checks.ControlPlaneHost{Node: n, Components: map[string]checks.CommandLine{}}
+			for _, c := range []string{checks.ComponentAPIServer, checks.ComponentControllerManager, checks.ComponentScheduler} {
+				h.Components[c] = checks.KubeadmDefaults(c)
+			}
+			d.ControlPlane = append(d.ControlPlane, h)
+		}
+		note = "No control-plane mirror pods are visible in kube-system (a managed control plane, or one not run as static pods): " +
+			"every control-plane path below is kubeadm's default (/etc/kubernetes/pki/..., /etc/kubernetes/manifests/...). " +
+			"Check each against your control plane's real flags before running anything."
+	}
+	return hosts, note
 }

@@ -24,6 +24,8 @@ type Options struct {
 	Step, Phase, Node string
 	CA                rotation.CAFlags
 	Output            string
+	// Target is --target: cluster-ca's steps or sa-key's.
+	Target string
 	// hostname is this machine's name, for the node a script is for.
 	hostname func() (string, error)
 }
@@ -92,7 +94,18 @@ node's turn it says which script to run there and waits until that node
 has recorded it (CAROTATE_NODE_TIMEOUT, 3600 s). On a cluster with one
 control-plane node, the scripts of --phase bundle, serve and finish, run
 one after the other there (and the other nodes' scripts when they are
-waited for), rotate the whole cluster.`,
+waited for), rotate the whole cluster.
+
+--target sa-key prints the steps of the ServiceAccount signing key
+rotation recorded by "kubectl carotate start --target sa-key" (phases
+trust, sign, finish; steps 1, 2, 3.1, 3.2, 4): the old and new public keys
+into a file beside kube-apiserver's --service-account-key-file, the new
+private key installed beside the signing key from $NEW_SA_KEY (the
+operator's file: kubectl carotate never reads it), the API server and the
+controller-manager switched to it, the tokens the old key signed
+replaced (kubectl carotate resign-tokens, restart-workloads), a check that
+none is left (verify --target sa-key), and the old public key dropped with
+the new pair copied over kubeadm's sa.pub and sa.key.`,
 		Example: `  # Everything, for the recorded rotation
   kubectl carotate instructions
 
@@ -105,13 +118,17 @@ waited for), rotate the whole cluster.`,
 
   # As scripts: on the control-plane node (with the workstation steps), and for a worker
   kubectl carotate instructions -o script --phase serve > serve.sh && sudo NEW_CA_KEY=/root/new-ca.key bash serve.sh
-  kubectl carotate instructions -o script --phase serve --node worker-1 > serve-worker-1.sh`,
+  kubectl carotate instructions -o script --phase serve --node worker-1 > serve-worker-1.sh
+
+  # The ServiceAccount signing key rotation (kubectl carotate start --target sa-key)
+  kubectl carotate instructions --target sa-key
+  kubectl carotate instructions --target sa-key -o script --phase trust > trust.sh && sudo NEW_SA_KEY=/root/new-sa.key bash trust.sh`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Step, "step", o.Step, "Only this upstream step (1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3)")
-	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x)")
+	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x); with --target sa-key: trust (1), sign (2-3.2) or finish (4)")
 	f.StringVar(&o.Node, "node", o.Node, "Only the steps of this node (and the in-cluster steps)")
 	o.CA.AddFlags(cmd)
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json, yaml or script (bash, to run on a node)")
@@ -120,7 +137,8 @@ waited for), rotate the whole cluster.`,
 		steps = append(steps, s.Number)
 	}
 	_ = cmd.RegisterFlagCompletionFunc("step", cmdutil.CompleteFixed(steps...))
-	_ = cmd.RegisterFlagCompletionFunc("phase", cmdutil.CompleteFixed(checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish))
+	_ = cmd.RegisterFlagCompletionFunc("phase", cmdutil.CompleteFixed(checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish, checks.SAPhaseTrust, checks.SAPhaseSign))
+	cmdutil.AddTargetFlag(cmd, &o.Target)
 	_ = cmd.RegisterFlagCompletionFunc("output", cmdutil.CompleteFixed("text", cmdutil.OutputJSON, cmdutil.OutputYAML, outputScript))
 	cmdutil.NoNamespace(cmd, "the instructions cover the whole control plane and every node")
 	return cmd
@@ -128,8 +146,14 @@ waited for), rotate the whole cluster.`,
 
 // Validate checks the flags; it reads no file.
 func (o *Options) Validate() error {
+	if err := cmdutil.ValidateTarget(o.Target); err != nil {
+		return err
+	}
 	if o.Step != "" && o.Phase != "" {
 		return errors.New("--step and --phase are exclusive: a step belongs to one phase")
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.validateSAKey()
 	}
 	if o.Step != "" {
 		if _, ok := checks.LookupStep(o.Step); !ok {
@@ -158,6 +182,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if o.Target == checks.TargetSAKey {
+		return o.runSAKey(ctx)
+	}
 	client, err := o.Clientset()
 	if err != nil {
 		return err
@@ -174,33 +201,40 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all := checks.Render(d)
+	return o.emit(d, checks.Render(d), notes, rotation.ExportNote(rot, d.Files.Bundle))
+}
+
+// emit prints the steps in the format asked for.
+func (o *Options) emit(d checks.ClusterDescription, all []checks.Step, notes []string, export string) error {
 	if o.Node != "" && !hasNode(all, o.Node) {
 		return fmt.Errorf("no step for node %q: the nodes are %s", o.Node, strings.Join(nodeNames(all), ", "))
 	}
 	if o.Output == outputScript {
-		return o.printScript(d, all, notes, rot)
+		return o.printScript(d, all, notes, export)
 	}
 	steps := checks.FilterSteps(all, o.Step, o.Phase, o.Node)
 	if o.Output == cmdutil.OutputJSON || o.Output == cmdutil.OutputYAML {
 		if steps == nil {
 			steps = []checks.Step{}
 		}
-		return cmdutil.PrintStructured(o.Out, o.Output, checks.InstructionsDoc{Rotation: d.RotationID, Source: d.Source, Notes: notes, Contents: d.Contents, Steps: steps})
+		return cmdutil.PrintStructured(o.Out, o.Output, checks.InstructionsDoc{Rotation: d.RotationID, Target: d.Target, Source: d.Source, Notes: notes, Contents: d.Contents, Steps: steps})
 	}
-	_, err = fmt.Fprint(o.Out, checks.RenderText(d, steps, notes))
+	_, err := fmt.Fprint(o.Out, checks.RenderText(d, steps, notes))
 	return err
 }
 
 // printScript prints the script of one node: --node's, or this
 // machine's, or the only control-plane node's, with the workstation steps.
-func (o *Options) printScript(d checks.ClusterDescription, all []checks.Step, notes []string, rot *rotation.CAs) error {
+func (o *Options) printScript(d checks.ClusterDescription, all []checks.Step, notes []string, export string) error {
 	so := checks.ScriptOptions{Node: o.Node}
 	switch {
 	case o.Phase != "":
 		so.Selection = []string{"--phase", o.Phase}
 	case o.Step != "":
 		so.Selection = []string{"--step", o.Step}
+	}
+	if d.Target == checks.TargetSAKey {
+		so.Selection = append([]string{"--target", d.Target}, so.Selection...)
 	}
 	if so.Node == "" {
 		node, err := o.scriptNode(d)
@@ -210,7 +244,6 @@ func (o *Options) printScript(d checks.ClusterDescription, all []checks.Step, no
 		so.Node, so.Workstation = node, true
 	}
 	// The script writes the CA files it lacks from the rotation itself.
-	export := rotation.ExportNote(rot, d.Files.Bundle)
 	for _, n := range notes {
 		if n != export {
 			so.Notes = append(so.Notes, n)

@@ -133,11 +133,16 @@ type View struct {
 	EndedBy         string            `json:"endedBy,omitempty"`
 	EndedAt         time.Time         `json:"endedAt,omitzero"`
 	OldCASource     string            `json:"oldCASource"`
-	OldCA           []checks.CertInfo `json:"oldCA"`
-	NewCA           []checks.CertInfo `json:"newCA"`
+	OldCA           []checks.CertInfo `json:"oldCA,omitempty"`
+	NewCA           []checks.CertInfo `json:"newCA,omitempty"`
 	OldFrontProxyCA []checks.CertInfo `json:"oldFrontProxyCA,omitempty"`
 	NewFrontProxyCA []checks.CertInfo `json:"newFrontProxyCA,omitempty"`
 	Passes          []Pass            `json:"passes"`
+	// Target, and the sa-key target's key ids (the kid of the tokens each
+	// key signs).
+	Target      string   `json:"target,omitempty"`
+	OldSAKeyIDs []string `json:"oldKeyIDs,omitempty"`
+	NewSAKeyIDs []string `json:"newKeyIDs,omitempty"`
 }
 
 func ViewOf(rec *Record) View {
@@ -150,6 +155,9 @@ func ViewOf(rec *Record) View {
 	}
 	v := View{ID: rec.ID, State: rec.State, StartedBy: rec.StartedBy, StartedAt: rec.StartedAt, EndedBy: rec.EndedBy,
 		EndedAt: rec.EndedAt, OldCASource: rec.OldCASource, OldCA: desc(rec.OldCAs), NewCA: desc(rec.NewCAs), Passes: rec.Passes}
+	if rec.Target == checks.TargetSAKey {
+		v.Target, v.OldSAKeyIDs, v.NewSAKeyIDs = rec.Target, checks.KeyIDs(rec.OldSAKeys), checks.KeyIDs(rec.NewSAKeys)
+	}
 	if rec.FrontProxy() {
 		v.OldFrontProxyCA, v.NewFrontProxyCA = desc(rec.OldFP), desc(rec.NewFP)
 	}

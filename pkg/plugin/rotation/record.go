@@ -6,6 +6,7 @@ package rotation
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -50,6 +51,9 @@ const (
 	KeyBundle        = "ca-bundle.crt"
 	KeyOldFrontProxy = "old-front-proxy-ca.crt"
 	KeyNewFrontProxy = "new-front-proxy-ca.crt"
+	// The sa-key target's record keeps public keys, never the private one.
+	KeyOldSAPublic = "old-sa.pub"
+	KeyNewSAPublic = "new-sa.pub"
 
 	StateActive   = "active"
 	StateFinished = "finished"
@@ -90,7 +94,10 @@ type Pass struct {
 // Record is the content of the ConfigMap. The PEMs are kept in
 // their own keys, not in rotation.json.
 type Record struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Target is "" for cluster-ca (its record predates targets) or the
+	// target the record is of (sa-key).
+	Target    string    `json:"target,omitempty"`
 	State     string    `json:"state"`
 	StartedBy string    `json:"startedBy"`
 	StartedAt time.Time `json:"startedAt"`
@@ -109,6 +116,9 @@ type Record struct {
 	NewCAPEM         []byte `json:"-"`
 	OldFrontProxyPEM []byte `json:"-"`
 	NewFrontProxyPEM []byte `json:"-"`
+	// The sa-key target's public keys, as PEM and parsed.
+	OldSAPEM, NewSAPEM   []byte             `json:"-"`
+	OldSAKeys, NewSAKeys []crypto.PublicKey `json:"-"`
 
 	// ResourceVersion is the record's version when read: Update and start
 	// write conditionally on it.
@@ -146,26 +156,53 @@ func (r *Record) LastPass(kind string) *Pass {
 	return nil
 }
 
-// Load reads the record; nil, nil when none exists.
+// Load reads the cluster-ca record; nil, nil when none exists.
 func Load(ctx context.Context, client kubernetes.Interface) (*Record, error) {
+	return LoadTarget(ctx, client, "")
+}
+
+// LoadTarget reads a target's record; nil, nil when none exists.
+func LoadTarget(ctx context.Context, client kubernetes.Interface, target string) (*Record, error) {
+	name := NameOf(target)
 	var cm *corev1.ConfigMap
 	err := cluster.WithRetry(ctx, func() (err error) {
-		cm, err = client.CoreV1().ConfigMaps(Namespace).Get(ctx, ConfigMapName, metav1.GetOptions{})
+		cm, err = client.CoreV1().ConfigMaps(Namespace).Get(ctx, name, metav1.GetOptions{})
 		return err
 	})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the rotation record %s/%s: %w", Namespace, ConfigMapName, err)
+		return nil, fmt.Errorf("reading the rotation record %s/%s: %w", Namespace, name, err)
 	}
-	return FromConfigMap(cm)
+	rec, err := FromConfigMap(cm)
+	if err == nil && rec.Target != targetOf(target) {
+		return nil, fmt.Errorf("the rotation record %s/%s says it is of target %q, not %q; fix or delete it", Namespace, name, rec.Target, target)
+	}
+	return rec, err
+}
+
+// NameOf is the name of a target's record: cluster-ca's keeps the name it
+// had before targets (carotate-state), each other is carotate-state-<target>.
+func NameOf(target string) string {
+	if t := targetOf(target); t != "" {
+		return ConfigMapName + "-" + t
+	}
+	return ConfigMapName
+}
+
+// targetOf is the Target field of a target's record: "" for cluster-ca.
+func targetOf(target string) string {
+	if target == checks.TargetClusterCA {
+		return ""
+	}
+	return target
 }
 
 // FromConfigMap parses the record and refuses one that holds key
 // material or damaged certificates rather than pass it on.
 func FromConfigMap(cm *corev1.ConfigMap) (*Record, error) {
-	where := Namespace + "/" + ConfigMapName
+	where := Namespace + "/" + cm.Name
 	rec := &Record{}
 	if err := json.Unmarshal([]byte(cm.Data[KeyRecord]), rec); err != nil {
 		return nil, fmt.Errorf("the rotation record %s is damaged (%s: %v); fix or delete it", where, KeyRecord, err)
@@ -189,6 +226,29 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Record, error) {
 		return []byte(v), certs, nil
 	}
 	var err error
+	if rec.Target == checks.TargetSAKey {
+		keys := func(key string) ([]byte, []crypto.PublicKey, error) {
+			v := cm.Data[key]
+			if v == "" {
+				return nil, nil, fmt.Errorf("the rotation record %s has no %s; fix or delete it", where, key)
+			}
+			k, err := checks.ParsePublicKeys(where+" "+key, []byte(v))
+			if err != nil {
+				return nil, nil, fmt.Errorf("the rotation record is damaged: %w", err)
+			}
+			return []byte(v), k, nil
+		}
+		if rec.OldSAPEM, rec.OldSAKeys, err = keys(KeyOldSAPublic); err != nil {
+			return nil, err
+		}
+		if rec.NewSAPEM, rec.NewSAKeys, err = keys(KeyNewSAPublic); err != nil {
+			return nil, err
+		}
+		if rec.ID == "" || rec.State == "" {
+			return nil, fmt.Errorf("the rotation record %s lacks an id or state; fix or delete it", where)
+		}
+		return rec, nil
+	}
 	if rec.OldCAPEM, rec.OldCAs, err = parse(KeyOldCA, true); err != nil {
 		return nil, err
 	}
@@ -225,6 +285,11 @@ func (r *Record) ConfigMap() (*corev1.ConfigMap, error) {
 		KeyNewCA:  string(r.NewCAPEM),
 		KeyBundle: string(r.BundlePEM()),
 	}
+	description := "The CA rotation under way: public certificates and the log of passes. See kubectl carotate status."
+	if r.Target == checks.TargetSAKey {
+		data = map[string]string{KeyRecord: string(js) + "\n", KeyOldSAPublic: string(r.OldSAPEM), KeyNewSAPublic: string(r.NewSAPEM)}
+		description = "The ServiceAccount signing key rotation under way: public keys and the log of passes. See kubectl carotate status --target sa-key."
+	}
 	if len(r.NewFrontProxyPEM) > 0 {
 		data[KeyNewFrontProxy] = string(r.NewFrontProxyPEM)
 		data[KeyOldFrontProxy] = string(r.OldFrontProxyPEM)
@@ -238,10 +303,10 @@ func (r *Record) ConfigMap() (*corev1.ConfigMap, error) {
 	}
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ConfigMapName, Namespace: Namespace, ResourceVersion: r.ResourceVersion,
+			Name: NameOf(r.Target), Namespace: Namespace, ResourceVersion: r.ResourceVersion,
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "kubectl-carotate"},
 			Annotations: map[string]string{
-				"carotate.io/description": "The CA rotation under way: public certificates and the log of passes. See kubectl carotate status.",
+				"carotate.io/description": description,
 			},
 		},
 		Data: data,
@@ -253,8 +318,13 @@ func (r *Record) ConfigMap() (*corev1.ConfigMap, error) {
 // logging passes at once both get their entry in. change returns an error
 // to abort without writing.
 func Update(ctx context.Context, client kubernetes.Interface, dry cmdutil.DryRun, change func(*Record) error) (*Record, error) {
+	return UpdateTarget(ctx, client, "", dry, change)
+}
+
+// UpdateTarget is Update of a target's record.
+func UpdateTarget(ctx context.Context, client kubernetes.Interface, target string, dry cmdutil.DryRun, change func(*Record) error) (*Record, error) {
 	for attempt := 0; ; attempt++ {
-		rec, err := Load(ctx, client)
+		rec, err := LoadTarget(ctx, client, target)
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +350,7 @@ func Update(ctx context.Context, client kubernetes.Interface, dry cmdutil.DryRun
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("writing the rotation record %s/%s: %w", Namespace, ConfigMapName, err)
+			return nil, fmt.Errorf("writing the rotation record %s/%s: %w", Namespace, NameOf(target), err)
 		}
 		rec.ResourceVersion = out.ResourceVersion
 		return rec, nil
@@ -293,13 +363,18 @@ const conflictAttempts = 10
 // ErrNoActive when there is none, which callers running without a
 // record ignore. At and By are filled in when empty.
 func AppendPass(ctx context.Context, client kubernetes.Interface, pass Pass) error {
+	return AppendTargetPass(ctx, client, "", pass)
+}
+
+// AppendTargetPass is AppendPass into a target's record.
+func AppendTargetPass(ctx context.Context, client kubernetes.Interface, target string, pass Pass) error {
 	if pass.At.IsZero() {
 		pass.At = time.Now().UTC()
 	}
 	if pass.By == "" {
 		pass.By = WhoAmI(ctx, client, nil)
 	}
-	_, err := Update(ctx, client, cmdutil.DryRunNone, func(rec *Record) error {
+	_, err := UpdateTarget(ctx, client, target, cmdutil.DryRunNone, func(rec *Record) error {
 		if !rec.Active() {
 			return ErrNoActive
 		}

@@ -34,9 +34,10 @@ transition files, the undo files of the passes logged in the record (newest
 first, for "kubectl carotate undo"), and where the node steps kept their
 backups. It changes nothing but the record; the printed steps are for
 you to run.`,
-		Example: `  kubectl carotate abort`,
-		Args:    cobra.NoArgs,
-		RunE:    cmdutil.Run(o, nil),
+		Example: `  kubectl carotate abort
+  kubectl carotate abort --target sa-key`,
+		Args: cobra.NoArgs,
+		RunE: cmdutil.Run(o, nil),
 	}
 	o.addFlags(cmd)
 	return cmd
@@ -46,6 +47,9 @@ you to run.`,
 func (o *AbortOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.abortSAKey(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {

@@ -32,7 +32,10 @@ marks it finished anyway). Steps that status cannot see through the API
 ("unknown": files on nodes, other admins' kubeconfigs) are listed as a
 reminder and do not block.`,
 		Example: `  kubectl carotate status
-  kubectl carotate finish`,
+  kubectl carotate finish
+
+  # The ServiceAccount signing key rotation
+  kubectl carotate finish --target sa-key`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
@@ -45,6 +48,9 @@ reminder and do not block.`,
 func (o *FinishOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.finishSAKey(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {

@@ -23,8 +23,10 @@ type recordCommand struct {
 	*cmdutil.Env
 	DryRunFlag string
 	Output     string
-	dryRun     cmdutil.DryRun
-	now        func() time.Time
+	// Target is --target: which record (cluster-ca or sa-key).
+	Target string
+	dryRun cmdutil.DryRun
+	now    func() time.Time
 }
 
 func newRecordCommand(env *cmdutil.Env) recordCommand {
@@ -34,11 +36,15 @@ func newRecordCommand(env *cmdutil.Env) recordCommand {
 func (o *recordCommand) addFlags(cmd *cobra.Command) {
 	cmdutil.AddDryRunFlag(cmd, &o.DryRunFlag, "write nothing")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
+	cmdutil.AddTargetFlag(cmd, &o.Target)
 	cmdutil.NoNamespace(cmd, "the rotation record is one for the whole cluster, in kube-system/carotate-state")
 }
 
 // Validate checks the flags.
 func (o *recordCommand) Validate() error {
+	if err := cmdutil.ValidateTarget(o.Target); err != nil {
+		return err
+	}
 	var err error
 	if o.dryRun, err = cmdutil.ParseDryRun(o.DryRunFlag); err != nil {
 		return err
@@ -48,12 +54,17 @@ func (o *recordCommand) Validate() error {
 
 // active loads the record and insists that it is active.
 func active(ctx context.Context, client kubernetes.Interface, command string) (*rotation.Record, error) {
-	rec, err := rotation.Load(ctx, client)
+	return activeTarget(ctx, client, "", command)
+}
+
+// activeTarget is active for a target's record.
+func activeTarget(ctx context.Context, client kubernetes.Interface, target, command string) (*rotation.Record, error) {
+	rec, err := rotation.LoadTarget(ctx, client, target)
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil {
-		return nil, fmt.Errorf("%s: no rotation is recorded in %s/%s (kubectl carotate start records one); nothing was written", command, rotation.Namespace, rotation.ConfigMapName)
+		return nil, fmt.Errorf("%s: no rotation is recorded in %s/%s (kubectl carotate start%s records one); nothing was written", command, rotation.Namespace, rotation.NameOf(target), targetArg(target))
 	}
 	if !rec.Active() {
 		return nil, fmt.Errorf("%s: rotation %s is already %s (by %s at %s); nothing was written", command, rec.ID, rec.State, rec.EndedBy, rec.EndedAt.Format(time.RFC3339))
@@ -73,7 +84,7 @@ func (o *recordCommand) end(ctx context.Context, client kubernetes.Interface, co
 		}
 	}
 	who := rotation.WhoAmI(ctx, client, o.RawKubeConfigLoader())
-	rec, err := rotation.Update(ctx, client, o.dryRun, func(r *rotation.Record) error {
+	rec, err := rotation.UpdateTarget(ctx, client, o.Target, o.dryRun, func(r *rotation.Record) error {
 		if !r.Active() {
 			return fmt.Errorf("rotation %s was %s by %s meanwhile; nothing was written", r.ID, r.State, r.EndedBy)
 		}
@@ -108,6 +119,15 @@ func printRecord(w io.Writer, format string, rec *rotation.Record) error {
 	}
 	for _, c := range v.NewFrontProxyCA {
 		rows = append(rows, []string{"new front-proxy CA", rotation.CertLine(c)})
+	}
+	if v.Target != "" {
+		rows = append(rows[:1], append([][]string{{"target", v.Target}}, rows[1:]...)...)
+	}
+	for _, k := range v.OldSAKeyIDs {
+		rows = append(rows, []string{"old public key", "kid " + k})
+	}
+	for _, k := range v.NewSAKeyIDs {
+		rows = append(rows, []string{"new public key", "kid " + k})
 	}
 	rows = append(rows, []string{"passes", fmt.Sprint(len(v.Passes))})
 	return cmdutil.WriteTable(w, []string{"field", "value"}, rows)

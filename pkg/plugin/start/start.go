@@ -27,8 +27,10 @@ type StartOptions struct {
 	NewCA, OldCA                     string
 	NewFrontProxyCA, OldFrontProxyCA string
 	ID                               string
-	AllowSameKey                     bool
-	Force                            bool
+	// NewPublicKey and OldPublicKey are the sa-key target's keys.
+	NewPublicKey, OldPublicKey string
+	AllowSameKey               bool
+	Force                      bool
 }
 
 // NewCmdStart is "kubectl carotate start".
@@ -56,6 +58,10 @@ cannot start while one is active (finish or abort it first).`,
   # Name the old CA, and rotate the front-proxy CA too
   kubectl carotate start --old-ca /etc/kubernetes/pki/ca.crt --new-ca new-ca.crt --new-front-proxy-ca new-front-proxy-ca.crt
 
+  # Rotate the ServiceAccount signing key instead (its own record and steps):
+  # the public half of the new key; the private key stays with you
+  kubectl carotate start --target sa-key --new-public-key new-sa.pub
+
   # Then
   kubectl carotate status`,
 		Args: cobra.NoArgs,
@@ -67,22 +73,50 @@ cannot start while one is active (finish or abort it first).`,
 	f.StringVar(&o.NewFrontProxyCA, "new-front-proxy-ca", o.NewFrontProxyCA, "PEM file with a new front-proxy CA, to rotate it in the same rotation")
 	f.StringVar(&o.OldFrontProxyCA, "old-front-proxy-ca", o.OldFrontProxyCA, "PEM file with the current front-proxy CA (default: the requestheader CA in kube-system/extension-apiserver-authentication)")
 	f.StringVar(&o.ID, "id", o.ID, "Rotation id (default: the date and 6 random hex digits); letters, digits, '-' and '.'")
+	f.StringVar(&o.NewPublicKey, "new-public-key", o.NewPublicKey, "With --target sa-key: PEM file with the new ServiceAccount signing key's public key (a private key is refused)")
+	f.StringVar(&o.OldPublicKey, "old-public-key", o.OldPublicKey, "With --target sa-key: PEM file with the public key(s) the API server verifies tokens with today (default: the keys /openid/v1/jwks lists)")
 	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
 	f.BoolVar(&o.Force, "force", o.Force, "Record an --old-ca that does not verify the API server's serving chain (every later step would work from a CA the cluster does not run on)")
 	o.addFlags(cmd)
 	_ = cmd.MarkFlagFilename("new-ca")
 	_ = cmd.MarkFlagFilename("old-ca")
+	_ = cmd.MarkFlagFilename("new-public-key")
+	_ = cmd.MarkFlagFilename("old-public-key")
 	return cmd
 }
 
 // Validate checks the flags; it reads no file.
 func (o *StartOptions) Validate() error {
+	if err := cmdutil.ValidateTarget(o.Target); err != nil {
+		return err
+	}
+	if o.Target == checks.TargetSAKey {
+		if err := o.validateSAKey(); err != nil {
+			return err
+		}
+		if err := o.validateID(); err != nil {
+			return err
+		}
+		return o.recordCommand.Validate()
+	}
+	if o.NewPublicKey != "" || o.OldPublicKey != "" {
+		return errors.New("--new-public-key and --old-public-key are for --target sa-key; nothing was written")
+	}
 	if o.NewCA == "" {
 		return errors.New("--new-ca is required: the PEM file of the CA that replaces the cluster's CA")
 	}
 	if o.OldFrontProxyCA != "" && o.NewFrontProxyCA == "" {
 		return errors.New("--old-front-proxy-ca needs --new-front-proxy-ca")
 	}
+	if err := o.validateID(); err != nil {
+		return err
+	}
+	return o.recordCommand.Validate()
+}
+
+// validateID checks --id: it becomes part of annotation values and file
+// names.
+func (o *StartOptions) validateID() error {
 	for _, r := range o.ID {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
 			return fmt.Errorf("invalid --id %q: use letters, digits, '-' and '.' (it becomes part of annotation values and file names)", o.ID)
@@ -91,7 +125,7 @@ func (o *StartOptions) Validate() error {
 	if len(o.ID) > 63 {
 		return fmt.Errorf("invalid --id %q: at most 63 characters", o.ID)
 	}
-	return o.recordCommand.Validate()
+	return nil
 }
 
 // refuseKeys reads every input file and refuses, before anything else
@@ -119,6 +153,9 @@ func refuseKeys(files map[string]string) error {
 func (o *StartOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.runSAKey(ctx)
 	}
 	if err := refuseKeys(map[string]string{"--new-ca": o.NewCA, "--old-ca": o.OldCA,
 		"--new-front-proxy-ca": o.NewFrontProxyCA, "--old-front-proxy-ca": o.OldFrontProxyCA}); err != nil {
@@ -218,30 +255,47 @@ func (o *StartOptions) Run(ctx context.Context) error {
 		rec.ResourceVersion = existing.ResourceVersion
 	}
 
+	if err := o.writeRecord(ctx, client, rec, existing); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "start: rotation %s recorded in %s/%s%s\nnext: kubectl carotate status\n", rec.ID, rotation.Namespace, rotation.ConfigMapName, o.dryRun.Suffix())
+	return printRecord(o.Out, o.Output, rec)
+}
+
+// writeRecord creates the record, or replaces the ended one existing.
+func (o *recordCommand) writeRecord(ctx context.Context, client kubernetes.Interface, rec, existing *rotation.Record) error {
 	cm, err := rec.ConfigMap()
 	if err != nil {
 		return err
 	}
-	if o.dryRun.Writes() {
-		opts := metav1.CreateOptions{FieldManager: cmdutil.FieldManager, DryRun: o.dryRun.Options()}
-		err = cluster.WithRetry(ctx, func() error {
-			var err error
-			if existing == nil {
-				_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Create(ctx, cm, opts)
-			} else {
-				_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: opts.DryRun})
-			}
-			return err
-		})
-		if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
-			return fmt.Errorf("another admin recorded a rotation at the same moment; run kubectl carotate status to see it (nothing was written)")
-		}
-		if err != nil {
-			return fmt.Errorf("writing the rotation record %s/%s: %w", rotation.Namespace, rotation.ConfigMapName, err)
-		}
+	if !o.dryRun.Writes() {
+		return nil
 	}
-	fmt.Fprintf(o.ErrOut, "start: rotation %s recorded in %s/%s%s\nnext: kubectl carotate status\n", rec.ID, rotation.Namespace, rotation.ConfigMapName, o.dryRun.Suffix())
-	return printRecord(o.Out, o.Output, rec)
+	opts := metav1.CreateOptions{FieldManager: cmdutil.FieldManager, DryRun: o.dryRun.Options()}
+	err = cluster.WithRetry(ctx, func() error {
+		var err error
+		if existing == nil {
+			_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Create(ctx, cm, opts)
+		} else {
+			_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: opts.DryRun})
+		}
+		return err
+	})
+	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+		return fmt.Errorf("another admin recorded a rotation at the same moment; run kubectl carotate status%s to see it (nothing was written)", targetArg(rec.Target))
+	}
+	if err != nil {
+		return fmt.Errorf("writing the rotation record %s/%s: %w", rotation.Namespace, cm.Name, err)
+	}
+	return nil
+}
+
+// targetArg is " --target T" for a target other than cluster-ca.
+func targetArg(target string) string {
+	if target == "" || target == checks.TargetClusterCA {
+		return ""
+	}
+	return " --target " + target
 }
 
 // checkServedOldCA refuses an --old-ca that is not the CA the API server's

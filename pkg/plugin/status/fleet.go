@@ -24,9 +24,6 @@ import (
 // server runs on and its days left, the ServiceAccount root CA's days left,
 // and the rotation under way with its next step.
 
-// The rotation's target: the cluster CA until other targets exist.
-const targetClusterCA = "cluster-ca"
-
 // caLife is one CA and how long it has left.
 type caLife struct {
 	Subject     string    `json:"subject"`
@@ -166,7 +163,7 @@ func (o *Options) readRow(ctx context.Context, name string, f cmdutil.Factory, t
 		}
 		return row
 	}
-	r := &fleetRotation{ID: rec.ID, Target: targetClusterCA, State: rec.State}
+	r := &fleetRotation{ID: rec.ID, Target: checks.TargetClusterCA, State: rec.State}
 	row.Rotation = r
 	steps, err := cluster.Judge(ctx, client, cfg, rotation.FromRecord(rec).Facts(), now)
 	if err != nil {

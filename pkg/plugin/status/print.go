@@ -13,12 +13,22 @@ import (
 // printTable writes the header, the table and the next step.
 func printTable(w io.Writer, r *report) error {
 	if v := r.Rotation; v != nil {
-		fmt.Fprintf(w, "Rotation %s (%s), started %s by %s\n", v.ID, v.State, v.StartedAt.UTC().Format(time.RFC3339), v.StartedBy)
+		target := ""
+		if v.Target != "" {
+			target = v.Target + " "
+		}
+		fmt.Fprintf(w, "Rotation %s%s (%s), started %s by %s\n", target, v.ID, v.State, v.StartedAt.UTC().Format(time.RFC3339), v.StartedBy)
 		for _, c := range v.OldCA {
 			fmt.Fprintf(w, "  old CA: %s\n", rotation.CertLine(c))
 		}
 		for _, c := range v.NewCA {
 			fmt.Fprintf(w, "  new CA: %s\n", rotation.CertLine(c))
+		}
+		for _, k := range v.OldSAKeyIDs {
+			fmt.Fprintf(w, "  old public key: kid %s\n", k)
+		}
+		for _, k := range v.NewSAKeyIDs {
+			fmt.Fprintf(w, "  new public key: kid %s\n", k)
 		}
 		if n := len(v.Passes); n > 0 {
 			p := v.Passes[n-1]
@@ -41,8 +51,12 @@ func printTable(w io.Writer, r *report) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
+	printOthers(w, r.Others)
 	switch {
 	case r.Next == "":
+	case r.Rotation != nil && r.Rotation.Target != "" && r.NextStep != "finish":
+		_, err := fmt.Fprintf(w, "\nNext (step %s): %s\n", r.NextStep, r.Next)
+		return err
 	case checks.IsStep(r.NextStep):
 		_, err := fmt.Fprintf(w, "\nNext (step %s): %s\n", r.NextStep, r.Next)
 		return err

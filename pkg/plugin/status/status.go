@@ -29,7 +29,11 @@ type Options struct {
 	// FailWithin makes a CA that expires within that many days exit 1.
 	Fleet      cmdutil.ContextFlags
 	FailWithin int
-	now        func() time.Time
+	// Target is --target; targetGiven tells whether it was given (without
+	// it, status adds a line per other active record).
+	Target      string
+	targetGiven bool
+	now         func() time.Time
 }
 
 // NewCmdStatus is "kubectl carotate status" (alias plan).
@@ -57,6 +61,15 @@ that holds the old CA, also hold the new one), 12.1-ctb (after step 12.1: none
 of them holds the old CA any more), and 11-copies (unknown: copies of the old
 CA in Secrets and ConfigMaps, which status does not read; its next command is
 kubectl carotate verify --only copies). --step 3 shows step 3 and 3-ctb.
+
+--target sa-key shows the ServiceAccount signing key rotation instead
+(its record kube-system/carotate-state-sa-key, its steps 1, 2, 3.1, 3.2
+and 4): the key ids /openid/v1/jwks lists, the key id of a token issued
+now (a TokenRequest for default/default, decoded for its header only),
+the key id of every legacy token Secret's token, and the pods with a
+projected token that started before the switch within their token
+lifetime. Without --target, status shows the cluster CA rotation and one
+line for each other active rotation record.
 
 The evidence is read, never written: the control plane's static pods'
 flags through their mirror pods, what the controller-manager publishes in
@@ -86,6 +99,9 @@ serving or root CA expires within DAYS (2 wins when both hold).`,
   # Without a recorded rotation
   kubectl carotate status --old-ca ca.crt --new-ca new-ca.crt
 
+  # The ServiceAccount signing key rotation (kubectl carotate start --target sa-key)
+  kubectl carotate status --target sa-key
+
   # Every cluster of the kubeconfig; exit 1 when a CA expires within 90 days (for cron)
   kubectl carotate status --all-contexts --fail-within 90
   kubectl carotate status --contexts prod-eu,prod-us -o json`,
@@ -96,10 +112,17 @@ serving or root CA expires within DAYS (2 wins when both hold).`,
 	o.CA.AddFlags(cmd)
 	f.StringVar(&o.Step, "step", o.Step, "Show only this upstream step (1 ... 12.3)")
 	o.Fleet.AddFlags(cmd, "one row per cluster with its CA, the days left and the rotation under way")
+	cmdutil.AddTargetFlag(cmd, &o.Target)
 	f.IntVar(&o.FailWithin, "fail-within", o.FailWithin, "With --all-contexts or --contexts: exit 1 when a cluster's serving CA or ServiceAccount root CA expires within this many days")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.NoNamespace(cmd, "status judges every namespace of the cluster (kubectl carotate verify -n NAMESPACE checks one namespace's pods and root CA)")
 	return cmd
+}
+
+// Complete notes whether --target was given.
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
+	o.targetGiven = cmd.Flags().Changed("target")
+	return nil
 }
 
 // fleet tells whether status reads several clusters.
@@ -107,6 +130,12 @@ func (o *Options) fleet() bool { return o.Fleet.Set() }
 
 // Validate checks the flags; it reads no file.
 func (o *Options) Validate() error {
+	if err := cmdutil.ValidateTarget(o.Target); err != nil {
+		return err
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.validateSAKey()
+	}
 	if err := o.Fleet.Validate(); err != nil {
 		return err
 	}
@@ -139,6 +168,9 @@ type report struct {
 	NextStep string   `json:"nextStep,omitempty"`
 	Next     string   `json:"next,omitempty"`
 	Notes    []string `json:"notes"`
+	// Others are the other targets' active rotations, one line each
+	// (status --target T shows one).
+	Others []otherRotation `json:"otherRotations,omitempty"`
 }
 
 // Run reads the cluster, judges every step and prints the table.
@@ -149,11 +181,17 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.fleet() {
 		return o.runFleet(ctx)
 	}
+	if o.Target == checks.TargetSAKey {
+		return o.runSAKey(ctx)
+	}
 	client, err := o.Clientset()
 	if err != nil {
 		return err
 	}
 	r := &report{Notes: []string{}}
+	if !o.targetGiven && o.Step == "" {
+		r.Others = otherRotations(ctx, client, o.now())
+	}
 	var rot *rotation.CAs
 	switch {
 	case o.CA.OldCA != "":
@@ -167,7 +205,9 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 		if rec == nil {
-			return o.print(noRotation())
+			none := noRotation()
+			none.Others = r.Others
+			return o.print(none)
 		}
 		rot = rotation.FromRecord(rec)
 		v := rotation.ViewOf(rec)

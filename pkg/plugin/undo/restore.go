@@ -22,6 +22,9 @@ import (
 // workers is how many objects are restored at once.
 const workers = 8
 
+// tokenKey is a legacy token Secret's token, which no undo file holds.
+const tokenKey = "token"
+
 // object is everything the undo file says about one object: the
 // earliest recorded value of each key (what it was before the command) and
 // the latest resourceVersion (what it was after the command's last write).
@@ -143,6 +146,12 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		return u.restoreWorkload(ctx, obj)
 	}
 	r := result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
+	if obj.Kind == "Secret" && obj.prev[tokenKey].Removed {
+		// resign-tokens cleared it for the tokens controller to sign again;
+		// an undo file never holds token data.
+		r.Result, r.Reason = "skipped", "its ServiceAccount token was cleared to be re-signed (resign-tokens): an undo file never holds token data, so there is nothing to put back"
+		return r
+	}
 	cur, err := u.get(ctx, obj)
 	switch {
 	case apierrors.IsNotFound(err) && obj.Created:

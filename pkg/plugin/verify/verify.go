@@ -96,6 +96,8 @@ type Options struct {
 	Output        string
 	// AllNamespaces is -A: the default; it only says so explicitly.
 	AllNamespaces bool
+	// Target is --target: the cluster CA's checks, or sa-key's (sakey.go).
+	Target string
 
 	// Function fields so tests swap one piece without faking the world.
 
@@ -195,6 +197,13 @@ Checks (--only picks a subset; all by default):
             12.2. And whether each kubelet rotates its certificate (nodes/proxy
             configz; skipped with a note where not readable)
 
+--target sa-key checks the ServiceAccount signing key rotation recorded by
+"kubectl carotate start --target sa-key" instead: whether anything still
+depends on the old key before step 4 removes it (the API server signs with
+the new key, no legacy token Secret is signed by the old one, no pod with
+a projected token started before the switch within its token lifetime).
+It takes no other check flag and reads the whole cluster.
+
 -n narrows pods, sa, copies and logs to one namespace. Severities: error blocks the
 next step; warning needs doing before the rotation ends; info is for the
 record. Progress goes to stderr.
@@ -217,7 +226,10 @@ Exit codes:
   kubectl carotate verify --ca bundle.crt --old-ca old-ca.crt --only trustbundles,copies
 
   # Read the mounted ca.crt inside each container too, and scan a workload's logs
-  kubectl carotate verify --ca bundle.crt --exec --logs-for monitoring/deployment/prometheus --since 15m`,
+  kubectl carotate verify --ca bundle.crt --exec --logs-for monitoring/deployment/prometheus --since 15m
+
+  # ServiceAccount signing key rotation: is any token from the old key left?
+  kubectl carotate verify --target sa-key`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, cannotRun),
 	}
@@ -230,6 +242,7 @@ Exit codes:
 	f.DurationVar(&o.Since, "since", o.Since, "How much recent log to scan for TLS errors")
 	f.StringArrayVar(&o.LogsFor, "logs-for", o.LogsFor, "Also scan the logs of this workload's pods: [NAMESPACE/]KIND/NAME, KIND one of deployment, daemonset, statefulset, pod (repeatable)")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
+	cmdutil.AddTargetFlag(cmd, &o.Target)
 	cmdutil.AddAllNamespacesFlag(cmd, &o.AllNamespaces)
 	_ = cmd.MarkFlagFilename("ca")
 	_ = cmd.MarkFlagFilename("old-ca")
@@ -253,6 +266,12 @@ func cannotRun(err error) error {
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if err := cmdutil.ValidateTarget(o.Target); err != nil {
+		return err
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.completeSAKey(cmd)
 	}
 	var err error
 	if o.namespace, err = cmdutil.NamespaceScope(o.Factory, o.AllNamespaces); err != nil {
@@ -302,6 +321,9 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 func (o *Options) Validate() error {
 	if err := cmdutil.ValidateOutput(o.Output); err != nil {
 		return err
+	}
+	if o.Target == checks.TargetSAKey {
+		return nil // completeSAKey checked the flags
 	}
 	if o.CAFile == "" && o.recorded == nil {
 		return errors.New("--ca FILE is required: the old+new bundle mid-rotation, the new CA alone at the end")
@@ -403,6 +425,9 @@ func (o *Options) now() time.Time {
 func (o *Options) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if o.Target == checks.TargetSAKey {
+		return o.runSAKey(ctx)
 	}
 	r := &run{o: o, progress: &progress{w: o.ErrOut, now: time.Now}}
 	r.resolveOld(ctx)

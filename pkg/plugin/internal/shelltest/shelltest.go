@@ -158,7 +158,7 @@ func KnownSubcommands() []string {
 }
 
 func init() {
-	for _, s := range []string{"status", "plan", "start", "instructions", "bundle", "restart-workloads", "update-cluster-info",
+	for _, s := range []string{"status", "plan", "start", "instructions", "bundle", "restart-workloads", "resign-tokens", "update-cluster-info",
 		"verify", "unbundle", "inspect", "undo", "finish", "abort", "version", "completion"} {
 		knownSubcommands[s] = true
 	}
