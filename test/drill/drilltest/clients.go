@@ -1,0 +1,26 @@
+package drilltest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/carotate/kubectl-carotate/test/drill"
+)
+
+// AssertClients checks what the drill's in-cluster clients saw
+// (Drill.Clients): no TLS failure and no 401 for any client of a pod the
+// procedure restarted, and the negative control named by verify before
+// step 9.3 and failing TLS verification from then until its restart by
+// hand. The timing figures (seconds unreachable per step) are printed,
+// not asserted.
+func AssertClients(t *testing.T, out *drill.Outcome) {
+	t.Helper()
+	var b strings.Builder
+	out.Clients.WriteClients(&b)
+	t.Logf("in-cluster clients:\n%s", b.String())
+	for _, p := range out.Clients.Problems() {
+		t.Error(p)
+	}
+	u := out.Clients.Unbundle
+	t.Logf("unbundle with the control not restarted: exit %d\n%s", u.Code, u.Stderr)
+}
