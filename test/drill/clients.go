@@ -313,7 +313,7 @@ func (d *Drill) waitControlBroken(ctx context.Context, step string) error {
 	if err != nil {
 		var b bytes.Buffer
 		_ = last.WritePods(&b)
-		return fmt.Errorf("the control's clients (pods %s, left out of every restart pass, trusting the old CA alone) saw no TLS failure after the API server's switch to the new CA: the measurement is broken\n%s",
+		return fmt.Errorf("the control's clients (pods %s, which every restart pass must leave out, so they trust the old CA alone) saw no TLS failure after the API server's switch to the new CA: the measurement is broken\n%s",
 			strings.Join(d.out.Clients.ControlPods, ", "), b.String())
 	}
 	d.logf("  the control's clients fail TLS verification now: %s", firstExample(last, "tls"))
