@@ -57,7 +57,7 @@ type ClientsOutcome struct {
 	Restarted clients.Report
 	// Control are the clients of the control Deployment's pods: those it
 	// started with, which no pass restarts, and those of its restart by
-	// hand at the end.
+	// hand after the finish pass.
 	Control clients.Report
 	// ControlPods are the control's pods the rotation never restarted (by
 	// name): their clients must fail TLS verification from step 9.3 on.
@@ -365,7 +365,7 @@ func (d *Drill) stopClients() {
 func (c ClientsOutcome) WriteClients(w io.Writer) {
 	fmt.Fprintln(w, "in-cluster clients, per step (the pods the procedure restarts):")
 	_ = c.Restarted.WriteTable(w)
-	fmt.Fprintln(w, "control clients, per step (Deployment "+nsClients+"/"+controlDeployment+", left out of every restart pass, restarted by hand at the end):")
+	fmt.Fprintln(w, "control clients, per step (Deployment "+nsClients+"/"+controlDeployment+", left out of every restart pass, restarted by hand after the finish pass):")
 	_ = c.Control.WriteTable(w)
 	fmt.Fprintln(w, c.Restarted.Summary)
 	fmt.Fprintln(w, c.Control.Summary)
