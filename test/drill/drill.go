@@ -95,7 +95,7 @@ type Drill struct {
 	// per step, and a negative control: a Deployment every restart pass
 	// leaves out (-l NotControl), whose clients must fail TLS verification
 	// once the API server serves from the new CA. It is restarted by hand
-	// before the final verify.
+	// after the finish pass (step 12.1).
 	Clients bool
 
 	op    *Operator
