@@ -192,6 +192,11 @@ func (c *client) firstToken(ctx context.Context) (string, time.Time, bool) {
 		if err == nil {
 			return token, refreshAt, true
 		}
+		if ctx.Err() != nil {
+			// The pod went (or the simulator stopped) before its token came:
+			// the kubelet would not start its container either.
+			return "", time.Time{}, false
+		}
 		c.setErr(fmt.Errorf("token request: %w", err))
 		select {
 		case <-ctx.Done():

@@ -392,7 +392,7 @@ func (c ClientsOutcome) Problems() []string {
 	for _, p := range r.Pods {
 		switch {
 		case p.Error != "":
-			add("the client of pod %s/%s never started: %s", p.Namespace, p.Name, p.Error)
+			add("the client of pod %s/%s (uid %s) never started: %s", p.Namespace, p.Name, p.UID, p.Error)
 		case p.Total.TLSFailures > 0:
 			add("pod %s/%s, restarted by the procedure: %d TLS failures (%s)", p.Namespace, p.Name, p.Total.TLSFailures, p.Examples["tls"])
 		case p.Total.Unauthorized > 0:

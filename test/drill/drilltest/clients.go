@@ -18,8 +18,15 @@ func AssertClients(t *testing.T, out *drill.Outcome) {
 	var b strings.Builder
 	out.Clients.WriteClients(&b)
 	t.Logf("in-cluster clients:\n%s", b.String())
-	for _, p := range out.Clients.Problems() {
+	problems := out.Clients.Problems()
+	for _, p := range problems {
 		t.Error(p)
+	}
+	if len(problems) > 0 {
+		b.Reset()
+		_ = out.Clients.Restarted.WritePods(&b)
+		_ = out.Clients.Control.WritePods(&b)
+		t.Logf("every client:\n%s", b.String())
 	}
 	u := out.Clients.Unbundle
 	t.Logf("unbundle with the control not restarted: exit %d\n%s", u.Code, u.Stderr)
