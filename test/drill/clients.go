@@ -125,7 +125,9 @@ func createClientWorkloads(ctx context.Context, client kubernetes.Interface) err
 		return err
 	}
 	// The simulators do what the kubelet does: watch pods, ConfigMaps and
-	// ClusterTrustBundles, request pod-bound tokens.
+	// ClusterTrustBundles, request pod-bound tokens. RBAC sees the binding
+	// through an informer, tens of milliseconds later: the rollout wait
+	// below outlasts that, and the simulators' watches retry anyway.
 	_, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "carotate-drill-" + simulatorSA},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
