@@ -67,7 +67,7 @@ func run() error {
 	}()
 	n.Logf("up at %s in %s; admin kubeconfig %s", c.Server, time.Since(began).Round(time.Second), c.Kubeconfig)
 
-	d := &drill.Drill{Cluster: c, BinDir: bin, Dir: dir, Narrator: n}
+	d := &drill.Drill{Cluster: c, BinDir: bin, Dir: dir, Narrator: n, Clients: true}
 	out, err := d.Run(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, c.LogTails(20))
@@ -76,6 +76,8 @@ func run() error {
 	n.Step("Done", "")
 	n.Logf("rotation %s finished in %s: the API server serves from %s, every pod and kube-root-ca.crt trusts it alone, the old CA is gone from every file and kubeconfig.",
 		out.RotationID, time.Since(began).Round(time.Second), out.NewCA.Cert.Subject.CommonName)
+	n.Logf("%s", out.Clients.Restarted.Summary)
+	n.Logf("%s", out.Clients.Control.Summary)
 	return nil
 }
 

@@ -80,7 +80,11 @@ func isUnreachable(err error) bool {
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return true
 	}
+	// client-go gives up before the timeout when its next retry could not
+	// finish in time ("rate: Wait(n=1) would exceed context deadline -
+	// error from a previous attempt: EOF"): no answer came.
 	msg := err.Error()
-	return strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "TLS handshake timeout") ||
+	return strings.Contains(msg, "context deadline exceeded") || strings.Contains(msg, "would exceed context deadline") ||
+		strings.Contains(msg, "TLS handshake timeout") ||
 		strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset by peer")
 }

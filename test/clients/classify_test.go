@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -122,5 +123,15 @@ func TestClassify(t *testing.T) {
 				t.Errorf("Classify(%v) = %s, want %s", err, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestClassifyGaveUp: client-go's own words when it stops retrying because
+// the next attempt would not finish before the request's deadline (seen in
+// TestClassify's dropped connection, now and then).
+func TestClassifyGaveUp(t *testing.T) {
+	err := errors.New("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline - error from a previous attempt: EOF")
+	if got := Classify(err); got != Unreachable {
+		t.Errorf("Classify(%v) = %s, want unreachable", err, got)
 	}
 }

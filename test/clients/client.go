@@ -11,6 +11,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -37,6 +38,7 @@ type client struct {
 	started, stopped time.Time
 	stopping         bool
 	err              string
+	ended            string // why the client stopped before its pod's watch said so
 	rec              record
 }
 
@@ -100,6 +102,16 @@ func (c *client) run(ctx context.Context) {
 		err := rc.Get().AbsPath("/api").Do(ctx).Error()
 		if ctx.Err() != nil {
 			return // stopped mid-request: not a failure of the API server
+		}
+		if Classify(err) == Unauthorized && c.s.cfg.Linger == 0 && c.podGone(ctx) {
+			// The watch has not reported the deletion yet (it lags under
+			// load), but the API server no longer knows the pod its token
+			// is bound to. The kubelet stops a pod's containers before the
+			// pod object goes: a running container never sees this 401.
+			c.s.mu.Lock()
+			c.ended = "stopped at a 401 that came after its pod was deleted (the pod watch had not reported it yet); not counted"
+			c.s.mu.Unlock()
+			return
 		}
 		c.s.observe(c, step, start, time.Now(), err)
 		select {
@@ -180,6 +192,11 @@ func (c *client) firstToken(ctx context.Context) (string, time.Time, bool) {
 		if err == nil {
 			return token, refreshAt, true
 		}
+		if ctx.Err() != nil {
+			// The pod went (or the simulator stopped) before its token came:
+			// the kubelet would not start its container either.
+			return "", time.Time{}, false
+		}
 		c.setErr(fmt.Errorf("token request: %w", err))
 		select {
 		case <-ctx.Done():
@@ -246,6 +263,18 @@ func (c *client) kubelet(ctx context.Context, dir string, next time.Time) time.T
 		c.setErr(err)
 	}
 	return at
+}
+
+// podGone is true when the API server says the client's pod is deleted,
+// terminating, or replaced by another of the same name.
+func (c *client) podGone(ctx context.Context) bool {
+	rctx, cancel := context.WithTimeout(ctx, c.s.cfg.Timeout)
+	defer cancel()
+	pod, err := c.s.admin.CoreV1().Pods(c.namespace).Get(rctx, c.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return true
+	}
+	return err == nil && (pod.UID != c.uid || pod.DeletionTimestamp != nil)
 }
 
 func (c *client) setErr(err error) {

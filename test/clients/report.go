@@ -52,7 +52,10 @@ type PodReport struct {
 	Started  time.Time `json:"started,omitzero"`
 	Stopped  time.Time `json:"stopped,omitzero"`
 	// Error says why the client has not started (yet), when it has not.
-	Error string       `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Ended says why the client stopped before the pod watch reported its
+	// pod gone, when it did.
+	Ended string       `json:"ended,omitempty"`
 	Total Counts       `json:"total"`
 	Steps []StepCounts `json:"steps"`
 	// Examples holds the first error text of each failed outcome ("tls",
@@ -90,7 +93,7 @@ func (s *Simulator) Report() Report {
 		spans := c.rec.spansUntil(cend)
 		all = append(all, spans...)
 		p := PodReport{Namespace: c.namespace, Name: c.name, UID: string(c.uid), CASource: c.source.String(),
-			CA: subjects(c.ca), Volume: subjects(c.volume), Started: c.started, Error: c.err}
+			CA: subjects(c.ca), Volume: subjects(c.volume), Started: c.started, Error: c.err, Ended: c.ended}
 		if !c.started.IsZero() {
 			p.Stopped = c.stopped
 		}

@@ -252,7 +252,7 @@ func (s *Simulator) Start(ctx context.Context) (err error) {
 		inf := f.Core().V1().Pods().Informer()
 		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { s.onPod(obj, false) },
-			UpdateFunc: func(_, obj any) { s.onPod(obj, false) },
+			UpdateFunc: s.onPodUpdate,
 			DeleteFunc: func(obj any) { s.onPod(obj, true) },
 		}); err != nil {
 			return err
@@ -334,6 +334,18 @@ func (s *Simulator) logf(format string, args ...any) {
 	if s.cfg.Logf != nil {
 		s.cfg.Logf("%s: %s", s.cfg.Name, fmt.Sprintf(format, args...))
 	}
+}
+
+// onPodUpdate is an update of a pod. A watch that broke (an API server
+// restart) lists again and reports a pod replaced under the same name (a
+// StatefulSet's) as an update of the old one: that pod is gone.
+func (s *Simulator) onPodUpdate(old, obj any) {
+	if o, ok := old.(*corev1.Pod); ok {
+		if n, ok := obj.(*corev1.Pod); ok && o.UID != n.UID {
+			s.onPod(o, true)
+		}
+	}
+	s.onPod(obj, false)
 }
 
 // onPod starts a client for a pod that runs and stops the client of a pod

@@ -80,12 +80,8 @@ func CreateWorkloads(ctx context.Context, client kubernetes.Interface, oldCA []b
 		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			return nil, err
 		}
-		// The default ServiceAccount appears a moment after the namespace.
-		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-			return err == nil, nil
-		}); err != nil {
-			return nil, fmt.Errorf("no default ServiceAccount in %s: %w", ns, err)
+		if err := waitDefaultSA(ctx, client, ns); err != nil {
+			return nil, err
 		}
 	}
 	// web counts a new pod available only after 2 s, as a server that
@@ -152,6 +148,18 @@ func CreateWorkloads(ctx context.Context, client kubernetes.Interface, oldCA []b
 		return nil, err
 	}
 	return w, nil
+}
+
+// waitDefaultSA waits for the default ServiceAccount, which appears a
+// moment after its namespace.
+func waitDefaultSA(ctx context.Context, client kubernetes.Interface, ns string) error {
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		return fmt.Errorf("no default ServiceAccount in %s: %w", ns, err)
+	}
+	return nil
 }
 
 func setPaused(ctx context.Context, client kubernetes.Interface, ns, name string, paused bool) error {
