@@ -102,6 +102,12 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 	return cmd
 }
 
+// Complete sets the pass's pacing.
+func (o *BundleOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.complete(cmd, o.Env)
+	return nil
+}
+
 // Validate checks the flags; it reads no file.
 func (o *BundleOptions) Validate() error {
 	// Both, or neither: then they come from the rotation record.

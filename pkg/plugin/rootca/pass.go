@@ -27,9 +27,6 @@ import (
 )
 
 const (
-	// Enough requests in flight to hide round trips; the client's QPS limit
-	// is what really paces a big cluster.
-	workers = 8
 	// A root CA object changes only when a controller or an admin touches
 	// it; a handful of conflicts in a row means something is fighting us,
 	// which the report should show rather than loop on.
@@ -57,6 +54,8 @@ type pass struct {
 	// TrustBundles, when set, also syncs the user-made ClusterTrustBundles
 	// that hold the old CA (--trust-bundles).
 	TrustBundles *trustBundleCAs
+	// Pace is the requests in flight (--concurrency; adaptive when nil).
+	Pace *cluster.Pace
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -213,9 +212,12 @@ func (p *pass) walk(ctx context.Context, selector string, list cluster.ListFunc,
 	return flush()
 }
 
-// each syncs items with a bounded number of requests in flight.
+// each syncs items at the pass's pace.
 func (p *pass) each(ctx context.Context, items []item, terminating map[string]bool, acc access, done func()) {
-	cluster.Fanout(ctx, workers, len(items), func(i int) {
+	if p.Pace == nil {
+		p.Pace = cluster.NewPace(0)
+	}
+	p.Pace.Fanout(ctx, len(items), func(i int) {
 		it := items[i]
 		if terminating[it.namespace] {
 			p.result(reportObject{Kind: it.kind, Namespace: it.namespace, Name: it.name, Found: "-",

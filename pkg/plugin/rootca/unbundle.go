@@ -30,14 +30,11 @@ type UnbundleOptions struct {
 	// --trust-bundles; oldFrom says where it came from.
 	old     []*x509.Certificate
 	oldFrom string
-	// qps and burst pace the copies check's pages (a ceiling unless given).
-	qps   float32
-	burst int
 }
 
-// Complete sets the copies check's rate limit.
+// Complete sets the pass's pacing, which the copies check's pages share.
 func (o *UnbundleOptions) Complete(cmd *cobra.Command, _ []string) error {
-	o.qps, o.burst = cmdutil.PassRateLimit(cmd, o.Factory)
+	o.complete(cmd, o.Env)
 	return nil
 }
 

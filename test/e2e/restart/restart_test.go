@@ -656,24 +656,32 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 }
 
-// TestRBACLimitedUserStopsBeforeAnyWrite: a user bound to "view" gets the
-// preflight error naming every missing right, and nothing is patched.
-func TestRBACLimitedUserStopsBeforeAnyWrite(t *testing.T) {
+// userBoundTo is a kubeconfig for a new user (a client certificate, in no
+// group) bound to the ClusterRole role cluster-wide.
+func userBoundTo(t *testing.T, client kubernetes.Interface, name, role string) string {
+	t.Helper()
 	ctx := context.Background()
-	client := Client(t)
-	ns := namespaces(t, client, "rbac", 1)[0]
-	workloads{client, ns}.deployment(t, "web", 0)
-	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "restart-readonly", Client: true})
+	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: name, Client: true})
 	Must(t, err)
-	kubeconfig := filepath.Join(t.TempDir(), "readonly.conf")
+	kubeconfig := filepath.Join(t.TempDir(), name+".conf")
 	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, Cluster.PKI.CA.CertPEM, user))
 	crb, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-restart-readonly-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "restart-readonly"}},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-" + name + "-"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}},
 	}, metav1.CreateOptions{})
 	Must(t, err)
 	t.Cleanup(func() { _ = client.RbacV1().ClusterRoleBindings().Delete(ctx, crb.Name, metav1.DeleteOptions{}) })
+	return kubeconfig
+}
+
+// TestRBACLimitedUserStopsBeforeAnyWrite: a user bound to "view" gets the
+// preflight error naming every missing right, and nothing is patched.
+func TestRBACLimitedUserStopsBeforeAnyWrite(t *testing.T) {
+	client := Client(t)
+	ns := namespaces(t, client, "rbac", 1)[0]
+	workloads{client, ns}.deployment(t, "web", 0)
+	kubeconfig := userBoundTo(t, client, "restart-readonly", "view")
 
 	before := waitSettled(t, client, ns)
 	res := Cmd{Kubeconfig: kubeconfig}.Run(t, "kubectl-carotate", "restart-workloads", "--wait")
