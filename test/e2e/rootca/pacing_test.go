@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -32,6 +33,9 @@ func TestBundleIsNotHeldBackByTheClientRateLimit(t *testing.T) {
 	for range n {
 		nss = append(nss, CreateNamespace(t, client, "pacing"))
 	}
+	// Gone before the next test: namespaces being deleted change their
+	// ConfigMaps, which the tests that snapshot every object would see.
+	t.Cleanup(func() { deleteNamespaces(t, nss) })
 	// The root CA publisher fills them in.
 	Must(t, wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		for _, ns := range nss {
@@ -57,6 +61,27 @@ func TestBundleIsNotHeldBackByTheClientRateLimit(t *testing.T) {
 	res = Carotate(t, append(args, "--qps", "50", "--burst", "100")...)
 	if res.Code != 0 || !strings.Contains(res.Stderr, throttled) {
 		t.Errorf("with --qps 50 --burst 100 (the root's default): exit %d, and client-go reported no %q: the check above cannot tell", res.Code, throttled)
+	}
+}
+
+// deleteNamespaces deletes nss and waits until they are gone.
+func deleteNamespaces(t *testing.T, nss []string) {
+	t.Helper()
+	ctx := context.Background()
+	client := Client(t)
+	for _, ns := range nss {
+		_ = client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	}
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		for _, ns := range nss {
+			if _, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Errorf("the test's namespaces are not gone after 5 minutes: %v", err)
 	}
 }
 
