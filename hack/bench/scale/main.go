@@ -56,7 +56,7 @@ var concurrencies = []int{10, 32, 64, 128}
 
 type config struct {
 	mode, plugin, loopBin, out string
-	namespaces, perNS          int
+	namespaces, perNS, repeat  int
 	secretsEvery               int
 	delay                      time.Duration
 	maxRSSMiB                  int64
@@ -70,6 +70,7 @@ func main() {
 	flag.StringVar(&c.out, "json", "", "also write the results as JSON here")
 	flag.IntVar(&c.namespaces, "namespaces", 100, "namespaces")
 	flag.IntVar(&c.perNS, "per-namespace", 10, "Deployments per namespace (remote mode)")
+	flag.IntVar(&c.repeat, "repeat", 3, "rounds of the fast contenders (the median is reported, with the spread)")
 	flag.IntVar(&c.secretsEvery, "secrets-every", 10, "a legacy token Secret in one namespace in this many (bundle mode)")
 	flag.DurationVar(&c.delay, "delay", 20*time.Millisecond, "delay of every byte, each way (remote mode)")
 	flag.Int64Var(&c.maxRSSMiB, "max-rss-mib", 64, "peak RSS target (bundle mode)")
@@ -128,7 +129,11 @@ func fastClient(kubeconfig string) (kubernetes.Interface, error) {
 type timing struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
-	MaxRSS  int64   `json:"maxRSSKiB,omitempty"`
+	// Runs are every run's seconds when the figure is a median.
+	Runs   []float64 `json:"runs,omitempty"`
+	MaxRSS int64     `json:"maxRSSKiB,omitempty"`
+	// Pacing is restart-workloads' own account of its requests in flight.
+	Pacing json.RawMessage `json:"pacing,omitempty"`
 }
 
 func best(ts []timing) timing {
@@ -141,6 +146,27 @@ func best(ts []timing) timing {
 		}
 		return 0
 	})
+}
+
+// medianOf is the median run, with every run's time.
+func medianOf(ts []timing) timing {
+	sorted := slices.Clone(ts)
+	slices.SortFunc(sorted, func(a, b timing) int { return cmp.Compare(a.Seconds, b.Seconds) })
+	m := sorted[len(sorted)/2]
+	m.Runs = nil
+	for _, t := range ts {
+		m.Runs = append(m.Runs, t.Seconds)
+		m.MaxRSS = max(m.MaxRSS, t.MaxRSS)
+	}
+	return m
+}
+
+// spread is a median's runs, "" for one run.
+func spread(t timing) string {
+	if len(t.Runs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (median of %d: %.2f-%.2fs)", len(t.Runs), slices.Min(t.Runs), slices.Max(t.Runs))
 }
 
 func met(ok bool) string {
@@ -234,8 +260,14 @@ func remote(ctx context.Context, c config) (err error) {
 
 	ours := func(kubeconfig, name string) (timing, error) {
 		return b.run(ctx, name, func(v string) (timing, error) {
-			r, err := benchutil.Measure(ctx, kubeconfig, s.Installed, nil, "restart-workloads", "--value", v)
-			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS}, err
+			r, err := benchutil.Measure(ctx, kubeconfig, s.Installed, nil, "restart-workloads", "--value", v, "-o", "json")
+			var rep struct {
+				Pacing json.RawMessage `json:"pacing"`
+			}
+			if err == nil && json.Unmarshal([]byte(r.Stdout), &rep) == nil {
+				logf("  pacing: %s", strings.Join(strings.Fields(string(rep.Pacing)), " "))
+			}
+			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, Pacing: rep.Pacing}, err
 		})
 	}
 	limit := func(kubeconfig, name string, n int) (timing, error) {
@@ -258,25 +290,46 @@ func remote(ctx context.Context, c config) (err error) {
 	}); err != nil {
 		return err
 	}
-	for _, n := range concurrencies {
-		t, err := limit(far, fmt.Sprintf("client-go loop, unthrottled, concurrency %d (remote)", n), n)
-		if err != nil {
-			return err
+	// The fast contenders run -repeat rounds, in the same order each
+	// round; each reports its median, with every run kept.
+	type contender struct {
+		kubeconfig string
+		conc       int // 0: ours
+		into       *timing
+	}
+	res.Limits = make([]timing, len(concurrencies))
+	res.LoopbackLimits = make([]timing, len(concurrencies))
+	var cs []contender
+	for i, n := range concurrencies {
+		cs = append(cs, contender{far, n, &res.Limits[i]})
+	}
+	cs = append(cs, contender{far, 0, &res.Ours})
+	for i, n := range concurrencies {
+		cs = append(cs, contender{near, n, &res.LoopbackLimits[i]})
+	}
+	cs = append(cs, contender{near, 0, &res.LoopbackOurs})
+	runs := make([][]timing, len(cs))
+	for round := range max(c.repeat, 1) {
+		for i, ct := range cs {
+			where := "remote"
+			if ct.kubeconfig == near {
+				where = "loopback"
+			}
+			var t timing
+			var err error
+			if ct.conc == 0 {
+				t, err = ours(ct.kubeconfig, "restart-workloads, default flags ("+where+")")
+			} else {
+				t, err = limit(ct.kubeconfig, fmt.Sprintf("client-go loop, unthrottled, concurrency %d (%s)", ct.conc, where), ct.conc)
+			}
+			if err != nil {
+				return fmt.Errorf("round %d: %w", round+1, err)
+			}
+			runs[i] = append(runs[i], t)
 		}
-		res.Limits = append(res.Limits, t)
 	}
-	if res.Ours, err = ours(far, "restart-workloads, default flags (remote)"); err != nil {
-		return err
-	}
-	for _, n := range concurrencies {
-		t, err := limit(near, fmt.Sprintf("client-go loop, unthrottled, concurrency %d (loopback)", n), n)
-		if err != nil {
-			return err
-		}
-		res.LoopbackLimits = append(res.LoopbackLimits, t)
-	}
-	if res.LoopbackOurs, err = ours(near, "restart-workloads, default flags (loopback)"); err != nil {
-		return err
+	for i, ct := range cs {
+		*ct.into = medianOf(runs[i])
 	}
 	fmt.Print(res.markdown())
 	return benchutil.WriteJSON(c.out, res)
@@ -288,10 +341,10 @@ func (r remoteResult) markdown() string {
 	b.WriteString("| contender | time | vs the best limit |\n| --- | ---: | ---: |\n")
 	lim, llim := best(r.Limits), best(r.LoopbackLimits)
 	for _, t := range append(append([]timing{r.Rollout}, r.Limits...), r.Ours) {
-		fmt.Fprintf(&b, "| %s | %.2fs | %.2fx |\n", t.Name, t.Seconds, t.Seconds/lim.Seconds)
+		fmt.Fprintf(&b, "| %s%s | %.2fs | %.2fx |\n", t.Name, spread(t), t.Seconds, t.Seconds/lim.Seconds)
 	}
 	for _, t := range append(slices.Clone(r.LoopbackLimits), r.LoopbackOurs) {
-		fmt.Fprintf(&b, "| %s | %.2fs | %.2fx of the loopback limit |\n", t.Name, t.Seconds, t.Seconds/llim.Seconds)
+		fmt.Fprintf(&b, "| %s%s | %.2fs | %.2fx of the loopback limit |\n", t.Name, spread(t), t.Seconds, t.Seconds/llim.Seconds)
 	}
 	b.WriteString("\n| target | ours | | the best limit, on the same terms |\n| --- | ---: | --- | ---: |\n")
 	fmt.Fprintf(&b, "| remote: within 1.25x of the best limit (%s) | %.2fx | %s | 1.00x |\n", lim.Name, r.Ours.Seconds/lim.Seconds, met(r.Ours.Seconds <= 1.25*lim.Seconds))

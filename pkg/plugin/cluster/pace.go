@@ -13,10 +13,11 @@ import (
 // paceWindow and as many completions as the limit):
 //
 //   - slow start: the limit doubles while each window's throughput is at
-//     least a tenth above the last one's; when it stops growing, the limit
-//     goes back to the one that gave the best throughput;
-//   - then it grows by one a window while latency stays near the lowest
-//     seen, and by a tenth when throughput grew, and shrinks by a tenth when
+//     least a tenth above the last one's, or latency stays within half
+//     again the lowest seen (the server is not queueing); when neither
+//     holds, the limit goes back to the one that gave the best throughput;
+//   - then it grows by a tenth a window while throughput grows or latency
+//     stays within half again the lowest, and shrinks by a tenth when
 //     latency rose (twice the lowest) without throughput growing;
 //   - push-back halves it: a 429 (with or without Retry-After), a 5xx, or a
 //     request that failed without an answer. client-go itself waits out
@@ -176,7 +177,10 @@ func (p *Pace) adapt() {
 		// What was best before the server pushed back no longer is.
 		p.bestRate, p.prevRate = 0, 0
 	case p.slowStart:
-		if p.prevRate == 0 || rate >= p.prevRate*1.1 {
+		// A window whose throughput did not grow while latency stayed
+		// near the lowest is noise (a busy machine), not the server's
+		// limit: the server is not queueing yet.
+		if p.prevRate == 0 || rate >= p.prevRate*1.1 || latency < 3*p.minLatency/2 {
 			next = p.limit * 2
 		} else {
 			p.slowStart = false
@@ -187,7 +191,7 @@ func (p *Pace) adapt() {
 	case p.prevRate > 0 && rate > p.prevRate*1.05:
 		next = p.limit + max(1, p.limit/10)
 	case latency < 3*p.minLatency/2:
-		next = p.limit + 1
+		next = p.limit + max(1, p.limit/10)
 	}
 	p.prevRate = rate
 	next = min(max(next, paceMin), paceMax)
