@@ -13,12 +13,16 @@ import (
 // paceWindow and as many completions as the limit):
 //
 //   - slow start: the limit doubles while each window's throughput is at
-//     least a tenth above the last one's, or latency stays within half
-//     again the lowest seen (the server is not queueing); when neither
-//     holds, the limit goes back to the one that gave the best throughput;
+//     least a tenth above the last one's, or latency stays under twice the
+//     lowest seen (the server is not queueing: a window that did not grow
+//     is noise of a busy machine); when neither holds, the limit goes back
+//     to the one that gave the best throughput;
 //   - then it grows by a tenth a window while throughput grows or latency
-//     stays within half again the lowest, and shrinks by a tenth when
-//     latency rose (twice the lowest) without throughput growing;
+//     stays under twice the lowest, and shrinks by a tenth when throughput
+//     fell while latency passed four times the lowest. Between the two it
+//     holds: on a remote server, throughput keeps growing with requests in
+//     flight long after latency has doubled (measured in
+//     docs/benchmarks.md), so latency alone is no reason to back off;
 //   - push-back halves it: a 429 (with or without Retry-After), a 5xx, or a
 //     request that failed without an answer. client-go itself waits out
 //     Retry-After and sends the request again; Pace sees every answer,
@@ -180,17 +184,15 @@ func (p *Pace) adapt() {
 		// A window whose throughput did not grow while latency stayed
 		// near the lowest is noise (a busy machine), not the server's
 		// limit: the server is not queueing yet.
-		if p.prevRate == 0 || rate >= p.prevRate*1.1 || latency < 3*p.minLatency/2 {
+		if p.prevRate == 0 || rate >= p.prevRate*1.1 || latency < 2*p.minLatency {
 			next = p.limit * 2
 		} else {
 			p.slowStart = false
 			next = p.bestLimit
 		}
-	case latency > 2*p.minLatency && rate < p.prevRate*1.05:
+	case latency > 4*p.minLatency && rate < p.prevRate*0.95:
 		next = p.limit - max(1, p.limit/10)
-	case p.prevRate > 0 && rate > p.prevRate*1.05:
-		next = p.limit + max(1, p.limit/10)
-	case latency < 3*p.minLatency/2:
+	case rate > p.prevRate*1.05 || latency < 2*p.minLatency:
 		next = p.limit + max(1, p.limit/10)
 	}
 	p.prevRate = rate

@@ -57,12 +57,12 @@ func TestPaceAdapts(t *testing.T) {
 		// once. Ten in flight would waste it; the limit climbs.
 		{"remote server with room", server{40 * time.Millisecond, 200}, 30, 128, paceMax},
 		// A loopback server on the same two cores: 10 at once is all it
-		// serves; more only queue. The limit stays near it.
+		// serves; more only queue. The limit stays where latency doubles.
 		{"saturated loopback server", server{3 * time.Millisecond, 10}, 60, paceMin, 22},
 		// A server that serves 64 at once over a 20 ms round trip: the limit
-		// settles near the knee (queueing up to half again as many), not at
-		// the cap.
-		{"server with a knee at 64", server{20 * time.Millisecond, 64}, 60, 48, 100},
+		// settles between the knee and where latency doubles (a step of a
+		// tenth past it at most), not at the cap.
+		{"server with a knee at 64", server{20 * time.Millisecond, 64}, 60, 48, 141},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
