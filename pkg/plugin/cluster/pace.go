@@ -104,28 +104,56 @@ func (p *Pace) Stats() PaceStats {
 // once, and returns when all have returned. Once ctx is done no new call
 // starts.
 func (p *Pace) Fanout(ctx context.Context, n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	stop := context.AfterFunc(ctx, func() {
+	g := p.Group(ctx)
+	for i := range n {
+		if !g.Go(func() { fn(i) }) {
+			break
+		}
+	}
+	g.Wait()
+}
+
+// PaceGroup runs calls at a pace as they come, for a pass that starts
+// writing while it still lists: its requests in flight do not drain at
+// every page.
+type PaceGroup struct {
+	p    *Pace
+	ctx  context.Context
+	wg   sync.WaitGroup
+	stop func() bool
+}
+
+// Group is a PaceGroup whose calls stop starting once ctx is done.
+func (p *Pace) Group(ctx context.Context) *PaceGroup {
+	return &PaceGroup{p: p, ctx: ctx, stop: context.AfterFunc(ctx, func() {
 		p.mu.Lock()
 		p.cond.Broadcast()
 		p.mu.Unlock()
-	})
-	defer stop()
-	for i := range n {
-		if !p.acquire(ctx) {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			started := p.now()
-			if ctx.Err() == nil {
-				fn(i)
-			}
-			p.release(p.now().Sub(started))
-		}()
+	})}
+}
+
+// Go waits until the pace admits another call and runs fn in a goroutine;
+// false (fn not run) once ctx is done.
+func (g *PaceGroup) Go(fn func()) bool {
+	if !g.p.acquire(g.ctx) {
+		return false
 	}
-	wg.Wait()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		started := g.p.now()
+		if g.ctx.Err() == nil {
+			fn()
+		}
+		g.p.release(g.p.now().Sub(started))
+	}()
+	return true
+}
+
+// Wait returns when every call started has returned.
+func (g *PaceGroup) Wait() {
+	g.wg.Wait()
+	g.stop()
 }
 
 func (p *Pace) acquire(ctx context.Context) bool {
