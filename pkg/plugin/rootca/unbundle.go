@@ -66,6 +66,7 @@ It refuses, writing nothing, while
 --force skips all three checks. Writes are conditional on the object not having
 changed since it was read, touch only ca.crt, and are recorded in an undo
 file; afterwards the written objects are watched for --settle as in bundle.
+Writes are paced as in bundle (--concurrency).
 
 --trust-bundles also removes the old CA from every user-made
 ClusterTrustBundle (no spec.signerName) that holds it next to the new one; one
