@@ -227,20 +227,27 @@ func WaitRolledOut(ctx context.Context, client kubernetes.Interface, namespaces 
 // RecreateBarePod deletes the drill's bare pod and creates it again, as the
 // restart report tells the admin to: nothing else would restart it.
 func RecreateBarePod(ctx context.Context, client kubernetes.Interface, ns string) error {
-	pods := client.CoreV1().Pods(ns)
+	return RecreatePod(ctx, client, BarePod(ns))
+}
+
+// RecreatePod deletes the pod of pod's name and creates pod in its place,
+// as `kubectl replace --force` does, and waits until the new one runs.
+// KWOK deletes a pod by name, without a UID precondition, when it sees a
+// deletion timestamp: it may act on the old pod's deletion after a pod of
+// the same name exists again (seen under load), so the new pod counts as
+// re-created only once it runs, and is created again if it vanished.
+func RecreatePod(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) error {
+	pods := client.CoreV1().Pods(pod.Namespace)
 	zero := int64(0)
-	if err := pods.Delete(ctx, "bare", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+	if err := pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	// KWOK may still act on the deleted pod's events after a pod of the
-	// same name exists again (seen under load): the new pod counts as
-	// re-created only once it runs, and is created again if it vanished.
 	var uid types.UID
 	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		p, err := pods.Get(ctx, "bare", metav1.GetOptions{})
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			created, err := pods.Create(ctx, BarePod(ns), metav1.CreateOptions{})
+			created, err := pods.Create(ctx, pod.DeepCopy(), metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
 				return false, nil
 			}

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -277,6 +279,40 @@ func WaitRootCA(t testing.TB, client kubernetes.Interface, want []byte) {
 	})
 	if err != nil {
 		t.Fatalf("kube-root-ca.crt does not hold the expected CA in namespaces %v", bad)
+	}
+}
+
+// BindClusterRole binds user to the ClusterRole role and waits until the
+// API server's authorizer honours the binding: RBAC reads bindings through
+// an informer, so a request made right after the create can still be
+// forbidden. The binding is deleted when the test ends. The wait asks a
+// SubjectAccessReview for a verb the role grants (verb on resource in
+// group, cluster-wide), which the same authorizer answers.
+func BindClusterRole(t testing.TB, client kubernetes.Interface, user, role, verb, group, resource string) {
+	t.Helper()
+	ctx := context.Background()
+	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-e2e-"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
+		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
+	created, err := client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
+	Must(t, err)
+	t.Cleanup(func() {
+		_ = client.RbacV1().ClusterRoleBindings().Delete(context.Background(), created.Name, metav1.DeleteOptions{})
+	})
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource}}}
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		got, err := client.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = got.Status.Reason
+		return got.Status.Allowed, nil
+	})
+	if err != nil {
+		t.Fatalf("ClusterRole %s bound to %s, but %s %s is still not allowed (%s)", role, user, verb, resource, last)
 	}
 }
 

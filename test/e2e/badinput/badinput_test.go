@@ -26,7 +26,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -154,12 +153,7 @@ func TestBadInput(t *testing.T) {
 	Must(t, err)
 	readonly := filepath.Join(dir, "readonly.conf")
 	Must(t, localcluster.WriteKubeconfig(readonly, Cluster.Server, Cluster.PKI.CA.CertPEM, ro))
-	_, err = client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "badinput-readonly"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "readonly"}},
-	}, metav1.CreateOptions{})
-	Must(t, err)
+	BindClusterRole(t, client, "readonly", "view", "list", "", "configmaps")
 
 	// A workload restart-workloads would patch.
 	ns := CreateNamespace(t, client, "badinput")

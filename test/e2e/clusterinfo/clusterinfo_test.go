@@ -7,15 +7,11 @@
 package clusterinfo
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
@@ -228,20 +224,13 @@ func TestBadCAInputWritesNothing(t *testing.T) {
 }
 
 func TestReadOnlyUserIsStoppedByPreflight(t *testing.T) {
-	ctx := context.Background()
 	client := Client(t)
 	rot := citest.NewRotation(t)
 	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "readonly", Client: true})
 	Must(t, err)
 	kubeconfig := filepath.Join(rot.Dir, "readonly.conf")
 	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, rot.OldPEM, user))
-	binding, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-readonly-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "readonly"}},
-	}, metav1.CreateOptions{})
-	Must(t, err)
-	t.Cleanup(func() { _ = client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{}) })
+	BindClusterRole(t, client, "readonly", "view", "list", "", "configmaps")
 
 	before := citest.Get(t, client)
 	r := Cmd{Kubeconfig: kubeconfig}.Run(t, "kubectl-carotate", "update-cluster-info", "--ca", rot.Bundle, "--undo-dir", rot.UndoDir)

@@ -22,7 +22,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -656,32 +655,17 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 }
 
-// userBoundTo is a kubeconfig for a new user (a client certificate, in no
-// group) bound to the ClusterRole role cluster-wide.
-func userBoundTo(t *testing.T, client kubernetes.Interface, name, role string) string {
-	t.Helper()
-	ctx := context.Background()
-	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: name, Client: true})
-	Must(t, err)
-	kubeconfig := filepath.Join(t.TempDir(), name+".conf")
-	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, Cluster.PKI.CA.CertPEM, user))
-	crb, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-" + name + "-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}},
-	}, metav1.CreateOptions{})
-	Must(t, err)
-	t.Cleanup(func() { _ = client.RbacV1().ClusterRoleBindings().Delete(ctx, crb.Name, metav1.DeleteOptions{}) })
-	return kubeconfig
-}
-
 // TestRBACLimitedUserStopsBeforeAnyWrite: a user bound to "view" gets the
 // preflight error naming every missing right, and nothing is patched.
 func TestRBACLimitedUserStopsBeforeAnyWrite(t *testing.T) {
 	client := Client(t)
 	ns := namespaces(t, client, "rbac", 1)[0]
 	workloads{client, ns}.deployment(t, "web", 0)
-	kubeconfig := userBoundTo(t, client, "restart-readonly", "view")
+	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "restart-readonly", Client: true})
+	Must(t, err)
+	kubeconfig := filepath.Join(t.TempDir(), "readonly.conf")
+	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, Cluster.PKI.CA.CertPEM, user))
+	BindClusterRole(t, client, "restart-readonly", "view", "list", "apps", "deployments")
 
 	before := waitSettled(t, client, ns)
 	res := Cmd{Kubeconfig: kubeconfig}.Run(t, "kubectl-carotate", "restart-workloads", "--wait")

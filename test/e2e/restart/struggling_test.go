@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,11 @@ func TestBacksOffFromAStrugglingAPIServer(t *testing.T) {
 	}
 	// A cluster-admin outside system:masters: both in-flight limits exempt
 	// system:masters, as the harness's admin is.
-	kubeconfig := userBoundTo(t, client, "restart-struggling-admin", "cluster-admin")
+	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "restart-struggling-admin", Client: true})
+	Must(t, err)
+	kubeconfig := filepath.Join(t.TempDir(), "admin.conf")
+	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, Cluster.PKI.CA.CertPEM, user))
+	BindClusterRole(t, client, "restart-struggling-admin", "cluster-admin", "patch", "apps", "deployments")
 	waitSettled(t, client, ns)
 
 	Must(t, Cluster.Restart(ctx, localcluster.APIServer, map[string]string{

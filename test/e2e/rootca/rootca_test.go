@@ -21,7 +21,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -616,23 +615,13 @@ func TestBundleOutRefusesOtherFile(t *testing.T) {
 // TestBundleReadOnlyUser: a user bound to the view ClusterRole is stopped
 // by the preflight with the list of missing rights, before any write.
 func TestBundleReadOnlyUser(t *testing.T) {
-	ctx := context.Background()
 	client := Client(t)
 	r := newRotation(t)
 	user, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "readonly", Client: true})
 	Must(t, err)
 	kubeconfig := filepath.Join(r.dir, "readonly.conf")
 	Must(t, localcluster.WriteKubeconfig(kubeconfig, Cluster.Server, r.oldPEM, user))
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-readonly-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "readonly"}},
-	}
-	created, err := client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{})
-	Must(t, err)
-	t.Cleanup(func() {
-		_ = client.RbacV1().ClusterRoleBindings().Delete(context.Background(), created.Name, metav1.DeleteOptions{})
-	})
+	BindClusterRole(t, client, "readonly", "view", "list", "", "configmaps")
 
 	out := filepath.Join(r.dir, "ca-bundle.crt")
 	before := takeSnapshot(t)

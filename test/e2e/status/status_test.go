@@ -18,7 +18,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -669,7 +668,6 @@ func TestRotationWalkthrough(t *testing.T) {
 // it may read ConfigMaps and pods but not Secrets or nodes.
 func viewOnlyUser(t *testing.T, dir string) Cmd {
 	t.Helper()
-	ctx := context.Background()
 	ck, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: "readonly", Client: true})
 	Must(t, err)
 	path := filepath.Join(dir, "readonly.conf")
@@ -682,15 +680,6 @@ func viewOnlyUser(t *testing.T, dir string) Cmd {
 		trust = c.CertificateAuthorityData
 	}
 	Must(t, localcluster.WriteKubeconfig(path, Cluster.Server, trust, ck))
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "carotate-status-readonly-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", Name: "readonly", APIGroup: "rbac.authorization.k8s.io"}},
-	}
-	created, err := Client(t).RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
-	Must(t, err)
-	t.Cleanup(func() {
-		_ = Client(t).RbacV1().ClusterRoleBindings().Delete(context.Background(), created.Name, metav1.DeleteOptions{})
-	})
+	BindClusterRole(t, Client(t), "readonly", "view", "list", "", "configmaps")
 	return Cmd{Kubeconfig: path}
 }

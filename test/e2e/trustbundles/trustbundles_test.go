@@ -25,7 +25,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -259,18 +258,11 @@ func readerDeployment(name string, proj corev1.ClusterTrustBundleProjection) *ap
 // TestCopiesForbidden: a user who may not list Secrets cluster-wide gets
 // an incomplete copies check that says what it skipped, never a pass.
 func TestCopiesForbidden(t *testing.T) {
-	ctx := context.Background()
 	client := Client(t)
 	user := "copies-view-" + rand.String(5)
 	cert, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: user, Client: true})
 	Must(t, err)
-	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
-		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
-	Must(t, Create(client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})))
-	t.Cleanup(func() {
-		_ = client.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
-	})
+	BindClusterRole(t, client, user, "view", "list", "", "configmaps")
 	kc := filepath.Join(t.TempDir(), "view.kubeconfig")
 	caPEM, err := os.ReadFile(Cluster.PKI.Path("ca.crt"))
 	Must(t, err)

@@ -25,7 +25,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,6 +35,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/test/drill"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
@@ -270,17 +270,6 @@ func waitRunning(t *testing.T, client kubernetes.Interface, ns string) {
 	}
 }
 
-func deletePodAndWait(t *testing.T, ns, name string) {
-	t.Helper()
-	client := Client(t)
-	Must(t, client.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}))
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		return err != nil, nil
-	})
-	Must(t, err)
-}
-
 // TestPodsAcrossTheBundle is the main story of upstream steps 2 to 4: pods
 // that started before the controller-manager published the bundle may hold
 // the old CA ("restart needed", named by their workload), pods started
@@ -390,8 +379,8 @@ func TestPodsAcrossTheBundle(t *testing.T) {
 		t.Fatalf("restart-workloads: exit %d", r.Code)
 	}
 	for _, p := range []*corev1.Pod{subPathPod("subpath-old"), legacyPod("legacy", "legacy-token")} {
-		deletePodAndWait(t, ns, p.Name)
-		createPod(t, ns, p)
+		p.Namespace = ns
+		Must(t, drill.RecreatePod(ctx, client, p))
 	}
 	WaitRolledOut(t, client, ns)
 	waitRunning(t, client, ns)
@@ -799,18 +788,11 @@ func TestExitCodes(t *testing.T) {
 
 func readonlyKubeconfig(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
 	client := Client(t)
 	user := "verify-readonly-" + rand.String(5)
 	cert, err := Cluster.PKI.CA.Issue(localcluster.CertSpec{CommonName: user, Client: true})
 	Must(t, err)
-	crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "view"},
-		Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}}}
-	Must(t, Create(client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})))
-	t.Cleanup(func() {
-		_ = client.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
-	})
+	BindClusterRole(t, client, user, "view", "list", "", "configmaps")
 	path := filepath.Join(t.TempDir(), "readonly.kubeconfig")
 	caPEM, err := os.ReadFile(Cluster.PKI.Path("ca.crt"))
 	Must(t, err)
