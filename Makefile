@@ -12,7 +12,7 @@ LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(D
 E2E_TIMEOUT ?= 45m
 export CAROTATE_BIN_DIR := $(BIN)
 
-.PHONY: all build tools cluster-up cluster-down playground shellcheck demo test unit lint e2e reap bench clean
+.PHONY: all build tools cluster-up cluster-down playground shellcheck demo test unit lint e2e reap bench clean bench-scale
 
 all: build
 
@@ -78,6 +78,7 @@ include hack/release.mk
 include hack/bench.mk
 include hack/bench-verify.mk
 include hack/bench-copies.mk
+include hack/bench-scale.mk
 
 clean: cluster-down
 	rm -rf _output dist

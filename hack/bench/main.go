@@ -60,7 +60,7 @@ const (
 type config struct {
 	namespaces, perNS, loopNamespaces, rolloutNamespaces int
 	concurrency, repeat                                  int
-	skipDefault, onlyFast, hold                          bool
+	skipDefault, onlyFast, hold, adaptive                bool
 	out, plugin                                          string
 }
 
@@ -80,6 +80,7 @@ func main() {
 	flag.IntVar(&c.concurrency, "concurrency", 10, "--concurrency of restart-workloads and of the client-go loop")
 	flag.IntVar(&c.repeat, "repeat", 5, "runs of the fast contenders (median reported)")
 	flag.BoolVar(&c.skipDefault, "skip-default", false, "skip restart-workloads --qps 50 --burst 100 (about N/50 seconds)")
+	flag.BoolVar(&c.adaptive, "adaptive", false, "run restart-workloads with its default flags (adaptive requests in flight) instead of --concurrency N; the client-go loop keeps -concurrency")
 	flag.BoolVar(&c.onlyFast, "only-fast", false, "measure only restart-workloads and the client-go loop (to try other --concurrency values)")
 	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (to profile by hand)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown here (default _output/bench/results.md)")
@@ -241,7 +242,9 @@ func (b *bench) setup(ctx context.Context) error {
 			name := fmt.Sprintf("w%02d", w)
 			sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
 			var j job
-			switch w % 10 {
+			// 60% Deployments, 20% DaemonSets, 20% StatefulSets at any
+			// -per-namespace (5: three, one, one).
+			switch w * 10 / b.c.perNS % 10 {
 			case 6, 7:
 				d := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: appsv1.DaemonSetSpec{
 					Selector: sel, Template: podTemplate(name), RevisionHistoryLimit: ptr.To[int32](1)}}
@@ -503,9 +506,14 @@ func (b *bench) measure(ctx context.Context) error {
 		return err
 	}
 	conc := fmt.Sprint(b.c.concurrency)
+	oursFlags := []string{"--concurrency", conc}
+	oursName := fmt.Sprintf("restart-workloads --concurrency %d", b.c.concurrency)
+	if b.c.adaptive {
+		oursFlags, oursName = nil, "restart-workloads (its defaults: adaptive)"
+	}
 	ours := func(extra ...string) func(string) (time.Duration, memory, error) {
 		return func(v string) (time.Duration, memory, error) {
-			return b.child(ctx, carotate, append([]string{"restart-workloads", "--value", v, "--concurrency", conc}, extra...)...)
+			return b.child(ctx, carotate, append(append([]string{"restart-workloads", "--value", v}, oursFlags...), extra...)...)
 		}
 	}
 	loop := func(v string) (time.Duration, memory, error) {
@@ -539,7 +547,7 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 	tuned, clientgo := median(oursRuns), median(loopRuns)
-	tuned.name = fmt.Sprintf("restart-workloads --concurrency %d (its defaults)", b.c.concurrency)
+	tuned.name = oursName
 	clientgo.name = fmt.Sprintf("(c) client-go loop, unthrottled, concurrency %d", b.c.concurrency)
 	results := []result{tuned, clientgo}
 	if b.c.onlyFast {
@@ -553,7 +561,7 @@ func (b *bench) measure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.name = fmt.Sprintf("restart-workloads --concurrency %d --qps 50 --burst 100 (the plugin's general rate limit)", b.c.concurrency)
+		r.name = oursName + " --qps 50 --burst 100 (the plugin's general rate limit)"
 		results = append(results, r)
 	}
 

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -40,19 +41,20 @@ type result struct {
 
 func main() {
 	pods := flag.Int("pods", 20000, "pods to create")
+	namespaces := flag.Int("namespaces", 1, "namespaces the pods are spread over")
 	maxRSS := flag.Int64("max-rss-mib", 64, "fail when verify's peak RSS exceeds this many MiB")
 	runs := flag.Int("runs", 3, "verify runs; the report takes the slowest time and the largest RSS")
 	out := flag.String("json", "", "also write the result as JSON to this file")
 	plugin := flag.String("plugin", "", "the kubectl-carotate binary to measure, built as the release builds it (default: the developer build in the bin dir)")
 	flag.Parse()
-	if err := run(*plugin, *pods, *maxRSS, *runs, *out); err != nil {
+	if err := run(*plugin, *pods, *namespaces, *maxRSS, *runs, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-verify:", err)
 		os.Exit(1)
 	}
 }
 
-func run(plugin string, nPods int, maxRSSMiB int64, runs int, out string) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+func run(plugin string, nPods, nNamespaces int, maxRSSMiB int64, runs int, out string) (err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)
 	defer cancel()
 	s, err := benchutil.Start(ctx, "verify", plugin)
 	if err != nil {
@@ -60,7 +62,7 @@ func run(plugin string, nPods int, maxRSSMiB int64, runs int, out string) (err e
 	}
 	defer func() { err = errors.Join(err, s.Stop()) }()
 	cluster, binDir := s.Cluster, s.BinDir
-	if err := createPods(ctx, s.Client, "bench", nPods); err != nil {
+	if err := createPods(ctx, s.Client, "bench", nPods, max(nNamespaces, 1)); err != nil {
 		return err
 	}
 	ca := cluster.PKI.Path("ca.crt")
@@ -81,31 +83,49 @@ func run(plugin string, nPods int, maxRSSMiB int64, runs int, out string) (err e
 	}
 	res.Comparison = benchutil.Compare(p, r, maxRSSMiB)
 
-	return res.Finish("bench-verify", fmt.Sprintf("verify --only pods,sa on %d pods", nPods), "kubectl get pods -A -o json", out, res)
+	return res.Finish("bench-verify", fmt.Sprintf("verify --only pods,sa on %d pods in %d namespaces", nPods, max(nNamespaces, 1)), "kubectl get pods -A -o json", out, res)
 }
 
-// createPods creates n bare pods in ns, 32 at a time.
-func createPods(ctx context.Context, client kubernetes.Interface, ns string, n int) error {
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+// createPods creates n bare pods spread over namespaces namespaces (ns,
+// or ns-00001 ... when more than one), 32 at a time.
+func createPods(ctx context.Context, client kubernetes.Interface, ns string, n, namespaces int) error {
+	name := func(i int) string {
+		if namespaces == 1 {
+			return ns
+		}
+		return fmt.Sprintf("%s-%05d", ns, i%namespaces)
+	}
+	if err := benchutil.CreateAll(ctx, "namespaces", namespaces, 16, func(ctx context.Context, i int) error {
+		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name(i)}}, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	}); err != nil {
 		return err
 	}
 	// The ServiceAccount admission plugin refuses pods until the
 	// namespace's default ServiceAccount exists.
-	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}); err != nil {
-		return fmt.Errorf("no default ServiceAccount in %s: %w", ns, err)
+	for i := range namespaces {
+		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+			_, err := client.CoreV1().ServiceAccounts(name(i)).Get(ctx, "default", metav1.GetOptions{})
+			return err == nil, nil
+		}); err != nil {
+			return fmt.Errorf("no default ServiceAccount in %s: %w", name(i), err)
+		}
 	}
 	return benchutil.CreateAll(ctx, "pods", n, 32, func(ctx context.Context, i int) error {
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%05d", i+1), Labels: map[string]string{"bench": "verify"}},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%06d", i+1), Labels: map[string]string{"bench": "verify"}},
 			Spec: corev1.PodSpec{
 				SchedulerName: "bench-nobody",
 				Containers:    []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}},
 			},
 		}
-		_, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		_, err := client.CoreV1().Pods(name(i)).Create(ctx, pod, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
 		return err
 	})
 }

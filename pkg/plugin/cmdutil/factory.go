@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/transport"
 
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
@@ -49,8 +50,9 @@ type Factory interface {
 	Clientset() (kubernetes.Interface, error)
 	// ProtobufClientset is a typed client speaking protobuf, for the
 	// cluster-wide passes: decoding a page of 500 objects costs a fraction
-	// of JSON. qps and burst override the rate limit when qps is not 0.
-	ProtobufClientset(qps float32, burst int) (kubernetes.Interface, error)
+	// of JSON. qps and burst override the rate limit when qps is not 0;
+	// wrap sees every request (a pass's Pace).
+	ProtobufClientset(qps float32, burst int, wrap ...transport.WrapperFunc) (kubernetes.Interface, error)
 	DynamicClient() (dynamic.Interface, error)
 	MetadataClient() (metadata.Interface, error)
 	// RawKubeConfigLoader is the kubeconfig as the kubectl flags select it.
@@ -130,13 +132,16 @@ func (f *ConfigFactory) Clientset() (kubernetes.Interface, error) {
 
 // ProtobufClientset implements Factory. Patches keep their own JSON
 // content type.
-func (f *ConfigFactory) ProtobufClientset(qps float32, burst int) (kubernetes.Interface, error) {
+func (f *ConfigFactory) ProtobufClientset(qps float32, burst int, wrap ...transport.WrapperFunc) (kubernetes.Interface, error) {
 	cfg, err := f.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
 	if qps != 0 {
 		cfg.QPS, cfg.Burst = qps, burst
+	}
+	for _, w := range wrap {
+		cfg.Wrap(w)
 	}
 	cfg.ContentType = runtime.ContentTypeProtobuf
 	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON

@@ -41,14 +41,16 @@ type Options struct {
 	recorded *rotation.Record // the active rotation the pass value came from
 	*cmdutil.Env
 
-	AllNamespaces      bool
-	NamespaceSelector  string
-	ExcludeNamespaces  []string
-	Selector           string
-	Kinds              []string
-	Annotation         string
-	Value              string
-	Concurrency        int
+	AllNamespaces     bool
+	NamespaceSelector string
+	ExcludeNamespaces []string
+	Selector          string
+	Kinds             []string
+	Annotation        string
+	Value             string
+	// Pacing is --concurrency and the rate limit: the policy every
+	// cluster-wide writer shares.
+	Pacing             cmdutil.Pacing
 	Wait               bool
 	MaxInFlight        int
 	Timeout            time.Duration
@@ -78,9 +80,6 @@ type Options struct {
 	NewTracker func(ctx context.Context) (tracker, error)
 
 	dryRun cmdutil.DryRun
-	// qps and burst override the root's defaults unless --qps/--burst is given.
-	qps    float32
-	burst  int
 	scope  scope
 	kinds  []cluster.WorkloadKind
 	client kubernetes.Interface
@@ -95,7 +94,6 @@ func NewCmdRestartWorkloads(env *cmdutil.Env) *cobra.Command {
 		Env:         env,
 		Kinds:       []string{"deployments", "daemonsets", "statefulsets"},
 		Annotation:  defaultAnnotation,
-		Concurrency: 10,
 		MaxInFlight: 5,
 		Timeout:     5 * time.Minute,
 		DryRunFlag:  string(cmdutil.DryRunNone),
@@ -150,9 +148,12 @@ resumes) goes to an undo file, whose path is printed. "kubectl carotate undo
 FILE" puts those values back on the workloads that still carry this pass's
 value; that is a change of the pod template too, so they roll again.
 
-The pass is paced by --concurrency (requests in flight), which slows down
-with a struggling API server; --qps and --burst default to 1000 for this
-command, a ceiling only, unless given.
+The pass is paced by the requests it keeps in flight, which slows down with
+a struggling API server: from 10, their number grows while throughput grows
+and backs off when latency rises or the API server answers 429, Retry-After
+or errors; --concurrency N pins it. --qps and --burst default to 1000 for
+this command, a ceiling only, unless given. bundle, unbundle and undo are
+paced the same way.
 
 Summary columns: PATCHED the patch was sent; CURRENT the template already
 carried the value; SKIPPED will not roll by itself, with the reason; FAILED
@@ -189,7 +190,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	f.StringSliceVar(&o.Kinds, "kinds", o.Kinds, "Workload kinds to roll: deployments, daemonsets, statefulsets")
 	f.StringVar(&o.Annotation, "annotation", o.Annotation, "Pod-template annotation that carries the pass value")
 	f.StringVar(&o.Value, "value", o.Value, "Pass value (default: a UTC timestamp fresh for this run); give the printed value to resume a pass")
-	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "Requests in flight at once: what paces the pass (--qps/--burst default to 1000 here, a ceiling only; give them to cap the rate)")
+	cmdutil.AddConcurrencyFlag(cmd, &o.Pacing)
 	f.BoolVar(&o.Wait, "wait", o.Wait, "Wait for the rollouts, at most --max-in-flight at a time")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", o.MaxInFlight, "With --wait: workloads rolling at the same time across the cluster")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "With --wait: how long one workload may take to roll out")
@@ -206,10 +207,10 @@ Exit status 1 when anything failed or the run was interrupted.`,
 
 // Complete fills in the defaults that need no cluster.
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
-	// A pass is paced by --concurrency (a closed loop): the rate limit is
-	// a ceiling unless given; the root default would stretch 5000 patches
-	// to 100 s.
-	o.qps, o.burst = cmdutil.PassRateLimit(cmd, o.Factory)
+	// A pass is paced by the requests it keeps in flight (a closed loop):
+	// the rate limit is a ceiling unless given; the root default would
+	// stretch 5000 patches to 100 s.
+	o.Pacing.Complete(cmd, o.Factory)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -283,8 +284,8 @@ func (o *Options) Validate() error {
 		}
 		o.scope.exclude[ns] = true
 	}
-	if o.Concurrency < 1 {
-		return fmt.Errorf("--concurrency must be at least 1, got %d", o.Concurrency)
+	if err := o.Pacing.Validate(); err != nil {
+		return err
 	}
 	if o.MaxInFlight < 1 {
 		return fmt.Errorf("--max-in-flight must be at least 1, got %d", o.MaxInFlight)
@@ -381,7 +382,7 @@ func (o *Options) newClient() (kubernetes.Interface, error) {
 		return nil, err
 	}
 	o.server = cfg.Host
-	return o.ProtobufClientset(o.qps, o.burst)
+	return o.Pacing.Clientset(o.Factory)
 }
 
 // Run does the pass and prints the report.

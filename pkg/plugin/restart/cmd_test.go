@@ -44,7 +44,7 @@ func testOptions(t *testing.T, client kubernetes.Interface) (*Options, *bytes.Bu
 		Factory:   cmdutil.NewConfigFactory(genericclioptions.NewConfigFlags(false), "test", nil),
 	}
 	o := &Options{Env: env, Kinds: []string{"deployments", "daemonsets", "statefulsets"},
-		Annotation: defaultAnnotation, Concurrency: 4, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none", UndoDir: t.TempDir()}
+		Annotation: defaultAnnotation, Pacing: cmdutil.Pacing{Concurrency: 4}, MaxInFlight: 2, Timeout: time.Minute, DryRunFlag: "none", UndoDir: t.TempDir()}
 	o.NewClient = func() (kubernetes.Interface, error) { return client, nil }
 	o.Now = func() time.Time { return time.Date(2026, 11, 30, 15, 4, 5, 0, time.FixedZone("CET", 3600)) }
 	return o, out, errOut
@@ -124,7 +124,7 @@ func TestRestartValidate(t *testing.T) {
 		{"bad namespace selector", func(o *Options) { o.NamespaceSelector = "a=(" }, "invalid --namespace-selector"},
 		{"bad selector", func(o *Options) { o.Selector = "a=(" }, "invalid -l/--selector"},
 		{"bad excluded name", func(o *Options) { o.ExcludeNamespaces = []string{"Kube_System"} }, `invalid --exclude-namespace "Kube_System"`},
-		{"concurrency", func(o *Options) { o.Concurrency = 0 }, "--concurrency must be at least 1"},
+		{"concurrency", func(o *Options) { o.Pacing.Concurrency = -1 }, "--concurrency must be 0 (adapt) or more"},
 		{"max in flight", func(o *Options) { o.MaxInFlight = 0 }, "--max-in-flight must be at least 1"},
 		{"timeout", func(o *Options) { o.Timeout = 0 }, "--timeout must be positive"},
 		{"wait and dry run", func(o *Options) { o.Wait, o.DryRunFlag = true, "server" }, "--wait cannot be used with --dry-run=server"},
@@ -154,14 +154,20 @@ func TestRestartRateLimitDefaultsUnlessGiven(t *testing.T) {
 	f := o.Factory.(*cmdutil.ConfigFactory)
 	cmd.Flags().Float32Var(&f.QPS, "qps", 50, "")
 	cmd.Flags().IntVar(&f.Burst, "burst", 100, "")
-	if err := o.Complete(cmd, nil); err != nil || o.qps != 1000 || o.burst != 1000 {
-		t.Fatalf("without --qps: qps %v burst %d (%v)", o.qps, o.burst, err)
+	if err := o.Complete(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	if qps, burst := o.Pacing.RateLimit(); qps != 1000 || burst != 1000 {
+		t.Fatalf("without --qps: qps %v burst %d", qps, burst)
 	}
 	if err := cmd.Flags().Set("qps", "7"); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Complete(cmd, nil); err != nil || o.qps != 7 || o.burst != 100 {
-		t.Fatalf("with --qps 7: qps %v burst %d (%v)", o.qps, o.burst, err)
+	if err := o.Complete(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	if qps, burst := o.Pacing.RateLimit(); qps != 7 || burst != 100 {
+		t.Fatalf("with --qps 7: qps %v burst %d", qps, burst)
 	}
 }
 

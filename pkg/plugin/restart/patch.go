@@ -161,12 +161,11 @@ func (r *pass) execute(ctx context.Context) {
 	r.executeWait(ctx)
 }
 
-// patchAll patches the given workloads with --concurrency requests in
-// flight. countDone says each counts as finished once patched (it does not
+// patchAll patches the given workloads at the pass's pace. countDone says each counts as finished once patched (it does not
 // roll, or we do not wait). Once ctx is done no patch starts: those left
 // are reported not reached.
 func (r *pass) patchAll(ctx context.Context, idx []int, countDone bool) {
-	cluster.Fanout(ctx, r.o.Concurrency, len(idx), func(n int) {
+	r.o.Pacing.Pace().Fanout(ctx, len(idx), func(n int) {
 		i := idx[n]
 		r.patchOne(ctx, i)
 		if countDone {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
@@ -80,18 +81,20 @@ type summaryRow struct {
 
 // report is the -o json|yaml document, and what the tables show.
 type report struct {
-	Annotation  string       `json:"annotation"`
-	Value       string       `json:"value"`
-	ValueSource string       `json:"valueSource"`
-	DryRun      string       `json:"dryRun"`
-	Scope       string       `json:"scope"`
-	Waited      bool         `json:"waited"`
-	Interrupted bool         `json:"interrupted,omitempty"`
-	UndoFile    string       `json:"undoFile,omitempty"`
-	Totals      totals       `json:"totals"`
-	Summary     []summaryRow `json:"summary"`
-	Workloads   []*item      `json:"workloads"`
-	Pods        []podItem    `json:"pods"`
+	Annotation  string `json:"annotation"`
+	Value       string `json:"value"`
+	ValueSource string `json:"valueSource"`
+	DryRun      string `json:"dryRun"`
+	Scope       string `json:"scope"`
+	Waited      bool   `json:"waited"`
+	Interrupted bool   `json:"interrupted,omitempty"`
+	UndoFile    string `json:"undoFile,omitempty"`
+	Totals      totals `json:"totals"`
+	// Pacing is how the patches were paced (--concurrency).
+	Pacing    cluster.PaceStats `json:"pacing"`
+	Summary   []summaryRow      `json:"summary"`
+	Workloads []*item           `json:"workloads"`
+	Pods      []podItem         `json:"pods"`
 }
 
 func (r *pass) report() report {
@@ -109,6 +112,7 @@ func (r *pass) report() report {
 	rep := report{
 		Annotation: r.o.Annotation, Value: r.value, ValueSource: r.source, DryRun: string(r.o.dryRun),
 		Scope: r.o.scope.String(), Waited: r.o.Wait, UndoFile: r.undoFile, Workloads: items, Pods: r.pods,
+		Pacing: r.o.Pacing.Pace().Stats(),
 	}
 	if rep.Workloads == nil {
 		rep.Workloads = []*item{}
@@ -184,6 +188,7 @@ const tableLimit = 100
 
 func (r *pass) finish(context.Context) error {
 	rep := r.report()
+	r.o.Pacing.Report(r.o.ErrOut, "restart-workloads")
 	var err error
 	if r.o.Output == cmdutil.OutputJSON || r.o.Output == cmdutil.OutputYAML {
 		err = cmdutil.PrintStructured(r.o.Out, r.o.Output, rep)

@@ -48,6 +48,9 @@ distinct keys); --out writes the bundle (new CA first, then old) for the
 controller-manager's --root-ca-file. Every write changes only ca.crt and is
 conditional on the object not having changed since it was read; the previous
 values go to an undo file ("kubectl carotate undo FILE" restores them).
+Writes are paced as restart-workloads paces its patches: requests in
+flight adapted to the API server unless --concurrency pins them, the
+client rate limit a ceiling unless --qps/--burst are given.
 
 The controller-manager owns these objects: it puts its --root-ca-file back
 into them moments after any other change. So after writing, the command
@@ -100,6 +103,12 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 	o.addFlags(cmd, "hold certificates outside this rotation", "old content")
 	o.addTrustBundlesFlag(cmd, "adds the new CA right before the old one")
 	return cmd
+}
+
+// Complete sets the pass's pacing.
+func (o *BundleOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.complete(cmd, o.Env)
+	return nil
 }
 
 // Validate checks the flags; it reads no file.

@@ -73,7 +73,7 @@ func (o *UnbundleOptions) checkCopies(ctx context.Context, client kubernetes.Int
 		}
 	}
 	// Protobuf and a ceiling for a rate: small pages, one after the other.
-	pages, err := o.ProtobufClientset(o.qps, o.burst)
+	pages, err := o.ProtobufClientset(o.Pacing.RateLimit())
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,12 @@ type passOptions struct {
 	// TrustBundles also updates the user-made ClusterTrustBundles that
 	// hold the old CA (--trust-bundles).
 	TrustBundles bool
-	dryRun       cmdutil.DryRun
-	namespace    string
-	now          func() time.Time
+	// Pacing is --concurrency and the rate limit, as restart-workloads
+	// has them: without it the root's 50 QPS would hold the pass back.
+	Pacing    cmdutil.Pacing
+	dryRun    cmdutil.DryRun
+	namespace string
+	now       func() time.Time
 }
 
 func newPassOptions() passOptions {
@@ -54,6 +57,16 @@ func (o *passOptions) addFlags(cmd *cobra.Command, outside, putBack string) {
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.AddUndoDirFlag(cmd, &o.UndoDir)
 	cmdutil.AddAllNamespacesFlag(cmd, &o.AllNamespaces)
+	cmdutil.AddConcurrencyFlag(cmd, &o.Pacing)
+}
+
+// complete resolves the pass's pacing from the flags.
+func (o *passOptions) complete(cmd *cobra.Command, env *cmdutil.Env) {
+	var f cmdutil.Factory
+	if env != nil {
+		f = env.Factory
+	}
+	o.Pacing.Complete(cmd, f)
 }
 
 // addTrustBundlesFlag binds --trust-bundles; does says what it does to a
@@ -67,6 +80,9 @@ func (o *passOptions) addTrustBundlesFlag(cmd *cobra.Command, does string) {
 func (o *passOptions) validate(env *cmdutil.Env) error {
 	if o.Settle < 0 {
 		return errors.New("--settle must not be negative")
+	}
+	if err := o.Pacing.Validate(); err != nil {
+		return err
 	}
 	var err error
 	if o.dryRun, err = cmdutil.ParseDryRun(o.DryRunFlag); err != nil {
@@ -86,12 +102,13 @@ func (o *passOptions) validate(env *cmdutil.Env) error {
 }
 
 // connect builds the clients and checks that an -n namespace exists.
+// The client is the pass's (Pacing.Clientset): paced, protobuf.
 func (o *passOptions) connect(ctx context.Context, env *cmdutil.Env) (*rest.Config, kubernetes.Interface, error) {
 	cfg, err := env.RESTConfig()
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := env.Clientset()
+	client, err := o.Pacing.Clientset(env.Factory)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,6 +130,7 @@ func (o *passOptions) newPass(ctx context.Context, env *cmdutil.Env, command str
 		Command: command, Client: client, Server: server, Target: target, TargetPEM: targetPEM,
 		DryRun: o.dryRun, ReplaceOther: o.ReplaceOther, CreateMissing: o.CreateMissing,
 		Settle: o.Settle, UndoDir: undoDir, ErrOut: env.ErrOut, Now: o.now, Namespace: o.namespace, TrustBundles: tb,
+		Pace: o.Pacing.Pace(),
 	}
 	if err := cmdutil.Preflight(ctx, client, p.accessChecks()); err != nil {
 		return nil, err
@@ -129,6 +147,7 @@ func (o *passOptions) runPass(ctx context.Context, env *cmdutil.Env, p *pass, bu
 		return err
 	}
 	r.BundleFile = bundleFile
+	o.Pacing.Report(env.ErrOut, p.Command)
 	if err := printReport(env.Out, o.Output, r); err != nil {
 		return err
 	}

@@ -27,9 +27,6 @@ import (
 )
 
 const (
-	// Enough requests in flight to hide round trips; the client's QPS limit
-	// is what really paces a big cluster.
-	workers = 8
 	// A root CA object changes only when a controller or an admin touches
 	// it; a handful of conflicts in a row means something is fighting us,
 	// which the report should show rather than loop on.
@@ -57,6 +54,8 @@ type pass struct {
 	// TrustBundles, when set, also syncs the user-made ClusterTrustBundles
 	// that hold the old CA (--trust-bundles).
 	TrustBundles *trustBundleCAs
+	// Pace is the requests in flight (--concurrency; adaptive when nil).
+	Pace *cluster.Pace
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -185,46 +184,54 @@ func (p *pass) run(ctx context.Context) (*report, error) {
 	return r, nil
 }
 
-// walk lists one kind of root CA object and syncs it a page's worth at a
-// time, so memory stays bounded on big clusters; itemOf drops objects seen
-// before (a list restarted after an expired continue token). It stops once
-// the undo file failed.
+// walk lists one kind of root CA object and syncs each object as it
+// arrives, at the pass's pace: memory stays bounded on big clusters (a page
+// and the objects in flight), and the requests in flight do not drain at
+// every page. itemOf drops objects seen before (a list restarted after an
+// expired continue token). It stops once the undo file failed.
 func (p *pass) walk(ctx context.Context, selector string, list cluster.ListFunc, itemOf func(runtime.Object) (item, bool),
 	terminating map[string]bool, acc access, done func()) error {
-	var batch []item
-	flush := func() error {
-		p.each(ctx, batch, terminating, acc, done)
-		batch = batch[:0]
-		return p.fatalErr()
+	if p.Pace == nil {
+		p.Pace = cluster.NewPace(0)
 	}
+	g := p.Pace.Group(ctx)
 	_, err := cluster.EachPage(ctx, cluster.PageSize, metav1.ListOptions{FieldSelector: selector}, list, func() {},
 		func(obj runtime.Object) error {
-			if it, ok := itemOf(obj); ok {
-				batch = append(batch, it)
-			}
-			if len(batch) < cluster.PageSize {
+			it, ok := itemOf(obj)
+			if !ok {
 				return nil
 			}
-			return flush()
+			if err := p.fatalErr(); err != nil {
+				return err
+			}
+			g.Go(func() { p.syncOne(ctx, it, terminating, acc, done) })
+			return nil
 		})
+	g.Wait()
 	if err != nil {
 		return err
 	}
-	return flush()
+	return p.fatalErr()
 }
 
-// each syncs items with a bounded number of requests in flight.
+// each syncs items at the pass's pace.
 func (p *pass) each(ctx context.Context, items []item, terminating map[string]bool, acc access, done func()) {
-	cluster.Fanout(ctx, workers, len(items), func(i int) {
-		it := items[i]
-		if terminating[it.namespace] {
-			p.result(reportObject{Kind: it.kind, Namespace: it.namespace, Name: it.name, Found: "-",
-				Result: resultSkipped, Reason: "namespace is terminating"})
-		} else {
-			p.result(p.sync(ctx, acc, it))
-		}
-		done()
-	})
+	if p.Pace == nil {
+		p.Pace = cluster.NewPace(0)
+	}
+	p.Pace.Fanout(ctx, len(items), func(i int) { p.syncOne(ctx, items[i], terminating, acc, done) })
+}
+
+// syncOne syncs one item (a terminating namespace's is skipped) and
+// records the result.
+func (p *pass) syncOne(ctx context.Context, it item, terminating map[string]bool, acc access, done func()) {
+	if terminating[it.namespace] {
+		p.result(reportObject{Kind: it.kind, Namespace: it.namespace, Name: it.name, Found: "-",
+			Result: resultSkipped, Reason: "namespace is terminating"})
+	} else {
+		p.result(p.sync(ctx, acc, it))
+	}
+	done()
 }
 
 // sync makes one object hold the target, re-reading and re-deciding on a

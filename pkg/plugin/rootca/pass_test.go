@@ -181,10 +181,11 @@ func TestSyncConflictsAndRetries(t *testing.T) {
 }
 
 // pagedConfigMaps is a list of n kube-root-ca.crt ConfigMaps served in
-// pages as the API server serves them, counting the requests.
-func pagedConfigMaps(n int, value []byte, calls *int) cluster.ListFunc {
+// pages as the API server serves them, counting the requests (the
+// pager may ask for a page in a goroutine of its own).
+func pagedConfigMaps(n int, value []byte, calls *atomic.Int32) cluster.ListFunc {
 	return func(_ context.Context, lo metav1.ListOptions) (runtime.Object, error) {
-		*calls++
+		calls.Add(1)
 		from := 0
 		if lo.Continue != "" {
 			from, _ = strconv.Atoi(lo.Continue)
@@ -211,14 +212,14 @@ func TestWalkPagesAndStops(t *testing.T) {
 		Labels: map[string]string{checks.Fingerprint(oldCA.Cert): "old", checks.Fingerprint(newCA.Cert): "new"}}
 	const n = 2*cluster.PageSize + 7
 	itemOf := func(obj runtime.Object) (item, bool) { return configMapItem(obj.(*corev1.ConfigMap)), true }
-	walk := func(dry cmdutil.DryRun, undoDir string) (p *pass, calls int, done int32, err error) {
+	walk := func(dry cmdutil.DryRun, undoDir string) (p *pass, calls, done int32, err error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		p = &pass{Command: "bundle", Target: target, TargetPEM: checks.BuildBundle([]*x509.Certificate{newCA.Cert}, []*x509.Certificate{oldCA.Cert}),
 			DryRun: dry, UndoDir: undoDir, ErrOut: &bytes.Buffer{}, Now: time.Now, written: map[string]string{}, results: map[string]*reportObject{}, cancel: cancel}
-		var ticks atomic.Int32
-		err = p.walk(ctx, "", pagedConfigMaps(n, oldCA.PEM, &calls), itemOf, map[string]bool{}, configMapAccess{}, func() { ticks.Add(1) })
-		return p, calls, ticks.Load(), err
+		var ticks, lists atomic.Int32
+		err = p.walk(ctx, "", pagedConfigMaps(n, oldCA.PEM, &lists), itemOf, map[string]bool{}, configMapAccess{}, func() { ticks.Add(1) })
+		return p, lists.Load(), ticks.Load(), err
 	}
 
 	p, calls, done, err := walk(cmdutil.DryRunClient, t.TempDir())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
@@ -70,8 +71,10 @@ type report struct {
 	Secrets    counts         `json:"secrets"`
 	// TrustBundles counts the user-made ClusterTrustBundles of a
 	// --trust-bundles pass.
-	TrustBundles *counts        `json:"trustBundles,omitempty"`
-	Objects      []reportObject `json:"objects"`
+	TrustBundles *counts `json:"trustBundles,omitempty"`
+	// Pacing is how the writes were paced (--concurrency).
+	Pacing  *cluster.PaceStats `json:"pacing,omitempty"`
+	Objects []reportObject     `json:"objects"`
 }
 
 // report builds the summary from the results so far, sorted by kind,
@@ -80,6 +83,10 @@ func (p *pass) report() *report {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := &report{Command: p.Command, DryRun: p.DryRun, Objects: []reportObject{}}
+	if p.Pace != nil {
+		s := p.Pace.Stats()
+		r.Pacing = &s
+	}
 	if p.undo != nil {
 		r.UndoFile = p.undo.Path
 	}

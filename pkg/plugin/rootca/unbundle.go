@@ -30,14 +30,11 @@ type UnbundleOptions struct {
 	// --trust-bundles; oldFrom says where it came from.
 	old     []*x509.Certificate
 	oldFrom string
-	// qps and burst pace the copies check's pages (a ceiling unless given).
-	qps   float32
-	burst int
 }
 
-// Complete sets the copies check's rate limit.
+// Complete sets the pass's pacing, which the copies check's pages share.
 func (o *UnbundleOptions) Complete(cmd *cobra.Command, _ []string) error {
-	o.qps, o.burst = cmdutil.PassRateLimit(cmd, o.Factory)
+	o.complete(cmd, o.Env)
 	return nil
 }
 
@@ -69,6 +66,7 @@ It refuses, writing nothing, while
 --force skips all three checks. Writes are conditional on the object not having
 changed since it was read, touch only ca.crt, and are recorded in an undo
 file; afterwards the written objects are watched for --settle as in bundle.
+Writes are paced as in bundle (--concurrency).
 
 --trust-bundles also removes the old CA from every user-made
 ClusterTrustBundle (no spec.signerName) that holds it next to the new one; one

@@ -24,8 +24,11 @@ type Options struct {
 	Force      bool
 	DryRunFlag string
 	Output     string
-	dryRun     cmdutil.DryRun
-	now        func() time.Time
+	// Pacing is --concurrency and the rate limit, as every cluster-wide
+	// writer has them.
+	Pacing cmdutil.Pacing
+	dryRun cmdutil.DryRun
+	now    func() time.Time
 }
 
 // NewCmdUndo is "kubectl carotate undo FILE".
@@ -46,7 +49,8 @@ annotation rolls the workload again). An object changed since, by a
 controller or a person, is skipped and reported, never overwritten. Objects
 the command created are deleted. Only the recorded keys are touched. The values replaced by the undo
 go to a new undo file next to FILE, so an undo can itself be undone (a
-deletion excepted).
+deletion excepted). Writes are paced as restart-workloads paces its patches
+(--concurrency).
 
 Exit status: 0 when nothing failed (skipped objects are reported, not
 errors); 1 on a bad file, missing RBAC, or a failed write.`,
@@ -61,13 +65,15 @@ errors); 1 on a bad file, missing RBAC, or a failed write.`,
 	f.BoolVar(&o.Force, "force", o.Force, "Restore even though the undo file was written for another API server URL")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
+	cmdutil.AddConcurrencyFlag(cmd, &o.Pacing)
 	cmdutil.NoNamespace(cmd, "the undo file names the namespace of every object it restores")
 	return cmd
 }
 
-// Complete takes FILE from the arguments.
-func (o *Options) Complete(_ *cobra.Command, args []string) error {
+// Complete takes FILE from the arguments and sets the pacing.
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	o.File = args[0]
+	o.Pacing.Complete(cmd, o.Factory)
 	return nil
 }
 
@@ -75,6 +81,9 @@ func (o *Options) Complete(_ *cobra.Command, args []string) error {
 func (o *Options) Validate() error {
 	var err error
 	if o.dryRun, err = cmdutil.ParseDryRun(o.DryRunFlag); err != nil {
+		return err
+	}
+	if err := o.Pacing.Validate(); err != nil {
 		return err
 	}
 	return cmdutil.ValidateOutput(o.Output)
@@ -134,7 +143,7 @@ func (o *Options) Run(ctx context.Context) error {
 			return fmt.Errorf("%s: ClusterTrustBundle %s: only a previous spec.trustBundle can be restored (nothing was changed)", o.File, obj.Name)
 		}
 	}
-	client, err := o.Clientset()
+	client, err := o.Pacing.Clientset(o.Factory)
 	if err != nil {
 		return err
 	}
@@ -145,13 +154,14 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 	}
 
-	u := &restorer{client: client, dryRun: o.dryRun, errOut: o.ErrOut}
+	u := &restorer{client: client, dryRun: o.dryRun, errOut: o.ErrOut, pace: o.Pacing.Pace()}
 	if o.dryRun == cmdutil.DryRunNone {
 		u.newUndo = func() (*undofile.Writer, error) {
 			return undofile.Create(filepath.Dir(o.File), undofile.Header{Command: "undo", RotationID: header.RotationID, Server: cfg.Host, CreatedAt: o.now()})
 		}
 	}
 	rep.Objects = u.run(ctx, objects)
+	o.Pacing.Report(o.ErrOut, "undo")
 	if u.undo != nil {
 		rep.NewUndoFile = u.undo.Path
 		_ = u.undo.Close()

@@ -19,9 +19,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/undofile"
 )
 
-// workers is how many objects are restored at once.
-const workers = 8
-
 // tokenKey is a legacy token Secret's token, which no undo file holds.
 const tokenKey = "token"
 
@@ -70,6 +67,8 @@ type restorer struct {
 	dryRun  cmdutil.DryRun
 	errOut  io.Writer
 	newUndo func() (*undofile.Writer, error)
+	// pace is the requests in flight (adaptive when nil).
+	pace *cluster.Pace
 
 	mu       sync.Mutex
 	undo     *undofile.Writer
@@ -78,11 +77,14 @@ type restorer struct {
 
 func (u *restorer) run(ctx context.Context, objects []*object) []result {
 	results := make([]result, len(objects))
-	// Once ctx is done Fanout starts no restore: those left say so.
+	// Once ctx is done the fanout starts no restore: those left say so.
 	for i, obj := range objects {
 		results[i] = result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys, Result: "failed", Reason: "interrupted before it was restored"}
 	}
-	cluster.Fanout(ctx, workers, len(objects), func(i int) { results[i] = u.restore(ctx, objects[i]) })
+	if u.pace == nil {
+		u.pace = cluster.NewPace(0)
+	}
+	u.pace.Fanout(ctx, len(objects), func(i int) { results[i] = u.restore(ctx, objects[i]) })
 	sort.SliceStable(results, func(i, j int) bool {
 		a, b := results[i], results[j]
 		if a.Kind != b.Kind {

@@ -1,0 +1,39 @@
+# make bench-scale: issue 21's scale and remote benchmarks, each on a local
+# control plane of its own. Not part of make test (nor of make bench).
+#   remote  restart-workloads (default flags) through a proxy that delays
+#           every byte 20 ms each way, against kubectl rollout restart per
+#           namespace and the best unthrottled client-go loop over
+#           concurrencies 10/32/64/128; then the same on loopback
+#   bundle  bundle over SCALE_NAMESPACES namespaces (legacy token Secrets
+#           in one in ten) against the best unthrottled client-go loop
+#   restart restart-workloads (default flags) over SCALE_NAMESPACES x 5
+#           workloads against the client-go loop (make bench's, -only-fast)
+#   verify  verify --only pods,sa over SCALE_PODS pending pods in
+#           SCALE_POD_NAMESPACES namespaces against kubectl get pods -A -o json
+# The defaults are the issue's full sizes, for a quiet machine (expect
+# several hours, most of it creating the objects); a quick run:
+#   make bench-scale SCALE_NAMESPACES=1000 SCALE_PODS=10000 SCALE_POD_NAMESPACES=100 SCALE_REMOTE_NAMESPACES=100
+# Results: the tables on stdout, and _output/bench/scale-*.json.
+
+SCALE_NAMESPACES ?= 10000
+SCALE_PODS ?= 150000
+SCALE_POD_NAMESPACES ?= 10000
+SCALE_REMOTE_NAMESPACES ?= 500
+SCALE_REMOTE_PER_NAMESPACE ?= 10
+SCALE_REPEAT ?= 3
+SCALE_ONLY ?= remote bundle restart verify
+
+.PHONY: bench-scale
+
+bench-scale: tools build bench-plugin ## issue 21's benchmarks at scale and against a remote API server (SCALE_* sizes; see hack/bench-scale.mk)
+	mkdir -p _output/bench
+	go build -o $(BIN)/carotate-bench ./hack/bench
+	go build -o $(BIN)/carotate-bench-scale ./hack/bench/scale
+	$(if $(filter remote,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode remote -plugin $(BENCH_PLUGIN) -loop-bin $(BIN)/carotate-bench \
+		-namespaces $(SCALE_REMOTE_NAMESPACES) -per-namespace $(SCALE_REMOTE_PER_NAMESPACE) -json _output/bench/scale-remote.json)
+	$(if $(filter bundle,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode bundle -plugin $(BENCH_PLUGIN) \
+		-namespaces $(SCALE_NAMESPACES) -secrets-every 10 -json _output/bench/scale-bundle.json)
+	$(if $(filter restart,$(SCALE_ONLY)),$(BIN)/carotate-bench -plugin $(BENCH_PLUGIN) -adaptive -only-fast -repeat $(SCALE_REPEAT) \
+		-namespaces $(SCALE_NAMESPACES) -per-namespace 5)
+	$(if $(filter verify,$(SCALE_ONLY)),go run ./hack/bench/verify -plugin $(BENCH_PLUGIN) -pods $(SCALE_PODS) -namespaces $(SCALE_POD_NAMESPACES) \
+		-max-rss-mib 64 -json _output/bench/scale-verify.json)

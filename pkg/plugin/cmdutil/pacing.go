@@ -1,0 +1,84 @@
+package cmdutil
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
+)
+
+// Pacing is the one pacing policy of every command that writes objects
+// across the cluster (bundle, unbundle, restart-workloads, undo): requests
+// in flight, adapted to what the API server shows unless --concurrency
+// pins them (a closed loop that slows down with a struggling server), and
+// the client rate limit a ceiling only (PassRateLimit) unless --qps or
+// --burst is given.
+type Pacing struct {
+	// Concurrency is --concurrency: 0 adapts.
+	Concurrency int
+	qps         float32
+	burst       int
+	pace        *cluster.Pace
+}
+
+// ConcurrencyHelp is --concurrency's help, shared by every writer.
+const ConcurrencyHelp = "Requests in flight at once; 0 (the default) adapts them to the API server: from 10, growing while throughput grows, backing off when latency rises or it answers 429, Retry-After or errors. (--qps/--burst default to 1000 here, a ceiling only; give them to cap the rate)"
+
+// AddConcurrencyFlag binds --concurrency.
+func AddConcurrencyFlag(cmd *cobra.Command, p *Pacing) {
+	cmd.Flags().IntVar(&p.Concurrency, "concurrency", p.Concurrency, ConcurrencyHelp)
+}
+
+// Complete resolves the rate limit from the flags and makes the pace.
+func (p *Pacing) Complete(cmd *cobra.Command, f Factory) {
+	p.qps, p.burst = PassRateLimit(cmd, f)
+	p.pace = cluster.NewPace(p.Concurrency)
+}
+
+// Validate checks --concurrency.
+func (p *Pacing) Validate() error {
+	if p.Concurrency < 0 {
+		return fmt.Errorf("--concurrency must be 0 (adapt) or more, got %d", p.Concurrency)
+	}
+	return nil
+}
+
+// Pace is the pace of the pass (a pinned one before Complete, for tests
+// that build options by hand).
+func (p *Pacing) Pace() *cluster.Pace {
+	if p.pace == nil {
+		p.pace = cluster.NewPace(p.Concurrency)
+	}
+	return p.pace
+}
+
+// RateLimit is the client rate limit the pass runs with.
+func (p *Pacing) RateLimit() (float32, int) { return p.qps, p.burst }
+
+// Clientset is the pass's client: protobuf, the pass's rate limit, every
+// answer shown to the pace.
+func (p *Pacing) Clientset(f Factory) (kubernetes.Interface, error) {
+	return f.ProtobufClientset(p.qps, p.burst, p.Pace().Wrap)
+}
+
+// Report prints how the pass was paced when the API server pushed back
+// or the pace had to back off: the one line that explains a slow pass.
+// (-o json has the figures of every pass.)
+func (p *Pacing) Report(w io.Writer, command string) {
+	s := p.Pace().Stats()
+	pushed := s.Throttled + s.ServerErrors + s.Unanswered
+	if pushed == 0 && s.BackOffs == 0 {
+		return
+	}
+	line := fmt.Sprintf("%s: %d requests in flight", command, s.Final)
+	if s.Adaptive {
+		line = fmt.Sprintf("%s: requests in flight adapted from %d (peak %d, last %d, %d back-offs)", command, s.Start, s.Peak, s.Final, s.BackOffs)
+	}
+	if pushed > 0 {
+		line += fmt.Sprintf("; the API server pushed back: %d answers 429, %d 5xx, %d without an answer", s.Throttled, s.ServerErrors, s.Unanswered)
+	}
+	fmt.Fprintln(w, line)
+}
