@@ -373,6 +373,20 @@ func (c ClientsOutcome) WriteClients(w io.Writer) {
 	fmt.Fprintln(w, c.Control.Summary)
 }
 
+// UnbundleNamedControl tells whether unbundle refused naming every pod of
+// the control as trusting the old CA alone.
+func (c ClientsOutcome) UnbundleNamedControl() bool {
+	if len(c.ControlPods) == 0 || !strings.Contains(c.Unbundle.Stderr, "refusing to unbundle") || !strings.Contains(c.Unbundle.Stderr, "trust the old CA alone") {
+		return false
+	}
+	for _, name := range c.ControlPods {
+		if !strings.Contains(c.Unbundle.Stderr, nsClients+"/"+name) {
+			return false
+		}
+	}
+	return true
+}
+
 // minClients is the fewest clients of restarted pods a whole drill has:
 // the pods before the rotation and those of its two passes.
 const minClients = 30
@@ -451,6 +465,9 @@ func (c ClientsOutcome) Problems() []string {
 		if p.Total.Unauthorized > 0 {
 			add("control pod %s: %d 401s: its failures must be TLS, not its token", name, p.Total.Unauthorized)
 		}
+	}
+	if u := c.Unbundle; u.Code != 1 || !c.UnbundleNamedControl() {
+		add("unbundle with the control not restarted: exit %d, want 1 and a refusal naming every control pod %v: %s", u.Code, c.ControlPods, strings.TrimSpace(u.Stderr))
 	}
 	restarted := 0
 	for _, p := range ctl.Pods {

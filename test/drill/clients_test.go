@@ -78,6 +78,8 @@ func goodOutcome() ClientsOutcome {
 			Verdict: "restart-needed"},
 		ControlVerifyExit: 1,
 		Broken:            broken,
+		Unbundle: Result{Code: 1, Stderr: "error: refusing to unbundle, nothing was changed: 2 running pods may still trust the old CA alone.\n" +
+			"Started before their CA source held the kept CA, so they hold the old CA in memory:\n  drill-clients/control-1, drill-clients/control-2\n"},
 	}
 }
 
@@ -115,6 +117,13 @@ func TestClientsProblems(t *testing.T) {
 			c.Control.Pods[1].Steps[1].TLSFailures = 1
 		}, "before the API server served from the new CA"},
 		{"the control was not measured broken", func(c *ClientsOutcome) { c.Broken = nil }, "is not among the steps"},
+		{"unbundle did not refuse for the control", func(c *ClientsOutcome) { c.Unbundle = Result{} }, "unbundle with the control not restarted: exit 0"},
+		{"unbundle refused for something else", func(c *ClientsOutcome) {
+			c.Unbundle.Stderr = "error: refusing to unbundle, nothing was changed: kube-system/kube-root-ca.crt holds both and\nwas last written by kube-controller-manager"
+		}, "a refusal naming every control pod"},
+		{"unbundle named one control pod of two", func(c *ClientsOutcome) {
+			c.Unbundle.Stderr = strings.Replace(c.Unbundle.Stderr, "drill-clients/control-2", "drill-clients/web-1", 1)
+		}, "a refusal naming every control pod"},
 		{"the restarted control failed", func(c *ClientsOutcome) { c.Control.Pods[2].Total.TLSFailures = 1 }, "restarted by hand"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -409,8 +409,9 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 }
 
 // unbundle is step 12.1's unbundle. With the control not restarted, its
-// pods trust the old CA alone: unbundle may refuse for them, and the drill
-// then passes --force, since the control is left unrestarted on purpose.
+// pods trust the old CA alone: unbundle must refuse naming them (asserted
+// by ClientsOutcome.Problems), and the drill then passes --force, since
+// the control is left unrestarted on purpose.
 func (d *Drill) unbundle(ctx context.Context) error {
 	args := []string{"unbundle", "--keep", d.out.NewFile, "--settle", "2s"}
 	if !d.Clients {
@@ -424,13 +425,12 @@ func (d *Drill) unbundle(ctx context.Context) error {
 	d.out.Clients.Unbundle = r
 	switch {
 	case r.Code == 0:
-		d.logf("  unbundle did not refuse although the control's pods (%s) still trust the old CA alone: it checks the serving chain, the controller-manager and copies of the old CA, not pods",
-			strings.Join(d.out.Clients.ControlPods, ", "))
+		d.logf("  unbundle did not refuse although the control's pods (%s) still trust the old CA alone", strings.Join(d.out.Clients.ControlPods, ", "))
 		return nil
-	case !strings.Contains(r.Stderr, controlDeployment):
-		return fmt.Errorf("kubectl carotate %s: exit %d: %s", shellJoin(args), r.Code, strings.TrimSpace(r.Stderr))
+	case !d.out.Clients.UnbundleNamedControl():
+		return fmt.Errorf("kubectl carotate %s: exit %d, not a refusal naming the control's pods %v: %s", shellJoin(args), r.Code, d.out.Clients.ControlPods, strings.TrimSpace(r.Stderr))
 	}
-	d.logf("  unbundle refuses for the control, left unrestarted on purpose (its clients are the negative control): --force")
+	d.logf("  unbundle refuses for the control's pods, left unrestarted on purpose (its clients are the negative control): --force")
 	_, err = d.op.MustCarotate(ctx, append(args, "--force")...)
 	return err
 }

@@ -46,7 +46,7 @@ func ReadEvidence(ctx context.Context, client kubernetes.Interface, dyn dynamic.
 	root := ReadRootCAState(ctx, client, rot.Old, rot.New)
 	ev.RootCA = checks.RootCAEvidence{Err: root.CMErr, Summary: root.Line(), Bundled: root.Bundled(), Unbundled: root.Unbundled(),
 		KubeSystem: root.KubeSystemCM, KubeSystemWriter: root.KubeSystemCMWriter, LastChange: root.LastChange}
-	ev.Pods, ev.Backends.Services = readPods(ctx, client, root, checks.APIServerStarted(inv.ControlPlane), backendSelectors(ctx, client, inv))
+	ev.Pods, ev.Backends.Services = readPods(ctx, client, metav1.NamespaceAll, root, checks.APIServerStarted(inv.ControlPlane), backendSelectors(ctx, client, inv))
 
 	if data, err := ExtensionAuth(ctx, client); err != nil {
 		ev.ExtensionAuth.Err = err
@@ -123,13 +123,13 @@ func backendSelectors(ctx context.Context, client kubernetes.Interface, inv Inve
 	return out
 }
 
-// readPods judges every running pod's trust source with verify's rules
+// readPods judges every running pod in ns ("" for all) by its trust source with verify's rules
 // (checks.JudgePod): a pod whose container started before its namespace's
 // kube-root-ca.crt (or legacy token Secret) last changed may hold the
 // previous CA in memory. It also counts the pods behind each backend
 // service, and those that started before serveTime (kube-apiserver's last
 // start; zero when not visible).
-func readPods(ctx context.Context, client kubernetes.Interface, root *RootCAState, serveTime time.Time, backends map[string]*backendService) (checks.PodEvidence, []checks.BackendService) {
+func readPods(ctx context.Context, client kubernetes.Interface, ns string, root *RootCAState, serveTime time.Time, backends map[string]*backendService) (checks.PodEvidence, []checks.BackendService) {
 	lookup := func(ns, kind, name string) (checks.PodSource, bool) {
 		switch kind {
 		case checks.SourceRootCA:
@@ -155,7 +155,7 @@ func readPods(ctx context.Context, client kubernetes.Interface, root *RootCAStat
 			b.Pods, b.Restart = 0, nil
 		}
 	}
-	pods := client.CoreV1().Pods(metav1.NamespaceAll)
+	pods := client.CoreV1().Pods(ns)
 	_, ev.Err = Each(ctx, PageSize, metav1.ListOptions{FieldSelector: "status.phase=Running"},
 		func(ctx context.Context, lo metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, lo) },
 		reset,

@@ -2,6 +2,7 @@ package rootca
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,27 @@ func TestProgress(t *testing.T) {
 	q.finish()
 	if want := "legacy token Secrets: 0 done\n"; b.String() != want {
 		t.Fatalf("got %q", b.String())
+	}
+}
+
+func TestNamePods(t *testing.T) {
+	refs := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("ns/p%d", i))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{
+		{1, "ns/p0"},
+		{maxNamedPods, strings.Join(refs(maxNamedPods), ", ")},
+		{maxNamedPods + 3, strings.Join(refs(maxNamedPods), ", ") + " and 3 more"},
+	} {
+		if got := namePods(refs(tc.n)); got != tc.want {
+			t.Errorf("%d pods: %q, want %q", tc.n, got, tc.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,6 +56,13 @@ It refuses, writing nothing, while
   - the controller-manager would put the bundle back: kube-system's
     kube-root-ca.crt was last written by kube-controller-manager and holds
     something else, so its --root-ca-file is not yet the kept CA alone, or
+  - a running pod may still trust the old CA alone: it started before its
+    namespace's kube-root-ca.crt (or its legacy token Secret) last changed to
+    hold the kept CA, or it mounts one that does not hold the kept CA. Such
+    a pod was missed by the restart passes (steps 4 and 9.4) and has not
+    reached the API server since it began serving from the new CA (9.3).
+    Pods are judged as verify judges them; namespaces an earlier unbundle
+    pass already changed are not judged again, or
   - a copy of the old CA trusts it alone: a Secret or ConfigMap (a stored
     kubeconfig's certificate-authority-data, a CA file, a TLS Secret's ca.crt)
     or a user-made ClusterTrustBundle, found by the pass of
@@ -63,7 +71,7 @@ It refuses, writing nothing, while
     recorded rotation's, or what kube-system/kube-root-ca.crt holds besides
     the kept CA; when none of these tells it, the check is skipped with a
     warning.
---force skips all three checks. Writes are conditional on the object not having
+--force skips all four checks. Writes are conditional on the object not having
 changed since it was read, touch only ca.crt, and are recorded in an undo
 file; afterwards the written objects are watched for --settle as in bundle.
 Writes are paced as in bundle (--concurrency).
@@ -94,7 +102,7 @@ or objects left alone.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")
 	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA being retired, for the copies check and --trust-bundles; default: the recorded rotation's, else what kube-system/kube-root-ca.crt holds besides the kept CA")
-	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain, controller-manager and copies checks")
+	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain, controller-manager, pods and copies checks")
 	o.addFlags(cmd, "do not hold the kept CA", "the bundle")
 	o.addTrustBundlesFlag(cmd, "removes the old CA from those that also hold the new one")
 	_ = cmd.MarkFlagFilename("old-ca")
@@ -162,12 +170,15 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Force {
-		fmt.Fprintln(o.ErrOut, "unbundle: --force: skipping the serving-chain, controller-manager and copies checks")
+		fmt.Fprintln(o.ErrOut, "unbundle: --force: skipping the serving-chain, controller-manager, pods and copies checks")
 	} else {
 		if err := checkServingChain(ctx, cfg, o.kept, o.Keep); err != nil {
 			return err
 		}
 		if err := checkControllerManager(ctx, client, target, o.Keep); err != nil {
+			return err
+		}
+		if err := o.checkPods(ctx, client); err != nil {
 			return err
 		}
 		if err := o.checkCopies(ctx, client); err != nil {
@@ -220,6 +231,50 @@ func checkControllerManager(ctx context.Context, client kubernetes.Interface, ta
 was last written by kube-controller-manager, so its --root-ca-file is not yet
 the kept CA alone and it would put that content back everywhere.%s
 (--force skips this check)`, d.Found, unbundleInstruction(keepFile))
+}
+
+// maxNamedPods is how many pods a refusal names; verify names them all.
+const maxNamedPods = 10
+
+// checkPods refuses while a running pod may still trust the old CA alone
+// (cluster.PodsOnTheOldCA). Such a pod shows that a restart pass missed its
+// workload; step 12.1 begins retiring the old CA, so this is the last
+// point at which the admin can find out why while the rotation can still
+// be aborted.
+func (o *UnbundleOptions) checkPods(ctx context.Context, client kubernetes.Interface) error {
+	ev, err := cluster.PodsOnTheOldCA(ctx, client, o.namespace, o.kept)
+	if err != nil {
+		return fmt.Errorf("cannot check which pods trust the old CA, nothing was changed (--force skips this check): %w", err)
+	}
+	if len(ev.Maybe) > 0 {
+		fmt.Fprintf(o.ErrOut, "warning: %d pods started in the same second as their CA source last changed and may hold either content: %s (kubectl carotate verify tells more)\n",
+			len(ev.Maybe), namePods(ev.Maybe))
+	}
+	if len(ev.Restart) == 0 && len(ev.Lacking) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "refusing to unbundle, nothing was changed: %d running pods may still trust the old CA alone.\n", len(ev.Restart)+len(ev.Lacking))
+	if len(ev.Restart) > 0 {
+		fmt.Fprintf(&b, "Started before their CA source held the kept CA, so they hold the old CA in memory:\n  %s\n", namePods(ev.Restart))
+	}
+	if len(ev.Lacking) > 0 {
+		fmt.Fprintf(&b, "Mounting a CA source that does not hold the kept CA (or none at all):\n  %s\n", namePods(ev.Lacking))
+	}
+	b.WriteString(`The restart passes missed them (steps 4 and 9.4): they cannot verify the API
+server's new serving certificate. Restart them: kubectl carotate verify names
+each one's workload and why its pass did not roll it (paused, OnDelete, a bare
+pod, left out by a selector). Then run this command again. --force skips this
+check (for pods known not to call the API server).`)
+	return errors.New(b.String())
+}
+
+// namePods names the first maxNamedPods of refs.
+func namePods(refs []string) string {
+	if len(refs) <= maxNamedPods {
+		return strings.Join(refs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(refs[:maxNamedPods], ", "), len(refs)-maxNamedPods)
 }
 
 // unbundleInstruction is upstream step 12.1 for the controller-manager.
