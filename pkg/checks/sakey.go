@@ -53,8 +53,11 @@ var SAKeySteps = []UpstreamStep{
 
 // TargetSteps are the steps of a target ("" is cluster-ca).
 func TargetSteps(target string) []UpstreamStep {
-	if target == TargetSAKey {
+	switch target {
+	case TargetSAKey:
 		return SAKeySteps
+	case TargetFrontProxyCA:
+		return FrontProxySteps
 	}
 	return UpstreamSteps
 }
@@ -80,6 +83,7 @@ func TargetPhases(target string) []string {
 	if target == TargetSAKey {
 		return []string{SAPhaseTrust, SAPhaseSign, SAPhaseFinish}
 	}
+	// front-proxy-ca has the cluster CA's phases, a step each.
 	return []string{PhaseBundle, PhaseServe, PhaseFinish}
 }
 
@@ -231,13 +235,17 @@ type saFiles struct {
 	pubs int
 }
 
-func (r *renderer) saFiles(h ControlPlaneHost) saFiles {
-	def := func(v, name string) string {
-		if v == "" {
-			return path.Join(KubeadmPKIDir, name)
-		}
-		return OriginalPath(v)
+// originalOr is the original of path v, or kubeadm's file name in its
+// certificate directory when the flag is not visible.
+func originalOr(v, name string) string {
+	if v == "" {
+		return path.Join(KubeadmPKIDir, name)
 	}
+	return OriginalPath(v)
+}
+
+func (r *renderer) saFiles(h ControlPlaneHost) saFiles {
+	def := originalOr
 	pubs := h.Components[ComponentAPIServer].Values("service-account-key-file")
 	first := ""
 	if len(pubs) > 0 {

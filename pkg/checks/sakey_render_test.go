@@ -36,24 +36,47 @@ func saKeyCluster(t *testing.T) ClusterDescription {
 
 func TestRenderSAKeyGolden(t *testing.T) {
 	d := saKeyCluster(t)
-	steps := RenderSAKey(d)
-	golden(t, filepath.Join("testdata", "instructions", "sa-key.txt"), []byte(RenderText(d, steps, SAKeyNotes(d.RotationID))))
-	js, err := json.MarshalIndent(InstructionsDoc{Rotation: d.RotationID, Target: d.Target, Source: d.Source, Notes: SAKeyNotes(d.RotationID), Contents: d.Contents, Steps: steps}, "", "    ")
+	targetGoldens(t, d, RenderSAKey(d), SAKeyNotes(d.RotationID))
+}
+
+// targetGoldens writes a target's text, JSON and per-phase scripts as
+// goldens, named after the target.
+func targetGoldens(t *testing.T, d ClusterDescription, steps []Step, notes []string) {
+	t.Helper()
+	golden(t, filepath.Join("testdata", "instructions", d.Target+".txt"), []byte(RenderText(d, steps, notes)))
+	js, err := json.MarshalIndent(InstructionsDoc{Rotation: d.RotationID, Target: d.Target, Source: d.Source, Notes: notes, Contents: d.Contents, Steps: steps}, "", "    ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ContainsPrivateKey(js) {
 		t.Fatal("the JSON holds key material")
 	}
-	golden(t, filepath.Join("testdata", "instructions", "sa-key.json"), append(js, '\n'))
-	for _, phase := range TargetPhases(TargetSAKey) {
+	golden(t, filepath.Join("testdata", "instructions", d.Target+".json"), append(js, '\n'))
+	for _, phase := range TargetPhases(d.Target) {
 		script, err := RenderScript(d, FilterSteps(steps, "", phase, ""), ScriptOptions{Node: "cp-1", Workstation: true,
-			Selection: []string{"--target", TargetSAKey, "--phase", phase}})
+			Selection: []string{"--target", d.Target, "--phase", phase}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		script = strings.Replace(script, scriptHelpers, "# (the helpers of pkg/checks/scripthelpers.sh)\n", 1)
-		golden(t, filepath.Join("testdata", "script", "sa-key-"+phase+".sh"), []byte(script))
+		golden(t, filepath.Join("testdata", "script", d.Target+"-"+phase+".sh"), []byte(script))
+	}
+}
+
+// targetScriptsPassShellCheck runs ShellCheck on every phase's script.
+func targetScriptsPassShellCheck(t *testing.T, d ClusterDescription, steps []Step) {
+	t.Helper()
+	bin := shellcheck(t)
+	for _, phase := range TargetPhases(d.Target) {
+		script, err := RenderScript(d, FilterSteps(steps, "", phase, ""), ScriptOptions{Node: "cp-1", Workstation: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--shell=bash", "--severity=style", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: shellcheck: %v\n%s", phase, err, out)
+		}
 	}
 }
 
@@ -107,19 +130,8 @@ func TestRenderSAKey(t *testing.T) {
 }
 
 func TestSAKeyScriptsPassShellCheck(t *testing.T) {
-	bin := shellcheck(t)
 	d := saKeyCluster(t)
-	for _, phase := range TargetPhases(TargetSAKey) {
-		script, err := RenderScript(d, FilterSteps(RenderSAKey(d), "", phase, ""), ScriptOptions{Node: "cp-1", Workstation: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "--shell=bash", "--severity=style", "-")
-		cmd.Stdin = strings.NewReader(script)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("%s: shellcheck: %v\n%s", phase, err, out)
-		}
-	}
+	targetScriptsPassShellCheck(t, d, RenderSAKey(d))
 }
 
 // TestSAScriptContentCheck runs the sa-key helper on a file that holds

@@ -69,9 +69,8 @@ func TestTokenKeyID(t *testing.T) {
 
 func TestCheckTarget(t *testing.T) {
 	for _, c := range []struct{ target, want string }{
-		{"", ""}, {"cluster-ca", ""}, {"sa-key", ""},
-		{"front-proxy-ca", "--target front-proxy-ca is not supported yet: this version rotates cluster-ca and sa-key"},
-		{"etcd-ca", "--target etcd-ca is not supported yet"},
+		{"", ""}, {"cluster-ca", ""}, {"sa-key", ""}, {"front-proxy-ca", ""},
+		{"etcd-ca", "--target etcd-ca is not supported yet: this version rotates cluster-ca, front-proxy-ca and sa-key"},
 		{"bogus", `unknown --target "bogus": use one of cluster-ca, front-proxy-ca, etcd-ca, sa-key`},
 	} {
 		err := CheckTarget(c.target)
@@ -163,15 +162,15 @@ func TestJudgeSAKey(t *testing.T) {
 	}
 }
 
-func TestSAKeyNext(t *testing.T) {
+func TestTargetNext(t *testing.T) {
 	steps := []StepState{{Step: "1", State: StateDone}, {Step: "2", State: StateNotDone, Next: "n2"}}
-	if s, c := SAKeyNext(steps, true); s != "2" || c != "n2" {
+	if s, c := TargetNext(TargetSAKey, steps, true); s != "2" || c != "n2" {
 		t.Errorf("got %s %s", s, c)
 	}
-	if s, c := SAKeyNext(steps[:1], true); s != "finish" || c != "kubectl carotate finish --target sa-key" {
+	if s, c := TargetNext(TargetSAKey, steps[:1], true); s != "finish" || c != "kubectl carotate finish --target sa-key" {
 		t.Errorf("got %s %s", s, c)
 	}
-	if s, _ := SAKeyNext(steps[:1], false); s != "" {
+	if s, _ := TargetNext(TargetSAKey, steps[:1], false); s != "" {
 		t.Errorf("inactive: got %s", s)
 	}
 }

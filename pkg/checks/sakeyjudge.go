@@ -58,8 +58,14 @@ func JudgeSAKey(ev SAKeyEvidence) []StepState {
 	verdicts := map[string]verdict{
 		"1": j.step1(), "2": j.step2(), "3.1": j.step31(), "3.2": j.step32(), "4": j.step4(),
 	}
-	out := make([]StepState, 0, len(SAKeySteps))
-	for _, s := range SAKeySteps {
+	return stepStates(SAKeySteps, verdicts)
+}
+
+// stepStates are a target's steps with their verdicts, in order; a step
+// done or not applicable has no next command.
+func stepStates(steps []UpstreamStep, verdicts map[string]verdict) []StepState {
+	out := make([]StepState, 0, len(steps))
+	for _, s := range steps {
 		v := verdicts[s.Number]
 		st := StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase, State: v.state, Evidence: v.evidence}
 		if v.state != StateDone && v.state != StateNotApplicable {
@@ -242,20 +248,6 @@ func (j saJudge) step4() verdict {
 		return verdict{StateNotDone, j.jwksWords() + ": not the new key", saInstructions("1")}
 	}
 	return verdict{StateDone, j.jwksWords() + ": the old key is no longer accepted", next}
-}
-
-// SAKeyNext is the first step not done and its command; with every step
-// done, an active rotation's next is finish.
-func SAKeyNext(steps []StepState, active bool) (step, command string) {
-	for _, s := range steps {
-		if s.State == StateNotDone || s.State == StateUnknown {
-			return s.Step, s.Next
-		}
-	}
-	if !active {
-		return "", ""
-	}
-	return "finish", "kubectl carotate finish --target sa-key"
 }
 
 // SAKeyLeftovers are what still depends on the old key, for verify: the

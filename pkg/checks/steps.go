@@ -1011,18 +1011,7 @@ func (r *renderer) step93() {
 				}
 				sca, skey = VariantPath(hf.frontProxy[0], variantNew), VariantPath(hf.fpKey, variantNew)
 			}
-			orig := OriginalPath(cert)
-			next := VariantPath(orig, variantNew)
-			r.add(Step{Step: "9.3", Node: h.Node, Component: c, Action: ActionIssueCert,
-				Description: fmt.Sprintf("Issue %s from the %s (same key, subject and extensions as %s)", path.Base(next), contentWords(pc.signer), path.Base(orig)),
-				File:        next, From: orig, Key: key, Signer: pc.signer, CA: sca, CAKey: skey, Defaults: r.pathDefaults("file", "from", "key"),
-				Note: "needs OpenSSL 3 (-copy_extensions)",
-				Command: strings.Join([]string{
-					"openssl x509 -x509toreq -in " + shq(orig) + " -signkey " + shq(key) + " -copy_extensions copyall -out " + shq(next+".csr"),
-					fmt.Sprintf("openssl x509 -req -in %s -CA %s -CAkey %s -set_serial 0x$(openssl rand -hex 16) -days %d -copy_extensions copyall -out %s",
-						shq(next+".csr"), shq(sca), shq(skey), certValidityDays, shq(next)),
-					"rm " + shq(next+".csr"),
-				}, " && ")})
+			next := r.issueCert("9.3", h.Node, c, cert, key, pc.signer, sca, skey)
 			flags = append(flags, Step{Flag: pc.cert, File: next})
 		}
 		for _, f := range flags {
@@ -1035,6 +1024,25 @@ func (r *renderer) step93() {
 			r.restartStatic("9.3", h.Node, ComponentScheduler, false)
 		}
 	}
+}
+
+// issueCert issues the -new variant of cert from a CA, keeping its key,
+// subject and extensions (key and CA key are read on the node by openssl,
+// never by the plugin); it returns the new certificate's path.
+func (r *renderer) issueCert(step, node, component, cert, key, signer, ca, caKey string) string {
+	orig := OriginalPath(cert)
+	next := VariantPath(orig, variantNew)
+	r.add(Step{Step: step, Node: node, Component: component, Action: ActionIssueCert,
+		Description: fmt.Sprintf("Issue %s from the %s (same key, subject and extensions as %s)", path.Base(next), contentWords(signer), path.Base(orig)),
+		File:        next, From: orig, Key: key, Signer: signer, CA: ca, CAKey: caKey, Defaults: r.pathDefaults("file", "from", "key"),
+		Note: "needs OpenSSL 3 (-copy_extensions)",
+		Command: strings.Join([]string{
+			"openssl x509 -x509toreq -in " + shq(orig) + " -signkey " + shq(key) + " -copy_extensions copyall -out " + shq(next+".csr"),
+			fmt.Sprintf("openssl x509 -req -in %s -CA %s -CAkey %s -set_serial 0x$(openssl rand -hex 16) -days %d -copy_extensions copyall -out %s",
+				shq(next+".csr"), shq(ca), shq(caKey), certValidityDays, shq(next)),
+			"rm " + shq(next+".csr"),
+		}, " && ")})
+	return next
 }
 
 func (r *renderer) step121() {
@@ -1193,18 +1201,18 @@ func (r *renderer) step122() {
 	if r.d.ClusterInfo {
 		r.inCluster("12.2", "The new CA alone in kube-public/cluster-info", "kubectl carotate update-cluster-info --ca "+shq(r.d.Files.NewCA), "")
 	}
-	r.extensionAuth()
+	r.extensionAuth("12.2", "--client-ca-file", "aggregated API servers and webhooks that authenticate callers with it keep trusting it")
 }
 
 // extensionAuth has kube-apiserver publish
 // kube-system/extension-apiserver-authentication afresh, once every API
-// server runs with the new CA alone as --client-ca-file (above).
-func (r *renderer) extensionAuth() {
+// server runs with the new CA alone in flag (above).
+func (r *renderer) extensionAuth(step, flag, who string) {
 	const cm = "configmap/" + extensionAuthName
-	r.inCluster("12.2", "Publish kube-system/"+extensionAuthName+" afresh, without the old CA",
+	r.inCluster(step, "Publish kube-system/"+extensionAuthName+" afresh, without the old CA",
 		"kubectl -n kube-system delete "+cm+" --ignore-not-found && kubectl -n kube-system wait --for=create "+cm+" --timeout=300s",
-		"kube-apiserver merges its --client-ca-file into this ConfigMap and never drops a CA it published, so the old CA stays "+
-			"there (and aggregated API servers and webhooks that authenticate callers with it keep trusting it) until the ConfigMap "+
+		"kube-apiserver merges its "+flag+" into this ConfigMap and never drops a CA it published, so the old CA stays "+
+			"there (and "+who+") until the ConfigMap "+
 			"is deleted; each API server then writes it again from its own flags, the new CA alone once every one has restarted above")
 }
 

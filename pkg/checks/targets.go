@@ -19,7 +19,7 @@ const (
 var Targets = []string{TargetClusterCA, TargetFrontProxyCA, TargetEtcdCA, TargetSAKey}
 
 // SupportedTargets are the targets this version rotates.
-var SupportedTargets = []string{TargetClusterCA, TargetSAKey}
+var SupportedTargets = []string{TargetClusterCA, TargetFrontProxyCA, TargetSAKey}
 
 // CheckTarget refuses a --target this version cannot rotate, naming what it
 // can; "" is cluster-ca.
@@ -32,15 +32,15 @@ func CheckTarget(t string) error {
 			return nil
 		}
 	}
-	supported := strings.Join(SupportedTargets, " and ")
+	supported := strings.Join(SupportedTargets[:len(SupportedTargets)-1], ", ") + " and " + SupportedTargets[len(SupportedTargets)-1]
 	for _, k := range Targets {
 		if t == k {
-			what := ""
-			if t == TargetFrontProxyCA {
-				what = " (the front-proxy CA can rotate along with the cluster CA: start --new-front-proxy-ca)"
-			}
-			return fmt.Errorf("--target %s is not supported yet: this version rotates %s%s; nothing was read or written", t, supported, what)
+			return fmt.Errorf("--target %s is not supported yet: this version rotates %s; nothing was read or written", t, supported)
 		}
 	}
 	return fmt.Errorf("unknown --target %q: use one of %s (this version rotates %s); nothing was read or written", t, strings.Join(Targets, ", "), supported)
 }
+
+// OtherTarget tells whether t is a target other than cluster-ca ("" is
+// cluster-ca): one with its own record, steps and judges.
+func OtherTarget(t string) bool { return t != "" && t != TargetClusterCA }

@@ -43,9 +43,10 @@ func NewCmdCarotate(streams genericiooptions.IOStreams, build BuildInfo) *cobra.
 "Manually Rotate CA Certificates": it does the in-cluster steps itself
 (ServiceAccount root CA, workload restarts, cluster-info) and prints the node
 steps (files and flags on control-plane hosts and kubelets) for this cluster,
-then checks through the API that they were done. With --target sa-key,
-start, status, instructions, verify, finish and abort carry out the rotation
-of the ServiceAccount signing key instead.`,
+then checks through the API that they were done. With --target sa-key or
+--target front-proxy-ca, start, status, instructions, verify, finish and
+abort carry out the rotation of the ServiceAccount signing key or of the
+front-proxy CA instead.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations: map[string]string{

@@ -105,7 +105,19 @@ operator's file: kubectl carotate never reads it), the API server and the
 controller-manager switched to it, the tokens the old key signed
 replaced (kubectl carotate resign-tokens, restart-workloads), a check that
 none is left (verify --target sa-key), and the old public key dropped with
-the new pair copied over kubeadm's sa.pub and sa.key.`,
+the new pair copied over kubeadm's sa.pub and sa.key.
+
+--target front-proxy-ca prints the steps of the front-proxy CA rotation
+recorded by "kubectl carotate start --target front-proxy-ca" (phases bundle,
+serve, finish; steps 1, 2, 3), read from the control plane's static pods:
+old and new front-proxy CA into a file beside --requestheader-client-ca-file
+(kube-apiserver and kube-controller-manager), the proxy client certificate
+re-issued from the new CA with openssl on the node (same key, subject and
+extensions; the new CA's key from $NEW_FRONT_PROXY_CA_KEY, never read by
+kubectl carotate), a check that every API server uses it (verify --target
+front-proxy-ca), then the new CA, key and certificate copied over kubeadm's
+files, the flags pointed back at them and
+kube-system/extension-apiserver-authentication published afresh.`,
 		Example: `  # Everything, for the recorded rotation
   kubectl carotate instructions
 
@@ -122,13 +134,17 @@ the new pair copied over kubeadm's sa.pub and sa.key.`,
 
   # The ServiceAccount signing key rotation (kubectl carotate start --target sa-key)
   kubectl carotate instructions --target sa-key
-  kubectl carotate instructions --target sa-key -o script --phase trust > trust.sh && sudo NEW_SA_KEY=/root/new-sa.key bash trust.sh`,
+  kubectl carotate instructions --target sa-key -o script --phase trust > trust.sh && sudo NEW_SA_KEY=/root/new-sa.key bash trust.sh
+
+  # The front-proxy CA rotation (kubectl carotate start --target front-proxy-ca)
+  kubectl carotate instructions --target front-proxy-ca --step 2
+  kubectl carotate instructions --target front-proxy-ca -o script --phase serve > serve.sh && sudo NEW_FRONT_PROXY_CA_KEY=/root/new-front-proxy-ca.key bash serve.sh`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Step, "step", o.Step, "Only this upstream step (1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3)")
-	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x); with --target sa-key: trust (1), sign (2-3.2) or finish (4)")
+	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x); with --target sa-key: trust (1), sign (2-3.2) or finish (4); with --target front-proxy-ca: bundle (1), serve (2) or finish (3)")
 	f.StringVar(&o.Node, "node", o.Node, "Only the steps of this node (and the in-cluster steps)")
 	o.CA.AddFlags(cmd)
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json, yaml or script (bash, to run on a node)")
@@ -152,8 +168,8 @@ func (o *Options) Validate() error {
 	if o.Step != "" && o.Phase != "" {
 		return errors.New("--step and --phase are exclusive: a step belongs to one phase")
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.validateSAKey()
+	if checks.OtherTarget(o.Target) {
+		return o.validateTarget()
 	}
 	if o.Step != "" {
 		if _, ok := checks.LookupStep(o.Step); !ok {
@@ -182,8 +198,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.runSAKey(ctx)
+	if checks.OtherTarget(o.Target) {
+		return o.runTarget(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {
@@ -233,7 +249,7 @@ func (o *Options) printScript(d checks.ClusterDescription, all []checks.Step, no
 	case o.Step != "":
 		so.Selection = []string{"--step", o.Step}
 	}
-	if d.Target == checks.TargetSAKey {
+	if checks.OtherTarget(d.Target) {
 		so.Selection = append([]string{"--target", d.Target}, so.Selection...)
 	}
 	if so.Node == "" {

@@ -138,7 +138,8 @@ type View struct {
 	OldFrontProxyCA []checks.CertInfo `json:"oldFrontProxyCA,omitempty"`
 	NewFrontProxyCA []checks.CertInfo `json:"newFrontProxyCA,omitempty"`
 	Passes          []Pass            `json:"passes"`
-	// Target, and the sa-key target's key ids (the kid of the tokens each
+	// Target ("" for cluster-ca; the front-proxy-ca target's CAs are
+	// OldCA and NewCA), and the sa-key target's key ids (the kid of the tokens each
 	// key signs).
 	Target      string   `json:"target,omitempty"`
 	OldSAKeyIDs []string `json:"oldKeyIDs,omitempty"`
@@ -155,8 +156,9 @@ func ViewOf(rec *Record) View {
 	}
 	v := View{ID: rec.ID, State: rec.State, StartedBy: rec.StartedBy, StartedAt: rec.StartedAt, EndedBy: rec.EndedBy,
 		EndedAt: rec.EndedAt, OldCASource: rec.OldCASource, OldCA: desc(rec.OldCAs), NewCA: desc(rec.NewCAs), Passes: rec.Passes}
+	v.Target = rec.Target
 	if rec.Target == checks.TargetSAKey {
-		v.Target, v.OldSAKeyIDs, v.NewSAKeyIDs = rec.Target, checks.KeyIDs(rec.OldSAKeys), checks.KeyIDs(rec.NewSAKeys)
+		v.OldSAKeyIDs, v.NewSAKeyIDs = checks.KeyIDs(rec.OldSAKeys), checks.KeyIDs(rec.NewSAKeys)
 	}
 	if rec.FrontProxy() {
 		v.OldFrontProxyCA, v.NewFrontProxyCA = desc(rec.OldFP), desc(rec.NewFP)

@@ -96,7 +96,8 @@ type Pass struct {
 type Record struct {
 	ID string `json:"id"`
 	// Target is "" for cluster-ca (its record predates targets) or the
-	// target the record is of (sa-key).
+	// target the record is of (front-proxy-ca, sa-key). A front-proxy-ca
+	// record keeps its front-proxy CAs as OldCAs and NewCAs.
 	Target    string    `json:"target,omitempty"`
 	State     string    `json:"state"`
 	StartedBy string    `json:"startedBy"`
@@ -286,6 +287,9 @@ func (r *Record) ConfigMap() (*corev1.ConfigMap, error) {
 		KeyBundle: string(r.BundlePEM()),
 	}
 	description := "The CA rotation under way: public certificates and the log of passes. See kubectl carotate status."
+	if r.Target == checks.TargetFrontProxyCA {
+		description = "The front-proxy CA rotation under way: its old and new front-proxy CAs (old-ca.crt, new-ca.crt) and the log of passes. See kubectl carotate status --target front-proxy-ca."
+	}
 	if r.Target == checks.TargetSAKey {
 		data = map[string]string{KeyRecord: string(js) + "\n", KeyOldSAPublic: string(r.OldSAPEM), KeyNewSAPublic: string(r.NewSAPEM)}
 		description = "The ServiceAccount signing key rotation under way: public keys and the log of passes. See kubectl carotate status --target sa-key."

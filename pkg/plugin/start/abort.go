@@ -35,7 +35,8 @@ first, for "kubectl carotate undo"), and where the node steps kept their
 backups. It changes nothing but the record; the printed steps are for
 you to run.`,
 		Example: `  kubectl carotate abort
-  kubectl carotate abort --target sa-key`,
+  kubectl carotate abort --target sa-key
+  kubectl carotate abort --target front-proxy-ca`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
@@ -48,8 +49,8 @@ func (o *AbortOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.abortSAKey(ctx)
+	if checks.OtherTarget(o.Target) {
+		return o.abortTarget(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {

@@ -35,7 +35,8 @@ reminder and do not block.`,
   kubectl carotate finish
 
   # The ServiceAccount signing key rotation
-  kubectl carotate finish --target sa-key`,
+  kubectl carotate finish --target sa-key
+  kubectl carotate finish --target front-proxy-ca`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
@@ -49,8 +50,8 @@ func (o *FinishOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.finishSAKey(ctx)
+	if checks.OtherTarget(o.Target) {
+		return o.finishTarget(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
-	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 )
 
@@ -112,82 +111,7 @@ func (o *StartOptions) runSAKey(ctx context.Context) error {
 	rec.OldSAKeys, rec.NewSAKeys = oldKeys, newKeys
 	rec.OldSAPEM, rec.NewSAPEM = checks.EncodePublicKeys(oldKeys), checks.EncodePublicKeys(newKeys)
 
-	err = cmdutil.Preflight(ctx, client, []cmdutil.AccessCheck{
-		{Verb: "get", Resource: "configmaps", Namespace: rotation.Namespace},
-		{Verb: "create", Resource: "configmaps", Namespace: rotation.Namespace},
-		{Verb: "update", Resource: "configmaps", Namespace: rotation.Namespace},
-	})
-	if err != nil {
-		return err
-	}
-	rec.StartedBy = rotation.WhoAmI(ctx, client, o.RawKubeConfigLoader())
-	if rec.ID == "" {
-		rec.ID = rotation.NewID(o.now())
-	}
-	name := rotation.NameOf(checks.TargetSAKey)
-	switch {
-	case existing.Active():
-		return fmt.Errorf("sa-key rotation %s is active (started by %s at %s) with other keys: finish it (kubectl carotate finish --target sa-key) "+
-			"or abandon it (kubectl carotate abort --target sa-key) before starting another; nothing was written",
-			existing.ID, existing.StartedBy, existing.StartedAt.Format(time.RFC3339))
-	case existing != nil:
-		fmt.Fprintf(o.ErrOut, "start: replacing the record of sa-key rotation %s (%s by %s)\n", existing.ID, existing.State, existing.EndedBy)
-		rec.ResourceVersion = existing.ResourceVersion
-	}
-	if err := o.writeRecord(ctx, client, rec, existing); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.ErrOut, "start: sa-key rotation %s recorded in %s/%s%s\nnext: kubectl carotate status --target sa-key\n", rec.ID, rotation.Namespace, name, o.dryRun.Suffix())
-	return printRecord(o.Out, o.Output, rec)
-}
-
-// finishSAKey judges the sa-key steps as status does and marks the record
-// finished, or refuses while a step is not done.
-func (o *FinishOptions) finishSAKey(ctx context.Context) error {
-	client, err := o.Clientset()
-	if err != nil {
-		return err
-	}
-	rec, err := activeTarget(ctx, client, checks.TargetSAKey, "finish")
-	if err != nil {
-		return err
-	}
-	steps := checks.JudgeSAKey(cluster.SAKeyEvidence(ctx, client, rec.SAKeyFacts(o.now())))
-	var notDone []string
-	for _, s := range steps {
-		if s.State == checks.StateNotDone || s.State == checks.StateUnknown {
-			notDone = append(notDone, fmt.Sprintf("step %s (%s): %s", s.Step, s.State, s.Evidence))
-		}
-	}
-	if len(notDone) > 0 && !o.Force {
-		return fmt.Errorf("refusing to finish sa-key rotation %s, nothing was written: the cluster shows steps not done:\n  - %s\n(kubectl carotate status --target sa-key shows the next command; --force finishes anyway)",
-			rec.ID, strings.Join(notDone, "\n  - "))
-	}
-	if len(notDone) > 0 {
-		fmt.Fprintf(o.ErrOut, "finish: --force: finishing although %d steps are not done\n", len(notDone))
-	}
-	if rec, err = o.end(ctx, client, "finish", rotation.StateFinished); err != nil {
-		return err
-	}
-	return printRecord(o.Out, o.Output, rec)
-}
-
-// abortSAKey marks the sa-key record aborted and prints what to put back.
-func (o *AbortOptions) abortSAKey(ctx context.Context) error {
-	client, err := o.Clientset()
-	if err != nil {
-		return err
-	}
-	if _, err := activeTarget(ctx, client, checks.TargetSAKey, "abort"); err != nil {
-		return err
-	}
-	rec, err := o.end(ctx, client, "abort", rotation.StateAborted)
-	if err != nil {
-		return err
-	}
-	ev := cluster.SAKeyEvidence(ctx, client, rec.SAKeyFacts(o.now()))
-	fmt.Fprint(o.ErrOut, abortSAKeyPlan(rec, ev))
-	return printRecord(o.Out, o.Output, rec)
+	return o.saveTarget(ctx, client, rec, existing)
 }
 
 // abortSAKeyPlan says how to go back to the old key, from what the

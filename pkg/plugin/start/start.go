@@ -51,7 +51,14 @@ kube-system/extension-apiserver-authentication); an --old-ca given must be
 that CA (--force records another). Only public certificates are
 recorded: an input that contains a private key is refused and nothing is
 written. Starting again with the same CAs is a no-op; a different rotation
-cannot start while one is active (finish or abort it first).`,
+cannot start while one is active (finish or abort it first).
+
+--target front-proxy-ca records a rotation of the front-proxy CA alone in
+kube-system/carotate-state-front-proxy-ca: --new-ca is the new front-proxy
+CA, --old-ca defaults to the requestheader CA that
+kube-system/extension-apiserver-authentication publishes. It is the same
+change as --new-front-proxy-ca, which rotates the front-proxy CA inside the
+cluster CA rotation: one refuses while the other is active.`,
 		Example: `  # Start rotating to new-ca.crt; the old CA is what the cluster serves today
   kubectl carotate start --new-ca new-ca.crt
 
@@ -61,6 +68,10 @@ cannot start while one is active (finish or abort it first).`,
   # Rotate the ServiceAccount signing key instead (its own record and steps):
   # the public half of the new key; the private key stays with you
   kubectl carotate start --target sa-key --new-public-key new-sa.pub
+
+  # Rotate the front-proxy CA alone (its own record and steps); the old
+  # front-proxy CA is what kube-system/extension-apiserver-authentication publishes
+  kubectl carotate start --target front-proxy-ca --new-ca new-front-proxy-ca.crt
 
   # Then
   kubectl carotate status`,
@@ -90,8 +101,12 @@ func (o *StartOptions) Validate() error {
 	if err := cmdutil.ValidateTarget(o.Target); err != nil {
 		return err
 	}
-	if o.Target == checks.TargetSAKey {
-		if err := o.validateSAKey(); err != nil {
+	if checks.OtherTarget(o.Target) {
+		validate := o.validateSAKey
+		if o.Target == checks.TargetFrontProxyCA {
+			validate = o.validateFrontProxy
+		}
+		if err := validate(); err != nil {
 			return err
 		}
 		if err := o.validateID(); err != nil {
@@ -154,8 +169,11 @@ func (o *StartOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Target == checks.TargetSAKey {
+	switch o.Target {
+	case checks.TargetSAKey:
 		return o.runSAKey(ctx)
+	case checks.TargetFrontProxyCA:
+		return o.runFrontProxy(ctx)
 	}
 	if err := refuseKeys(map[string]string{"--new-ca": o.NewCA, "--old-ca": o.OldCA,
 		"--new-front-proxy-ca": o.NewFrontProxyCA, "--old-front-proxy-ca": o.OldFrontProxyCA}); err != nil {
@@ -178,6 +196,11 @@ func (o *StartOptions) Run(ctx context.Context) error {
 	client, err := o.Clientset()
 	if err != nil {
 		return err
+	}
+	if len(newFP) > 0 {
+		if err := refuseFrontProxyTwice(ctx, client); err != nil {
+			return err
+		}
 	}
 
 	rec := &rotation.Record{ID: o.ID, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewCA)}
@@ -211,7 +234,7 @@ func (o *StartOptions) Run(ctx context.Context) error {
 			if oldFP, err = cmdutil.ReadCertFile("--old-front-proxy-ca", o.OldFrontProxyCA); err != nil {
 				return err
 			}
-		} else if oldFP, err = servedFrontProxyCA(ctx, client); err != nil {
+		} else if oldFP, err = servedFrontProxyCA(ctx, client, "--old-front-proxy-ca"); err != nil {
 			return err
 		}
 		findings, err := checks.ValidateRotation(oldFP, newFP, checks.ValidateOptions{Now: o.now(), AllowSameKey: o.AllowSameKey})
@@ -353,15 +376,16 @@ func servedCA(ctx context.Context, cfg *rest.Config, client kubernetes.Interface
 	return []*x509.Certificate{served.CA}, "the CA the API server's serving chain verifies against (found in " + served.Source + ")", nil
 }
 
-// servedFrontProxyCA is the front-proxy CA the API server publishes.
-func servedFrontProxyCA(ctx context.Context, client kubernetes.Interface) ([]*x509.Certificate, error) {
+// servedFrontProxyCA is the front-proxy CA the API server publishes; flag
+// is the flag that names it instead.
+func servedFrontProxyCA(ctx context.Context, client kubernetes.Interface, flag string) ([]*x509.Certificate, error) {
 	ext, err := cluster.ExtensionAuth(ctx, client)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the current front-proxy CA (%v): pass --old-front-proxy-ca (nothing was written)", err)
+		return nil, fmt.Errorf("cannot read the current front-proxy CA (%v): pass %s (nothing was written)", err, flag)
 	}
 	certs, err := checks.ParseCertificates("kube-system/extension-apiserver-authentication requestheader-client-ca-file", []byte(ext["requestheader-client-ca-file"]))
 	if err != nil || len(certs) != 1 {
-		return nil, errors.New("kube-system/extension-apiserver-authentication does not publish exactly one front-proxy CA: pass --old-front-proxy-ca (nothing was written)")
+		return nil, fmt.Errorf("kube-system/extension-apiserver-authentication does not publish exactly one front-proxy CA (requestheader-client-ca-file): pass %s (nothing was written)", flag)
 	}
 	return certs, nil
 }

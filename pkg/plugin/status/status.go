@@ -68,8 +68,15 @@ and 4): the key ids /openid/v1/jwks lists, the key id of a token issued
 now (a TokenRequest for default/default, decoded for its header only),
 the key id of every legacy token Secret's token, and the pods with a
 projected token that started before the switch within their token
-lifetime. Without --target, status shows the cluster CA rotation and one
-line for each other active rotation record.
+lifetime. --target front-proxy-ca shows the front-proxy CA rotation (its
+record kube-system/carotate-state-front-proxy-ca, its steps 1, 2 and 3):
+the requestheader-client-ca-file kube-apiserver publishes in
+kube-system/extension-apiserver-authentication (old, new or both), the
+API servers' --requestheader-client-ca-file and --proxy-client-cert-file,
+and whether each APIService served from the cluster is Available (the
+aggregator calls it with the proxy client certificate). Without --target,
+status shows the cluster CA rotation and one line for each other active
+rotation record.
 
 The evidence is read, never written: the control plane's static pods'
 flags through their mirror pods, what the controller-manager publishes in
@@ -102,6 +109,9 @@ serving or root CA expires within DAYS (2 wins when both hold).`,
   # The ServiceAccount signing key rotation (kubectl carotate start --target sa-key)
   kubectl carotate status --target sa-key
 
+  # The front-proxy CA rotation (kubectl carotate start --target front-proxy-ca)
+  kubectl carotate status --target front-proxy-ca --step 2
+
   # Every cluster of the kubeconfig; exit 1 when a CA expires within 90 days (for cron)
   kubectl carotate status --all-contexts --fail-within 90
   kubectl carotate status --contexts prod-eu,prod-us -o json`,
@@ -133,8 +143,8 @@ func (o *Options) Validate() error {
 	if err := cmdutil.ValidateTarget(o.Target); err != nil {
 		return err
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.validateSAKey()
+	if checks.OtherTarget(o.Target) {
+		return o.validateTarget()
 	}
 	if err := o.Fleet.Validate(); err != nil {
 		return err
@@ -181,8 +191,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.fleet() {
 		return o.runFleet(ctx)
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.runSAKey(ctx)
+	if checks.OtherTarget(o.Target) {
+		return o.runTarget(ctx)
 	}
 	client, err := o.Clientset()
 	if err != nil {
@@ -190,7 +200,11 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r := &report{Notes: []string{}}
 	if !o.targetGiven && o.Step == "" {
-		r.Others = otherRotations(ctx, client, o.now())
+		dyn, err := o.DynamicClient()
+		if err != nil {
+			return err
+		}
+		r.Others = otherRotations(ctx, client, dyn, o.now())
 	}
 	var rot *rotation.CAs
 	switch {

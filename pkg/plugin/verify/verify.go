@@ -204,6 +204,13 @@ the new key, no legacy token Secret is signed by the old one, no pod with
 a projected token started before the switch within its token lifetime).
 It takes no other check flag and reads the whole cluster.
 
+--target front-proxy-ca checks the front-proxy CA rotation recorded by
+"kubectl carotate start --target front-proxy-ca": whether anything still
+depends on the old front-proxy CA before step 3 drops it (every API server
+trusts both CAs and runs with step 2's proxy client certificate, every
+APIService served from the cluster is Available). Which CA issued that
+certificate the API cannot show: the script of step 2 checked it on the node.
+
 -n narrows pods, sa, copies and logs to one namespace. Severities: error blocks the
 next step; warning needs doing before the rotation ends; info is for the
 record. Progress goes to stderr.
@@ -229,7 +236,10 @@ Exit codes:
   kubectl carotate verify --ca bundle.crt --exec --logs-for monitoring/deployment/prometheus --since 15m
 
   # ServiceAccount signing key rotation: is any token from the old key left?
-  kubectl carotate verify --target sa-key`,
+  kubectl carotate verify --target sa-key
+
+  # Front-proxy CA rotation: can the old front-proxy CA go?
+  kubectl carotate verify --target front-proxy-ca`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, cannotRun),
 	}
@@ -270,8 +280,8 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	if err := cmdutil.ValidateTarget(o.Target); err != nil {
 		return err
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.completeSAKey(cmd)
+	if checks.OtherTarget(o.Target) {
+		return o.completeTarget(cmd)
 	}
 	var err error
 	if o.namespace, err = cmdutil.NamespaceScope(o.Factory, o.AllNamespaces); err != nil {
@@ -322,8 +332,8 @@ func (o *Options) Validate() error {
 	if err := cmdutil.ValidateOutput(o.Output); err != nil {
 		return err
 	}
-	if o.Target == checks.TargetSAKey {
-		return nil // completeSAKey checked the flags
+	if checks.OtherTarget(o.Target) {
+		return nil // completeTarget checked the flags
 	}
 	if o.CAFile == "" && o.recorded == nil {
 		return errors.New("--ca FILE is required: the old+new bundle mid-rotation, the new CA alone at the end")
@@ -426,8 +436,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Target == checks.TargetSAKey {
-		return o.runSAKey(ctx)
+	if checks.OtherTarget(o.Target) {
+		return o.runTarget(ctx)
 	}
 	r := &run{o: o, progress: &progress{w: o.ErrOut, now: time.Now}}
 	r.resolveOld(ctx)

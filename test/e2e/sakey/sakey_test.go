@@ -148,15 +148,15 @@ func TestATargetsNotBuiltAreRefused(t *testing.T) {
 	client := Client(t)
 	for _, args := range [][]string{
 		{"start", "--target", "etcd-ca", "--new-ca", "x.crt"},
-		{"status", "--target", "front-proxy-ca"},
+		{"status", "--target", "etcd-ca"},
 		{"instructions", "--target", "etcd-ca"},
-		{"verify", "--target", "front-proxy-ca"},
+		{"verify", "--target", "etcd-ca"},
 		{"finish", "--target", "etcd-ca"},
-		{"abort", "--target", "front-proxy-ca"},
+		{"abort", "--target", "etcd-ca"},
 	} {
 		r := Carotate(t, args...)
-		if r.Code != 2 || !strings.Contains(r.Stderr, "is not supported yet: this version rotates cluster-ca and sa-key") {
-			t.Errorf("%v: exit %d, %q; want exit 2 naming cluster-ca and sa-key", args, r.Code, r.Stderr)
+		if r.Code != 2 || !strings.Contains(r.Stderr, "is not supported yet: this version rotates cluster-ca, front-proxy-ca and sa-key") {
+			t.Errorf("%v: exit %d, %q; want exit 2 naming cluster-ca, front-proxy-ca and sa-key", args, r.Code, r.Stderr)
 		}
 	}
 	cms, err := client.CoreV1().ConfigMaps("kube-system").List(context.Background(), metav1.ListOptions{})
