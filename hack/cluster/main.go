@@ -48,6 +48,8 @@ func main() {
 		err = localcluster.RunMachine(os.Args[2])
 	case "_node": // one node inside the machine
 		err = localcluster.RunNode(os.Args[2], os.Args[3])
+	case "_aggregated-api": // the kubeadm node's aggregated API server (ServeAggregatedAPI)
+		err = localcluster.RunAggregatedAPI(os.Args[2:])
 	case "new-ca":
 		err = newCA(os.Args[2:])
 	case "-h", "--help", "help":

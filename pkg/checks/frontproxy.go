@@ -150,9 +150,12 @@ func (r *renderer) fpStep3(h ControlPlaneHost) {
 		r.setFlag("3", h, other, "requestheader-client-ca-file", o, ContentNewFrontProxyCA)
 		r.restartStatic("3", h.Node, other, true)
 	}
+	// front-proxy-client-new.crt stays, as the cluster CA's step 12.2
+	// leaves apiserver-new.crt: the copy over front-proxy-client.crt is
+	// checked against it, so a re-run finds that step done.
 	var files []string
 	if h.has(c) {
-		files = []string{bundle, newCA, newKey, newClient}
+		files = []string{bundle, newCA, newKey}
 	}
 	for _, other := range fpOthers {
 		if v := r.flag(h, other, "requestheader-client-ca-file"); v != "" && h.has(other) {
@@ -170,7 +173,7 @@ func (r *renderer) fpStep3(h ControlPlaneHost) {
 // FrontProxyNotes are the notes the front-proxy-ca instructions print.
 func FrontProxyNotes(id string) []string {
 	return []string{
-		"The new front-proxy CA's private key is yours (openssl req -x509 -newkey rsa:2048 -nodes -keyout new-front-proxy-ca.key -out new-front-proxy-ca.crt -subj /CN=front-proxy-ca -days 3650); kubectl carotate never reads it. The scripts read it from $NEW_FRONT_PROXY_CA_KEY (default ./new-front-proxy-ca.key) on the node; the proxy client certificate keeps its key, which openssl reads on the node.",
+		"The new front-proxy CA's private key is yours (openssl req -x509 -newkey rsa:2048 -nodes -keyout new-front-proxy-ca.key -out new-front-proxy-ca.crt -subj /CN=front-proxy-ca -days 3650 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature); kubectl carotate never reads it. The scripts read it from $NEW_FRONT_PROXY_CA_KEY (default ./new-front-proxy-ca.key) on the node; the proxy client certificate keeps its key, which openssl reads on the node.",
 		"Aggregated API servers that read kube-system/extension-apiserver-authentication (k8s.io/apiserver's delegated authentication) follow each step by themselves; one configured with its own copy of the front-proxy CA needs the bundle before step 2 and the new CA alone after step 3.",
 		"Each node step first backs up what it changes under /var/backups/carotate-" + id + "/step-<N>/.",
 	}

@@ -74,7 +74,7 @@ func TestRenderFrontProxy(t *testing.T) {
 	if strings.Join(flags, "\n") != strings.Join(want, "\n") {
 		t.Errorf("flags:\n%s\nwant:\n%s", strings.Join(flags, "\n"), strings.Join(want, "\n"))
 	}
-	wantRemoved := "/etc/kubernetes/pki/front-proxy-ca-bundle.crt /etc/kubernetes/pki/front-proxy-ca-new.crt /etc/kubernetes/pki/front-proxy-ca-new.key /etc/kubernetes/pki/front-proxy-client-new.crt"
+	wantRemoved := "/etc/kubernetes/pki/front-proxy-ca-bundle.crt /etc/kubernetes/pki/front-proxy-ca-new.crt /etc/kubernetes/pki/front-proxy-ca-new.key"
 	if strings.Join(removed, " ") != wantRemoved {
 		t.Errorf("removed %v", removed)
 	}
@@ -161,12 +161,16 @@ func TestJudgeFrontProxy(t *testing.T) {
 		}},
 		{"step 3 under way: the flags moved back, the ConfigMap not republished", base(both, api("front-proxy-ca.crt", "front-proxy-client.crt"), available), map[string]want{
 			"1": {StateDone, "off step 1's bundle again: step 3 is under way"},
+			"2": {StateDone, "step 3 has moved the API servers back to kubeadm's file names and every APIService"},
 			"3": {StateNotDone, "the old and new front-proxy CAs"},
 		}},
 		{"finished", base(newPEM, api("front-proxy-ca.crt", "front-proxy-client.crt"), available), map[string]want{
 			"1": {StateDone, "the new front-proxy CA alone"},
 			"2": {StateDone, "the old front-proxy CA is dropped (step 3) and every APIService"},
 			"3": {StateDone, "publishes the new front-proxy CA alone as requestheader-client-ca-file; every APIService served from the cluster (1) is Available"},
+		}},
+		{"republished while an API server still runs with the bundle", base(newPEM, api("front-proxy-ca-bundle.crt", "front-proxy-client-new.crt"), available), map[string]want{
+			"3": {StateNotDone, "but kube-apiserver on cp-1: --requestheader-client-ca-file=/etc/kubernetes/pki/front-proxy-ca-bundle.crt (still the bundle)"},
 		}},
 		{"finished, but the aggregated API refuses", base(newPEM, api("front-proxy-ca.crt", "front-proxy-client.crt"), failing), map[string]want{
 			"2": {StateNotDone, "the proxy client certificate may not be from the new CA"},

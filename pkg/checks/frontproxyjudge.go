@@ -130,11 +130,13 @@ func (j fpJudge) flagsVisible() (bool, string) {
 	return true, ""
 }
 
-// finished tells whether step 3 shows done: the new CA alone published and
-// no API server on a bundle any more.
-func (j fpJudge) finished() bool {
+// step3Begun tells whether step 3 has moved every API server off the
+// bundle after the new CA was published (the ConfigMap may still hold the
+// old CA too until it is published afresh): step 3 copies step 2's
+// certificate over the original before it points the flag back.
+func (j fpJudge) step3Begun() bool {
 	visible, _ := j.flagsVisible()
-	return j.ev.ExtErr == nil && j.published.State == BundleOnlyNew && visible &&
+	return j.ev.ExtErr == nil && (j.published.State == BundleOnlyNew || j.published.State == BundleHasBoth) && visible &&
 		len(j.flagsWhere("requestheader-client-ca-file", isBundleVariant)) == 0
 }
 
@@ -176,11 +178,15 @@ func (j fpJudge) step2() verdict {
 	if !visible {
 		return verdict{StateUnknown, why + "; the API does not show which CA issued the proxy client certificate", next}
 	}
-	if j.finished() {
-		if !j.apisAnswer() {
-			return verdict{StateNotDone, "the old front-proxy CA is dropped (step 3) and " + j.apisWords() + ": the proxy client certificate may not be from the new CA", next}
+	if j.step3Begun() {
+		what := "step 3 has moved the API servers back to kubeadm's file names"
+		if j.published.State == BundleOnlyNew {
+			what = "the old front-proxy CA is dropped (step 3)"
 		}
-		return verdict{StateDone, "the old front-proxy CA is dropped (step 3) and " + j.apisWords(), next}
+		if !j.apisAnswer() {
+			return verdict{StateNotDone, what + " and " + j.apisWords() + ": the proxy client certificate may not be from the new CA", next}
+		}
+		return verdict{StateDone, what + " and " + j.apisWords(), next}
 	}
 	if old := j.flagsWhere("proxy-client-cert-file", func(v string) bool { return !isNewVariant(v) }); len(old) > 0 {
 		return verdict{StateNotDone, strings.Join(old, ", ") + " (not step 2's certificate from the new CA)", next}

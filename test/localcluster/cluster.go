@@ -73,6 +73,11 @@ type Options struct {
 	// its own. The drill needs it: step 9.2 renews each node's client
 	// certificate.
 	NodeKubelets bool
+	// AggregatorRouting runs the kubeadm node's kube-apiserver with
+	// --enable-aggregator-routing=true (through kubeadm's configuration):
+	// with no kube-proxy, it reaches an aggregated API server
+	// (ServeAggregatedAPI) at its endpoint, not its Service's cluster IP.
+	AggregatorRouting bool
 	// Logf narrates progress; nil is quiet.
 	Logf func(format string, args ...any)
 }
@@ -437,7 +442,7 @@ func grace(name string) time.Duration {
 
 // stopOrder is the order components stop in: the machine (which stops
 // everything in the kubeadm node) first, then startOrder reversed.
-var stopOrder = append([]string{Machine}, KWOK, Scheduler, ControllerManager, APIServer, Etcd)
+var stopOrder = append([]string{AggregatedAPIComponent, Machine}, KWOK, Scheduler, ControllerManager, APIServer, Etcd)
 
 // Stop stops every component in reverse start order, the nodes' kubelets
 // first.

@@ -139,6 +139,9 @@ func startKubeadm(ctx context.Context, opts Options, controllersSet bool) (_ *Cl
 		c.BootstrapTokens = append(c.BootstrapTokens, tok)
 		fmt.Fprintf(&tokens, "- token: %s\n  ttl: 24h0m0s\n  usages: [signing, authentication]\n  groups: [system:bootstrappers:kubeadm:default-node-token]\n", tok)
 	}
+	if opts.AggregatorRouting {
+		fmt.Fprintf(&extra, "apiServer:\n  extraArgs:\n  - name: enable-aggregator-routing\n    value: \"true\"\n")
+	}
 	if controllersSet {
 		fmt.Fprintf(&extra, "controllerManager:\n  extraArgs:\n  - name: controllers\n    value: %q\n", opts.Controllers)
 	}

@@ -34,6 +34,10 @@ type Component struct {
 	cloneflags uintptr
 	extraFiles []*os.File
 
+	// exe is the executable the process runs when it is not Binary
+	// (nsenter execs it): the pid file records it for the reaper.
+	exe string
+
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	pidFile string
@@ -113,6 +117,9 @@ func (c *Component) start(pidDir string, detached bool) error {
 			exe, err := filepath.EvalSymlinks(c.Binary)
 			if err != nil {
 				exe = c.Binary
+			}
+			if c.exe != "" {
+				exe = c.exe
 			}
 			_ = os.WriteFile(c.pidFile, []byte(exe+"\n"), 0o644)
 		}

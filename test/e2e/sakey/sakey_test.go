@@ -10,13 +10,11 @@
 package sakey
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,53 +28,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
-	"github.com/carotate/kubectl-carotate/test/drill"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
-
-const cp = localcluster.KubeadmNode
 
 func TestMain(m *testing.M) { os.Exit(Main(m, localcluster.Options{Kubeadm: true})) }
 
 // env shortens the scripts' waits, so a hung step fails the test early.
 var env = []string{"CAROTATE_TIMEOUT=180"}
-
-// inNode runs a command on the control-plane node in dir; it must succeed.
-func inNode(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := drill.NodeOutput(context.Background(), Cluster, cp, dir, args...)
-	Must(t, err)
-	return out
-}
-
-// nodeRun runs a command on the node and returns what it printed and its
-// exit code.
-func nodeRun(t *testing.T, dir string, extra []string, args ...string) (string, string, int) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code, err := drill.NodeExec(context.Background(), Cluster, cp, dir, extra, &stdout, &stderr, args...)
-	Must(t, err)
-	return stdout.String(), stderr.String(), code
-}
-
-// lint runs ShellCheck on a printed script when it is there.
-func lint(t *testing.T, script string) {
-	t.Helper()
-	bin := filepath.Join(BinDir, "shellcheck")
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CAROTATE_REQUIRE_SHELLCHECK") != "" {
-			t.Fatalf("%s is missing: make shellcheck", bin)
-		}
-		t.Logf("%s is missing (make shellcheck): the printed scripts are not linted", bin)
-		return
-	}
-	cmd := exec.Command(bin, "--shell=bash", "--severity=style", "-")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("shellcheck: %v\n%s", err, out)
-	}
-}
 
 // authStatus is the HTTP status of GET /api with a bearer token: 401 for a
 // token the API server does not accept.
@@ -183,17 +142,17 @@ func TestScriptsRotateTheSAKey(t *testing.T) {
 	if code := authStatus(t, tokenBefore); code == http.StatusUnauthorized {
 		t.Fatalf("a fresh token gets 401 before the rotation")
 	}
-	saPub := inNode(t, dir, "cat", "/etc/kubernetes/pki/sa.pub")
+	saPub := InNode(t, dir, "cat", "/etc/kubernetes/pki/sa.pub")
 	began := time.Now()
 
 	// The new key pair, made on the node; the plugin sees the public half.
-	inNode(t, dir, "openssl", "genrsa", "-out", "new-sa.key", "2048")
-	inNode(t, dir, "openssl", "pkey", "-in", "new-sa.key", "-pubout", "-out", "new-sa.pub")
+	InNode(t, dir, "openssl", "genrsa", "-out", "new-sa.key", "2048")
+	InNode(t, dir, "openssl", "pkey", "-in", "new-sa.key", "-pubout", "-out", "new-sa.pub")
 	keyPEM, err := os.ReadFile(filepath.Join(dir, "new-sa.key"))
 	Must(t, err)
 
 	t.Run("a private key where the public key belongs is refused, not echoed", func(t *testing.T) {
-		stdout, stderr, code := nodeRun(t, dir, nil, "kubectl", "carotate", "start", "--target", "sa-key", "--new-public-key", "new-sa.key")
+		stdout, stderr, code := NodeRun(t, dir, nil, "kubectl", "carotate", "start", "--target", "sa-key", "--new-public-key", "new-sa.key")
 		if code == 0 || !strings.Contains(stderr, "--new-public-key new-sa.key contains a private key") {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
@@ -206,7 +165,7 @@ func TestScriptsRotateTheSAKey(t *testing.T) {
 		}
 	})
 
-	stdout, stderr, code := nodeRun(t, dir, nil, "kubectl", "carotate", "start", "--target", "sa-key", "--new-public-key", "new-sa.pub", "-o", "json")
+	stdout, stderr, code := NodeRun(t, dir, nil, "kubectl", "carotate", "start", "--target", "sa-key", "--new-public-key", "new-sa.pub", "-o", "json")
 	if code != 0 {
 		t.Fatalf("start: exit %d: %s", code, stderr)
 	}
@@ -227,12 +186,12 @@ func TestScriptsRotateTheSAKey(t *testing.T) {
 
 	took := map[string]time.Duration{}
 	for _, phase := range checks.TargetPhases(checks.TargetSAKey) {
-		script := inNode(t, dir, "kubectl", "carotate", "instructions", "--target", "sa-key", "-o", "script", "--phase", phase)
-		lint(t, script)
+		script := InNode(t, dir, "kubectl", "carotate", "instructions", "--target", "sa-key", "-o", "script", "--phase", phase)
+		LintScript(t, script)
 		file := "sa-key-" + phase + ".sh"
 		Must(t, os.WriteFile(filepath.Join(dir, file), []byte(script), 0o644))
 		start := time.Now()
-		out, errOut, code := nodeRun(t, dir, append([]string{"NEW_SA_KEY=" + filepath.Join(dir, "new-sa.key")}, env...), "bash", file)
+		out, errOut, code := NodeRun(t, dir, append([]string{"NEW_SA_KEY=" + filepath.Join(dir, "new-sa.key")}, env...), "bash", file)
 		took[phase] = time.Since(start)
 		t.Logf("%s: exit %d in %s\n%s%s", file, code, took[phase].Round(time.Second), out, errOut)
 		if code != 0 {
@@ -298,13 +257,13 @@ func TestScriptsRotateTheSAKey(t *testing.T) {
 		if file == "" {
 			t.Fatalf("no resign-tokens pass with an undo file in the record: %s", cm.Data["rotation.json"])
 		}
-		undo := inNode(t, dir, "cat", file)
+		undo := InNode(t, dir, "cat", file)
 		if strings.Contains(undo, legacyBefore) || strings.Contains(undo, strings.Split(legacyBefore, ".")[1]) {
 			t.Errorf("the undo file holds token data")
 		}
 		before, err := client.CoreV1().Secrets(ns).Get(ctx, "legacy-token", metav1.GetOptions{})
 		Must(t, err)
-		out, errOut, code := nodeRun(t, dir, nil, "kubectl", "carotate", "undo", file)
+		out, errOut, code := NodeRun(t, dir, nil, "kubectl", "carotate", "undo", file)
 		if !strings.Contains(out+errOut, "an undo file never holds token data") {
 			t.Errorf("undo: exit %d, does not say why it skips the token:\n%s%s", code, out, errOut)
 		}
@@ -318,30 +277,30 @@ func TestScriptsRotateTheSAKey(t *testing.T) {
 		if got := jwks(t, client); len(got) != 1 || got[0] != newKID {
 			t.Errorf("/openid/v1/jwks lists %v, want %s alone", got, newKID)
 		}
-		pub := inNode(t, dir, "cat", "/etc/kubernetes/pki/sa.pub")
-		want := inNode(t, dir, "cat", "new-sa.pub")
+		pub := InNode(t, dir, "cat", "/etc/kubernetes/pki/sa.pub")
+		want := InNode(t, dir, "cat", "new-sa.pub")
 		if pub != want {
 			t.Errorf("sa.pub is not the new public key")
 		}
-		inNode(t, dir, "cmp", "/etc/kubernetes/pki/sa.key", "new-sa.key")
-		manifest := inNode(t, dir, "cat", "/etc/kubernetes/manifests/kube-apiserver.yaml")
+		InNode(t, dir, "cmp", "/etc/kubernetes/pki/sa.key", "new-sa.key")
+		manifest := InNode(t, dir, "cat", "/etc/kubernetes/manifests/kube-apiserver.yaml")
 		for _, l := range []string{"- --service-account-key-file=/etc/kubernetes/pki/sa.pub", "- --service-account-signing-key-file=/etc/kubernetes/pki/sa.key"} {
 			if !strings.Contains(manifest, l) {
 				t.Errorf("the kube-apiserver manifest lacks %q", l)
 			}
 		}
 		for _, f := range []string{"sa-new.key", "sa-new.pub", "sa-bundle.pub"} {
-			if _, _, code := nodeRun(t, dir, nil, "test", "!", "-e", "/etc/kubernetes/pki/"+f); code != 0 {
+			if _, _, code := NodeRun(t, dir, nil, "test", "!", "-e", "/etc/kubernetes/pki/"+f); code != 0 {
 				t.Errorf("the transition file %s is left", f)
 			}
 		}
-		backup := inNode(t, dir, "cat", "/var/backups/carotate-"+rec.ID+"/step-1/etc/kubernetes/pki/sa.pub")
+		backup := InNode(t, dir, "cat", "/var/backups/carotate-"+rec.ID+"/step-1/etc/kubernetes/pki/sa.pub")
 		if backup != saPub {
 			t.Errorf("the backup of sa.pub is not what was there before")
 		}
 	})
 	t.Run("a re-run of the finish script does nothing again", func(t *testing.T) {
-		out, errOut, code := nodeRun(t, dir, append([]string{"NEW_SA_KEY=" + filepath.Join(dir, "new-sa.key")}, env...), "bash", "sa-key-finish.sh")
+		out, errOut, code := NodeRun(t, dir, append([]string{"NEW_SA_KEY=" + filepath.Join(dir, "new-sa.key")}, env...), "bash", "sa-key-finish.sh")
 		if code != 0 || strings.Count(errOut, "already done:") == 0 || strings.Contains(out+errOut, "did not take") {
 			t.Errorf("re-run: exit %d\n%s", code, errOut)
 		}

@@ -177,14 +177,6 @@ if ! carotate_absent /etc/kubernetes/pki/front-proxy-ca-new.key; then
   carotate_absent /etc/kubernetes/pki/front-proxy-ca-new.key || carotate_did_not_take
 else carotate_already 'Remove front-proxy-ca-new.key (a transition file of steps 1 and 2), which nothing reads now'; fi
 
-# Remove front-proxy-client-new.crt (a transition file of steps 1 and 2),
-# which nothing reads now
-carotate_step 3 'on cp-1' 'Remove front-proxy-client-new.crt (a transition file of steps 1 and 2), which nothing reads now'
-if ! carotate_absent /etc/kubernetes/pki/front-proxy-client-new.crt; then
-  rm -f /etc/kubernetes/pki/front-proxy-client-new.crt
-  carotate_absent /etc/kubernetes/pki/front-proxy-client-new.crt || carotate_did_not_take
-else carotate_already 'Remove front-proxy-client-new.crt (a transition file of steps 1 and 2), which nothing reads now'; fi
-
 ##############################################################################
 # Step 3 from the workstation: The old front-proxy CA dropped:
 # --requestheader-client-ca-file and extension-apiserver-authentication hold

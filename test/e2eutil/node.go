@@ -1,0 +1,52 @@
+package e2eutil
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/carotate/kubectl-carotate/test/drill"
+	"github.com/carotate/kubectl-carotate/test/localcluster"
+)
+
+// InNode runs a command on the kubeadm node's control plane in dir; it
+// must succeed.
+func InNode(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, err := drill.NodeOutput(context.Background(), Cluster, localcluster.KubeadmNode, dir, args...)
+	Must(t, err)
+	return out
+}
+
+// NodeRun runs a command on the kubeadm node's control plane with extra
+// environment and returns what it printed and its exit code.
+func NodeRun(t testing.TB, dir string, extra []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code, err := drill.NodeExec(context.Background(), Cluster, localcluster.KubeadmNode, dir, extra, &out, &errOut, args...)
+	Must(t, err)
+	return out.String(), errOut.String(), code
+}
+
+// LintScript runs ShellCheck on a printed script when it is there
+// (make shellcheck; CAROTATE_REQUIRE_SHELLCHECK makes its absence fatal).
+func LintScript(t testing.TB, script string) {
+	t.Helper()
+	bin := filepath.Join(BinDir, "shellcheck")
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CAROTATE_REQUIRE_SHELLCHECK") != "" {
+			t.Fatalf("%s is missing: make shellcheck", bin)
+		}
+		t.Logf("%s is missing (make shellcheck): the printed scripts are not linted", bin)
+		return
+	}
+	cmd := exec.Command(bin, "--shell=bash", "--severity=style", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("shellcheck: %v\n%s", err, out)
+	}
+}
