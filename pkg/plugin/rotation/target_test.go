@@ -79,3 +79,38 @@ func testRecordConfigMap(t *testing.T) *corev1.ConfigMap {
 	}
 	return cm
 }
+
+// The front-proxy-ca record keeps its CAs as old-ca.crt and new-ca.crt
+// under its own name, beside the cluster-ca record, and says what it is.
+func TestFrontProxyRecordRoundTrip(t *testing.T) {
+	rec := testRecord(t)
+	rec.ID, rec.Target = "fp1", checks.TargetFrontProxyCA
+	cm, err := rec.ConfigMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Name != "carotate-state-front-proxy-ca" || !strings.Contains(cm.Annotations["carotate.io/description"], "front-proxy CA rotation") {
+		t.Fatalf("ConfigMap %s: %v", cm.Name, cm.Annotations)
+	}
+	client := fake.NewClientset(cm, testRecordConfigMap(t))
+	got, err := LoadTarget(context.Background(), client, checks.TargetFrontProxyCA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "fp1" || !checks.SameCertificates(got.NewCAs, rec.NewCAs) || !checks.SameCertificates(got.OldCAs, rec.OldCAs) {
+		t.Fatalf("loaded %+v", got)
+	}
+	if f := got.FrontProxyFacts(); !checks.SameCertificates(f.NewCAs, rec.NewCAs) {
+		t.Errorf("facts: %+v", f)
+	}
+	if v := ViewOf(got); v.Target != checks.TargetFrontProxyCA || len(v.NewCA) != 1 {
+		t.Errorf("view: %+v", v)
+	}
+	ca, _ := Load(context.Background(), client)
+	if ca.ID != testRecord(t).ID {
+		t.Errorf("the cluster-ca record: %+v", ca)
+	}
+	if others := OtherActive(context.Background(), client); len(others) != 1 || others[0].Target != checks.TargetFrontProxyCA {
+		t.Errorf("OtherActive: %v", others)
+	}
+}
