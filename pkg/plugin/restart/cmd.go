@@ -227,7 +227,7 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 		o.Restarter = o.patch
 	}
 	if o.NewTracker == nil {
-		o.NewTracker = o.informerTracker
+		o.NewTracker = o.workloadTracker
 	}
 	// Only an explicit -n narrows the scope; the kubeconfig context's
 	// namespace does not, since a pass covers the cluster by default.
