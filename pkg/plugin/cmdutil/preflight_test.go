@@ -53,7 +53,7 @@ func reviewServer(t *testing.T, n int, answer func(a *authorizationv1.ResourceAt
 		review.Status.Allowed = allowed
 		_ = json.NewEncoder(w).Encode(&review)
 	})
-	srv := httptest.NewServer(overlap.Hold(n, 5*time.Second, func(*http.Request) bool { return true }, answerer))
+	srv := httptest.NewServer(overlap.Hold(5*time.Second, answerer, overlap.NewGroup(n, func(*http.Request) bool { return true })))
 	t.Cleanup(srv.Close)
 	counter := &overlap.Counter{}
 	wrap := counter.Wrap
