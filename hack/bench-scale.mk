@@ -8,6 +8,9 @@
 #           in one in ten) against the best unthrottled client-go loop
 #   restart restart-workloads (default flags) over SCALE_NAMESPACES x 5
 #           workloads against the client-go loop (make bench's, -only-fast)
+#   wait    restart-workloads --wait over SCALE_NAMESPACES x 5 workloads
+#           (rollouts simulated through the status subresource), peak RSS
+#           against 64 MiB
 #   verify  verify --only pods,sa over SCALE_PODS pending pods in
 #           SCALE_POD_NAMESPACES namespaces against kubectl get pods -A -o json
 # The defaults are the issue's full sizes, for a quiet machine (expect
@@ -21,7 +24,8 @@ SCALE_POD_NAMESPACES ?= 10000
 SCALE_REMOTE_NAMESPACES ?= 500
 SCALE_REMOTE_PER_NAMESPACE ?= 10
 SCALE_REPEAT ?= 3
-SCALE_ONLY ?= remote bundle restart verify
+SCALE_WAIT_MAX_IN_FLIGHT ?= 0
+SCALE_ONLY ?= remote bundle restart wait verify
 
 .PHONY: bench-scale
 
@@ -35,5 +39,7 @@ bench-scale: tools build bench-plugin ## issue 21's benchmarks at scale and agai
 		-namespaces $(SCALE_NAMESPACES) -secrets-every 10 -json _output/bench/scale-bundle.json)
 	$(if $(filter restart,$(SCALE_ONLY)),$(BIN)/carotate-bench -plugin $(BENCH_PLUGIN) -adaptive -only-fast -repeat $(SCALE_REPEAT) \
 		-namespaces $(SCALE_NAMESPACES) -per-namespace 5)
+	$(if $(filter wait,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode wait -plugin $(BENCH_PLUGIN) -repeat $(SCALE_REPEAT) \
+		-namespaces $(SCALE_NAMESPACES) -max-in-flight $(SCALE_WAIT_MAX_IN_FLIGHT) -json _output/bench/scale-wait.json)
 	$(if $(filter verify,$(SCALE_ONLY)),go run ./hack/bench/verify -plugin $(BENCH_PLUGIN) -pods $(SCALE_PODS) -namespaces $(SCALE_POD_NAMESPACES) \
 		-max-rss-mib 64 -json _output/bench/scale-verify.json)

@@ -17,6 +17,9 @@
 //     concurrencies 10, 32, 64 and 128. kube-controller-manager is stopped
 //     (its root CA publisher would put its CA back): the benchmark creates
 //     the objects the publisher and the token controller would.
+//   - -mode wait (item 2): restart-workloads --wait over -namespaces x 5
+//     workloads, its peak RSS against -max-rss-mib, with the rollouts
+//     simulated (see wait.go).
 //
 // Each starts its own local control plane and stops it at the end.
 package main
@@ -60,11 +63,13 @@ type config struct {
 	secretsEvery               int
 	delay                      time.Duration
 	maxRSSMiB                  int64
+	maxInFlight                int
+	hold                       bool
 }
 
 func main() {
 	var c config
-	flag.StringVar(&c.mode, "mode", "remote", "remote (restart-workloads through a delaying proxy) or bundle")
+	flag.StringVar(&c.mode, "mode", "remote", "remote (restart-workloads through a delaying proxy), bundle, or wait (restart-workloads --wait)")
 	flag.StringVar(&c.plugin, "plugin", "", "the kubectl-carotate binary to measure (default: the developer build)")
 	flag.StringVar(&c.loopBin, "loop-bin", "", "carotate-bench, whose clientgo-loop is the unthrottled client (remote mode)")
 	flag.StringVar(&c.out, "json", "", "also write the results as JSON here")
@@ -73,7 +78,9 @@ func main() {
 	flag.IntVar(&c.repeat, "repeat", 3, "rounds of the fast contenders (the median is reported, with the spread)")
 	flag.IntVar(&c.secretsEvery, "secrets-every", 10, "a legacy token Secret in one namespace in this many (bundle mode)")
 	flag.DurationVar(&c.delay, "delay", 20*time.Millisecond, "delay of every byte, each way (remote mode)")
-	flag.Int64Var(&c.maxRSSMiB, "max-rss-mib", 64, "peak RSS target (bundle mode)")
+	flag.Int64Var(&c.maxRSSMiB, "max-rss-mib", 64, "peak RSS target (bundle and wait modes)")
+	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (wait mode; to profile by hand)")
+	flag.IntVar(&c.maxInFlight, "max-in-flight", 0, "restart-workloads --max-in-flight (wait mode; 0: its default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -85,8 +92,10 @@ func main() {
 		err = remote(ctx, c)
 	case "bundle":
 		err = bundle(ctx, c)
+	case "wait":
+		err = waitPart(ctx, c)
 	default:
-		err = fmt.Errorf("unknown -mode %q: remote or bundle", c.mode)
+		err = fmt.Errorf("unknown -mode %q: remote, bundle or wait", c.mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-scale:", err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,11 @@ const (
 // Options is "kubectl carotate restart-workloads".
 type Options struct {
 	recorded *rotation.Record // the active rotation the pass value came from
+	// active is the active rotation as the pass value's lookup read it
+	// (nil: none); activeRead says it was read, so the undo file's
+	// directory needs no second read.
+	active     *rotation.Record
+	activeRead bool
 	*cmdutil.Env
 
 	AllNamespaces     bool
@@ -227,7 +233,7 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 		o.Restarter = o.patch
 	}
 	if o.NewTracker == nil {
-		o.NewTracker = o.informerTracker
+		o.NewTracker = o.workloadTracker
 	}
 	// Only an explicit -n narrows the scope; the kubeconfig context's
 	// namespace does not, since a pass covers the cluster by default.
@@ -401,19 +407,27 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	o.client = client
-	value, source, err := o.ResolveValue(ctx)
-	if err != nil {
-		return err
+	// The pass value (read from the rotation record), the -n namespace's
+	// existence and the preflight's reviews depend on none of one another's
+	// answers: they go out together, each round trip paid once. Their
+	// errors keep this order.
+	var value, source string
+	var valueErr error
+	var resolved sync.WaitGroup
+	resolved.Go(func() { value, source, valueErr = o.ResolveValue(ctx) })
+	accessErr := cluster.RequireNamespace(ctx, client, o.scope.namespace)
+	if accessErr == nil {
+		accessErr = cmdutil.Preflight(ctx, client, o.accessChecks())
+	}
+	resolved.Wait()
+	if valueErr != nil {
+		return valueErr
 	}
 	if err := validateValue(value); err != nil {
 		return err
 	}
-
-	if err := cluster.RequireNamespace(ctx, client, o.scope.namespace); err != nil {
-		return err
-	}
-	if err := cmdutil.Preflight(ctx, client, o.accessChecks()); err != nil {
-		return err
+	if accessErr != nil {
+		return accessErr
 	}
 	if o.recorded != nil {
 		if value, err = o.checkPhase(ctx, o.recorded, value, source != "flag"); err != nil {

@@ -653,20 +653,3 @@ func TestRestartOrdinalOrder(t *testing.T) {
 		t.Fatal("ordinals compared as strings")
 	}
 }
-
-func TestRestartTrimmerKeepsWhatWaitReads(t *testing.T) {
-	d := testDeployment("a", "web", 3, "v")
-	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "x"}}
-	d.Spec.Template.Annotations["other"] = "big"
-	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 3}
-	before := workloadOf(d.DeepCopy())
-	obj, _ := trimmer(defaultAnnotation)(d)
-	after := workloadOf(obj.(*appsv1.Deployment))
-	if *before != *after {
-		t.Fatalf("trimming changed what --wait reads:\n%+v\n%+v", before, after)
-	}
-	if len(d.Spec.Template.Spec.Containers) != 0 || d.ManagedFields != nil || len(d.Spec.Template.Annotations) != 1 {
-		t.Fatalf("not trimmed: %+v", d)
-	}
-}

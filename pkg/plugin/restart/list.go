@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,20 +49,31 @@ func kindOrder(kind string) int {
 // list finds the workloads of the pass and the pods no patch restarts.
 func (r *pass) list(ctx context.Context) error {
 	start := time.Now()
-	var counts []string
-	for _, k := range r.o.kinds {
-		ts, err := r.listKind(ctx, k)
-		if err != nil {
-			return fmt.Errorf("listing %s: %w", k.Resource, err)
-		}
-		r.targets = append(r.targets, ts...)
-		counts = append(counts, fmt.Sprintf("%s %d", k.Resource, len(ts)))
+	// One list per kind and the pods scan, all at once (each holds a page
+	// at a time); their errors are reported in this order.
+	kinds := r.o.kinds
+	lists := make([][]*cluster.Workload, len(kinds))
+	errs := make([]error, len(kinds))
+	var podsErr error
+	var wg sync.WaitGroup
+	for i, k := range kinds {
+		wg.Go(func() { lists[i], errs[i] = r.listKind(ctx, k) })
 	}
-	// Patches go out in list order, kind by kind: etcd's keys are laid out
-	// the same way, which writes measurably faster than interleaving kinds.
-	// The report sorts by namespace.
-	if err := r.scanPods(ctx); err != nil {
-		return fmt.Errorf("listing pods: %w", err)
+	wg.Go(func() { podsErr = r.scanPods(ctx) })
+	wg.Wait()
+	var counts []string
+	for i, k := range kinds {
+		if errs[i] != nil {
+			return fmt.Errorf("listing %s: %w", k.Resource, errs[i])
+		}
+		// Patches go out in list order, kind by kind: etcd's keys are laid
+		// out the same way, which writes measurably faster than
+		// interleaving kinds. The report sorts by namespace.
+		r.targets = append(r.targets, lists[i]...)
+		counts = append(counts, fmt.Sprintf("%s %d", k.Resource, len(lists[i])))
+	}
+	if podsErr != nil {
+		return fmt.Errorf("listing pods: %w", podsErr)
 	}
 	r.items = make([]*item, len(r.targets))
 	for i, t := range r.targets {

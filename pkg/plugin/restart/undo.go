@@ -53,7 +53,20 @@ func (r *pass) writeUndo(ctx context.Context) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	dir, err := rotation.UndoDir(ctx, o.client, o.UndoDir)
+	var dir string
+	var err error
+	switch {
+	case o.UndoDir == "" && o.activeRead:
+		// The record as the pass value's lookup read it (rotation.UndoDir
+		// would read it again).
+		id := ""
+		if o.active != nil {
+			id = o.active.ID
+		}
+		dir, err = undofile.DefaultDir(id)
+	default:
+		dir, err = rotation.UndoDir(ctx, o.client, o.UndoDir)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot choose a directory for the undo file, nothing was patched: %w", err)
 	}

@@ -37,6 +37,7 @@ func (o *Options) defaultValue(ctx context.Context) (string, string, error) {
 		if r, err := rotation.Load(ctx, o.client); err == nil && r.Active() {
 			rec = r
 		}
+		o.active, o.activeRead = rec, true
 	}
 	if o.Value != "" {
 		// A value of the active rotation (as status and instructions print

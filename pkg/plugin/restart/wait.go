@@ -306,39 +306,21 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// trimmer drops from cached objects everything --wait does not read
-// (pod specs, managed fields, labels, other annotations), so watching
-// thousands of workloads costs little memory. The informer hands the
+// trimmer drops from cached pods everything --wait does not read (specs,
+// managed fields, labels, other annotations). The informer hands the
 // transform its own copy, so trimming in place is allowed.
 func trimmer(annotation string) cache.TransformFunc {
-	keep := func(m map[string]string) map[string]string {
-		if v, ok := m[annotation]; ok {
-			return map[string]string{annotation: v}
-		}
-		return nil
-	}
-	meta := func(m *metav1.ObjectMeta) {
-		m.ManagedFields, m.Labels, m.Annotations = nil, nil, keep(m.Annotations)
-	}
-	tmpl := func(t *corev1.PodTemplateSpec) {
-		t.Labels, t.Annotations, t.Spec = nil, keep(t.Annotations), corev1.PodSpec{}
-	}
 	return func(obj any) (any, error) {
-		switch o := obj.(type) {
-		case *appsv1.Deployment:
-			meta(&o.ObjectMeta)
-			tmpl(&o.Spec.Template)
-		case *appsv1.DaemonSet:
-			meta(&o.ObjectMeta)
-			tmpl(&o.Spec.Template)
-		case *appsv1.StatefulSet:
-			meta(&o.ObjectMeta)
-			tmpl(&o.Spec.Template)
-			o.Spec.VolumeClaimTemplates = nil
-		case *corev1.Pod:
-			meta(&o.ObjectMeta)
-			o.Spec = corev1.PodSpec{NodeName: o.Spec.NodeName}
-			o.Status = corev1.PodStatus{Phase: o.Status.Phase, Conditions: o.Status.Conditions}
+		if p, ok := obj.(*corev1.Pod); ok {
+			m := &p.ObjectMeta
+			m.ManagedFields, m.Labels = nil, nil
+			if v, ok := m.Annotations[annotation]; ok {
+				m.Annotations = map[string]string{annotation: v}
+			} else {
+				m.Annotations = nil
+			}
+			p.Spec = corev1.PodSpec{NodeName: p.Spec.NodeName}
+			p.Status = corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions}
 		}
 		return obj, nil
 	}
@@ -356,80 +338,197 @@ func newInformer(example runtime.Object, list cache.ListWithContextFunc, watchFn
 	return inf
 }
 
-// informers is the tracker behind --wait: one informer per
-// kind, scoped like the pass's lists.
-type informers struct {
-	stores     map[string]cache.Store
-	annotation string
-	cancel     context.CancelFunc
-	running    sync.WaitGroup
+// workloads is the tracker behind --wait: for each kind a client-go
+// Reflector (list, or stream the initial state where the server can, then
+// watch; again after a disconnect or an expired resourceVersion, e.g.
+// across an API server restart), scoped like the pass's lists, into a
+// workloadStore.
+type workloads struct {
+	stores  map[string]*workloadStore
+	cancel  context.CancelFunc
+	running sync.WaitGroup
 
 	mu   sync.Mutex
 	subs map[string][]chan struct{}
 }
 
-func (o *Options) informerTracker(ctx context.Context) (tracker, error) {
+// workloadStore keeps of each workload of one kind only what --wait reads:
+// a cluster.Workload (a few hundred bytes with its strings), made from each
+// object as it arrives, never the object. A cache of whole objects, even
+// trimmed (an informer's), held about 2 KiB per workload: 100 MiB at
+// 50,000 workloads. As a TransformingStore it also has the reflector
+// convert the initial state as it streams in, which the reflector
+// otherwise holds whole until the last object has arrived.
+type workloadStore struct {
+	kind, annotation string
+	changed          func(key string) // kind/namespace/name
+	synced           chan struct{}
+	once             sync.Once
+
+	mu    sync.RWMutex
+	items map[string]*trackedWorkload // namespace/name
+}
+
+// trackedWorkload is a workload as a workloadStore keeps it. It has an
+// object's metadata (namespace and name) only for the reflector's keys.
+type trackedWorkload struct{ cluster.Workload }
+
+func (t *trackedWorkload) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{Namespace: t.Namespace, Name: t.Name}
+}
+
+func newWorkloadStore(kind, annotation string, changed func(string)) *workloadStore {
+	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), items: map[string]*trackedWorkload{}}
+}
+
+// convert is the tracked form of a Deployment, DaemonSet or StatefulSet (or
+// of one already converted, or of a deleted one's last state).
+func (s *workloadStore) convert(obj any) (*trackedWorkload, error) {
+	switch o := obj.(type) {
+	case *trackedWorkload:
+		return o, nil
+	case cache.DeletedFinalStateUnknown:
+		return s.convert(o.Obj)
+	}
+	w, ok := cluster.WorkloadFrom(obj, s.annotation)
+	if !ok {
+		return nil, fmt.Errorf("watching %s: got a %T", s.kind, obj)
+	}
+	// What --wait reads of the live state is the checks.Workload; what it
+	// takes to patch a workload or find its pods comes from the pass's list.
+	w.UID, w.ResourceVersion, w.Selector = "", "", ""
+	return &trackedWorkload{*w}, nil
+}
+
+func (s *workloadStore) Transformer() cache.TransformFunc {
+	return func(obj any) (any, error) { return s.convert(obj) }
+}
+
+func (s *workloadStore) Add(obj any) error { return s.Update(obj) }
+
+func (s *workloadStore) Update(obj any) error {
+	t, err := s.convert(obj)
+	if err != nil {
+		return err
+	}
+	key := t.Namespace + "/" + t.Name
+	s.mu.Lock()
+	s.items[key] = t
+	s.mu.Unlock()
+	s.changed(s.kind + "/" + key)
+	return nil
+}
+
+func (s *workloadStore) Delete(obj any) error {
+	t, err := s.convert(obj)
+	if err != nil {
+		return err
+	}
+	key := t.Namespace + "/" + t.Name
+	s.mu.Lock()
+	delete(s.items, key)
+	s.mu.Unlock()
+	s.changed(s.kind + "/" + key)
+	return nil
+}
+
+// Replace takes the reflector's whole state: after the first list, and
+// again after a re-list.
+func (s *workloadStore) Replace(list []any, _ string) error {
+	items := make(map[string]*trackedWorkload, len(list))
+	for _, obj := range list {
+		t, err := s.convert(obj)
+		if err != nil {
+			return err
+		}
+		items[t.Namespace+"/"+t.Name] = t
+	}
+	s.mu.Lock()
+	old := s.items
+	s.items = items
+	s.mu.Unlock()
+	for key := range old {
+		if _, ok := items[key]; !ok {
+			s.changed(s.kind + "/" + key)
+		}
+	}
+	for key := range items {
+		s.changed(s.kind + "/" + key)
+	}
+	s.once.Do(func() { close(s.synced) })
+	return nil
+}
+
+func (s *workloadStore) Resync() error { return nil }
+
+func (s *workloadStore) get(namespace, name string) (*cluster.Workload, bool) {
+	s.mu.RLock()
+	t, ok := s.items[namespace+"/"+name]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	w := t.Workload
+	return &w, true
+}
+
+func (o *Options) workloadTracker(ctx context.Context) (tracker, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	lo := o.listOptions(o.Selector)
 	scoped := func(l metav1.ListOptions) metav1.ListOptions {
 		l.LabelSelector, l.FieldSelector = lo.LabelSelector, lo.FieldSelector
 		return l
 	}
-	ns, apps, trim := o.scope.namespace, o.client.AppsV1(), trimmer(o.Annotation)
-	t := &informers{stores: map[string]cache.Store{}, annotation: o.Annotation, cancel: cancel, subs: map[string][]chan struct{}{}}
-	var synced []cache.InformerSynced
+	ns, apps := o.scope.namespace, o.client.AppsV1()
+	t := &workloads{stores: map[string]*workloadStore{}, cancel: cancel, subs: map[string][]chan struct{}{}}
 	for _, k := range o.kinds {
-		var inf cache.SharedIndexInformer
+		var lw *cache.ListWatch
+		var example runtime.Object
 		switch k.Kind {
 		case checks.KindDeployment:
-			inf = newInformer(&appsv1.Deployment{},
-				func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
+			example, lw = &appsv1.Deployment{}, &cache.ListWatch{
+				ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
 					return apps.Deployments(ns).List(ctx, scoped(l))
 				},
-				func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
+				WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
 					return apps.Deployments(ns).Watch(ctx, scoped(l))
-				}, trim)
+				}}
 		case checks.KindDaemonSet:
-			inf = newInformer(&appsv1.DaemonSet{},
-				func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
+			example, lw = &appsv1.DaemonSet{}, &cache.ListWatch{
+				ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
 					return apps.DaemonSets(ns).List(ctx, scoped(l))
 				},
-				func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
+				WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
 					return apps.DaemonSets(ns).Watch(ctx, scoped(l))
-				}, trim)
+				}}
 		case checks.KindStatefulSet:
-			inf = newInformer(&appsv1.StatefulSet{},
-				func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
+			example, lw = &appsv1.StatefulSet{}, &cache.ListWatch{
+				ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
 					return apps.StatefulSets(ns).List(ctx, scoped(l))
 				},
-				func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
+				WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
 					return apps.StatefulSets(ns).Watch(ctx, scoped(l))
-				}, trim)
+				}}
 		}
-		kind := k.Kind
-		notify := func(obj any) {
-			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-				t.notify(kind + "/" + key)
-			}
-		}
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: notify, UpdateFunc: func(_, n any) { notify(n) }, DeleteFunc: notify,
-		}); err != nil {
-			t.Stop()
-			return nil, err
-		}
-		t.stores[kind] = inf.GetStore()
-		synced = append(synced, inf.HasSynced)
-		t.running.Go(func() { inf.RunWithContext(ctx) })
+		store := newWorkloadStore(k.Kind, o.Annotation, t.notify)
+		t.stores[k.Kind] = store
+		// The clientset says whether it can stream the initial state (a
+		// fake cannot).
+		r := cache.NewReflectorWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, o.client), example, store, cache.ReflectorOptions{Name: "restart-workloads --wait: " + k.Resource})
+		t.running.Go(func() { r.RunWithContext(ctx) })
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		t.Stop()
-		return nil, fmt.Errorf("watching workloads did not start: %w", context.Cause(ctx))
+	for _, s := range t.stores {
+		select {
+		case <-s.synced:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("watching workloads did not start: %w", context.Cause(ctx))
+		}
 	}
 	return t, nil
 }
 
-func (t *informers) notify(key string) {
+func (t *workloads) notify(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ch := range t.subs[key] {
@@ -440,7 +539,7 @@ func (t *informers) notify(key string) {
 	}
 }
 
-func (t *informers) Subscribe(kind, namespace, name string) (<-chan struct{}, func()) {
+func (t *workloads) Subscribe(kind, namespace, name string) (<-chan struct{}, func()) {
 	key := kind + "/" + namespace + "/" + name
 	ch := make(chan struct{}, 1)
 	t.mu.Lock()
@@ -464,19 +563,15 @@ func (t *informers) Subscribe(kind, namespace, name string) (<-chan struct{}, fu
 	}
 }
 
-func (t *informers) Get(kind, namespace, name string) (*cluster.Workload, bool) {
+func (t *workloads) Get(kind, namespace, name string) (*cluster.Workload, bool) {
 	store := t.stores[kind]
 	if store == nil {
 		return nil, false
 	}
-	obj, ok, err := store.GetByKey(namespace + "/" + name)
-	if err != nil || !ok {
-		return nil, false
-	}
-	return cluster.WorkloadFrom(obj, t.annotation)
+	return store.get(namespace, name)
 }
 
-func (t *informers) Stop() {
+func (t *workloads) Stop() {
 	t.cancel()
 	t.running.Wait()
 }
