@@ -1,24 +1,33 @@
 package checks
 
-import "crypto/x509"
+import (
+	"crypto/x509"
+	"time"
+)
 
 // UnbundleSource judges one ServiceAccount root CA object (a namespace's
 // kube-root-ca.crt or a legacy token Secret) as a pod's trust source for
 // unbundle's pods check, which asks: which running pods may trust the old
 // CA alone? src carries the object's existence and write history; value is
-// its ca.crt, present whether the key exists.
+// its ca.crt, present whether the key exists; bundledAt is when the
+// rotation's bundle pass ended (zero when no log tells).
 //
-//   - A source that holds every kept CA is OK: a pod that started after its
-//     last write holds the kept CA too, one that started before it may hold
-//     what it held before (the old CA alone, before bundle).
-//   - A source that holds the kept CAs and nothing else was already
-//     unbundled by an earlier pass, whose check judged its pods then: a pod
-//     that started before that write may hold the bundle, which the times
-//     cannot tell from the old CA alone, so it is not blamed (Unchanged).
-//     A re-run finishes the work without refusing for what it did itself.
 //   - A source without every kept CA is not OK: its pods trust something
 //     that does not verify the API server once it serves from the kept CA.
-func UnbundleSource(src PodSource, value []byte, present bool, kept []*x509.Certificate) PodSource {
+//   - With bundledAt known, a source that holds the kept CA is judged as
+//     if its content changed then: a pod that started before it may hold
+//     the old CA alone, one that started after holds the kept CA, one that
+//     started in that second is a "maybe" (the pass's end is when the
+//     bundle was there at the latest). Its last
+//     write does not tell: by step 12.1 the controller-manager has written
+//     the kept CA alone over the bundle, and an earlier unbundle pass may
+//     have too.
+//   - Without it, the last write is all there is. A source that holds the
+//     kept CAs and nothing else then says nothing of its pods (a pod that
+//     started before that write may hold the bundle or the old CA alone),
+//     so it is not held against them (Unchanged); one that holds the
+//     bundle is judged by its last write, as verify judges it.
+func UnbundleSource(src PodSource, value []byte, present bool, kept []*x509.Certificate, bundledAt time.Time) PodSource {
 	var certs []*x509.Certificate
 	var err error
 	if present {
@@ -37,13 +46,20 @@ func UnbundleSource(src PodSource, value []byte, present bool, kept []*x509.Cert
 	case !holdsKept:
 		src.Holds, src.Problem = DescribeSet(certs, nil), "does not hold the kept CA"
 	case SameCertificates(certs, kept):
-		src.Holds, src.Unchanged = "the kept CA alone", true
+		src.Holds = "the kept CA alone"
 	default:
 		src.Holds = "the kept CA and others"
 	}
-	// The write at ChangedAt gave the source the kept CA only when the
-	// source holds it; only then does a start in that same second tell
-	// that the pod may have read the content before.
-	src.ContentChanged = src.ContentChanged && holdsKept
+	switch {
+	case !holdsKept:
+		src.ContentChanged = false
+	case !bundledAt.IsZero():
+		// The pass ended at bundledAt: the bundle was there by then, maybe
+		// earlier, so a pod that started in that same second most likely
+		// read it (restart-maybe, a warning), not certainly the old CA.
+		src.ChangedAt, src.ChangedBy, src.Unchanged, src.ContentChanged = bundledAt, "the rotation's bundle pass", false, false
+	case SameCertificates(certs, kept):
+		src.Unchanged = true
+	}
 	return src
 }

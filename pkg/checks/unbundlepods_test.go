@@ -30,7 +30,7 @@ func TestUnbundleSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := UnbundleSource(changed, tt.value, tt.present, tt.kept)
+			got := UnbundleSource(changed, tt.value, tt.present, tt.kept, time.Time{})
 			if got.OK != tt.ok || got.Unchanged != tt.unchanged || got.ContentChanged != tt.contentChanged || got.Problem != tt.problem {
 				t.Errorf("got OK %v Unchanged %v ContentChanged %v Problem %q, want %v %v %v %q",
 					got.OK, got.Unchanged, got.ContentChanged, got.Problem, tt.ok, tt.unchanged, tt.contentChanged, tt.problem)
@@ -45,35 +45,70 @@ func TestUnbundleSource(t *testing.T) {
 	}
 }
 
+// With the bundle pass's end known, a source is judged by it, whatever
+// wrote it last; a source without the kept CA stays not OK.
+func TestUnbundleSourceBundledAt(t *testing.T) {
+	old, nw := newCA(t, "old"), newCA(t, "new")
+	bundled := testNow.Add(-time.Hour)
+	last := PodSource{Exists: true, ChangedAt: testNow, ChangedBy: "kube-controller-manager", Unchanged: true}
+	for _, tc := range []struct {
+		name  string
+		value []byte
+		ok    bool
+	}{
+		{"the kept CA alone, written at 12.1", nw.pem, true},
+		{"still the bundle", concat(nw.pem, old.pem), true},
+		{"the old CA alone", old.pem, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := UnbundleSource(last, tc.value, true, certs(nw), bundled)
+			if got.OK != tc.ok {
+				t.Fatalf("OK %v, want %v", got.OK, tc.ok)
+			}
+			if tc.ok && (!got.ChangedAt.Equal(bundled) || got.Unchanged || got.ContentChanged || got.ChangedBy != "the rotation's bundle pass") {
+				t.Errorf("not judged by the bundle pass: %+v", got)
+			}
+			if !tc.ok && !got.ChangedAt.Equal(testNow) {
+				t.Errorf("a source without the kept CA took the bundle time: %+v", got)
+			}
+		})
+	}
+}
+
 // A pod judged against an unbundle source: the verdicts unbundle refuses
-// for, from the pod's start time against the source's last write.
+// for, from the pod's start time against the source's last write or the
+// bundle pass's end.
 func TestUnbundleSourcePodVerdicts(t *testing.T) {
 	old, nw := newCA(t, "old"), newCA(t, "new")
 	bundledAt := testNow
-	src := func(value []byte) PodSource {
-		return UnbundleSource(PodSource{Exists: true, ChangedAt: bundledAt, ChangedBy: "kube-controller-manager", ContentChanged: true}, value, true, certs(nw))
+	kcmAt := testNow.Add(2 * time.Hour) // step 12.1: the new CA alone
+	src := func(value []byte, changedAt, bundled time.Time) PodSource {
+		return UnbundleSource(PodSource{Exists: true, ChangedAt: changedAt, ChangedBy: "kube-controller-manager", ContentChanged: true}, value, true, certs(nw), bundled)
 	}
 	pod := func(started time.Time) PodTrustInput {
 		return PodTrustInput{Running: true, Started: map[string]time.Time{"app": started},
 			Volumes: []PodCAVolume{{Volume: "kube-api-access", Kind: SourceRootCA, Object: "kube-root-ca.crt", File: "ca.crt"}},
 			Mounts:  []PodMount{{Container: "app", Volume: "kube-api-access", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}}
 	}
+	bundle := concat(nw.pem, old.pem)
 	tests := []struct {
 		name    string
-		value   []byte
+		source  PodSource
 		started time.Time
 		want    string
 	}{
-		{"started before the bundle: the old CA alone in memory", concat(nw.pem, old.pem), bundledAt.Add(-time.Hour), PodRestartNeeded},
-		{"started after the bundle", concat(nw.pem, old.pem), bundledAt.Add(time.Minute), PodOK},
-		{"started in the second of the bundle", concat(nw.pem, old.pem), bundledAt.Add(300 * time.Millisecond), PodRestartNeeded},
-		{"an unbundled namespace is not judged again", nw.pem, bundledAt.Add(-time.Hour), PodOK},
-		{"a namespace the bundle never reached", old.pem, bundledAt.Add(time.Hour), PodSourceLacksCA},
+		{"no log: started before the bundle", src(bundle, bundledAt, time.Time{}), bundledAt.Add(-time.Hour), PodRestartNeeded},
+		{"no log: started after the bundle", src(bundle, bundledAt, time.Time{}), bundledAt.Add(time.Minute), PodOK},
+		{"no log: started in the second of the bundle", src(bundle, bundledAt, time.Time{}), bundledAt.Add(300 * time.Millisecond), PodRestartNeeded},
+		{"no log: a source holding the kept CA alone says nothing", src(nw.pem, kcmAt, time.Time{}), bundledAt.Add(-time.Hour), PodOK},
+		{"logged: started before the bundle, source rewritten at 12.1", src(nw.pem, kcmAt, bundledAt), bundledAt.Add(-time.Hour), PodRestartNeeded},
+		{"logged: restarted after the bundle, before 12.1", src(nw.pem, kcmAt, bundledAt), bundledAt.Add(time.Hour), PodOK},
+		{"logged: started in the second the bundle pass ended", src(nw.pem, kcmAt, bundledAt), bundledAt.Add(300 * time.Millisecond), PodRestartMaybe},
+		{"logged: a namespace the bundle never reached", src(old.pem, kcmAt, bundledAt), kcmAt.Add(time.Hour), PodSourceLacksCA},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := src(tt.value)
-			got := JudgePod(pod(tt.started), func(kind, name string) (PodSource, bool) { return s, kind == SourceRootCA })
+			got := JudgePod(pod(tt.started), func(kind, name string) (PodSource, bool) { return tt.source, kind == SourceRootCA })
 			if got.Verdict != tt.want {
 				t.Errorf("verdict %s (%s), want %s", got.Verdict, got.Detail, tt.want)
 			}

@@ -14,19 +14,18 @@ import (
 // PodsOnTheOldCA finds the running pods in ns ("" for all) that may still
 // trust the old CA alone, for unbundle's pods check: pods that started
 // before their namespace's kube-root-ca.crt (or their legacy token Secret)
-// last changed to hold the kept CA, and pods whose source does not hold
-// the kept CA at all. Sources that already hold the kept CA alone were
-// unbundled by an earlier pass and are not judged again
-// (checks.UnbundleSource). The pods are judged as verify and status judge
-// them (checks.JudgePod); nothing is written.
-func PodsOnTheOldCA(ctx context.Context, client kubernetes.Interface, ns string, kept []*x509.Certificate) (checks.PodEvidence, error) {
+// held the kept CA (bundledAt, the rotation's bundle pass; when zero, the
+// source's last write), and pods whose source does not hold the kept CA
+// at all (checks.UnbundleSource). The pods are judged as verify and status
+// judge them (checks.JudgePod); nothing is written.
+func PodsOnTheOldCA(ctx context.Context, client kubernetes.Interface, ns string, kept []*x509.Certificate, bundledAt time.Time) (checks.PodEvidence, error) {
 	root := &RootCAState{}
 	resetCMs := func() { root.RootSrc = map[string]checks.PodSource{} }
 	resetSecrets := func() { root.SecretSrc = map[string]checks.PodSource{} }
 	resetCMs()
 	resetSecrets()
 	cmErr, secErr := EachRootCAObject(ctx, client, ns, resetCMs, resetSecrets, func(o RootCAObject) {
-		src := checks.UnbundleSource(o.Source(true), o.Value, o.Present, kept)
+		src := checks.UnbundleSource(o.Source(true), o.Value, o.Present, kept, bundledAt)
 		if o.Kind == "Secret" {
 			root.SecretSrc[o.Namespace+"/"+o.Name] = src
 			return

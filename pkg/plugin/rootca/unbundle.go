@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,13 +57,13 @@ It refuses, writing nothing, while
   - the controller-manager would put the bundle back: kube-system's
     kube-root-ca.crt was last written by kube-controller-manager and holds
     something else, so its --root-ca-file is not yet the kept CA alone, or
-  - a running pod may still trust the old CA alone: it started before its
-    namespace's kube-root-ca.crt (or its legacy token Secret) last changed to
-    hold the kept CA, or it mounts one that does not hold the kept CA. Such
-    a pod was missed by the restart passes (steps 4 and 9.4) and has not
-    reached the API server since it began serving from the new CA (9.3).
-    Pods are judged as verify judges them; namespaces an earlier unbundle
-    pass already changed are not judged again, or
+  - a running pod may still trust the old CA alone: it started before the
+    recorded rotation's bundle pass ended (without a record: before its
+    namespace's kube-root-ca.crt or legacy token Secret last changed, where
+    that still holds the bundle), or it mounts a source that does not hold
+    the kept CA. Such a pod was missed by the restart passes (steps 4 and
+    9.4) and has not reached the API server since it began serving from the
+    new CA (9.3). Pods are judged as verify judges them, or
   - a copy of the old CA trusts it alone: a Secret or ConfigMap (a stored
     kubeconfig's certificate-authority-data, a CA file, a TLS Secret's ca.crt)
     or a user-made ClusterTrustBundle, found by the pass of
@@ -233,6 +234,25 @@ the kept CA alone and it would put that content back everywhere.%s
 (--force skips this check)`, d.Found, unbundleInstruction(keepFile))
 }
 
+// bundledAt is when the recorded rotation's first bundle pass ended, if
+// the rotation keeps the CA this run keeps; zero, with a warning, when no
+// log tells: pods are then judged by their source's last write, which after
+// the controller-manager's switch at step 12.1 shows nothing of the bundle.
+func (o *UnbundleOptions) bundledAt(ctx context.Context, client kubernetes.Interface) time.Time {
+	rec, err := rotation.Load(ctx, client)
+	if err == nil && rec.Active() && len(rec.NewCAs) > 0 {
+		same := true
+		for _, c := range rec.NewCAs {
+			same = same && checks.Contains(o.kept, c)
+		}
+		if at := rec.BundledAt(); same && !at.IsZero() {
+			return at
+		}
+	}
+	fmt.Fprintln(o.ErrOut, "warning: pods in namespaces whose kube-root-ca.crt already holds the kept CA alone were not checked: no rotation record logs when the bundle was published (record the rotation with kubectl carotate start and run bundle)")
+	return time.Time{}
+}
+
 // maxNamedPods is how many pods a refusal names; verify names them all.
 const maxNamedPods = 10
 
@@ -242,7 +262,8 @@ const maxNamedPods = 10
 // point at which the admin can find out why while the rotation can still
 // be aborted.
 func (o *UnbundleOptions) checkPods(ctx context.Context, client kubernetes.Interface) error {
-	ev, err := cluster.PodsOnTheOldCA(ctx, client, o.namespace, o.kept)
+	bundledAt := o.bundledAt(ctx, client)
+	ev, err := cluster.PodsOnTheOldCA(ctx, client, o.namespace, o.kept, bundledAt)
 	if err != nil {
 		return fmt.Errorf("cannot check which pods trust the old CA, nothing was changed (--force skips this check): %w", err)
 	}

@@ -173,3 +173,19 @@ func ViewOf(rec *Record) View {
 func CertLine(c checks.CertInfo) string {
 	return fmt.Sprintf("%s (sha256 %s, until %s)", c.Subject, checks.ShortFingerprint(c.Fingerprint), c.NotAfter.UTC().Format("2006-01-02"))
 }
+
+// BundledAt is when the first whole-cluster bundle pass of the log ended
+// well: from then on every kube-root-ca.crt and legacy token Secret held
+// the bundle, so a pod that started later holds the new CA. Zero when no
+// such pass is logged. unbundle judges pods by it: by step 12.1 the
+// controller-manager has rewritten every kube-root-ca.crt with the new CA
+// alone, so the objects no longer show when the bundle arrived.
+func (r *Record) BundledAt() time.Time {
+	var at time.Time
+	for _, p := range r.Passes {
+		if p.Kind == "bundle" && p.Result == "ok" && p.Scope == "" && !p.At.IsZero() && (at.IsZero() || p.At.Before(at)) {
+			at = p.At
+		}
+	}
+	return at
+}

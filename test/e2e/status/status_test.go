@@ -605,9 +605,9 @@ func TestRotationWalkthrough(t *testing.T) {
 	}
 	afterRootCAChange(t)
 	// A re-run before the pods restart refuses for none of them: they
-	// started after the bundle (step 4) and hold the new CA, and the
-	// namespaces the first run unbundled are not judged again, although
-	// every pod there started before that write.
+	// started after the bundle pass (step 4) and hold the new CA, although
+	// every one started before the controller-manager and the first run
+	// wrote the new CA alone.
 	if r := Carotate(t, "unbundle", "--keep", w.newFile, "--settle", "0s"); r.Code != 0 || strings.Contains(r.Stderr, "refusing") {
 		t.Fatalf("unbundle again, before the finish pass: exit %d: %s", r.Code, r.Stderr)
 	}
