@@ -90,43 +90,9 @@ func (c *Cluster) SyncMirrorPods(ctx context.Context) error {
 				}},
 			},
 		}
-		want := newMirrorPod(static, node, hash)
-		_, created, err := ensureMirrorPod(ctx, client, want, getPod(client))
-		if err != nil {
+		if _, _, err := ensureMirrorPod(ctx, client, newMirrorPod(static, node, hash), getPod(client)); err != nil {
 			return err
 		}
-		if created {
-			if err := keepMirrorPod(ctx, client, want); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// keepMirrorPod waits until KWOK runs the mirror pod just created as want,
-// and creates it again if it vanished first. KWOK deletes a pod by name,
-// without a UID precondition, when it handles a deletion, and under load
-// it may handle the replaced mirror pod's deletion after the new one
-// exists (seen: a test read the mirror pod right after a restart and found
-// none). A real kubelet deletes with a UID precondition.
-func keepMirrorPod(ctx context.Context, client kubernetes.Interface, want *corev1.Pod) error {
-	pods := client.CoreV1().Pods(want.Namespace)
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		p, err := pods.Get(ctx, want.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			if _, err := pods.Create(ctx, want.DeepCopy(), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-				return false, err
-			}
-			return false, nil
-		case err != nil || p.DeletionTimestamp != nil:
-			return false, nil
-		}
-		return p.Status.Phase == corev1.PodRunning, nil
-	})
-	if err != nil {
-		return fmt.Errorf("mirror pod %s not running: %w", want.Name, err)
 	}
 	return nil
 }
