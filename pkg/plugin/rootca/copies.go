@@ -19,19 +19,37 @@ import (
 // lists them all.
 const refusalNames = 20
 
+// record is the rotation record, read once per run; nil when there is
+// none or it cannot be read.
+func (o *UnbundleOptions) record(ctx context.Context, client kubernetes.Interface) *rotation.Record {
+	if !o.recRead {
+		o.rec, _ = rotation.Load(ctx, client)
+		o.recRead = true
+	}
+	return o.rec
+}
+
+// keepsRecorded tells whether rec's new CA is among the kept CAs: only
+// then is its old CA the one this run retires, and its log about it.
+func (o *UnbundleOptions) keepsRecorded(rec *rotation.Record) bool {
+	if rec == nil || len(rec.NewCAs) == 0 {
+		return false
+	}
+	for _, c := range rec.NewCAs {
+		if !checks.Contains(o.kept, c) {
+			return false
+		}
+	}
+	return true
+}
+
 // findOld is the CA unbundle retires when neither --old-ca nor the
 // record (as --keep's source) says: a record whose new CA is kept, else
 // what kube-system/kube-root-ca.crt holds besides the kept CA (the bundle,
 // until the controller-manager publishes the kept CA alone).
 func (o *UnbundleOptions) findOld(ctx context.Context, client kubernetes.Interface) ([]*x509.Certificate, string) {
-	if rec, err := rotation.Load(ctx, client); err == nil && rec != nil && len(rec.OldCAs) > 0 && len(rec.NewCAs) > 0 {
-		kept := true
-		for _, c := range rec.NewCAs {
-			kept = kept && checks.Contains(o.kept, c)
-		}
-		if kept {
-			return rec.OldCAs, "rotation " + rec.ID
-		}
+	if rec := o.record(ctx, client); o.keepsRecorded(rec) && len(rec.OldCAs) > 0 {
+		return rec.OldCAs, "rotation " + rec.ID
 	}
 	cm, err := cluster.GetRootCAConfigMap(ctx, client, metav1.NamespaceSystem)
 	if err != nil {

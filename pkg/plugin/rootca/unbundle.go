@@ -32,6 +32,9 @@ type UnbundleOptions struct {
 	// --trust-bundles; oldFrom says where it came from.
 	old     []*x509.Certificate
 	oldFrom string
+	// rec is the rotation record once read (recRead), nil when none.
+	rec     *rotation.Record
+	recRead bool
 }
 
 // Complete sets the pass's pacing, which the copies check's pages share.
@@ -127,6 +130,7 @@ func (o *UnbundleOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		o.rec, o.recRead = rec, true
 		o.kept, o.Keep = rec.NewCAs, rec.NewCAFile
 		o.old, o.oldFrom = rec.OldCAs, "rotation "+rec.ID
 		fmt.Fprintf(o.ErrOut, "unbundle: keeping the new CA of rotation %s\n", rec.ID)
@@ -239,13 +243,8 @@ the kept CA alone and it would put that content back everywhere.%s
 // log tells: pods are then judged by their source's last write, which after
 // the controller-manager's switch at step 12.1 shows nothing of the bundle.
 func (o *UnbundleOptions) bundledAt(ctx context.Context, client kubernetes.Interface) time.Time {
-	rec, err := rotation.Load(ctx, client)
-	if err == nil && rec.Active() && len(rec.NewCAs) > 0 {
-		same := true
-		for _, c := range rec.NewCAs {
-			same = same && checks.Contains(o.kept, c)
-		}
-		if at := rec.BundledAt(); same && !at.IsZero() {
+	if rec := o.record(ctx, client); rec.Active() && o.keepsRecorded(rec) {
+		if at := rec.BundledAt(); !at.IsZero() {
 			return at
 		}
 	}
