@@ -97,6 +97,9 @@ type Cluster struct {
 	// kubeconfigs verify the API server's certificate as.
 	nodes         []machineNode
 	tlsServerName string
+	// mirrors are the mirror pods SyncMirrorPods last made, which
+	// keepMirrorPods creates again if they vanish.
+	mirrors mirrorKeeper
 }
 
 // State is what a detached cluster records on disk for cluster-down/status.
@@ -200,6 +203,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.waitSettled(ctx); err != nil {
 		return nil, err
 	}
+	c.keepMirrorPods()
 	return c, nil
 }
 
@@ -447,6 +451,7 @@ var stopOrder = append([]string{AggregatedAPIComponent, Machine}, KWOK, Schedule
 // Stop stops every component in reverse start order, the nodes' kubelets
 // first.
 func (c *Cluster) Stop() error {
+	c.mirrors.stop()
 	var errs []error
 	for _, name := range c.KubeletComponents() {
 		if name != KWOK {

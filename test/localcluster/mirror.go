@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,6 +68,8 @@ func (c *Cluster) SyncMirrorPods(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.mirrors.mu.Lock()
+	defer c.mirrors.mu.Unlock()
 	for _, name := range mirrored {
 		comp := c.Components[name]
 		command := append([]string{name}, comp.Args()...)
@@ -90,11 +94,83 @@ func (c *Cluster) SyncMirrorPods(ctx context.Context) error {
 				}},
 			},
 		}
-		if _, _, err := ensureMirrorPod(ctx, client, newMirrorPod(static, node, hash), getPod(client)); err != nil {
+		want := newMirrorPod(static, node, hash)
+		if _, _, err := ensureMirrorPod(ctx, client, want.DeepCopy(), getPod(client)); err != nil {
 			return err
 		}
+		c.mirrors.want = append(slices.DeleteFunc(c.mirrors.want, func(p *corev1.Pod) bool { return p.Name == want.Name }), want)
 	}
 	return nil
+}
+
+// mirrorKeeper holds the mirror pods SyncMirrorPods made and the loop that
+// keeps them.
+type mirrorKeeper struct {
+	mu   sync.Mutex
+	want []*corev1.Pod
+	quit chan struct{}
+	done chan struct{}
+}
+
+// keepMirrorPods creates a mirror pod again when it vanishes, as a kubelet
+// does, until Stop. KWOK deletes a pod by name with no UID precondition
+// when it handles a deletion, and under load it may handle the deletion of
+// a replaced mirror pod after SyncMirrorPods created the new one (seen: a
+// test read the controller-manager's mirror pod right after a restart and
+// found none). Waiting in SyncMirrorPods until KWOK runs the new pod is no
+// cure: after an API server restart KWOK can take over a minute.
+func (c *Cluster) keepMirrorPods() {
+	if !c.opts.MirrorPods || c.opts.Kubeadm || c.opts.Detached {
+		return
+	}
+	client, err := c.Client()
+	if err != nil {
+		return
+	}
+	k := &c.mirrors
+	k.quit, k.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(k.done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-k.quit:
+				return
+			case <-tick.C:
+				k.recreateVanished(client, c.opts.Logf)
+			}
+		}
+	}()
+}
+
+// recreateVanished creates each wanted mirror pod the API server says is
+// not found; other errors (an API server being restarted) wait for the
+// next round.
+func (k *mirrorKeeper) recreateVanished(client kubernetes.Interface, logf func(string, ...any)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, want := range k.want {
+		pods := client.CoreV1().Pods(want.Namespace)
+		if _, err := pods.Get(ctx, want.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			continue
+		}
+		if _, err := pods.Create(ctx, want.DeepCopy(), metav1.CreateOptions{}); err == nil {
+			logf("mirror pod %s/%s vanished: created it again", want.Namespace, want.Name)
+		}
+	}
+}
+
+// stop ends the loop keepMirrorPods started, if any.
+func (k *mirrorKeeper) stop() {
+	if k.quit == nil {
+		return
+	}
+	close(k.quit)
+	<-k.done
+	k.quit = nil
 }
 
 // newMirrorPod is the mirror pod the kubelet creates for a static pod on

@@ -153,8 +153,15 @@ func TestRootCAPublisherFollowsRootCAFile(t *testing.T) {
 	waitSecretCA(t, ns, legacy, bundle)
 
 	// The mirror pod shows the restarted command line, as a kubelet would.
-	mirror, err := client.CoreV1().Pods("kube-system").Get(ctx, "kube-controller-manager-"+localcluster.ControlPlaneNode, metav1.GetOptions{})
-	Must(t, err)
+	// A vanished one is created again within a second or so (KWOK may
+	// delete the replaced one late, by name): wait a little, as a reader
+	// of a real kubelet's mirror pods would.
+	var mirror *corev1.Pod
+	Must(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 15*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		mirror, err = client.CoreV1().Pods("kube-system").Get(ctx, "kube-controller-manager-"+localcluster.ControlPlaneNode, metav1.GetOptions{})
+		return err == nil, nil
+	}))
 	if !slices.Contains(mirror.Spec.Containers[0].Command, "--root-ca-file="+path) {
 		t.Fatalf("mirror pod command %v lacks --root-ca-file=%s", mirror.Spec.Containers[0].Command, path)
 	}
@@ -178,6 +185,28 @@ func TestMirrorPodsShowControlPlaneFlags(t *testing.T) {
 	}
 	if want := "--client-ca-file=" + Cluster.PKI.Path("ca.crt"); !slices.Contains(got["kube-apiserver"], want) {
 		t.Errorf("kube-apiserver mirror pod lacks %s: %v", want, got["kube-apiserver"])
+	}
+}
+
+// TestMirrorPodCreatedAgain: a mirror pod deleted behind the harness's back
+// (as KWOK's late delete of a replaced one does) comes back, as a
+// kubelet's would, with the same command line.
+func TestMirrorPodCreatedAgain(t *testing.T) {
+	ctx := context.Background()
+	pods := Client(t).CoreV1().Pods("kube-system")
+	name := "kube-scheduler-" + localcluster.ControlPlaneNode
+	before, err := pods.Get(ctx, name, metav1.GetOptions{})
+	Must(t, err)
+	Must(t, pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}))
+	var after *corev1.Pod
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 20*time.Second, false, func(ctx context.Context) (bool, error) {
+		after, err = pods.Get(ctx, name, metav1.GetOptions{})
+		return err == nil && after.UID != before.UID, nil
+	}); err != nil {
+		t.Fatalf("mirror pod %s not created again after it was deleted: %v", name, err)
+	}
+	if !slices.Equal(after.Spec.Containers[0].Command, before.Spec.Containers[0].Command) {
+		t.Errorf("re-created mirror pod command %v, was %v", after.Spec.Containers[0].Command, before.Spec.Containers[0].Command)
 	}
 }
 
