@@ -51,6 +51,16 @@ type fleetRotation struct {
 	Next     string `json:"next,omitempty"`
 }
 
+// isStep tells whether NextStep is one of the target's numbered steps (not
+// "finish", nor empty).
+func (r fleetRotation) isStep() bool {
+	if checks.OtherTarget(r.Target) {
+		_, ok := checks.LookupTargetStep(r.Target, r.NextStep)
+		return ok
+	}
+	return checks.IsStep(r.NextStep)
+}
+
 // fleetRow is one context.
 type fleetRow struct {
 	Context string `json:"context"`
@@ -60,6 +70,9 @@ type fleetRow struct {
 	// RootCA is what kube-system/kube-root-ca.crt holds: what pods trust.
 	RootCA   []caLife       `json:"rootCA,omitempty"`
 	Rotation *fleetRotation `json:"rotation,omitempty"`
+	// OtherRotations are the active rotations of the other targets
+	// (front-proxy-ca, sa-key, ...), each with its next step.
+	OtherRotations []fleetRotation `json:"otherRotations,omitempty"`
 	// Error says why the cluster could not be read (fully); the row is
 	// then incomplete.
 	Error       string  `json:"error,omitempty"`
@@ -157,6 +170,24 @@ func (o *Options) readRow(ctx context.Context, name string, f cmdutil.Factory, t
 	if err != nil {
 		return fail("rotation record", err)
 	}
+	if others := rotation.OtherActive(ctx, client); len(others) > 0 {
+		dyn, err := f.DynamicClient()
+		if err != nil {
+			return fail("client", err)
+		}
+		for _, other := range others {
+			r := fleetRotation{ID: other.ID, Target: other.Target, State: other.State}
+			r.NextStep, r.Next = checks.TargetNext(other.Target, rotation.JudgeTarget(ctx, client, dyn, other, now), true)
+			r.Phase = checks.TargetPhaseOf(other.Target, r.NextStep)
+			if r.NextStep == "finish" {
+				r.Phase = "done"
+			}
+			row.OtherRotations = append(row.OtherRotations, r)
+		}
+		if ctx.Err() != nil {
+			return fail("judging the other targets' rotations", ctx.Err())
+		}
+	}
 	if !rec.Active() {
 		if served.CA == nil {
 			row.Error = fmt.Sprintf("the serving certificate (issued by %s) verifies against no CA the cluster shows", served.Chain[0].Issuer)
@@ -210,17 +241,31 @@ func printFleet(w io.Writer, rep fleetReport) error {
 			root = strings.Join(parts, ",")
 		}
 		rot, next := "none", "-"
+		all := r.OtherRotations
 		if r.Rotation != nil {
-			rot = r.Rotation.ID + " (" + r.Rotation.Target + ", " + cmdutil.Or(r.Rotation.Phase, "?") + ")"
-			switch {
-			case r.Rotation.NextStep == "":
-			case checks.IsStep(r.Rotation.NextStep):
-				next = "step " + r.Rotation.NextStep + ": " + r.Rotation.Next
-			default:
-				next = r.Rotation.Next
+			all = append([]fleetRotation{*r.Rotation}, all...)
+		}
+		var rots, nexts []string
+		for _, x := range all {
+			rots = append(rots, x.ID+" ("+x.Target+", "+cmdutil.Or(x.Phase, "?")+")")
+			n := x.Next
+			if x.isStep() {
+				n = "step " + x.NextStep + ": " + x.Next
+			}
+			if n != "" && len(all) > 1 {
+				n = x.Target + " " + n
+			}
+			if n != "" {
+				nexts = append(nexts, n)
 			}
 		}
-		if r.Error != "" && r.ServingCA == nil && r.Rotation == nil {
+		if len(rots) > 0 {
+			rot = strings.Join(rots, "; ")
+		}
+		if len(nexts) > 0 {
+			next = strings.Join(nexts, "; ")
+		}
+		if r.Error != "" && r.ServingCA == nil && len(all) == 0 {
 			rot = "-"
 		}
 		rows = append(rows, []string{r.Context, cmdutil.Or(r.Server, "-"), serving, days, root, rot, fmt.Sprintf("%.1fs", r.TookSeconds), next, r.Error})

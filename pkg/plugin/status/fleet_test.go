@@ -16,10 +16,17 @@ func testFleet() fleetReport {
 		{Context: "prod-eu", Server: "https://eu:6443", ServingCA: &caLife{Subject: "CN=kubernetes", Fingerprint: "0123456789abcdef0123", NotAfter: na, DaysLeft: 89, Source: "kube-system/kube-root-ca.crt"},
 			RootCA: []caLife{{Subject: "CN=kubernetes", DaysLeft: 89}}, TookSeconds: 0.42},
 		{Context: "prod-us", Server: "https://us:6443", ServingCA: &caLife{Subject: "CN=kubernetes", Fingerprint: "fedcba9876543210fedc", DaysLeft: 3000},
-			RootCA:      []caLife{{DaysLeft: 3000}, {DaysLeft: 90}},
-			Rotation:    &fleetRotation{ID: "20261202-abcdef", Target: "cluster-ca", State: "active", Phase: "bundle", NextStep: "2", Next: "kubectl carotate instructions --step 2"},
+			RootCA:   []caLife{{DaysLeft: 3000}, {DaysLeft: 90}},
+			Rotation: &fleetRotation{ID: "20261202-abcdef", Target: "cluster-ca", State: "active", Phase: "bundle", NextStep: "2", Next: "kubectl carotate instructions --step 2"},
+			OtherRotations: []fleetRotation{{ID: "20261202-5a5a5a", Target: "sa-key", State: "active", Phase: "sign", NextStep: "2",
+				Next: "kubectl carotate instructions --target sa-key --step 2"}},
 			TookSeconds: 1.5},
 		{Context: "lab", Server: "https://127.0.0.1:1", Error: "serving chain: no answer within 3s", TookSeconds: 3},
+		{Context: "stage", Server: "https://st:6443", ServingCA: &caLife{Subject: "CN=kubernetes", Fingerprint: "00112233445566778899", DaysLeft: 700},
+			RootCA: []caLife{{DaysLeft: 700}},
+			OtherRotations: []fleetRotation{{ID: "20261201-fefefe", Target: "front-proxy-ca", State: "active", Phase: "done", NextStep: "finish",
+				Next: "kubectl carotate finish --target front-proxy-ca"}},
+			TookSeconds: 0.8},
 	}}
 }
 
@@ -29,10 +36,11 @@ func TestPrintFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"CONTEXT   SERVER                SERVING CA                         DAYS LEFT   ROOT CA DAYS LEFT   ROTATION                               TOOK   NEXT                                             ERROR",
-		"prod-eu   https://eu:6443       CN=kubernetes (0123456789abcdef)   89          89                  none                                   0.4s   -",
-		"prod-us   https://us:6443       CN=kubernetes (fedcba9876543210)   3000        3000,90             20261202-abcdef (cluster-ca, bundle)   1.5s   step 2: kubectl carotate instructions --step 2",
-		"lab       https://127.0.0.1:1   -                                  -           -                   -                                      3.0s   -                                                serving chain: no answer within 3s",
+		"CONTEXT   SERVER                SERVING CA                         DAYS LEFT   ROOT CA DAYS LEFT   ROTATION                                                               TOOK   NEXT                                                                                                                               ERROR",
+		"prod-eu   https://eu:6443       CN=kubernetes (0123456789abcdef)   89          89                  none                                                                   0.4s   -",
+		"prod-us   https://us:6443       CN=kubernetes (fedcba9876543210)   3000        3000,90             20261202-abcdef (cluster-ca, bundle); 20261202-5a5a5a (sa-key, sign)   1.5s   cluster-ca step 2: kubectl carotate instructions --step 2; sa-key step 2: kubectl carotate instructions --target sa-key --step 2",
+		"lab       https://127.0.0.1:1   -                                  -           -                   -                                                                      3.0s   -                                                                                                                                  serving chain: no answer within 3s",
+		"stage     https://st:6443       CN=kubernetes (0011223344556677)   700         700                 20261201-fefefe (front-proxy-ca, done)                                 0.8s   kubectl carotate finish --target front-proxy-ca",
 		"",
 		"A CA expires within 90 days in: prod-eu",
 	}
@@ -55,10 +63,11 @@ func TestFleetJSON(t *testing.T) {
 	}
 	var back struct {
 		Clusters []struct {
-			Context   string
-			ServingCA *struct{ DaysLeft int }
-			Rotation  *struct{ ID, Target, Phase, NextStep string }
-			Error     string
+			Context        string
+			ServingCA      *struct{ DaysLeft int }
+			Rotation       *struct{ ID, Target, Phase, NextStep string }
+			OtherRotations []struct{ ID, Target, Phase, NextStep string }
+			Error          string
 		}
 		FailWithinDays int
 		Expiring       []string
@@ -67,7 +76,8 @@ func TestFleetJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Clusters) != 3 || back.Clusters[0].ServingCA.DaysLeft != 89 || back.Clusters[1].Rotation.Target != "cluster-ca" ||
+	if len(back.Clusters) != 4 || len(back.Clusters[1].OtherRotations) != 1 || back.Clusters[1].OtherRotations[0].Target != "sa-key" ||
+		back.Clusters[3].Rotation != nil || back.Clusters[3].OtherRotations[0].Phase != "done" || back.Clusters[0].ServingCA.DaysLeft != 89 || back.Clusters[1].Rotation.Target != "cluster-ca" ||
 		back.Clusters[1].Rotation.NextStep != "2" || back.Clusters[2].Error == "" || back.FailWithinDays != 90 ||
 		back.Expiring[0] != "prod-eu" || back.Unread[0] != "lab" {
 		t.Fatalf("JSON: %s", b)

@@ -27,7 +27,7 @@ var targetWords = map[string]struct{ holds, start string }{
 func (o *Options) validateTarget() error {
 	switch {
 	case o.fleet():
-		return fmt.Errorf("--all-contexts and --contexts show the cluster CA of each cluster: leave out --target %s", o.Target)
+		return fmt.Errorf("--all-contexts and --contexts show every cluster's cluster CA and the rotations of every target under way: leave out --target %s", o.Target)
 	case o.CA.OldCA != "" || o.CA.NewCA != "":
 		return fmt.Errorf("--old-ca and --new-ca are the cluster CA's: a %s rotation takes its %s from its record (kubectl carotate start --target %s)",
 			o.Target, targetWords[o.Target].holds, o.Target)

@@ -3,8 +3,13 @@
 package status
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,10 +29,11 @@ type fleetDoc struct {
 			Subject  string
 			DaysLeft int
 		}
-		RootCA      []struct{ DaysLeft int }
-		Rotation    *struct{ ID, Target, Phase, NextStep, Next string }
-		Error       string
-		TookSeconds float64
+		RootCA         []struct{ DaysLeft int }
+		Rotation       *struct{ ID, Target, Phase, NextStep, Next string }
+		OtherRotations []struct{ ID, Target, Phase, NextStep, Next string }
+		Error          string
+		TookSeconds    float64
 	}
 	Expiring []string
 	Unread   []string
@@ -136,6 +142,67 @@ func TestFleet(t *testing.T) {
 	for _, want := range []string{"CONTEXT", "SERVING CA", "prod-a ", "prod-b ", "retired ", closed} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("the fleet table lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
+
+// TestFleetOtherTargets: a cluster with a rotation of another target
+// under way shows it in its row, with its next step; abort takes it out.
+func TestFleetOtherTargets(t *testing.T) {
+	kc, _ := fleetKubeconfig(t)
+	cmd := Cmd{Kubeconfig: kc}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	Must(t, err)
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	Must(t, err)
+	pub := filepath.Join(t.TempDir(), "new-sa.pub")
+	Must(t, os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
+	if r := cmd.Run(t, "kubectl-carotate", "start", "--target", "sa-key", "--new-public-key", pub, "--id", "fleet-sa-key"); r.Code != 0 {
+		t.Fatalf("start --target sa-key: exit %d\n%s", r.Code, r.Stderr)
+	}
+	aborted := false
+	abort := func() {
+		if r := cmd.Run(t, "kubectl-carotate", "abort", "--target", "sa-key"); r.Code != 0 {
+			t.Errorf("abort --target sa-key: exit %d\n%s", r.Code, r.Stderr)
+		}
+		aborted = true
+	}
+	t.Cleanup(func() {
+		if !aborted {
+			abort()
+		}
+	})
+
+	rows := func() map[string][]struct{ ID, Target, Phase, NextStep, Next string } {
+		t.Helper()
+		r := cmd.Run(t, "kubectl-carotate", "status", "--contexts", "prod-a,prod-b", "-o", "json", "--request-timeout", "10s")
+		if r.Code != 0 {
+			t.Fatalf("status --contexts: exit %d\n%s", r.Code, r.Stderr)
+		}
+		var d fleetDoc
+		Must(t, json.Unmarshal([]byte(r.Stdout), &d))
+		out := map[string][]struct{ ID, Target, Phase, NextStep, Next string }{}
+		for _, c := range d.Clusters {
+			out[c.Context] = c.OtherRotations
+		}
+		return out
+	}
+	for name, others := range rows() {
+		// Step 1 (the API server trusts the new key) is not done: nothing
+		// ran on the node.
+		if len(others) != 1 || others[0].ID != "fleet-sa-key" || others[0].Target != "sa-key" || others[0].NextStep != "1" ||
+			others[0].Phase != "trust" || !strings.Contains(others[0].Next, "--target sa-key") {
+			t.Errorf("%s: other rotations %+v, want fleet-sa-key (sa-key) at step 1", name, others)
+		}
+	}
+	r := cmd.Run(t, "kubectl-carotate", "status", "--contexts", "prod-a", "--request-timeout", "10s")
+	if !LineHas(r.Stdout, "prod-a", "fleet-sa-key (sa-key, trust)", "step 1:") {
+		t.Errorf("the fleet table lacks the sa-key rotation and its next step:\n%s", r.Stdout)
+	}
+	abort()
+	for name, others := range rows() {
+		if len(others) != 0 {
+			t.Errorf("%s after abort: other rotations %+v", name, others)
 		}
 	}
 }
