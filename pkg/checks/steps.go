@@ -798,37 +798,7 @@ func (r *renderer) step7() {
 	for _, h := range r.d.ControlPlane {
 		hf := r.files(h)
 		ca, caKey := r.signerFiles(hf)
-		var restart []string
-		seen := map[string]bool{}
-		for _, comp := range []string{ComponentControllerManager, ComponentScheduler, ComponentCloudController} {
-			for _, kc := range hf.kubeconfigs[comp] {
-				if !seen[kc] {
-					seen[kc] = true
-					r.backup("7", h.Node, kc, r.pathDefaults("file"))
-					r.setKubeconfigCA("7", h.Node, kc, ContentBundle, r.pathDefaults("kubeconfig"), "")
-					r.reissueKubeconfig("7", h.Node, kc, ca, caKey, r.pathDefaults("kubeconfig"), "")
-				}
-				if !stepsContains(restart, comp) {
-					restart = append(restart, comp)
-				}
-			}
-		}
-		// kubeadm keeps the admin kubeconfigs beside the components'; the
-		// API does not show them, so they are kubeadm's layout, if present.
-		dir := "/etc/kubernetes"
-		if kcs := hf.kubeconfigs[ComponentControllerManager]; len(kcs) > 0 {
-			dir = path.Dir(kcs[0])
-		}
-		for _, name := range []string{"admin.conf", "super-admin.conf"} {
-			kc := path.Join(dir, name)
-			if seen[kc] {
-				continue
-			}
-			cond := "if " + kc + " exists (kubeadm's admin kubeconfig)"
-			r.backupIf("7", h.Node, kc, []string{"file"}, cond)
-			r.setKubeconfigCA("7", h.Node, kc, ContentBundle, []string{"kubeconfig"}, cond)
-			r.reissueKubeconfig("7", h.Node, kc, ca, caKey, []string{"kubeconfig"}, cond)
-		}
+		restart := r.kubeconfigCAs("7", h, hf, ContentBundle, ca, caKey)
 		for _, comp := range restart {
 			r.restartStatic("7", h.Node, comp, false)
 		}
@@ -852,6 +822,47 @@ func (r *renderer) userKubeconfig(step, content, what, note string) {
 	r.add(Step{Step: step, Node: "", Action: ActionSetKubeconfigCA,
 		Description: "Your kubeconfig: " + what + " as certificate-authority-data of cluster " + u.Cluster,
 		Kubeconfig:  u.File, Content: content, Command: cmd, Note: note})
+}
+
+// kubeconfigCAs makes content the CA of every control-plane component's
+// kubeconfig on h and of kubeadm's admin kubeconfigs beside them (the API
+// does not show those, so they are kubeadm's layout, if present), with a
+// backup of each, and re-issues each client certificate from ca and caKey
+// when ca is set. It returns the components to restart.
+func (r *renderer) kubeconfigCAs(step string, h ControlPlaneHost, hf hostFiles, content, ca, caKey string) (restart []string) {
+	seen := map[string]bool{}
+	for _, comp := range []string{ComponentControllerManager, ComponentScheduler, ComponentCloudController} {
+		for _, kc := range hf.kubeconfigs[comp] {
+			if !seen[kc] {
+				seen[kc] = true
+				r.backup(step, h.Node, kc, r.pathDefaults("file"))
+				r.setKubeconfigCA(step, h.Node, kc, content, r.pathDefaults("kubeconfig"), "")
+				if ca != "" {
+					r.reissueKubeconfig(step, h.Node, kc, ca, caKey, r.pathDefaults("kubeconfig"), "")
+				}
+			}
+			if !stepsContains(restart, comp) {
+				restart = append(restart, comp)
+			}
+		}
+	}
+	dir := "/etc/kubernetes"
+	if kcs := hf.kubeconfigs[ComponentControllerManager]; len(kcs) > 0 {
+		dir = path.Dir(kcs[0])
+	}
+	for _, name := range []string{"admin.conf", "super-admin.conf"} {
+		kc := path.Join(dir, name)
+		if seen[kc] {
+			continue
+		}
+		cond := "if " + kc + " exists (kubeadm's admin kubeconfig)"
+		r.backupIf(step, h.Node, kc, []string{"file"}, cond)
+		r.setKubeconfigCA(step, h.Node, kc, content, []string{"kubeconfig"}, cond)
+		if ca != "" {
+			r.reissueKubeconfig(step, h.Node, kc, ca, caKey, []string{"kubeconfig"}, cond)
+		}
+	}
+	return restart
 }
 
 // signerFiles are the new CA's files on a control-plane host, written in
@@ -1157,31 +1168,7 @@ func (r *renderer) step122() {
 			}
 			r.restartStatic("12.2", h.Node, other, true)
 		}
-		var restart []string
-		seen := map[string]bool{}
-		for _, comp := range []string{ComponentControllerManager, ComponentScheduler, ComponentCloudController} {
-			for _, kc := range hf.kubeconfigs[comp] {
-				if !seen[kc] {
-					seen[kc] = true
-					r.backup("12.2", h.Node, kc, r.pathDefaults("file"))
-					r.setKubeconfigCA("12.2", h.Node, kc, ContentNewCA, r.pathDefaults("kubeconfig"), "")
-				}
-				if !stepsContains(restart, comp) {
-					restart = append(restart, comp)
-				}
-			}
-		}
-		dir := "/etc/kubernetes"
-		if kcs := hf.kubeconfigs[ComponentControllerManager]; len(kcs) > 0 {
-			dir = path.Dir(kcs[0])
-		}
-		for _, name := range []string{"admin.conf", "super-admin.conf"} {
-			if kc := path.Join(dir, name); !seen[kc] {
-				cond := "if " + kc + " exists (kubeadm's admin kubeconfig)"
-				r.backupIf("12.2", h.Node, kc, []string{"file"}, cond)
-				r.setKubeconfigCA("12.2", h.Node, kc, ContentNewCA, []string{"kubeconfig"}, cond)
-			}
-		}
+		restart := r.kubeconfigCAs("12.2", h, hf, ContentNewCA, "", "")
 		for _, comp := range restart {
 			r.restartStatic("12.2", h.Node, comp, false)
 		}

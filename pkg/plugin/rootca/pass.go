@@ -265,13 +265,8 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 			}
 		}
 		obj.Reason = d.Reason
-		if !p.DryRun.Writes() {
-			obj.Result = resultUpdated
-			return obj
-		}
-		if why := p.notAttempted(ctx); why != "" {
-			obj.Result, obj.Reason = resultFailed, why
-			return obj
+		if done, ok := p.beforeWrite(ctx, obj, resultUpdated); !ok {
+			return done
 		}
 		var rv string
 		err := cluster.WithRetry(ctx, func() (err error) {
@@ -374,6 +369,21 @@ func (p *pass) fatalErr() error {
 	return p.fatal
 }
 
+// beforeWrite tells whether obj's write may be sent (ok); when not, done is
+// obj as reported: result (with --dry-run=client nothing is sent and the
+// write counts as made), or failed with why it was not attempted.
+func (p *pass) beforeWrite(ctx context.Context, obj reportObject, result string) (done reportObject, ok bool) {
+	if !p.DryRun.Writes() {
+		obj.Result = result
+		return obj, false
+	}
+	if why := p.notAttempted(ctx); why != "" {
+		obj.Result, obj.Reason = resultFailed, why
+		return obj, false
+	}
+	return obj, true
+}
+
 // notAttempted says why a write is not sent ("" when it may be): the pass
 // stopped, or the undo file that must record it cannot be created.
 func (p *pass) notAttempted(ctx context.Context) string {
@@ -455,13 +465,8 @@ func (p *pass) missing(ctx context.Context, namespaces []string, terminating map
 
 func (p *pass) create(ctx context.Context, obj reportObject) reportObject {
 	obj.Reason = "created with --create-missing"
-	if !p.DryRun.Writes() {
-		obj.Result = resultCreated
-		return obj
-	}
-	if why := p.notAttempted(ctx); why != "" {
-		obj.Result, obj.Reason = resultFailed, why
-		return obj
+	if done, ok := p.beforeWrite(ctx, obj, resultCreated); !ok {
+		return done
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.RootCAConfigMap, Namespace: obj.Namespace},

@@ -143,6 +143,17 @@ func (u *restorer) get(ctx context.Context, obj *object) (current, error) {
 	return cur, err
 }
 
+// unread is r when its object could not be read: skipped when it is gone,
+// failed otherwise.
+func (r result) unread(err error) result {
+	if apierrors.IsNotFound(err) {
+		r.Result, r.Reason = "skipped", "no longer exists"
+	} else {
+		r.Result, r.Reason = "failed", err.Error()
+	}
+	return r
+}
+
 func (u *restorer) restore(ctx context.Context, obj *object) result {
 	if isWorkloadKind(obj.Kind) {
 		return u.restoreWorkload(ctx, obj)
@@ -159,12 +170,8 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 	case apierrors.IsNotFound(err) && obj.Created:
 		r.Result, r.Reason = "skipped", "already deleted"
 		return r
-	case apierrors.IsNotFound(err):
-		r.Result, r.Reason = "skipped", "no longer exists"
-		return r
 	case err != nil:
-		r.Result, r.Reason = "failed", err.Error()
-		return r
+		return r.unread(err)
 	case cur.rv != obj.ResourceVersion:
 		r.Result, r.Reason = "skipped", fmt.Sprintf("changed since (resourceVersion %s, the undo file has %s)", cur.rv, obj.ResourceVersion)
 		return r

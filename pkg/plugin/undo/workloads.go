@@ -114,13 +114,8 @@ func jsonPointerEscape(s string) string {
 func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
 	r := result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
 	st, err := u.getWorkload(ctx, obj)
-	switch {
-	case apierrors.IsNotFound(err):
-		r.Result, r.Reason = "skipped", "no longer exists"
-		return r
-	case err != nil:
-		r.Result, r.Reason = "failed", err.Error()
-		return r
+	if err != nil {
+		return r.unread(err)
 	}
 	if why := workloadDrift(obj, st); why != "" {
 		r.Result, r.Reason = "skipped", why
