@@ -13,6 +13,9 @@
 #           against 64 MiB
 #   verify  verify --only pods,sa over SCALE_PODS pending pods in
 #           SCALE_POD_NAMESPACES namespaces against kubectl get pods -A -o json
+#   status  status (a rotation recorded) over SCALE_PODS pods made Running
+#           through their status subresource, in SCALE_POD_NAMESPACES
+#           namespaces, against kubectl get pods -A -o json
 # The defaults are the issue's full sizes, for a quiet machine (expect
 # several hours, most of it creating the objects); a quick run:
 #   make bench-scale SCALE_NAMESPACES=1000 SCALE_PODS=10000 SCALE_POD_NAMESPACES=100 SCALE_REMOTE_NAMESPACES=100
@@ -25,7 +28,7 @@ SCALE_REMOTE_NAMESPACES ?= 500
 SCALE_REMOTE_PER_NAMESPACE ?= 10
 SCALE_REPEAT ?= 3
 SCALE_WAIT_MAX_IN_FLIGHT ?= 0
-SCALE_ONLY ?= remote bundle restart wait verify
+SCALE_ONLY ?= remote bundle restart wait verify status
 
 .PHONY: bench-scale
 
@@ -43,3 +46,5 @@ bench-scale: tools build bench-plugin ## issue 21's benchmarks at scale and agai
 		-namespaces $(SCALE_NAMESPACES) -max-in-flight $(SCALE_WAIT_MAX_IN_FLIGHT) -json _output/bench/scale-wait.json)
 	$(if $(filter verify,$(SCALE_ONLY)),go run ./hack/bench/verify -plugin $(BENCH_PLUGIN) -pods $(SCALE_PODS) -namespaces $(SCALE_POD_NAMESPACES) \
 		-max-rss-mib 64 -json _output/bench/scale-verify.json)
+	$(if $(filter status,$(SCALE_ONLY)),go run ./hack/bench/verify -status -plugin $(BENCH_PLUGIN) -pods $(SCALE_PODS) -namespaces $(SCALE_POD_NAMESPACES) \
+		-max-rss-mib 64 -json _output/bench/scale-status.json)

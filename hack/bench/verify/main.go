@@ -5,6 +5,14 @@
 // "kubectl get pods -A -o json", which lists the same pods in the same
 // 500-pod chunks but keeps them all.
 //
+// With -status it measures "kubectl carotate status" instead, which judges
+// Running pods only: every pod is made Running through its status
+// subresource, its container started a day ago, and a rotation is
+// recorded with start. Before step 3 every pod mounts a CA source without
+// the new CA, so status names every pod in its step 4 evidence (and, after
+// step 3, every one as started before its source changed): its largest
+// evidence, not a sample.
+//
 // It starts its own local control plane (test/localcluster) and stops it at
 // the end. The pods are bare pods with a schedulerName no scheduler serves:
 // they stay Pending (verify judges them "not-started") but are real pods
@@ -17,6 +25,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,10 +37,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/hack/bench/benchutil"
+	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
 type result struct {
@@ -46,7 +57,12 @@ func main() {
 	runs := flag.Int("runs", 3, "verify runs; the report takes the slowest time and the largest RSS")
 	out := flag.String("json", "", "also write the result as JSON to this file")
 	plugin := flag.String("plugin", "", "the kubectl-carotate binary to measure, built as the release builds it (default: the developer build in the bin dir)")
+	status := flag.Bool("status", false, "measure status (the pods made Running, a rotation recorded) instead of verify")
 	flag.Parse()
+	run := run
+	if *status {
+		run = runStatus
+	}
 	if err := run(*plugin, *pods, *namespaces, *maxRSS, *runs, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-verify:", err)
 		os.Exit(1)
@@ -86,15 +102,81 @@ func run(plugin string, nPods, nNamespaces int, maxRSSMiB int64, runs int, out s
 	return res.Finish("bench-verify", fmt.Sprintf("verify --only pods,sa on %d pods in %d namespaces", nPods, max(nNamespaces, 1)), "kubectl get pods -A -o json", out, res)
 }
 
+// runStatus is run for status: the pods Running and started before their
+// CA source was written, a rotation recorded.
+func runStatus(plugin string, nPods, nNamespaces int, maxRSSMiB int64, runs int, out string) (err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)
+	defer cancel()
+	s, err := benchutil.Start(ctx, "status", plugin)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.Stop()) }()
+	nNamespaces = max(nNamespaces, 1)
+	if err := createPods(ctx, s.Client, "bench", nPods, nNamespaces); err != nil {
+		return err
+	}
+	started := metav1.NewTime(time.Now().Add(-24 * time.Hour).Truncate(time.Second))
+	if err := benchutil.CreateAll(ctx, "running pods", nPods, 32, func(ctx context.Context, i int) error {
+		patch, err := json.Marshal(map[string]any{"status": corev1.PodStatus{
+			Phase: corev1.PodRunning, StartTime: &started,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: started}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Ready: true, Image: "registry.invalid/app:1", ImageID: "registry.invalid/app@sha256:00",
+				ContainerID: fmt.Sprintf("containerd://%064d", i), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}}},
+		}})
+		if err != nil {
+			return err
+		}
+		_, err = s.Client.CoreV1().Pods(podNamespace("bench", i, nNamespaces)).Patch(ctx, podName(i), types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		return err
+	}); err != nil {
+		return err
+	}
+	newCA, err := localcluster.NewCA("bench-new-ca", 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := newCA.Write(s.Dir, "new-ca"); err != nil {
+		return err
+	}
+	if _, err := benchutil.Measure(ctx, s.Cluster.Kubeconfig, s.Installed, nil, "start", "--new-ca", filepath.Join(s.Dir, "new-ca.crt")); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	res := result{Pods: nPods}
+	want := fmt.Sprintf("%d pods mount a CA source without the new CA", nPods)
+	// status exits 1: steps are not done.
+	p, err := s.MeasurePlugin(ctx, runs, []int{0, 1}, func(stdout string) error {
+		if !strings.Contains(stdout, want) {
+			return fmt.Errorf("status did not judge every pod (want %q):\n%s", want, stdout)
+		}
+		return nil
+	}, "status")
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	r, err := benchutil.Measure(ctx, s.Cluster.Kubeconfig, filepath.Join(s.BinDir, "kubectl"), nil, "get", "pods", "-A", "-o", "json")
+	if err != nil {
+		return fmt.Errorf("kubectl get: %w", err)
+	}
+	res.Comparison = benchutil.Compare(p, r, maxRSSMiB)
+	return res.Finish("bench-status", fmt.Sprintf("status on %d running pods in %d namespaces", nPods, nNamespaces), "kubectl get pods -A -o json", out, res)
+}
+
+func podName(i int) string { return fmt.Sprintf("p-%06d", i+1) }
+
+// podNamespace is the namespace of pod i: ns, or ns-00001 ... when there
+// are several.
+func podNamespace(ns string, i, namespaces int) string {
+	if namespaces == 1 {
+		return ns
+	}
+	return fmt.Sprintf("%s-%05d", ns, i%namespaces)
+}
+
 // createPods creates n bare pods spread over namespaces namespaces (ns,
 // or ns-00001 ... when more than one), 32 at a time.
 func createPods(ctx context.Context, client kubernetes.Interface, ns string, n, namespaces int) error {
-	name := func(i int) string {
-		if namespaces == 1 {
-			return ns
-		}
-		return fmt.Sprintf("%s-%05d", ns, i%namespaces)
-	}
+	name := func(i int) string { return podNamespace(ns, i, namespaces) }
 	if err := benchutil.CreateAll(ctx, "namespaces", namespaces, 16, func(ctx context.Context, i int) error {
 		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name(i)}}, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
@@ -116,7 +198,7 @@ func createPods(ctx context.Context, client kubernetes.Interface, ns string, n, 
 	}
 	return benchutil.CreateAll(ctx, "pods", n, 32, func(ctx context.Context, i int) error {
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p-%06d", i+1), Labels: map[string]string{"bench": "verify"}},
+			ObjectMeta: metav1.ObjectMeta{Name: podName(i), Labels: map[string]string{"bench": "verify"}},
 			Spec: corev1.PodSpec{
 				SchedulerName: "bench-nobody",
 				Containers:    []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}},
