@@ -91,6 +91,9 @@ func (o *StartOptions) runCATarget(ctx context.Context, target, role string, che
 	if o.OldCA != "" {
 		rec.OldCASource, rec.OldCAFile = "--old-ca "+o.OldCA, absPath(o.OldCA)
 	} else {
+		if served == nil {
+			return fmt.Errorf("--target %s needs --old-ca: the API cannot show this CA; nothing was written", target)
+		}
 		if oldCAs, rec.OldCASource, err = served(ctx, client, newCAs); err != nil {
 			return err
 		}
