@@ -141,6 +141,21 @@ func TestRenderEtcdCA(t *testing.T) {
 		t.Errorf("node order: %v", nodes)
 	}
 
+	// With two nodes, each node's script does its own steps and records
+	// them; the workstation's waits for the other node's before step 3
+	// goes on, so one member changes at a time.
+	ws, err := RenderScript(d, FilterSteps(steps, "", PhaseFinish, ""), ScriptOptions{Node: "cp-1", Workstation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := RenderScript(d, FilterSteps(steps, "", PhaseFinish, "cp-2"), ScriptOptions{Node: "cp-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ws, "carotate_node_did cp-2 3 1") || !strings.Contains(other, "carotate_mark cp-2 3 1") || strings.Contains(other, "kubectl carotate verify") {
+		t.Errorf("the two nodes' finish scripts do not hand over:\n%s\n----\n%s", ws, other)
+	}
+
 	// The key comes from the operator in the serve script; every phase's
 	// script ends each node step with the loud checks.
 	one := etcdCACluster(t)
