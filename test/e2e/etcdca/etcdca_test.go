@@ -180,6 +180,20 @@ func TestRotateTheEtcdCAByTheScripts(t *testing.T) {
 					t.Errorf("step 1 after the re-run: %s: %s", s.State, s.Evidence)
 				}
 			})
+			t.Run("the finish script run before the serve script stops at verify and changes nothing", func(t *testing.T) {
+				before := InNode(t, dir, "cat", "/etc/kubernetes/manifests/etcd.yaml")
+				out, code := run(TargetScript(t, dir, checks.TargetEtcdCA, checks.PhaseFinish))
+				if code == 0 || !strings.Contains(out, "step 3 from the workstation failed") || !strings.Contains(out, "not step 2's certificate from the new CA") {
+					t.Errorf("the early finish script: exit %d\n%s", code, out)
+				}
+				if after := InNode(t, dir, "cat", "/etc/kubernetes/manifests/etcd.yaml"); after != before {
+					t.Errorf("the early finish script changed the etcd manifest")
+				}
+				if got := InNode(t, dir, "cat", pki+"etcd/ca.crt"); got != oldCA {
+					t.Errorf("the early finish script changed etcd/ca.crt")
+				}
+				readyzEtcd(t, client, "the early finish script")
+			})
 		case checks.PhaseServe:
 			for _, c := range []string{pki + "etcd/server-new.crt", pki + "etcd/peer-new.crt", pki + "etcd/healthcheck-client-new.crt", pki + "apiserver-etcd-client-new.crt"} {
 				InNode(t, dir, "openssl", "verify", "-CAfile", "new-etcd-ca.crt", c)
