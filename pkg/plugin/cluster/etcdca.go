@@ -47,17 +47,20 @@ func EtcdCAEvidence(ctx context.Context, client kubernetes.Interface, ev checks.
 			n, err = client.CoreV1().Nodes().Get(ctx, p.Node, metav1.GetOptions{})
 			return err
 		})
+		marks := map[string]string{}
+		ev.Marks[p.Node] = marks
+		if apierrors.IsNotFound(err) {
+			continue // no Node object: no mark either
+		}
 		if err != nil {
 			ev.MarksErr = err
 			return ev
 		}
-		marks := map[string]string{}
 		for k, v := range n.Annotations {
 			if step, ok := strings.CutPrefix(k, checks.EtcdCAMarkPrefix); ok {
 				marks[step] = v
 			}
 		}
-		ev.Marks[p.Node] = marks
 	}
 	return ev
 }
