@@ -209,7 +209,7 @@ func (r *renderer) etcdStep3(h ControlPlaneHost) {
 	// Nothing reads the originals since steps 1 and 2: the new CA, its key
 	// and the new certificates go into them, and the flags go back to
 	// kubeadm's names (kubeadm certs renew and upgrades expect them).
-	for _, p := range []string{f.ca, f.caKey} {
+	for _, p := range []string{f.ca, f.caKey, f.peerCA, f.apiCA} {
 		r.backup("3", h.Node, p, r.pathDefaults("file"))
 	}
 	for _, c := range []string{ComponentEtcd, ComponentAPIServer} {

@@ -321,3 +321,45 @@ func (p ControlPlanePod) withNode(n string) ControlPlanePod {
 	p.Node = n
 	return p
 }
+
+// TestRenderEtcdCASeparateFiles: where etcd's peer CA and the API
+// server's etcd CA are files of their own, each gets the bundle beside it,
+// its backup and the new CA alone in step 3.
+func TestRenderEtcdCASeparateFiles(t *testing.T) {
+	d := etcdCACluster(t)
+	h := d.ControlPlane[0]
+	set := func(c, name, value string) {
+		cl := h.Components[c]
+		for i, f := range cl.Flags {
+			if f.Name == name {
+				cl.Flags[i].Value = value
+			}
+		}
+		h.Components[c] = cl
+	}
+	set(ComponentEtcd, "peer-trusted-ca-file", "/etc/etcd/peer-ca.crt")
+	set(ComponentAPIServer, "etcd-cafile", "/etc/kubernetes/pki/etcd-ca.crt")
+	var got []string
+	for _, s := range RenderEtcdCA(d) {
+		if s.Action == ActionWriteFile || s.Action == ActionBackup || s.Action == ActionSetFlag {
+			if strings.Contains(s.File, "peer-ca") || strings.Contains(s.File, "etcd-ca") {
+				got = append(got, s.Step+" "+s.Action+" "+s.File+" "+s.Content)
+			}
+		}
+	}
+	want := []string{
+		"1 write-file /etc/etcd/peer-ca-bundle.crt etcd-bundle",
+		"1 write-file /etc/kubernetes/pki/etcd-ca-bundle.crt etcd-bundle",
+		"1 set-flag /etc/etcd/peer-ca-bundle.crt etcd-bundle",
+		"1 set-flag /etc/kubernetes/pki/etcd-ca-bundle.crt etcd-bundle",
+		"3 backup /etc/etcd/peer-ca.crt ",
+		"3 backup /etc/kubernetes/pki/etcd-ca.crt ",
+		"3 write-file /etc/etcd/peer-ca.crt new-etcd-ca",
+		"3 write-file /etc/kubernetes/pki/etcd-ca.crt new-etcd-ca",
+		"3 set-flag /etc/etcd/peer-ca.crt new-etcd-ca",
+		"3 set-flag /etc/kubernetes/pki/etcd-ca.crt new-etcd-ca",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
