@@ -58,6 +58,8 @@ func TargetSteps(target string) []UpstreamStep {
 		return SAKeySteps
 	case TargetFrontProxyCA:
 		return FrontProxySteps
+	case TargetEtcdCA:
+		return EtcdCASteps
 	}
 	return UpstreamSteps
 }
@@ -83,7 +85,7 @@ func TargetPhases(target string) []string {
 	if target == TargetSAKey {
 		return []string{SAPhaseTrust, SAPhaseSign, SAPhaseFinish}
 	}
-	// front-proxy-ca has the cluster CA's phases, a step each.
+	// front-proxy-ca and etcd-ca have the cluster CA's phases, a step each.
 	return []string{PhaseBundle, PhaseServe, PhaseFinish}
 }
 

@@ -69,9 +69,8 @@ func TestTokenKeyID(t *testing.T) {
 
 func TestCheckTarget(t *testing.T) {
 	for _, c := range []struct{ target, want string }{
-		{"", ""}, {"cluster-ca", ""}, {"sa-key", ""}, {"front-proxy-ca", ""},
-		{"etcd-ca", "--target etcd-ca is not supported yet: this version rotates cluster-ca, front-proxy-ca and sa-key"},
-		{"bogus", `unknown --target "bogus": use one of cluster-ca, front-proxy-ca, etcd-ca, sa-key`},
+		{"", ""}, {"cluster-ca", ""}, {"sa-key", ""}, {"front-proxy-ca", ""}, {"etcd-ca", ""},
+		{"bogus", `unknown --target "bogus": use one of cluster-ca, front-proxy-ca, etcd-ca, sa-key (this version rotates cluster-ca, front-proxy-ca, etcd-ca and sa-key)`},
 	} {
 		err := CheckTarget(c.target)
 		switch {

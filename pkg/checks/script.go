@@ -424,7 +424,7 @@ func (g *scriptGen) command(s Step) ([]*syntax.Stmt, error) {
 		g.keys[v] = ca
 	}
 	for _, c := range commandsOf(stmts) {
-		if c == "kubectl" || c == "openssl" || c == "crictl" || c == "systemctl" || c == "scp" {
+		if c == "kubectl" || c == "openssl" || c == "crictl" || c == "systemctl" || c == "scp" || c == "curl" {
 			g.needs[c] = true
 		}
 	}
@@ -434,7 +434,7 @@ func (g *scriptGen) command(s Step) ([]*syntax.Stmt, error) {
 // keyContents are the key contents an operator brings, and the CA each
 // belongs to.
 var keyContents = map[string]string{ContentNewCAKey: ContentNewCA, ContentNewFrontProxyCAKey: ContentNewFrontProxyCA,
-	ContentNewSAKey: ContentNewSAPublicKey}
+	ContentNewSAKey: ContentNewSAPublicKey, ContentNewEtcdCAKey: ContentNewEtcdCA}
 
 // keyVariable names the variable of an operator's key file: new-ca.key is
 // $NEW_CA_KEY.
@@ -578,23 +578,40 @@ var defaultSecurePorts = map[string]string{
 }
 
 // healthURL is where a control-plane component answers whether it is
-// healthy, from its flags: its secure port on its bind address.
+// healthy (ComponentHealthURL).
 func (g *scriptGen) healthURL(node, component string) string {
+	return ComponentHealthURL(g.d.ControlPlane, node, component)
+}
+
+// ComponentHealthURL is where a control-plane component of node answers
+// whether it is healthy, from its flags: its secure port on its bind
+// address (/readyz for kube-apiserver), or etcd's metrics URL (/health).
+func ComponentHealthURL(cp []ControlPlaneHost, node, component string) string {
 	host, port, p := "127.0.0.1", defaultSecurePorts[component], "/healthz"
 	if component == ComponentAPIServer {
 		p = "/readyz"
 	}
-	for _, h := range g.d.ControlPlane {
+	for _, h := range cp {
 		if h.Node != node {
 			continue
 		}
 		cl := h.Components[component]
+		if component == ComponentEtcd {
+			// kubeadm's liveness probe: plain http on 127.0.0.1:2381.
+			if m, _, _ := strings.Cut(cl.Value("listen-metrics-urls"), ","); m != "" {
+				return strings.TrimSuffix(m, "/") + "/health"
+			}
+			return "http://127.0.0.1:2381/health"
+		}
 		if v := cl.Value("secure-port"); v != "" {
 			port = v
 		}
 		if v := cl.Value("bind-address"); v != "" && v != "0.0.0.0" && v != "::" {
 			host = v
 		}
+	}
+	if component == ComponentEtcd {
+		return "http://127.0.0.1:2381/health"
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"

@@ -62,6 +62,10 @@ const (
 	ActionRestart           = "restart"
 	ActionInCluster         = "in-cluster"
 	ActionSkip              = "skip"
+	// ActionCheck runs a test on the node that fails loudly; ActionMark
+	// records on the node's Node object that its step's checks passed.
+	ActionCheck = "check"
+	ActionMark  = "mark"
 )
 
 // Contents a step writes or points at. Certificates are in
@@ -1390,6 +1394,12 @@ func contentWords(c string) string {
 		return "ServiceAccount public keys: new, then old"
 	case ContentNewSAKey:
 		return "new ServiceAccount signing key"
+	case ContentNewEtcdCA:
+		return "new etcd CA"
+	case ContentEtcdBundle:
+		return "etcd CA bundle: new, then old"
+	case ContentNewEtcdCAKey:
+		return "new etcd CA's key"
 	}
 	return c
 }

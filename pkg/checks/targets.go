@@ -19,7 +19,7 @@ const (
 var Targets = []string{TargetClusterCA, TargetFrontProxyCA, TargetEtcdCA, TargetSAKey}
 
 // SupportedTargets are the targets this version rotates.
-var SupportedTargets = []string{TargetClusterCA, TargetFrontProxyCA, TargetSAKey}
+var SupportedTargets = []string{TargetClusterCA, TargetFrontProxyCA, TargetEtcdCA, TargetSAKey}
 
 // CheckTarget refuses a --target this version cannot rotate, naming what it
 // can; "" is cluster-ca.

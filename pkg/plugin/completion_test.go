@@ -320,8 +320,8 @@ func TestRootRegistersCompletions(t *testing.T) {
 func TestCompletionOfTarget(t *testing.T) {
 	for _, cmd := range []string{"start", "status", "instructions", "verify", "finish", "abort"} {
 		values, directive := completionRun(t, completionTestRoot(t), cmd, "--target", "")
-		if len(values) != 3 || !completionHasAll(values, "cluster-ca", "front-proxy-ca", "sa-key") || directive != cobra.ShellCompDirectiveNoFileComp {
-			t.Errorf("%s --target <TAB> = %q (%d), want cluster-ca, front-proxy-ca and sa-key, no files", cmd, values, directive)
+		if len(values) != 4 || !completionHasAll(values, "cluster-ca", "front-proxy-ca", "etcd-ca", "sa-key") || directive != cobra.ShellCompDirectiveNoFileComp {
+			t.Errorf("%s --target <TAB> = %q (%d), want cluster-ca, front-proxy-ca, etcd-ca and sa-key, no files", cmd, values, directive)
 		}
 	}
 }

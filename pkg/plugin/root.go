@@ -43,10 +43,10 @@ func NewCmdCarotate(streams genericiooptions.IOStreams, build BuildInfo) *cobra.
 "Manually Rotate CA Certificates": it does the in-cluster steps itself
 (ServiceAccount root CA, workload restarts, cluster-info) and prints the node
 steps (files and flags on control-plane hosts and kubelets) for this cluster,
-then checks through the API that they were done. With --target sa-key or
---target front-proxy-ca, start, status, instructions, verify, finish and
-abort carry out the rotation of the ServiceAccount signing key or of the
-front-proxy CA instead.`,
+then checks through the API that they were done. With --target sa-key,
+--target front-proxy-ca or --target etcd-ca, start, status, instructions,
+verify, finish and abort carry out the rotation of the ServiceAccount
+signing key, of the front-proxy CA or of the etcd CA instead.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations: map[string]string{

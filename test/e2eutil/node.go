@@ -50,3 +50,33 @@ func LintScript(t testing.TB, script string) {
 		t.Fatalf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// ManifestHas checks that a file in the kubeadm node holds each line.
+func ManifestHas(t testing.TB, dir, manifest string, lines ...string) {
+	t.Helper()
+	m := InNode(t, dir, "cat", manifest)
+	for _, l := range lines {
+		if !strings.Contains(m, l) {
+			t.Errorf("%s lacks %q", manifest, l)
+		}
+	}
+}
+
+// NodeAbsent checks that no file of files exists in the kubeadm node
+// (transition files a step removes).
+func NodeAbsent(t testing.TB, dir string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		if _, _, code := NodeRun(t, dir, nil, "test", "!", "-e", f); code != 0 {
+			t.Errorf("the transition file %s is left", f)
+		}
+	}
+}
+
+// BackedUp checks that a step's backup of file holds what it held before.
+func BackedUp(t testing.TB, dir, rotation, step, file, before string) {
+	t.Helper()
+	if backup := InNode(t, dir, "cat", "/var/backups/carotate-"+rotation+"/step-"+step+file); backup != before {
+		t.Errorf("the step %s backup of %s is not what was there before", step, file)
+	}
+}

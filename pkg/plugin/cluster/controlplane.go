@@ -23,6 +23,16 @@ var components = []string{checks.ComponentAPIServer, checks.ComponentControllerM
 // ControlPlane lists the control-plane pods in kube-system by
 // their component label, kubeadm's convention.
 func ControlPlane(ctx context.Context, client kubernetes.Interface) ([]MirrorPod, error) {
+	return controlPlaneOf(ctx, client, components)
+}
+
+// ControlPlaneWithEtcd is ControlPlane with etcd's static pods, which
+// only the etcd-ca target reads.
+func ControlPlaneWithEtcd(ctx context.Context, client kubernetes.Interface) ([]MirrorPod, error) {
+	return controlPlaneOf(ctx, client, append([]string{checks.ComponentEtcd}, components...))
+}
+
+func controlPlaneOf(ctx context.Context, client kubernetes.Interface, components []string) ([]MirrorPod, error) {
 	sel := "component in (" + strings.Join(components, ",") + ")"
 	var out []MirrorPod
 	pods := client.CoreV1().Pods(metav1.NamespaceSystem)

@@ -117,7 +117,21 @@ extensions; the new CA's key from $NEW_FRONT_PROXY_CA_KEY, never read by
 kubectl carotate), a check that every API server uses it (verify --target
 front-proxy-ca), then the new CA, key and certificate copied over kubeadm's
 files, the flags pointed back at them and
-kube-system/extension-apiserver-authentication published afresh.`,
+kube-system/extension-apiserver-authentication published afresh.
+
+--target etcd-ca prints the steps of the etcd CA rotation recorded by
+"kubectl carotate start --target etcd-ca" (phases bundle, serve, finish;
+steps 1, 2, 3), read from the etcd and kube-apiserver static pods, node by
+node, etcd before the API server: old and new etcd CA into a file beside
+etcd/ca.crt (never into it: kubeadm signs with etcd/ca.key) for etcd's
+--trusted-ca-file and --peer-trusted-ca-file and kube-apiserver's
+--etcd-cafile, then etcd's server, peer and healthcheck-client certificates
+and apiserver-etcd-client re-issued from the new CA with openssl on the node
+(the new CA's key from $NEW_ETCD_CA_KEY), a check that they are in use
+(verify --target etcd-ca), then the new CA, key and certificates copied over
+kubeadm's files and the flags pointed back at them. Each node step ends with
+checks (etcd /health over TLS, /readyz's etcd line) and records on the
+node's Node object that they passed, which status judges by.`,
 		Example: `  # Everything, for the recorded rotation
   kubectl carotate instructions
 
@@ -138,13 +152,17 @@ kube-system/extension-apiserver-authentication published afresh.`,
 
   # The front-proxy CA rotation (kubectl carotate start --target front-proxy-ca)
   kubectl carotate instructions --target front-proxy-ca --step 2
-  kubectl carotate instructions --target front-proxy-ca -o script --phase serve > serve.sh && sudo NEW_FRONT_PROXY_CA_KEY=/root/new-front-proxy-ca.key bash serve.sh`,
+  kubectl carotate instructions --target front-proxy-ca -o script --phase serve > serve.sh && sudo NEW_FRONT_PROXY_CA_KEY=/root/new-front-proxy-ca.key bash serve.sh
+
+  # The etcd CA rotation (kubectl carotate start --target etcd-ca)
+  kubectl carotate instructions --target etcd-ca --step 1 --node cp-1
+  kubectl carotate instructions --target etcd-ca -o script --phase serve > serve.sh && sudo NEW_ETCD_CA_KEY=/root/new-etcd-ca.key bash serve.sh`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Step, "step", o.Step, "Only this upstream step (1, 2, 3, 4, 5, 6, 7, 8, 9.1, 9.2, 9.3, 9.4, 10, 11, 12.1, 12.2, 12.3)")
-	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x); with --target sa-key: trust (1), sign (2-3.2) or finish (4); with --target front-proxy-ca: bundle (1), serve (2) or finish (3)")
+	f.StringVar(&o.Phase, "phase", o.Phase, "Only this phase: bundle (steps 1-9.1), serve (9.2-11) or finish (12.x); with --target sa-key: trust (1), sign (2-3.2) or finish (4); with --target front-proxy-ca or etcd-ca: bundle (1), serve (2) or finish (3)")
 	f.StringVar(&o.Node, "node", o.Node, "Only the steps of this node (and the in-cluster steps)")
 	o.CA.AddFlags(cmd)
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json, yaml or script (bash, to run on a node)")

@@ -17,6 +17,7 @@ import (
 var targetStart = map[string]string{
 	checks.TargetSAKey:        "kubectl carotate start --target sa-key --new-public-key new-sa.pub",
 	checks.TargetFrontProxyCA: "kubectl carotate start --target front-proxy-ca --new-ca new-front-proxy-ca.crt",
+	checks.TargetEtcdCA:       "kubectl carotate start --target etcd-ca --new-ca new-etcd-ca.crt --old-ca etcd-ca.crt",
 }
 
 // validateTarget checks the flags of instructions --target T, T not
@@ -62,6 +63,10 @@ func (o *Options) runTarget(ctx context.Context) error {
 		return err
 	}
 	inv := cluster.ReadInventory(ctx, client, dyn)
+	if rec.Target == checks.TargetEtcdCA {
+		// etcd's static pods are the etcd-ca target's alone to read.
+		inv.ControlPlane, inv.ControlPlaneErr = cluster.ControlPlaneWithEtcd(ctx, client)
+	}
 	if inv.ControlPlaneErr != nil {
 		return fmt.Errorf("listing the control-plane pods in kube-system: %w", inv.ControlPlaneErr)
 	}
@@ -70,8 +75,15 @@ func (o *Options) runTarget(ctx context.Context) error {
 	}
 	d := targetDescription(rec)
 	_, note := controlPlaneHosts(&d, inv)
-	if rec.Target == checks.TargetFrontProxyCA {
+	switch rec.Target {
+	case checks.TargetFrontProxyCA:
 		return o.emit(d, checks.RenderFrontProxy(d), append([]string{note}, checks.FrontProxyNotes(rec.ID)...), "")
+	case checks.TargetEtcdCA:
+		if d.Source != checks.SourceMirrorPods {
+			return fmt.Errorf("no etcd or control-plane mirror pod is visible in kube-system: the etcd-ca steps are for etcd run as kubeadm static pods on the control-plane nodes, " +
+				"whose flags name its files; an external etcd or one outside kubeadm's layout is not covered")
+		}
+		return o.emit(d, checks.RenderEtcdCA(d), append([]string{note}, checks.EtcdCANotes(rec.ID)...), "")
 	}
 	return o.emit(d, checks.RenderSAKey(d), append([]string{note}, checks.SAKeyNotes(rec.ID)...), "")
 }
@@ -79,11 +91,18 @@ func (o *Options) runTarget(ctx context.Context) error {
 // targetDescription is what a target's renderer needs but the control
 // plane: the record's public keys or certificates as contents.
 func targetDescription(rec *rotation.Record) checks.ClusterDescription {
-	if rec.Target == checks.TargetFrontProxyCA {
+	switch rec.Target {
+	case checks.TargetFrontProxyCA:
 		return checks.ClusterDescription{RotationID: rec.ID, Target: rec.Target, Contents: map[string]string{
 			checks.ContentOldFrontProxyCA:  string(checks.EncodePEM(rec.OldCAs)),
 			checks.ContentNewFrontProxyCA:  string(checks.EncodePEM(rec.NewCAs)),
 			checks.ContentFrontProxyBundle: string(checks.BuildBundle(rec.NewCAs, rec.OldCAs)),
+		}}
+	case checks.TargetEtcdCA:
+		return checks.ClusterDescription{RotationID: rec.ID, Target: rec.Target, Contents: map[string]string{
+			checks.ContentOldEtcdCA:  string(checks.EncodePEM(rec.OldCAs)),
+			checks.ContentNewEtcdCA:  string(checks.EncodePEM(rec.NewCAs)),
+			checks.ContentEtcdBundle: string(checks.BuildBundle(rec.NewCAs, rec.OldCAs)),
 		}}
 	}
 	return checks.ClusterDescription{RotationID: rec.ID, Target: checks.TargetSAKey, Contents: map[string]string{

@@ -290,6 +290,9 @@ func (r *Record) ConfigMap() (*corev1.ConfigMap, error) {
 	if r.Target == checks.TargetFrontProxyCA {
 		description = "The front-proxy CA rotation under way: its old and new front-proxy CAs (old-ca.crt, new-ca.crt) and the log of passes. See kubectl carotate status --target front-proxy-ca."
 	}
+	if r.Target == checks.TargetEtcdCA {
+		description = "The etcd CA rotation under way: its old and new etcd CAs (old-ca.crt, new-ca.crt) and the log of passes. See kubectl carotate status --target etcd-ca."
+	}
 	if r.Target == checks.TargetSAKey {
 		data = map[string]string{KeyRecord: string(js) + "\n", KeyOldSAPublic: string(r.OldSAPEM), KeyNewSAPublic: string(r.NewSAPEM)}
 		description = "The ServiceAccount signing key rotation under way: public keys and the log of passes. See kubectl carotate status --target sa-key."

@@ -36,7 +36,8 @@ backups. It changes nothing but the record; the printed steps are for
 you to run.`,
 		Example: `  kubectl carotate abort
   kubectl carotate abort --target sa-key
-  kubectl carotate abort --target front-proxy-ca`,
+  kubectl carotate abort --target front-proxy-ca
+  kubectl carotate abort --target etcd-ca`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}

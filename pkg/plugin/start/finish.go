@@ -36,7 +36,8 @@ reminder and do not block.`,
 
   # The ServiceAccount signing key rotation
   kubectl carotate finish --target sa-key
-  kubectl carotate finish --target front-proxy-ca`,
+  kubectl carotate finish --target front-proxy-ca
+  kubectl carotate finish --target etcd-ca`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}

@@ -38,6 +38,33 @@ func (o *StartOptions) validateFrontProxy() error {
 
 // runFrontProxy records a front-proxy-ca rotation in its own record.
 func (o *StartOptions) runFrontProxy(ctx context.Context) error {
+	return o.runCATarget(ctx, checks.TargetFrontProxyCA, "front-proxy ", func(ctx context.Context, client kubernetes.Interface) error {
+		if cr, err := rotation.Load(ctx, client); err != nil {
+			return err
+		} else if cr.Active() && cr.FrontProxy() {
+			return fmt.Errorf("cluster-ca rotation %s (%s/%s, started by %s at %s) also rotates the front-proxy CA (start --new-front-proxy-ca): "+
+				"a second rotation of it would edit the same flags and files; finish or abort that one first, or carry on with its steps; nothing was written",
+				cr.ID, rotation.Namespace, rotation.ConfigMapName, cr.StartedBy, cr.StartedAt.Format(time.RFC3339))
+		}
+		return nil
+	}, func(ctx context.Context, client kubernetes.Interface, newCAs []*x509.Certificate) ([]*x509.Certificate, string, error) {
+		oldCAs, err := servedFrontProxyCA(ctx, client, "--old-ca")
+		if err != nil {
+			return nil, "", err
+		}
+		if checks.Contains(newCAs, oldCAs[0]) {
+			return nil, "", errors.New("kube-system/extension-apiserver-authentication publishes the new front-proxy CA alone, so the old one cannot be read from the cluster: pass --old-ca (nothing was written)")
+		}
+		return oldCAs, "requestheader-client-ca-file of kube-system/extension-apiserver-authentication", nil
+	})
+}
+
+// runCATarget records a rotation of a CA target other than cluster-ca in
+// its own record: --new-ca and --old-ca are that target's CAs, certificates
+// only. check refuses what conflicts with the rotation; served reads the
+// old CA from the cluster when --old-ca is not given (nil: it is required).
+func (o *StartOptions) runCATarget(ctx context.Context, target, role string, check func(context.Context, kubernetes.Interface) error,
+	served func(context.Context, kubernetes.Interface, []*x509.Certificate) ([]*x509.Certificate, string, error)) error {
 	if err := refuseKeys(map[string]string{"--new-ca": o.NewCA, "--old-ca": o.OldCA}); err != nil {
 		return err
 	}
@@ -45,42 +72,41 @@ func (o *StartOptions) runFrontProxy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := o.Clientset()
-	if err != nil {
-		return err
-	}
-	if cr, err := rotation.Load(ctx, client); err != nil {
-		return err
-	} else if cr.Active() && cr.FrontProxy() {
-		return fmt.Errorf("cluster-ca rotation %s (%s/%s, started by %s at %s) also rotates the front-proxy CA (start --new-front-proxy-ca): "+
-			"a second rotation of it would edit the same flags and files; finish or abort that one first, or carry on with its steps; nothing was written",
-			cr.ID, rotation.Namespace, rotation.ConfigMapName, cr.StartedBy, cr.StartedAt.Format(time.RFC3339))
-	}
-	rec := &rotation.Record{ID: o.ID, Target: checks.TargetFrontProxyCA, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewCA)}
 	var oldCAs []*x509.Certificate
 	if o.OldCA != "" {
 		if oldCAs, err = cmdutil.ReadCertFile("--old-ca", o.OldCA); err != nil {
 			return err
 		}
-		rec.OldCASource, rec.OldCAFile = "--old-ca "+o.OldCA, absPath(o.OldCA)
-	} else {
-		if oldCAs, err = servedFrontProxyCA(ctx, client, "--old-ca"); err != nil {
+	}
+	client, err := o.Clientset()
+	if err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(ctx, client); err != nil {
 			return err
 		}
-		if checks.Contains(newCAs, oldCAs[0]) {
-			return errors.New("kube-system/extension-apiserver-authentication publishes the new front-proxy CA alone, so the old one cannot be read from the cluster: pass --old-ca (nothing was written)")
+	}
+	rec := &rotation.Record{ID: o.ID, Target: target, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewCA)}
+	if o.OldCA != "" {
+		rec.OldCASource, rec.OldCAFile = "--old-ca "+o.OldCA, absPath(o.OldCA)
+	} else {
+		if served == nil {
+			return fmt.Errorf("--target %s needs --old-ca: the API cannot show this CA; nothing was written", target)
 		}
-		rec.OldCASource = "requestheader-client-ca-file of kube-system/extension-apiserver-authentication"
-		fmt.Fprintf(o.ErrOut, "start: old front-proxy CA %s, from %s\n", checks.DescribeSet(oldCAs, nil), rec.OldCASource)
+		if oldCAs, rec.OldCASource, err = served(ctx, client, newCAs); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "start: old %sCA %s, from %s\n", role, checks.DescribeSet(oldCAs, nil), rec.OldCASource)
 	}
 	findings, err := checks.ValidateRotation(oldCAs, newCAs, checks.ValidateOptions{Now: o.now(), AllowSameKey: o.AllowSameKey})
-	if err := cmdutil.ReportFindings(o.ErrOut, withRole(findings, "front-proxy "), err); err != nil {
+	if err := cmdutil.ReportFindings(o.ErrOut, withRole(findings, role), err); err != nil {
 		return err
 	}
 	rec.OldCAs, rec.NewCAs = oldCAs, newCAs
 	rec.OldCAPEM, rec.NewCAPEM = checks.EncodePEM(oldCAs), checks.EncodePEM(newCAs)
 
-	existing, err := rotation.LoadTarget(ctx, client, checks.TargetFrontProxyCA)
+	existing, err := rotation.LoadTarget(ctx, client, target)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,12 @@ kube-system/carotate-state-front-proxy-ca: --new-ca is the new front-proxy
 CA, --old-ca defaults to the requestheader CA that
 kube-system/extension-apiserver-authentication publishes. It is the same
 change as --new-front-proxy-ca, which rotates the front-proxy CA inside the
-cluster CA rotation: one refuses while the other is active.`,
+cluster CA rotation: one refuses while the other is active.
+
+--target etcd-ca records a rotation of a kubeadm-style stacked etcd's CA in
+kube-system/carotate-state-etcd-ca: --new-ca is the new etcd CA and
+--old-ca, required, the one etcd runs on today (no API shows it; kubeadm
+keeps it in /etc/kubernetes/pki/etcd/ca.crt). Certificates only, as above.`,
 		Example: `  # Start rotating to new-ca.crt; the old CA is what the cluster serves today
   kubectl carotate start --new-ca new-ca.crt
 
@@ -72,6 +77,10 @@ cluster CA rotation: one refuses while the other is active.`,
   # Rotate the front-proxy CA alone (its own record and steps); the old
   # front-proxy CA is what kube-system/extension-apiserver-authentication publishes
   kubectl carotate start --target front-proxy-ca --new-ca new-front-proxy-ca.crt
+
+  # Rotate the etcd CA (its own record and steps); the API cannot show the
+  # etcd CA, so --old-ca is required
+  kubectl carotate start --target etcd-ca --new-ca new-etcd-ca.crt --old-ca etcd-ca.crt
 
   # Then
   kubectl carotate status`,
@@ -103,8 +112,11 @@ func (o *StartOptions) Validate() error {
 	}
 	if checks.OtherTarget(o.Target) {
 		validate := o.validateSAKey
-		if o.Target == checks.TargetFrontProxyCA {
+		switch o.Target {
+		case checks.TargetFrontProxyCA:
 			validate = o.validateFrontProxy
+		case checks.TargetEtcdCA:
+			validate = o.validateEtcdCA
 		}
 		if err := validate(); err != nil {
 			return err
@@ -174,6 +186,8 @@ func (o *StartOptions) Run(ctx context.Context) error {
 		return o.runSAKey(ctx)
 	case checks.TargetFrontProxyCA:
 		return o.runFrontProxy(ctx)
+	case checks.TargetEtcdCA:
+		return o.runEtcdCA(ctx)
 	}
 	if err := refuseKeys(map[string]string{"--new-ca": o.NewCA, "--old-ca": o.OldCA,
 		"--new-front-proxy-ca": o.NewFrontProxyCA, "--old-front-proxy-ca": o.OldFrontProxyCA}); err != nil {

@@ -109,13 +109,16 @@ func (o *AbortOptions) abortTarget(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if rec.Target == checks.TargetFrontProxyCA {
+	switch rec.Target {
+	case checks.TargetFrontProxyCA:
 		dyn, err := o.DynamicClient()
 		if err != nil {
 			return err
 		}
 		fmt.Fprint(o.ErrOut, abortFrontProxyPlan(rec, cluster.FrontProxyEvidence(ctx, client, dyn, rec.FrontProxyFacts())))
-	} else {
+	case checks.TargetEtcdCA:
+		fmt.Fprint(o.ErrOut, abortEtcdCAPlan(rec, cluster.EtcdCAEvidence(ctx, client, rec.EtcdCAFacts())))
+	default:
 		fmt.Fprint(o.ErrOut, abortSAKeyPlan(rec, cluster.SAKeyEvidence(ctx, client, rec.SAKeyFacts(o.now()))))
 	}
 	return printRecord(o.Out, o.Output, rec)

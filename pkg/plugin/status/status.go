@@ -74,7 +74,12 @@ the requestheader-client-ca-file kube-apiserver publishes in
 kube-system/extension-apiserver-authentication (old, new or both), the
 API servers' --requestheader-client-ca-file and --proxy-client-cert-file,
 and whether each APIService served from the cluster is Available (the
-aggregator calls it with the proxy client certificate). Without --target,
+aggregator calls it with the proxy client certificate). --target etcd-ca
+shows the etcd CA rotation (its record kube-system/carotate-state-etcd-ca,
+its steps 1, 2 and 3): the files etcd's and kube-apiserver's flags name,
+when those static pods last started, kube-apiserver's /readyz/etcd, and the
+record each node step's checks leave on its Node object; without that
+record a step is unknown, since the API cannot show the files. Without --target,
 status shows the cluster CA rotation and one line for each other active
 rotation record.
 

@@ -21,6 +21,7 @@ import (
 var targetWords = map[string]struct{ holds, start string }{
 	checks.TargetSAKey:        {"keys", "kubectl carotate start --target sa-key --new-public-key new-sa.pub"},
 	checks.TargetFrontProxyCA: {"front-proxy CAs", "kubectl carotate start --target front-proxy-ca --new-ca new-front-proxy-ca.crt"},
+	checks.TargetEtcdCA:       {"etcd CAs", "kubectl carotate start --target etcd-ca --new-ca new-etcd-ca.crt --old-ca etcd-ca.crt"},
 }
 
 // validateTarget checks the flags of status --target T, T not cluster-ca.

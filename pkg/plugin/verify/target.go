@@ -19,6 +19,8 @@ var targetWords = map[string]struct{ old, lastStep, breaks, reads string }{
 		"takes its keys from the sa-key record"},
 	checks.TargetFrontProxyCA: {"front-proxy CA", "3", "the API servers may still present a proxy client certificate from the old front-proxy CA (steps %s): dropping the old CA now makes the aggregated APIs refuse them",
 		"takes its CAs from the front-proxy-ca record"},
+	checks.TargetEtcdCA: {"etcd CA", "3", "etcd or the API servers may still present a certificate from the old etcd CA (steps %s): dropping the old CA now cuts the API servers off etcd",
+		"takes its CAs from the etcd-ca record"},
 }
 
 // completeTarget refuses the cluster CA's flags with --target T and
@@ -60,9 +62,12 @@ func (o *Options) runTarget(ctx context.Context) error {
 	}
 	steps := rotation.JudgeTarget(ctx, o.client, o.dyn, rec, o.Now())
 	rep := targetReport{Rotation: rec.ID, Steps: steps}
-	if o.Target == checks.TargetFrontProxyCA {
+	switch o.Target {
+	case checks.TargetFrontProxyCA:
 		rep.Findings = checks.FrontProxyLeftovers(steps)
-	} else {
+	case checks.TargetEtcdCA:
+		rep.Findings = checks.EtcdCALeftovers(steps)
+	default:
 		rep.Findings = checks.SAKeyLeftovers(steps)
 	}
 	if rep.Findings == nil {

@@ -211,6 +211,12 @@ trusts both CAs and runs with step 2's proxy client certificate, every
 APIService served from the cluster is Available). Which CA issued that
 certificate the API cannot show: the script of step 2 checked it on the node.
 
+--target etcd-ca checks the etcd CA rotation recorded by "kubectl carotate
+start --target etcd-ca": whether anything still depends on the old etcd CA
+before step 3 drops it (every etcd member and API server trusts both CAs and
+runs with step 2's certificates, and each node recorded that step 2's checks
+passed there).
+
 -n narrows pods, sa, copies and logs to one namespace. Severities: error blocks the
 next step; warning needs doing before the rotation ends; info is for the
 record. Progress goes to stderr.
@@ -239,7 +245,10 @@ Exit codes:
   kubectl carotate verify --target sa-key
 
   # Front-proxy CA rotation: can the old front-proxy CA go?
-  kubectl carotate verify --target front-proxy-ca`,
+  kubectl carotate verify --target front-proxy-ca
+
+  # etcd CA rotation: can the old etcd CA go?
+  kubectl carotate verify --target etcd-ca`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, cannotRun),
 	}

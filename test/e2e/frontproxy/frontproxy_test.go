@@ -76,46 +76,6 @@ func sha(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-type statusReport struct {
-	Steps []checks.StepState
-	Next  string
-}
-
-func status(t *testing.T) statusReport {
-	t.Helper()
-	r := Carotate(t, "status", "--target", "front-proxy-ca", "-o", "json")
-	var st statusReport
-	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
-		t.Fatalf("status: exit %d, %v\n%s%s", r.Code, err, r.Stdout, r.Stderr)
-	}
-	return st
-}
-
-// statusWhen polls status until step shows done (the mirror pods follow
-// a restarted static pod within seconds, as a kubelet's do), as an admin
-// runs each step's check; it returns the last report.
-func statusWhen(t *testing.T, step string) statusReport {
-	t.Helper()
-	var st statusReport
-	deadline := time.Now().Add(time.Minute)
-	for {
-		st = status(t)
-		if stepState(st, step).State == checks.StateDone || time.Now().After(deadline) {
-			return st
-		}
-		time.Sleep(2 * time.Second)
-	}
-}
-
-func stepState(st statusReport, step string) checks.StepState {
-	for _, s := range st.Steps {
-		if s.Step == step {
-			return s
-		}
-	}
-	return checks.StepState{}
-}
-
 func TestRotateTheFrontProxyCAByTheScripts(t *testing.T) {
 	ctx := context.Background()
 	client := Client(t)
@@ -198,13 +158,7 @@ func TestRotateTheFrontProxyCAByTheScripts(t *testing.T) {
 		}
 	})
 
-	script := func(phase string) string {
-		s := InNode(t, dir, "kubectl", "carotate", "instructions", "--target", "front-proxy-ca", "-o", "script", "--phase", phase)
-		LintScript(t, s)
-		file := "front-proxy-ca-" + phase + ".sh"
-		Must(t, os.WriteFile(filepath.Join(dir, file), []byte(s), 0o644))
-		return file
-	}
+	script := func(phase string) string { return TargetScript(t, dir, checks.TargetFrontProxyCA, phase) }
 	run := func(file string) (string, int) {
 		out, errOut, code := NodeRun(t, dir, append([]string{"NEW_FRONT_PROXY_CA_KEY=" + filepath.Join(dir, "new-front-proxy-ca.key")}, env...), "bash", file)
 		return out + errOut, code
@@ -220,13 +174,13 @@ func TestRotateTheFrontProxyCAByTheScripts(t *testing.T) {
 			t.Fatalf("%s did not run through", file)
 		}
 		answers(t, client, file)
-		st := statusWhen(t, map[string]string{checks.PhaseBundle: "1", checks.PhaseServe: "2", checks.PhaseFinish: "3"}[phase])
+		st := StatusWhen(t, checks.TargetFrontProxyCA, map[string]string{checks.PhaseBundle: "1", checks.PhaseServe: "2", checks.PhaseFinish: "3"}[phase], checks.StateDone)
 		switch phase {
 		case checks.PhaseBundle:
-			if s := stepState(st, "1"); s.State != checks.StateDone {
+			if s := st.Step("1"); s.State != checks.StateDone {
 				t.Errorf("after bundle, step 1: %s: %s", s.State, s.Evidence)
 			}
-			if s := stepState(st, "2"); s.State != checks.StateNotDone {
+			if s := st.Step("2"); s.State != checks.StateNotDone {
 				t.Errorf("after bundle, step 2: %s: %s", s.State, s.Evidence)
 			}
 			if st := checks.Classify("published", requestHeaderCA(t, client), parse(t, oldFP), parse(t, newFP)); st.State != checks.BundleHasBoth {
@@ -254,7 +208,7 @@ func TestRotateTheFrontProxyCAByTheScripts(t *testing.T) {
 				answers(t, client, "the early finish script")
 			})
 		case checks.PhaseServe:
-			if s := stepState(st, "2"); s.State != checks.StateDone {
+			if s := st.Step("2"); s.State != checks.StateDone {
 				t.Errorf("after serve, step 2: %s: %s", s.State, s.Evidence)
 			}
 			InNode(t, dir, "openssl", "verify", "-CAfile", "new-front-proxy-ca.crt", pki+"front-proxy-client-new.crt")
@@ -279,20 +233,9 @@ func TestRotateTheFrontProxyCAByTheScripts(t *testing.T) {
 			t.Errorf("front-proxy-ca.crt is not the new CA")
 		}
 		InNode(t, dir, "cmp", pki+"front-proxy-ca.key", "new-front-proxy-ca.key")
-		m := InNode(t, dir, "cat", manifest)
-		for _, l := range []string{"- --requestheader-client-ca-file=" + pki + "front-proxy-ca.crt", "- --proxy-client-cert-file=" + pki + "front-proxy-client.crt"} {
-			if !strings.Contains(m, l) {
-				t.Errorf("the kube-apiserver manifest lacks %q", l)
-			}
-		}
-		for _, f := range []string{"front-proxy-ca-bundle.crt", "front-proxy-ca-new.crt", "front-proxy-ca-new.key"} {
-			if _, _, code := NodeRun(t, dir, nil, "test", "!", "-e", pki+f); code != 0 {
-				t.Errorf("the transition file %s is left", f)
-			}
-		}
-		if backup := InNode(t, dir, "cat", "/var/backups/carotate-"+rec.ID+"/step-3"+pki+"front-proxy-ca.crt"); backup != oldFP {
-			t.Errorf("the backup of front-proxy-ca.crt is not what was there before")
-		}
+		ManifestHas(t, dir, manifest, "- --requestheader-client-ca-file="+pki+"front-proxy-ca.crt", "- --proxy-client-cert-file="+pki+"front-proxy-client.crt")
+		NodeAbsent(t, dir, pki+"front-proxy-ca-bundle.crt", pki+"front-proxy-ca-new.crt", pki+"front-proxy-ca-new.key")
+		BackedUp(t, dir, rec.ID, "3", pki+"front-proxy-ca.crt", oldFP)
 	})
 	t.Run("extension-apiserver-authentication publishes the new front-proxy CA alone", func(t *testing.T) {
 		if got := requestHeaderCA(t, client); !checks.SameCertificates(parse(t, string(got)), parse(t, newFP)) {
@@ -307,28 +250,7 @@ func TestRotateTheFrontProxyCAByTheScripts(t *testing.T) {
 		answers(t, client, "the finish script's re-run")
 	})
 	t.Run("status shows every step done and finish closes the record", func(t *testing.T) {
-		st := statusWhen(t, "3")
-		for _, s := range st.Steps {
-			if s.State != checks.StateDone {
-				t.Errorf("step %s: %s: %s", s.Step, s.State, s.Evidence)
-			}
-		}
-		if st.Next != "kubectl carotate finish --target front-proxy-ca" {
-			t.Errorf("next: %q", st.Next)
-		}
-		if r := Carotate(t, "finish", "--target", "front-proxy-ca"); r.Code != 0 {
-			t.Errorf("finish: exit %d: %s", r.Code, r.Stderr)
-		}
-		cm, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "carotate-state-front-proxy-ca", metav1.GetOptions{})
-		Must(t, err)
-		if !strings.Contains(cm.Data["rotation.json"], `"state": "finished"`) {
-			t.Errorf("the record: %v", cm.Data["rotation.json"])
-		}
-		for k, v := range cm.Data {
-			if checks.ContainsPrivateKey([]byte(v)) {
-				t.Errorf("the record's %s holds key material", k)
-			}
-		}
+		FinishWhenDone(t, client, checks.TargetFrontProxyCA, "3")
 	})
 }
 

@@ -101,21 +101,21 @@ func jwks(t *testing.T, client kubernetes.Interface) []string {
 	return out
 }
 
-// TestATargetsNotBuiltAreRefused: exit 2, the supported targets named,
-// nothing written.
-func TestATargetsNotBuiltAreRefused(t *testing.T) {
+// TestAnUnknownTargetIsRefused: exit 2, the targets named, nothing
+// written.
+func TestAnUnknownTargetIsRefused(t *testing.T) {
 	client := Client(t)
 	for _, args := range [][]string{
-		{"start", "--target", "etcd-ca", "--new-ca", "x.crt"},
-		{"status", "--target", "etcd-ca"},
-		{"instructions", "--target", "etcd-ca"},
-		{"verify", "--target", "etcd-ca"},
-		{"finish", "--target", "etcd-ca"},
-		{"abort", "--target", "etcd-ca"},
+		{"start", "--target", "kubelet-ca", "--new-ca", "x.crt"},
+		{"status", "--target", "kubelet-ca"},
+		{"instructions", "--target", "kubelet-ca"},
+		{"verify", "--target", "kubelet-ca"},
+		{"finish", "--target", "kubelet-ca"},
+		{"abort", "--target", "kubelet-ca"},
 	} {
 		r := Carotate(t, args...)
-		if r.Code != 2 || !strings.Contains(r.Stderr, "is not supported yet: this version rotates cluster-ca, front-proxy-ca and sa-key") {
-			t.Errorf("%v: exit %d, %q; want exit 2 naming cluster-ca, front-proxy-ca and sa-key", args, r.Code, r.Stderr)
+		if r.Code != 2 || !strings.Contains(r.Stderr, `unknown --target "kubelet-ca": use one of cluster-ca, front-proxy-ca, etcd-ca, sa-key`) {
+			t.Errorf("%v: exit %d, %q; want exit 2 naming the targets", args, r.Code, r.Stderr)
 		}
 	}
 	cms, err := client.CoreV1().ConfigMaps("kube-system").List(context.Background(), metav1.ListOptions{})
