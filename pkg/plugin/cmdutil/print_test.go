@@ -22,3 +22,31 @@ func TestWriteTableLooksLikeKubectlGet(t *testing.T) {
 		t.Fatalf("got:\n%q\nwant:\n%q", b.String(), want)
 	}
 }
+
+// TableStream lays out what WriteTable does for the cells it is for:
+// padding, empty cells in the middle and at the end, a header wider than
+// its cells and cells wider than their header.
+func TestTableStreamIsWriteTable(t *testing.T) {
+	header := []string{"namespace", "kind", "patched", "skipped", "rolled out"}
+	rows := [][]string{
+		{"kube-system", "Deployment", "3", "2 (OnDelete), 1 (0 replicas)", "-"},
+		{"a", "Pod", "-", "1 (bare pod)", ""},
+		{"default", "", "12345678901", "0", "7"},
+		{"", "StatefulSet", "0", "", ""},
+	}
+	var want bytes.Buffer
+	if err := WriteTable(&want, header, rows); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	s := NewTableStream(&got, header)
+	for _, r := range rows {
+		s.Row(r...)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Fatalf("got:\n%q\nwant (WriteTable):\n%q", got.String(), want.String())
+	}
+}

@@ -473,7 +473,12 @@ func (o *Options) Run(ctx context.Context) error {
 // changed, not what it found done.
 func (r *pass) logEntry(err error) rotation.Pass {
 	o := r.o
-	t := r.report().Totals
+	var t totals
+	if r.totals != nil {
+		t = *r.totals
+	} else {
+		t = r.report().Totals
+	}
 	detail := fmt.Sprintf("%d patched, %d already current, %d failed", t.Patched, t.Current, t.Failed)
 	if o.forced != "" {
 		detail += "; forced although: " + o.forced

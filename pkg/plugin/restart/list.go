@@ -20,14 +20,14 @@ import (
 
 // listKind lists one kind with one paginated list: cluster-wide, or in the
 // -n namespace; never one list per namespace.
-func (r *pass) listKind(ctx context.Context, k cluster.WorkloadKind) ([]*cluster.Workload, error) {
+func (r *pass) listKind(ctx context.Context, k cluster.WorkloadKind) ([]*target, error) {
 	o := r.o
-	var out []*cluster.Workload
+	var out []*target
 	err := cluster.ListWorkloads(ctx, o.client, k.Kind, o.scope.namespace, o.listOptions(o.Selector), o.Annotation,
 		func() { out = out[:0] },
-		func(t *cluster.Workload) {
-			if o.scope.covers(t.Namespace) {
-				out = append(out, t)
+		func(w *cluster.Workload) {
+			if o.scope.covers(w.Namespace) {
+				out = append(out, newTarget(w))
 			}
 		})
 	return out, err
@@ -52,7 +52,7 @@ func (r *pass) list(ctx context.Context) error {
 	// One list per kind and the pods scan, all at once (each holds a page
 	// at a time); their errors are reported in this order.
 	kinds := r.o.kinds
-	lists := make([][]*cluster.Workload, len(kinds))
+	lists := make([][]*target, len(kinds))
 	errs := make([]error, len(kinds))
 	var podsErr error
 	var wg sync.WaitGroup
@@ -77,8 +77,11 @@ func (r *pass) list(ctx context.Context) error {
 	}
 	r.items = make([]*item, len(r.targets))
 	for i, t := range r.targets {
-		plan := checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused)
-		r.items[i] = &item{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Note: plan.Note, OldPods: r.oldPods[t.UID]}
+		t.Note = checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused).Note
+		if t.uid != "" {
+			t.OldPods = r.oldPods[t.uid]
+		}
+		r.items[i] = &t.item
 	}
 	fmt.Fprintf(r.o.ErrOut, "Listed %d workloads in %s (%s) and %d pod(s) no patch restarts, in %s\n",
 		len(r.targets), r.o.scope, strings.Join(counts, ", "), len(r.pods), time.Since(start).Round(time.Millisecond))

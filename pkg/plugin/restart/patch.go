@@ -48,12 +48,13 @@ type pass struct {
 	value    string
 	source   string
 	started  time.Time
-	targets  []*cluster.Workload
-	items    []*item // items[i] reports targets[i]
+	targets  []*target
+	items    []*item // &targets[i].item
 	pods     []podItem
 	oldPods  map[types.UID]int
 	progress *progress
-	undoFile string // written before the first patch; empty when nothing was to change
+	undoFile string  // written before the first patch; empty when nothing was to change
+	totals   *totals // of the report finish printed
 }
 
 func newPass(o *Options, value, source string) *pass {
@@ -189,22 +190,23 @@ func (r *pass) markNotReached() {
 // gen is the generation to wait for.
 func (r *pass) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 	t, it := r.targets[i], r.items[i]
-	plan := checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused)
+	plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
 	if !plan.Patch {
-		it.Result, it.Skipped = resultCurrent, skipReason(plan, t, it.OldPods)
-		return t.Generation, true
+		it.Result, it.Skipped = resultCurrent, skipReason(plan, t.replicas, it.OldPods)
+		return t.generation, true
 	}
 	if ctx.Err() != nil {
 		it.Result, it.Error = resultNotReached, notAttempted
 		return 0, false
 	}
-	res, err := r.o.Restarter(ctx, t, r.value)
+	w := t.workload()
+	res, err := r.o.Restarter(ctx, w, r.value)
 	switch {
 	case err == nil && res.Current:
-		it.Result, it.Skipped = resultCurrent, skipReason(plan, t, it.OldPods)
+		it.Result, it.Skipped = resultCurrent, skipReason(plan, t.replicas, it.OldPods)
 		return res.Generation, true
 	case err == nil:
-		it.Result, it.Skipped = resultPatched, skipReason(plan, t, it.OldPods)
+		it.Result, it.Skipped = resultPatched, skipReason(plan, t.replicas, it.OldPods)
 		return res.Generation, true
 	case apierrors.IsNotFound(err):
 		it.Result, it.Error = resultGone, "deleted after it was listed"
@@ -214,7 +216,7 @@ func (r *pass) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 		it.Result, it.Error = resultNotReached, "interrupted while patching"
 	default:
 		it.Result, it.Error = resultFailed, "patch: "+err.Error()
-		r.progress.eventf("%s -n %s: patch failed: %v", t.Ref(), t.Namespace, err)
+		r.progress.eventf("%s -n %s: patch failed: %v", w.Ref(), t.Namespace, err)
 	}
 	return 0, false
 }
@@ -222,11 +224,11 @@ func (r *pass) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 // skipReason is why a workload will not roll by itself, refined with
 // the pods counted before the patch: an OnDelete workload with no pod on an
 // older template has nothing stale (none at all: nothing to roll).
-func skipReason(plan checks.RestartPlan, t *cluster.Workload, oldPods int) string {
+func skipReason(plan checks.RestartPlan, replicas int32, oldPods int) string {
 	if plan.Reason != checks.ReasonOnDelete || oldPods > 0 {
 		return plan.Reason
 	}
-	if t.Replicas == 0 {
+	if replicas == 0 {
 		return checks.ReasonNoReplicas
 	}
 	if !plan.Patch {

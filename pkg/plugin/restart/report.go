@@ -2,8 +2,10 @@ package restart
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,13 +72,13 @@ type totals struct {
 }
 
 type summaryRow struct {
-	Namespace string         `json:"namespace"`
-	Kind      string         `json:"kind"`
-	Patched   int            `json:"patched"`
-	Current   int            `json:"alreadyCurrent"`
-	Skipped   map[string]int `json:"skipped,omitempty"`
-	Failed    int            `json:"failed"`
-	RolledOut int            `json:"rolledOut"`
+	Namespace string     `json:"namespace"`
+	Kind      string     `json:"kind"`
+	Patched   int        `json:"patched"`
+	Current   int        `json:"alreadyCurrent"`
+	Skipped   skipCounts `json:"skipped,omitempty"`
+	Failed    int        `json:"failed"`
+	RolledOut int        `json:"rolledOut"`
 }
 
 // report is the -o json|yaml document, and what the tables show.
@@ -120,17 +122,17 @@ func (r *pass) report() report {
 	if rep.Pods == nil {
 		rep.Pods = []podItem{}
 	}
-	rows := map[[2]string]*summaryRow{}
-	row := func(ns, kind string) *summaryRow {
-		k := [2]string{ns, kind}
-		if rows[k] == nil {
-			rows[k] = &summaryRow{Namespace: ns, Kind: kind}
-		}
-		return rows[k]
-	}
+	// The items are sorted by namespace and kind: a row ends where the
+	// next item's namespace or kind differs (no map of rows: at 10,000
+	// namespaces there are 30,000). Pods, in the order they were listed,
+	// get a row per namespace after the workloads' and are sorted in below.
 	t := &rep.Totals
+	var s *summaryRow
 	for _, it := range items {
-		s := row(it.Namespace, it.Kind)
+		if s == nil || s.Namespace != it.Namespace || s.Kind != it.Kind {
+			rep.Summary = append(rep.Summary, summaryRow{Namespace: it.Namespace, Kind: it.Kind})
+			s = &rep.Summary[len(rep.Summary)-1]
+		}
 		t.Workloads++
 		switch it.Result {
 		case resultPatched:
@@ -143,10 +145,7 @@ func (r *pass) report() report {
 			t.Gone++
 		}
 		if it.Skipped != "" {
-			if s.Skipped == nil {
-				s.Skipped = map[string]int{}
-			}
-			s.Skipped[it.Skipped]++
+			s.Skipped.add(it.Skipped)
 			t.Skipped++
 		}
 		if it.failed() {
@@ -159,16 +158,16 @@ func (r *pass) report() report {
 			t.RolledOut++
 		}
 	}
+	podRows := map[string]int{} // namespace: index in rep.Summary
 	for _, p := range r.pods {
-		s := row(p.Namespace, "Pod")
-		if s.Skipped == nil {
-			s.Skipped = map[string]int{}
+		i, ok := podRows[p.Namespace]
+		if !ok {
+			i = len(rep.Summary)
+			podRows[p.Namespace] = i
+			rep.Summary = append(rep.Summary, summaryRow{Namespace: p.Namespace, Kind: "Pod"})
 		}
-		s.Skipped[p.Reason]++
+		rep.Summary[i].Skipped.add(p.Reason)
 		t.UnrolledPods++
-	}
-	for _, s := range rows {
-		rep.Summary = append(rep.Summary, *s)
 	}
 	sort.Slice(rep.Summary, func(i, j int) bool {
 		a, b := rep.Summary[i], rep.Summary[j]
@@ -188,6 +187,7 @@ const tableLimit = 100
 
 func (r *pass) finish(context.Context) error {
 	rep := r.report()
+	r.totals = &rep.Totals
 	r.o.Pacing.Report(r.o.ErrOut, "restart-workloads")
 	var err error
 	if r.o.Output == cmdutil.OutputJSON || r.o.Output == cmdutil.OutputYAML {
@@ -219,34 +219,41 @@ func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 		}
 		return strconv.Itoa(n)
 	}
-	var rows [][]string
-	for _, s := range rep.Summary {
-		pod := s.Kind == "Pod"
-		rows = append(rows, []string{s.Namespace, s.Kind, dash(s.Patched, !pod), dash(s.Current, !pod),
-			skippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod)})
-	}
-	if len(rows) > 0 {
-		if err := cmdutil.WriteTable(w, []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"}, rows); err != nil {
+	// One row per namespace and kind: at 10,000 namespaces, 30,000 rows,
+	// streamed rather than held.
+	if len(rep.Summary) > 0 {
+		table := cmdutil.NewTableStream(w, []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"})
+		for _, s := range rep.Summary {
+			pod := s.Kind == "Pod"
+			table.Row(s.Namespace, s.Kind, dash(s.Patched, !pod), dash(s.Current, !pod),
+				skippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod))
+		}
+		if err := table.Flush(); err != nil {
 			return err
 		}
 	}
 
-	var notRolled [][]string
+	// The sections below show tableLimit rows each: only those are built,
+	// the rest counted.
+	notRolled := limitedRows{}
 	for _, it := range rep.Workloads {
-		if reason, detail := attention(it, rep.Value); reason != "" {
-			notRolled = append(notRolled, []string{it.Namespace, it.ref(), reason, detail})
+		if attentionReason(it) != "" {
+			notRolled.add(func() []string {
+				reason, detail := attention(it, rep.Value)
+				return []string{it.Namespace, it.ref(), reason, detail}
+			})
 		}
 	}
 	for _, p := range rep.Pods {
-		notRolled = append(notRolled, []string{p.Namespace, "pod/" + p.Name, p.Reason, p.Detail})
+		notRolled.add(func() []string { return []string{p.Namespace, "pod/" + p.Name, p.Reason, p.Detail} })
 	}
 	if err := section(w, "Not rolled by this pass:", []string{"namespace", "object", "reason", "what to do"}, notRolled); err != nil {
 		return err
 	}
-	var failed [][]string
+	failed := limitedRows{}
 	for _, it := range rep.Workloads {
 		if it.failed() {
-			failed = append(failed, []string{it.Namespace, it.ref(), it.Error})
+			failed.add(func() []string { return []string{it.Namespace, it.ref(), it.Error} })
 		}
 	}
 	if err := section(w, "Failed:", []string{"namespace", "object", "error"}, failed); err != nil {
@@ -269,42 +276,95 @@ func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 	return err
 }
 
-func section(w io.Writer, title string, header []string, rows [][]string) error {
-	if len(rows) == 0 {
+// limitedRows are the first tableLimit rows of a section, and how many
+// there are in all.
+type limitedRows struct {
+	shown [][]string
+	total int
+}
+
+func (l *limitedRows) add(row func() []string) {
+	if l.total < tableLimit {
+		l.shown = append(l.shown, row())
+	}
+	l.total++
+}
+
+func section(w io.Writer, title string, header []string, rows limitedRows) error {
+	if rows.total == 0 {
 		return nil
 	}
 	if _, err := fmt.Fprintf(w, "\n%s\n", title); err != nil {
 		return err
 	}
-	shown := rows
-	if len(rows) > tableLimit {
-		shown = rows[:tableLimit]
-	}
-	if err := cmdutil.WriteTable(w, header, shown); err != nil {
+	if err := cmdutil.WriteTable(w, header, rows.shown); err != nil {
 		return err
 	}
-	if len(rows) > len(shown) {
-		_, err := fmt.Fprintf(w, "... and %d more (-o json lists them all)\n", len(rows)-len(shown))
+	if rows.total > len(rows.shown) {
+		_, err := fmt.Fprintf(w, "... and %d more (-o json lists them all)\n", rows.total-len(rows.shown))
 		return err
 	}
 	return nil
 }
 
 // skippedCell reads "0", or "1 (paused)", or "2 (OnDelete), 1 (0 replicas)".
-func skippedCell(m map[string]int) string {
-	if len(m) == 0 {
+func skippedCell(s skipCounts) string {
+	if len(s) == 0 {
 		return "0"
 	}
-	reasons := make([]string, 0, len(m))
-	for r := range m {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	parts := make([]string, len(reasons))
-	for i, r := range reasons {
-		parts[i] = fmt.Sprintf("%d (%s)", m[r], r)
+	parts := make([]string, len(s))
+	for i, c := range s.sorted() {
+		parts[i] = fmt.Sprintf("%d (%s)", c.n, c.reason)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// skipCounts counts a summary row's workloads or pods that will not roll,
+// by reason; JSON and YAML show it as an object of reason: count. A map
+// per row cost 200 bytes or more: 30,000 rows at 10,000 namespaces.
+type skipCounts []skipCount
+
+type skipCount struct {
+	reason string
+	n      int
+}
+
+func (s *skipCounts) add(reason string) {
+	for i := range *s {
+		if (*s)[i].reason == reason {
+			(*s)[i].n++
+			return
+		}
+	}
+	*s = append(*s, skipCount{reason, 1})
+}
+
+func (s skipCounts) sorted() skipCounts {
+	out := slices.Clone(s)
+	slices.SortFunc(out, func(a, b skipCount) int { return strings.Compare(a.reason, b.reason) })
+	return out
+}
+
+// MarshalJSON is the map's encoding, made for the moment.
+func (s skipCounts) MarshalJSON() ([]byte, error) {
+	m := make(map[string]int, len(s))
+	for _, c := range s {
+		m[c.reason] = c.n
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the object MarshalJSON writes, sorted by reason.
+func (s *skipCounts) UnmarshalJSON(b []byte) error {
+	var m map[string]int
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*s = nil
+	for _, r := range slices.Sorted(maps.Keys(m)) {
+		*s = append(*s, skipCount{r, m[r]})
+	}
+	return nil
 }
 
 // attention says why a workload needs the admin, and what to do. A
@@ -315,19 +375,32 @@ func attention(it *item, value string) (reason, detail string) {
 	if it.Result == resultCurrent {
 		did = "carries the value"
 	}
-	switch it.Skipped {
+	switch reason = attentionReason(it); reason {
 	case checks.ReasonPaused:
-		return it.Skipped, fmt.Sprintf("%s; rolls once resumed: kubectl rollout resume deployment/%s -n %s (or re-run with --value %s --resume-paused)", did, it.Name, it.Namespace, value)
+		return reason, fmt.Sprintf("%s; rolls once resumed: kubectl rollout resume deployment/%s -n %s (or re-run with --value %s --resume-paused)", did, it.Name, it.Namespace, value)
 	case checks.ReasonOnDelete:
-		return it.Skipped, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --value %s --wait --delete-ondelete-pods", did, it.OldPods, value)
+		return reason, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --value %s --wait --delete-ondelete-pods", did, it.OldPods, value)
 	case checks.ReasonNoReplicas:
-		return it.Skipped, "nothing to roll; pods created later get the new template"
+		return reason, "nothing to roll; pods created later get the new template"
+	case "gone":
+		return reason, it.Error
+	case "partition":
+		return reason, it.Note
+	}
+	return "", ""
+}
+
+// attentionReason is attention's reason alone, which costs nothing to tell.
+func attentionReason(it *item) string {
+	switch it.Skipped {
+	case checks.ReasonPaused, checks.ReasonOnDelete, checks.ReasonNoReplicas:
+		return it.Skipped
 	}
 	switch {
 	case it.Result == resultGone:
-		return "gone", it.Error
+		return "gone"
 	case it.Note != "":
-		return "partition", it.Note
+		return "partition"
 	}
-	return "", ""
+	return ""
 }

@@ -3,6 +3,7 @@ package restart
 import (
 	"context"
 	"fmt"
+	"iter"
 	"os"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
@@ -18,27 +19,40 @@ import (
 // workload the pass did not reach still lacks the value, and undo, which
 // restores only what still holds the value the pass set, leaves it alone.
 
-// undoChanges is what the pass is about to change, and in how many
-// workloads.
-func (r *pass) undoChanges() (out []undofile.Change, workloads int) {
-	for _, t := range r.targets {
-		if !checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused).Patch {
-			continue
-		}
-		before := len(out)
-		if !t.HasValue || t.Value != r.value {
-			out = append(out, undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
-				Key: undofile.WorkloadAnnotationKey(r.o.Annotation), Previous: t.Value, Absent: !t.HasValue, Set: r.value})
-		}
-		if r.o.ResumePaused && t.Kind == checks.KindDeployment && t.Paused {
-			out = append(out, undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
-				Key: undofile.WorkloadPausedKey, Previous: "true", Set: "false"})
-		}
-		if len(out) > before {
-			workloads++
+// undoChanges is what the pass is about to change, made one at a time as
+// they are walked (at 50,000 workloads a slice of them and their lines
+// held 17 MB), and in how many workloads.
+func (r *pass) undoChanges() (changes iter.Seq[undofile.Change], count, workloads int) {
+	key := undofile.WorkloadAnnotationKey(r.o.Annotation)
+	// each calls yield with every change of every workload about to be
+	// patched, and workload after each workload that has any.
+	each := func(yield func(undofile.Change) bool, workload func()) {
+		for _, t := range r.targets {
+			if !checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused).Patch {
+				continue
+			}
+			changed := false
+			if !t.hasValue || t.value != r.value {
+				if !yield(undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+					Key: key, Previous: t.value, Absent: !t.hasValue, Set: r.value}) {
+					return
+				}
+				changed = true
+			}
+			if r.o.ResumePaused && t.Kind == checks.KindDeployment && t.paused {
+				if !yield(undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+					Key: undofile.WorkloadPausedKey, Previous: "true", Set: "false"}) {
+					return
+				}
+				changed = true
+			}
+			if changed {
+				workload()
+			}
 		}
 	}
-	return out, workloads
+	each(func(undofile.Change) bool { count++; return true }, func() { workloads++ })
+	return func(yield func(undofile.Change) bool) { each(yield, func() {}) }, count, workloads
 }
 
 // writeUndo records the pass's changes before the first patch. Without an
@@ -49,8 +63,8 @@ func (r *pass) writeUndo(ctx context.Context) error {
 	if o.dryRun != cmdutil.DryRunNone {
 		return nil
 	}
-	changes, workloads := r.undoChanges()
-	if len(changes) == 0 {
+	changes, count, workloads := r.undoChanges()
+	if count == 0 {
 		return nil
 	}
 	var dir string
@@ -78,7 +92,7 @@ func (r *pass) writeUndo(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot create the undo file in %s (--undo-dir chooses another directory), nothing was patched: %w", dir, err)
 	}
-	err = w.RecordAll(changes)
+	err = w.RecordEach(changes)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

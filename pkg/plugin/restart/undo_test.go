@@ -29,10 +29,10 @@ func TestRestartUndoChanges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{Annotation: "ca-rotation", ResumePaused: tt.resume}
-			r := &pass{o: o, value: "v2", targets: []*cluster.Workload{tt.target}}
+			r := &pass{o: o, value: "v2", targets: []*target{newTarget(tt.target)}}
 			var got []string
-			changes, workloads := r.undoChanges()
-			for _, c := range changes {
+			changes, count, workloads := r.undoChanges()
+			for c := range changes {
 				prev := c.Previous
 				if c.Absent {
 					prev = "absent"
@@ -41,6 +41,9 @@ func TestRestartUndoChanges(t *testing.T) {
 			}
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if count != len(tt.want) {
+				t.Errorf("%d change(s) counted, want %d", count, len(tt.want))
 			}
 			if want := min(len(tt.want), 1); workloads != want {
 				t.Errorf("%d workload(s) counted, want %d", workloads, want)

@@ -63,8 +63,8 @@ func (r *pass) executeWait(ctx context.Context) {
 
 	var free, slotted []int
 	for i, t := range r.targets {
-		plan := checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused)
-		replace := plan.Reason == checks.ReasonOnDelete && r.o.DeleteOnDeletePods && t.Replicas > 0 &&
+		plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
+		replace := plan.Reason == checks.ReasonOnDelete && r.o.DeleteOnDeletePods && t.replicas > 0 &&
 			(plan.Patch || r.items[i].OldPods > 0)
 		if plan.Rolls || replace {
 			slotted = append(slotted, i)
@@ -95,10 +95,10 @@ func (r *pass) executeWait(ctx context.Context) {
 // waited for like the others.
 func (r *pass) alreadyRolledOut(tr tracker, i int) bool {
 	t := r.targets[i]
-	if checks.PlanRestart(t.Workload, r.value, r.o.ResumePaused).Patch {
+	if checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused).Patch {
 		return false
 	}
-	if t.OnDelete {
+	if t.onDelete {
 		return r.items[i].OldPods == 0
 	}
 	cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
@@ -112,7 +112,7 @@ func (r *pass) alreadyRolledOut(tr tracker, i int) bool {
 // rollOne patches one workload, then waits for its rollout (or replaces the
 // pods of an OnDelete workload), within --timeout.
 func (r *pass) rollOne(ctx context.Context, tr tracker, i int) {
-	t, it := r.targets[i], r.items[i]
+	t, it := r.targets[i].workload(), r.items[i]
 	gen, ok := r.patchOne(ctx, i)
 	if !ok {
 		return

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,25 +105,34 @@ func (w *Writer) Record(c Change) error { return w.RecordAll([]Change{c}) }
 
 // RecordAll appends changes with one sync, for a command that records its
 // changes before it makes them. Nothing is written when one is refused.
-func (w *Writer) RecordAll(changes []Change) error {
-	var buf []byte
-	for _, c := range changes {
+func (w *Writer) RecordAll(changes []Change) error { return w.RecordEach(slices.Values(changes)) }
+
+// RecordEach is RecordAll for changes made one at a time as they are
+// walked, so that a pass over a cluster need not hold them all (nor their
+// lines): it walks them twice, first to refuse private-key material before
+// anything is written, then to write them through a buffer, with one sync.
+func (w *Writer) RecordEach(changes iter.Seq[Change]) error {
+	for c := range changes {
 		if checks.ContainsPrivateKey([]byte(c.Previous)) {
 			return fmt.Errorf("refusing to record %s %s/%s[%s] in the undo file: it holds private-key material", c.Kind, c.Namespace, c.Name, c.Key)
 		}
-		b, err := json.Marshal(c)
-		if err != nil {
+	}
+	buf := bufio.NewWriter(w.f)
+	enc := json.NewEncoder(buf) // Marshal's encoding, and a newline
+	n := 0
+	for c := range changes {
+		if err := enc.Encode(c); err != nil {
 			return err
 		}
-		buf = append(append(buf, b...), '\n')
+		n++
 	}
-	if _, err := w.f.Write(buf); err != nil {
+	if err := buf.Flush(); err != nil {
 		return err
 	}
 	if err := w.f.Sync(); err != nil {
 		return err
 	}
-	w.changes += len(changes)
+	w.changes += n
 	return nil
 }
 

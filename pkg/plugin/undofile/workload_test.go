@@ -1,8 +1,10 @@
 package undofile
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +65,53 @@ func TestRecordAllRefusesPrivateKeys(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "MIIB") {
 		t.Fatalf("RecordAll = %v, want a refusal that does not echo the key", err)
 	}
+}
+
+// RecordEach writes what RecordAll wrote (a JSON line per change, one
+// sync), and refuses private-key material before writing anything, even
+// when it comes after changes that would have been written.
+func TestRecordEachWritesLinesOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	h := Header{Command: "restart-workloads", CreatedAt: time.Date(2026, 11, 30, 15, 4, 5, 0, time.UTC)}
+	changes := []Change{
+		{Kind: "Deployment", Namespace: "ns", Name: "web", Key: WorkloadAnnotationKey("ca-rotation"), Absent: true, Set: "v<2>"},
+		{Kind: "StatefulSet", Namespace: "ns", Name: "db", Key: WorkloadAnnotationKey("ca-rotation"), Previous: "v1", Set: "v<2>"},
+	}
+	w, err := Create(dir, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.RecordEach(slices.Values(changes)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	b, err := os.ReadFile(w.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	for i, c := range changes {
+		want, _ := json.Marshal(c)
+		if got := lines[i+1]; got != string(want)+"\n" {
+			t.Errorf("line %d: %q, want %q", i+2, got, string(want)+"\n")
+		}
+	}
+	if _, got, err := Read(w.Path); err != nil || len(got) != 2 || w.Changes() != 2 {
+		t.Fatalf("read back %d change(s), %v; %d counted", len(got), err, w.Changes())
+	}
+
+	h.CreatedAt = h.CreatedAt.Add(time.Second)
+	w, err = Create(dir, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+	bad := append(slices.Clone(changes), Change{Kind: "Deployment", Namespace: "ns", Name: "leak", Key: WorkloadAnnotationKey("ca-rotation"), Previous: key, Set: "v"})
+	if err := w.RecordEach(slices.Values(bad)); err == nil || strings.Contains(err.Error(), "MIIB") {
+		t.Fatalf("err = %v, want a refusal that does not echo the key", err)
+	}
+	if b, _ := os.ReadFile(w.Path); strings.Count(string(b), "\n") != 1 || w.Changes() != 0 {
+		t.Fatalf("after a refusal the file holds:\n%s", b)
+	}
+	w.Close()
 }
