@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"math"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -67,17 +65,6 @@ const (
 // 40 MiB of it in the benchmark. Near the limit the collector runs sooner;
 // it never thrashes for it, since the runtime caps the time it spends.
 const copyMemoryLimit = 24 << 20
-
-// softMemoryLimit sets the runtime's soft memory limit to limit unless one
-// is set already (GOMEMLIMIT), and returns what puts it back.
-func softMemoryLimit(limit int64) func() {
-	prev := debug.SetMemoryLimit(-1)
-	if prev != math.MaxInt64 {
-		return func() {}
-	}
-	debug.SetMemoryLimit(limit)
-	return func() { debug.SetMemoryLimit(prev) }
-}
 
 var (
 	copyConfigMapSelector = fields.OneTermNotEqualSelector("metadata.name", RootCAConfigMap).String()

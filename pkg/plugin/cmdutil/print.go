@@ -1,12 +1,12 @@
 package cmdutil
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -72,7 +72,7 @@ func WriteTable(w io.Writer, header []string, rows [][]string) error {
 		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithTrimSpace(tw.Off),
-		tablewriter.WithPadding(tw.Padding{Left: "", Right: "   ", Overwrite: true}),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: strings.Repeat(" ", tablePadding), Overwrite: true}),
 	)
 	t.Header(header)
 	if err := t.Bulk(rows); err != nil {
@@ -93,101 +93,63 @@ func WriteTable(w io.Writer, header []string, rows [][]string) error {
 	return nil
 }
 
-// TableStream writes a table in WriteTable's layout one row at a time, for
-// tables with a row per namespace across a cluster: WriteTable's renderer
-// holds every row as strings and allocates about 1.4 KB per cell to lay
-// them out (300 MB for 30,000 rows of 7), where text/tabwriter, what kubectl
-// get prints with, keeps the cell's bytes and 24 more until Flush. Widths
-// are counted in bytes, so the layout is WriteTable's for cells of
-// printable ASCII without tabs (namespaces, kinds, names, numbers, our
-// reasons); any other table goes through WriteTable.
-type TableStream struct {
-	tw  *tabwriter.Writer
-	out *trimRight
-	err error
-}
-
-// NewTableStream starts a table with its header, upper-cased as WriteTable
-// does.
-func NewTableStream(w io.Writer, header []string) *TableStream {
-	out := &trimRight{w: w}
-	t := &TableStream{out: out, tw: tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)}
+// WriteRows writes n rows in WriteTable's layout without holding them, for
+// tables with a row per namespace across a cluster: row(i, cells) fills
+// the cells of row i (one per header), and is called twice for each row,
+// once to measure the columns and once to print, so it must fill the same
+// cells both times. WriteTable's renderer holds every row as strings and
+// allocates about 1.4 KB per cell to lay them out (300 MB for 30,000 rows
+// of 7), and text/tabwriter, what kubectl get prints with, keeps every
+// cell's bytes and 24 more until Flush (6 MB for those rows); this keeps
+// one row. Widths are counted in bytes, so the layout is WriteTable's for
+// cells of printable ASCII without tabs (namespaces, kinds, names,
+// numbers, our reasons); any other table goes through WriteTable.
+func WriteRows(w io.Writer, header []string, n int, row func(i int, cells []string)) error {
+	titles := make([]string, len(header))
+	widths := make([]int, len(header))
+	for c, h := range header {
+		titles[c] = tw.Title(h)
+		widths[c] = len(titles[c])
+	}
 	cells := make([]string, len(header))
-	for i, h := range header {
-		cells[i] = tw.Title(h)
-	}
-	t.Row(cells...)
-	return t
-}
-
-// Row adds one row.
-func (t *TableStream) Row(cells ...string) {
-	for i, c := range cells {
-		if t.err != nil {
-			return
-		}
-		if i > 0 {
-			_, t.err = io.WriteString(t.tw, "\t")
-		}
-		if t.err == nil {
-			_, t.err = io.WriteString(t.tw, c)
+	for i := range n {
+		row(i, cells)
+		for c, cell := range cells {
+			widths[c] = max(widths[c], len(cell))
 		}
 	}
-	if t.err == nil {
-		_, t.err = io.WriteString(t.tw, "\n")
-	}
-}
-
-// Flush lays the table out and writes it.
-func (t *TableStream) Flush() error {
-	if t.err != nil {
-		return t.err
-	}
-	if err := t.tw.Flush(); err != nil {
+	bw := bufio.NewWriter(w)
+	var line []byte
+	writeLine := func(cells []string) error {
+		line = line[:0]
+		for c, cell := range cells {
+			line = append(line, cell...)
+			if c < len(cells)-1 {
+				for range widths[c] + tablePadding - len(cell) {
+					line = append(line, ' ')
+				}
+			}
+		}
+		// The padding of the last columns, when their cells are empty, is
+		// noise in a terminal and in diffs (WriteTable drops it too).
+		line = append(bytes.TrimRight(line, " "), '\n')
+		_, err := bw.Write(line)
 		return err
 	}
-	return t.out.err
+	if err := writeLine(titles); err != nil {
+		return err
+	}
+	for i := range n {
+		row(i, cells)
+		if err := writeLine(cells); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }
 
-// trimRight drops the spaces at the end of each line, as WriteTable does
-// (tabwriter pads a row's last cell when it is empty).
-type trimRight struct {
-	w      io.Writer
-	spaces int
-	err    error
-}
-
-func (t *trimRight) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 && t.err == nil {
-		i := 0
-		for i < len(p) && p[i] != ' ' && p[i] != '\n' {
-			i++
-		}
-		if i > 0 {
-			if t.spaces > 0 {
-				_, t.err = io.WriteString(t.w, strings.Repeat(" ", t.spaces))
-				t.spaces = 0
-			}
-			if t.err == nil {
-				_, t.err = t.w.Write(p[:i])
-			}
-			p = p[i:]
-			continue
-		}
-		if p[0] == ' ' {
-			t.spaces++
-		} else {
-			t.spaces = 0
-			_, t.err = io.WriteString(t.w, "\n")
-		}
-		p = p[1:]
-	}
-	if t.err != nil {
-		return 0, t.err
-	}
-	return n, nil
-}
+// tablePadding is the space between WriteTable's columns.
+const tablePadding = 3
 
 // Plural is "1 pod", "2 pods".
 func Plural(n int, what string) string {

@@ -402,6 +402,10 @@ func (o *Options) Run(ctx context.Context) error {
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 
+	// Pages of workloads and pods are decoded and dropped by the hundred;
+	// at the runtime's default the collector let the heap reach twice
+	// what the pass holds (docs/benchmarks.md).
+	defer cluster.CollectSooner(cluster.PassGCPercent)()
 	client, err := o.NewClient()
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -651,5 +653,35 @@ func TestRestartProgressRedrawsOnATerminal(t *testing.T) {
 func TestRestartOrdinalOrder(t *testing.T) {
 	if !ordinalLess("web-9", "web-10") || ordinalLess("web-10", "web-2") {
 		t.Fatal("ordinals compared as strings")
+	}
+}
+
+// The pass runs with the collector's lower target and puts the previous
+// one back; a GOGC the user set wins (cluster.CollectSooner's own test).
+func TestRestartPassCollectsSooner(t *testing.T) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set: the pass keeps it")
+	}
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	before := gcPercent()
+	client := fakeClient(testDeployment("a", "web", 1, ""))
+	o, _, _ := testOptions(t, client)
+	during := 0
+	o.Restarter = func(ctx context.Context, w *cluster.Workload, value string) (patchResult, error) {
+		during = gcPercent()
+		return o.patch(ctx, w, value)
+	}
+	if err := runTest(t, o); err != nil {
+		t.Fatal(err)
+	}
+	if during != cluster.PassGCPercent {
+		t.Errorf("GOGC during the patches = %d, want %d", during, cluster.PassGCPercent)
+	}
+	if got := gcPercent(); got != before {
+		t.Errorf("GOGC after the pass = %d, want %d back", got, before)
 	}
 }

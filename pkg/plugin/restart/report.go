@@ -126,6 +126,21 @@ func (r *pass) report() report {
 	// next item's namespace or kind differs (no map of rows: at 10,000
 	// namespaces there are 30,000). Pods, in the order they were listed,
 	// get a row per namespace after the workloads' and are sorted in below.
+	// The rows are counted first: grown by appending, their slice and the
+	// copies it left behind took twice their size.
+	podRows := map[string]int{} // namespace: index in rep.Summary
+	rows := 0
+	for i, it := range items {
+		if i == 0 || it.Namespace != items[i-1].Namespace || it.Kind != items[i-1].Kind {
+			rows++
+		}
+	}
+	for _, p := range r.pods {
+		if _, ok := podRows[p.Namespace]; !ok {
+			podRows[p.Namespace] = rows + len(podRows)
+		}
+	}
+	rep.Summary = make([]summaryRow, 0, rows+len(podRows))
 	t := &rep.Totals
 	var s *summaryRow
 	for _, it := range items {
@@ -158,15 +173,12 @@ func (r *pass) report() report {
 			t.RolledOut++
 		}
 	}
-	podRows := map[string]int{} // namespace: index in rep.Summary
+	rep.Summary = rep.Summary[:rows+len(podRows)]
+	for ns, i := range podRows {
+		rep.Summary[i] = summaryRow{Namespace: ns, Kind: "Pod"}
+	}
 	for _, p := range r.pods {
-		i, ok := podRows[p.Namespace]
-		if !ok {
-			i = len(rep.Summary)
-			podRows[p.Namespace] = i
-			rep.Summary = append(rep.Summary, summaryRow{Namespace: p.Namespace, Kind: "Pod"})
-		}
-		rep.Summary[i].Skipped.add(p.Reason)
+		rep.Summary[podRows[p.Namespace]].Skipped.add(p.Reason)
 		t.UnrolledPods++
 	}
 	sort.Slice(rep.Summary, func(i, j int) bool {
@@ -220,15 +232,16 @@ func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 		return strconv.Itoa(n)
 	}
 	// One row per namespace and kind: at 10,000 namespaces, 30,000 rows,
-	// streamed rather than held.
+	// printed rather than held.
 	if len(rep.Summary) > 0 {
-		table := cmdutil.NewTableStream(w, []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"})
-		for _, s := range rep.Summary {
+		header := []string{"namespace", "kind", "patched", "current", "skipped", "failed", "rolled out"}
+		err := cmdutil.WriteRows(w, header, len(rep.Summary), func(i int, cells []string) {
+			s := rep.Summary[i]
 			pod := s.Kind == "Pod"
-			table.Row(s.Namespace, s.Kind, dash(s.Patched, !pod), dash(s.Current, !pod),
-				skippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod))
-		}
-		if err := table.Flush(); err != nil {
+			cells[0], cells[1], cells[2], cells[3] = s.Namespace, s.Kind, dash(s.Patched, !pod), dash(s.Current, !pod)
+			cells[4], cells[5], cells[6] = skippedCell(s.Skipped), dash(s.Failed, !pod), dash(s.RolledOut, rep.Waited && !pod)
+		})
+		if err != nil {
 			return err
 		}
 	}
