@@ -353,8 +353,9 @@ type workloads struct {
 }
 
 // workloadStore keeps of each workload of one kind only what --wait reads:
-// a cluster.Workload (a few hundred bytes with its strings), made from each
-// object as it arrives, never the object. A cache of whole objects, even
+// a rolloutState (about 100 bytes, in the map's own slots, under a
+// namespace/name key), made from each object as it arrives, never the
+// object. A cache of whole objects, even
 // trimmed (an informer's), held about 2 KiB per workload: 100 MiB at
 // 50,000 workloads. As a TransformingStore it also has the reflector
 // convert the initial state as it streams in, which the reflector
@@ -366,11 +367,31 @@ type workloadStore struct {
 	once             sync.Once
 
 	mu    sync.RWMutex
-	items map[string]*trackedWorkload // namespace/name
+	items map[string]rolloutState // namespace/name
 }
 
-// trackedWorkload is a workload as a workloadStore keeps it. It has an
-// object's metadata (namespace and name) only for the reflector's keys.
+// rolloutState is what checks.RolloutStatus and the OnDelete replacement
+// read of a live workload. The kind, namespace and name are the store's and
+// its key's; the template's value is the pass's. Under 128 bytes, a map
+// keeps it in its slots, with no allocation of its own: a
+// *cluster.Workload with its own namespace, name and value strings took
+// about 400 bytes a workload, 20 MB of live heap at 50,000
+// (docs/benchmarks.md).
+type rolloutState struct {
+	generation                     int64
+	replicas, partition            int32
+	paused, onDelete, hasPartition bool
+	status                         checks.WorkloadStatus
+}
+
+func stateOf(w *checks.Workload) rolloutState {
+	return rolloutState{generation: w.Generation, replicas: w.Replicas, partition: w.Partition,
+		paused: w.Paused, onDelete: w.OnDelete, hasPartition: w.HasPartition, status: w.Status}
+}
+
+// trackedWorkload is a workload as the reflector's transform hands it to
+// the store (which keeps its rolloutState). It has an object's metadata
+// (namespace and name) only for the reflector's keys.
 type trackedWorkload struct{ cluster.Workload }
 
 func (t *trackedWorkload) GetObjectMeta() metav1.Object {
@@ -378,7 +399,7 @@ func (t *trackedWorkload) GetObjectMeta() metav1.Object {
 }
 
 func newWorkloadStore(kind, annotation string, changed func(string)) *workloadStore {
-	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), items: map[string]*trackedWorkload{}}
+	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), items: map[string]rolloutState{}}
 }
 
 // convert is the tracked form of a Deployment, DaemonSet or StatefulSet (or
@@ -413,7 +434,7 @@ func (s *workloadStore) Update(obj any) error {
 	}
 	key := t.Namespace + "/" + t.Name
 	s.mu.Lock()
-	s.items[key] = t
+	s.items[key] = stateOf(&t.Workload.Workload)
 	s.mu.Unlock()
 	s.changed(s.kind + "/" + key)
 	return nil
@@ -435,13 +456,13 @@ func (s *workloadStore) Delete(obj any) error {
 // Replace takes the reflector's whole state: after the first list, and
 // again after a re-list.
 func (s *workloadStore) Replace(list []any, _ string) error {
-	items := make(map[string]*trackedWorkload, len(list))
+	items := make(map[string]rolloutState, len(list))
 	for _, obj := range list {
 		t, err := s.convert(obj)
 		if err != nil {
 			return err
 		}
-		items[t.Namespace+"/"+t.Name] = t
+		items[t.Namespace+"/"+t.Name] = stateOf(&t.Workload.Workload)
 	}
 	s.mu.Lock()
 	old := s.items
@@ -463,13 +484,14 @@ func (s *workloadStore) Resync() error { return nil }
 
 func (s *workloadStore) get(namespace, name string) (*cluster.Workload, bool) {
 	s.mu.RLock()
-	t, ok := s.items[namespace+"/"+name]
+	st, ok := s.items[namespace+"/"+name]
 	s.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	w := t.Workload
-	return &w, true
+	return &cluster.Workload{Workload: checks.Workload{Kind: s.kind, Namespace: namespace, Name: name,
+		Generation: st.generation, Replicas: st.replicas, Partition: st.partition, Paused: st.paused,
+		OnDelete: st.onDelete, HasPartition: st.hasPartition, Status: st.status}}, true
 }
 
 func (o *Options) workloadTracker(ctx context.Context) (tracker, error) {
