@@ -61,17 +61,21 @@ func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []Step
 		Kind: "in-cluster", Phase: "bundle"}
 	finish := StepState{Step: StepTrustBundlesFinish, Title: "ClusterTrustBundles no longer trust the old CA (unbundle --trust-bundles)",
 		Kind: "in-cluster", Phase: "finish"}
+	// both gives both rows the same judgement.
+	both := func(state, evidence, next string) []StepState {
+		for _, r := range []*StepState{&bundle, &finish} {
+			r.State, r.Evidence, r.Next = state, evidence, next
+		}
+		return []StepState{bundle, finish}
+	}
+	noPublisher := "no ClusterTrustBundle of signer " + APIServerServingSigner + " (the controller-manager's kube-apiserver-serving-clustertrustbundle-publisher-controller does not run)"
 	switch {
 	case ev.NotServed:
-		for _, r := range []*StepState{&bundle, &finish} {
-			r.State, r.Evidence = StateNotApplicable, "the API server does not serve certificates.k8s.io/v1 ClusterTrustBundles"
-		}
-		return []StepState{bundle, finish}
+		return both(StateNotApplicable, "the API server does not serve certificates.k8s.io/v1 ClusterTrustBundles", "")
 	case ev.Err != nil:
-		for _, r := range []*StepState{&bundle, &finish} {
-			r.State, r.Evidence, r.Next = StateUnknown, "cannot list ClusterTrustBundles: "+ev.Err.Error(), "kubectl carotate verify --only trustbundles,copies"
-		}
-		return []StepState{bundle, finish}
+		return both(StateUnknown, "cannot list ClusterTrustBundles: "+ev.Err.Error(), "kubectl carotate verify --only trustbundles,copies")
+	case len(ev.Published) == 0 && len(ev.User) == 0:
+		return both(StateNotApplicable, noPublisher+", and no user-made bundle holds this rotation's CAs", "")
 	}
 
 	var pubLacking, pubOld, userLacking, userOld []string
@@ -104,7 +108,6 @@ func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []Step
 		}
 		return fmt.Sprintf("; kube-system/kube-root-ca.crt holds %s too: %s", StateWords(kubeSystem), notYet)
 	}
-	noPublisher := "no ClusterTrustBundle of signer " + APIServerServingSigner + " (the controller-manager's kube-apiserver-serving-clustertrustbundle-publisher-controller does not run)"
 
 	switch {
 	case len(pubLacking) > 0:
@@ -116,8 +119,6 @@ func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []Step
 		bundle.State = StateNotDone
 		bundle.Evidence = "user-made ClusterTrustBundle(s) trust the old CA without the new one: " + sampleList(userLacking)
 		bundle.Next = "kubectl carotate bundle --trust-bundles"
-	case len(ev.Published) == 0 && len(ev.User) == 0:
-		bundle.State, bundle.Evidence = StateNotApplicable, noPublisher+", and no user-made bundle holds this rotation's CAs"
 	default:
 		bundle.State = StateDone
 		bundle.Evidence = fmt.Sprintf("%s; %d user-made bundle(s) hold this rotation's CAs, none without the new CA", publishedWords(ev.Published, noPublisher, "holds the new CA"), len(ev.User))
@@ -133,8 +134,6 @@ func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []Step
 		finish.State = StateNotDone
 		finish.Evidence = "user-made ClusterTrustBundle(s) still trust the old CA: " + sampleList(userOld)
 		finish.Next = "kubectl carotate unbundle --trust-bundles"
-	case len(ev.Published) == 0 && len(ev.User) == 0:
-		finish.State, finish.Evidence = StateNotApplicable, noPublisher+", and no user-made bundle holds this rotation's CAs"
 	default:
 		finish.State = StateDone
 		finish.Evidence = publishedWords(ev.Published, noPublisher, "is free of the old CA") + "; no user-made bundle trusts the old CA"
