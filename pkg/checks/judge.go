@@ -79,6 +79,15 @@ func PickNext(steps []StepState, active bool) (step, command string, notes []str
 // verdict is one step's judgement.
 type verdict struct{ state, evidence, next string }
 
+// judged sets the row's state and evidence from v, and its next command
+// unless the step is done or not applicable.
+func (r *StepState) judged(v verdict) {
+	r.State, r.Evidence = v.state, v.evidence
+	if v.state != StateDone && v.state != StateNotApplicable {
+		r.Next = v.next
+	}
+}
+
 // judge holds what several steps read.
 type judge struct {
 	ev   Evidence
@@ -125,12 +134,7 @@ func JudgeSteps(ev Evidence) []StepState {
 		{"9.2", j.judgeStep92}, {"9.4", j.judgeStep94}, {"10", j.judgeStep10}, {"11", j.judgeStep11},
 		{"12.1", j.judgeStep121}, {"12.2", j.judgeStep122}, {"12.3", j.judgeStep123},
 	} {
-		v := s.judge()
-		r := j.rows[s.step]
-		r.State, r.Evidence = v.state, v.evidence
-		if v.state != StateDone && v.state != StateNotApplicable {
-			r.Next = v.next
-		}
+		j.rows[s.step].judged(s.judge())
 	}
 	out := make([]StepState, 0, len(UpstreamSteps))
 	for _, s := range UpstreamSteps {

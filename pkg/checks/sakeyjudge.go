@@ -66,11 +66,8 @@ func JudgeSAKey(ev SAKeyEvidence) []StepState {
 func stepStates(steps []UpstreamStep, verdicts map[string]verdict) []StepState {
 	out := make([]StepState, 0, len(steps))
 	for _, s := range steps {
-		v := verdicts[s.Number]
-		st := StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase, State: v.state, Evidence: v.evidence}
-		if v.state != StateDone && v.state != StateNotApplicable {
-			st.Next = v.next
-		}
+		st := StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase}
+		st.judged(verdicts[s.Number])
 		out = append(out, st)
 	}
 	return out

@@ -492,18 +492,38 @@ func (h ControlPlaneHost) has(component string) bool {
 	return ok
 }
 
+// hostsRunning are the control-plane hosts that run component, in order.
+func (r *renderer) hostsRunning(component string) []ControlPlaneHost {
+	var out []ControlPlaneHost
+	for _, h := range r.d.ControlPlane {
+		if h.has(component) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 func manifestPath(component string) string {
 	return path.Join(KubeadmManifestDir, component+".yaml")
+}
+
+// firstWrite says whether file on node is written for the first time in
+// this rendering, and marks it written.
+func (r *renderer) firstWrite(node, file string) bool {
+	key := node + "\x00" + file
+	if r.written[key] {
+		return false
+	}
+	r.written[key] = true
+	return true
 }
 
 // writeFile writes a certificate content to file on node once per
 // rendering; a later step needing the same file relies on the earlier one.
 func (r *renderer) writeFile(step, node, file, content, desc string) {
-	key := node + "\x00" + file
-	if r.written[key] {
+	if !r.firstWrite(node, file) {
 		return
 	}
-	r.written[key] = true
 	r.add(Step{Step: step, Node: node, Action: ActionWriteFile, Description: desc, File: file, Content: content,
 		Defaults: r.pathDefaults("file"), Command: heredoc(file, r.d.Contents[content], "0644")})
 }
@@ -511,11 +531,9 @@ func (r *renderer) writeFile(step, node, file, content, desc string) {
 // writeKey installs a private key the operator brings: the plugin never
 // sees it.
 func (r *renderer) writeKey(step, node, file, content, from, desc string) {
-	key := node + "\x00" + file
-	if r.written[key] {
+	if !r.firstWrite(node, file) {
 		return
 	}
-	r.written[key] = true
 	r.add(Step{Step: step, Node: node, Action: ActionWriteFile, Description: desc, File: file, Content: content, From: from,
 		Defaults: r.pathDefaults("file"),
 		Note:     "copy the key from where you generated it to this node first; kubectl carotate never reads or stores private keys",
@@ -671,11 +689,8 @@ func (r *renderer) step1() {
 }
 
 func (r *renderer) step2() {
-	for _, h := range r.d.ControlPlane {
-		if !h.has(ComponentControllerManager) {
-			continue
-		}
-		c := ComponentControllerManager
+	c := ComponentControllerManager
+	for _, h := range r.hostsRunning(c) {
 		root := r.flag(h, c, "root-ca-file")
 		if root == "" {
 			r.skip("2", h.Node, c, "kube-controller-manager on "+h.Node+" has no --root-ca-file: it publishes the CA of its kubeconfig; point that kubeconfig at the bundle in step 7")
@@ -716,11 +731,8 @@ func (r *renderer) step2() {
 }
 
 func (r *renderer) step5() {
-	for _, h := range r.d.ControlPlane {
-		if !h.has(ComponentAPIServer) {
-			continue
-		}
-		c := ComponentAPIServer
+	c := ComponentAPIServer
+	for _, h := range r.hostsRunning(c) {
 		r.backup("5", h.Node, manifestPath(c), []string{"file"})
 		if v := r.flag(h, c, "client-ca-file"); v != "" {
 			i := r.setFlag("5", h, c, "client-ca-file", VariantPath(v, variantBundle), ContentBundle)
@@ -754,20 +766,26 @@ func (r *renderer) step5() {
 }
 
 func (r *renderer) step6() {
-	for _, h := range r.d.ControlPlane {
-		if !h.has(ComponentScheduler) {
-			continue
-		}
-		c := ComponentScheduler
-		v := r.flag(h, c, "client-ca-file")
+	c := ComponentScheduler
+	r.bundleFlag("6", c, "client-ca-file", r.hostsRunning(c), func(node string) string {
+		return "kube-scheduler on " + node + " has no --client-ca-file: it reads the client CA from " +
+			"kube-system/extension-apiserver-authentication, which the API server fills from its own --client-ca-file (step 5)"
+	})
+}
+
+// bundleFlag points --flag of component c at the bundle beside the file
+// it names and restarts c, on each of hosts; where c has no such flag it
+// says why nothing is needed (none(node)).
+func (r *renderer) bundleFlag(step, c, flag string, hosts []ControlPlaneHost, none func(node string) string) {
+	for _, h := range hosts {
+		v := r.flag(h, c, flag)
 		if v == "" {
-			r.skip("6", h.Node, c, "kube-scheduler on "+h.Node+" has no --client-ca-file: it reads the client CA from "+
-				"kube-system/extension-apiserver-authentication, which the API server fills from its own --client-ca-file (step 5)")
+			r.skip(step, h.Node, c, none(h.Node))
 			continue
 		}
-		r.backup("6", h.Node, manifestPath(c), []string{"file"})
-		r.setFlag("6", h, c, "client-ca-file", VariantPath(v, variantBundle), ContentBundle)
-		r.restartStatic("6", h.Node, c, true)
+		r.backup(step, h.Node, manifestPath(c), []string{"file"})
+		r.setFlag(step, h, c, flag, VariantPath(v, variantBundle), ContentBundle)
+		r.restartStatic(step, h.Node, c, true)
 	}
 }
 
@@ -887,22 +905,12 @@ func (r *renderer) signerFiles(hf hostFiles) (ca, key string) {
 }
 
 func (r *renderer) step8() {
-	found := false
-	for _, h := range r.d.ControlPlane {
-		if !h.has(ComponentCloudController) {
-			continue
-		}
-		found = true
-		c := ComponentCloudController
-		v := r.flag(h, c, "root-ca-file")
-		if v == "" {
-			r.skip("8", h.Node, c, "cloud-controller-manager on "+h.Node+" has no --root-ca-file")
-			continue
-		}
-		r.backup("8", h.Node, manifestPath(c), []string{"file"})
-		r.setFlag("8", h, c, "root-ca-file", VariantPath(v, variantBundle), ContentBundle)
-		r.restartStatic("8", h.Node, c, true)
-	}
+	c := ComponentCloudController
+	hosts := r.hostsRunning(c)
+	found := len(hosts) > 0
+	r.bundleFlag("8", c, "root-ca-file", hosts, func(node string) string {
+		return "cloud-controller-manager on " + node + " has no --root-ca-file"
+	})
 	for _, w := range r.d.CloudControllerManagers {
 		found = true
 		r.skip("8", "", ComponentCloudController, w+" runs as a workload: it trusts the ServiceAccount root CA, and the restart of step 4 reloads it")
@@ -955,6 +963,15 @@ func (r *renderer) kubeletCAFile(n KubeletNode) (string, []string) {
 	return path.Join(KubeadmPKIDir, "ca.crt"), []string{"file"}
 }
 
+// setKubeletClientCA points the kubelet's clientCAFile on node at file,
+// which holds content; caDef are the file's defaults (kubeletCAFile).
+func (r *renderer) setKubeletClientCA(step, node, file, content string, caDef []string) {
+	r.add(Step{Step: step, Node: node, Component: ComponentKubelet, Action: ActionSetKubeletConfig,
+		Description: "kubelet: clientCAFile: " + file, Field: "clientCAFile", File: file, Content: content,
+		Config: KubeletConfigFile, Defaults: append([]string{"config"}, caDef...),
+		Command: "sed -i -E " + shq("s|^([[:space:]]*clientCAFile:).*|\\1 "+sedEscape(file)+"|") + " " + shq(KubeletConfigFile)})
+}
+
 func (r *renderer) kubeletRestart(step string, n KubeletNode) {
 	r.add(Step{Step: step, Node: n.Name, Component: ComponentKubelet, Action: ActionRestart, Restart: ComponentKubelet,
 		Description: "Restart the kubelet on " + n.Name, Command: "systemctl restart kubelet",
@@ -978,16 +995,11 @@ func (r *renderer) step92() {
 		caFile, caDef := r.kubeletCAFile(n)
 		orig := OriginalPath(caFile)
 		bundle := VariantPath(orig, variantBundle)
-		key := n.Name + "\x00" + bundle
-		if !r.written[key] {
-			r.written[key] = true
+		if r.firstWrite(n.Name, bundle) {
 			r.add(Step{Step: "9.2", Node: n.Name, Action: ActionWriteFile, Description: "The bundle for the kubelet, beside " + path.Base(orig),
 				File: bundle, Content: ContentBundle, Defaults: caDef, Command: heredoc(bundle, r.d.Contents[ContentBundle], "0644")})
 		}
-		r.add(Step{Step: "9.2", Node: n.Name, Component: ComponentKubelet, Action: ActionSetKubeletConfig,
-			Description: "kubelet: clientCAFile: " + bundle, Field: "clientCAFile", File: bundle, Content: ContentBundle,
-			Config: KubeletConfigFile, Defaults: append([]string{"config"}, caDef...),
-			Command: "sed -i -E " + shq("s|^([[:space:]]*clientCAFile:).*|\\1 "+sedEscape(bundle)+"|") + " " + shq(KubeletConfigFile)})
+		r.setKubeletClientCA("9.2", n.Name, bundle, ContentBundle, caDef)
 		r.setKubeconfigCA("9.2", n.Name, KubeadmKubeletConf, ContentBundle, []string{"kubeconfig"}, "")
 		r.kubeletInstall(n)
 		r.kubeletRestart("9.2", n)
@@ -1005,11 +1017,8 @@ var apiserverCerts = []struct{ cert, key, signer string }{
 }
 
 func (r *renderer) step93() {
-	for _, h := range r.d.ControlPlane {
-		if !h.has(ComponentAPIServer) {
-			continue
-		}
-		c := ComponentAPIServer
+	c := ComponentAPIServer
+	for _, h := range r.hostsRunning(c) {
 		hf := r.files(h)
 		ca, caKey := r.signerFiles(hf)
 		r.backup("9.3", h.Node, manifestPath(c), []string{"file"})
@@ -1061,11 +1070,8 @@ func (r *renderer) issueCert(step, node, component, cert, key, signer, ca, caKey
 }
 
 func (r *renderer) step121() {
-	for _, h := range r.d.ControlPlane {
-		if !h.has(ComponentControllerManager) {
-			continue
-		}
-		c := ComponentControllerManager
+	c := ComponentControllerManager
+	for _, h := range r.hostsRunning(c) {
 		hf := r.files(h)
 		r.backup("12.1", h.Node, hf.pkiDir, r.pathDefaults("file"))
 		// Every control-plane flag moved off the original files in steps
@@ -1213,17 +1219,12 @@ func (r *renderer) step123() {
 		orig := OriginalPath(caFile)
 		r.backup("12.3", n.Name, KubeletConfigFile, []string{"file"})
 		r.backup("12.3", n.Name, KubeadmKubeletConf, []string{"file"})
-		key := n.Name + "\x00" + orig
-		if !r.written[key] {
-			r.written[key] = true
+		if r.firstWrite(n.Name, orig) {
 			r.backup("12.3", n.Name, orig, caDef)
 			r.add(Step{Step: "12.3", Node: n.Name, Action: ActionWriteFile, Description: "The new CA alone, into the original " + path.Base(orig),
 				File: orig, Content: ContentNewCA, Defaults: caDef, Command: heredoc(orig, r.d.Contents[ContentNewCA], "0644")})
 		}
-		r.add(Step{Step: "12.3", Node: n.Name, Component: ComponentKubelet, Action: ActionSetKubeletConfig,
-			Description: "kubelet: clientCAFile: " + orig, Field: "clientCAFile", File: orig, Content: ContentNewCA,
-			Config: KubeletConfigFile, Defaults: append([]string{"config"}, caDef...),
-			Command: "sed -i -E " + shq("s|^([[:space:]]*clientCAFile:).*|\\1 "+sedEscape(orig)+"|") + " " + shq(KubeletConfigFile)})
+		r.setKubeletClientCA("12.3", n.Name, orig, ContentNewCA, caDef)
 		r.setKubeconfigCA("12.3", n.Name, KubeadmKubeletConf, ContentNewCA, []string{"kubeconfig"}, "")
 		r.kubeletRestart("12.3", n)
 	}

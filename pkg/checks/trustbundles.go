@@ -61,17 +61,20 @@ func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []Step
 		Kind: "in-cluster", Phase: "bundle"}
 	finish := StepState{Step: StepTrustBundlesFinish, Title: "ClusterTrustBundles no longer trust the old CA (unbundle --trust-bundles)",
 		Kind: "in-cluster", Phase: "finish"}
+	// both gives both rows the same verdict.
+	both := func(v verdict) []StepState {
+		bundle.judged(v)
+		finish.judged(v)
+		return []StepState{bundle, finish}
+	}
+	noPublisher := "no ClusterTrustBundle of signer " + APIServerServingSigner + " (the controller-manager's kube-apiserver-serving-clustertrustbundle-publisher-controller does not run)"
 	switch {
 	case ev.NotServed:
-		for _, r := range []*StepState{&bundle, &finish} {
-			r.State, r.Evidence = StateNotApplicable, "the API server does not serve certificates.k8s.io/v1 ClusterTrustBundles"
-		}
-		return []StepState{bundle, finish}
+		return both(verdict{StateNotApplicable, "the API server does not serve certificates.k8s.io/v1 ClusterTrustBundles", ""})
 	case ev.Err != nil:
-		for _, r := range []*StepState{&bundle, &finish} {
-			r.State, r.Evidence, r.Next = StateUnknown, "cannot list ClusterTrustBundles: "+ev.Err.Error(), "kubectl carotate verify --only trustbundles,copies"
-		}
-		return []StepState{bundle, finish}
+		return both(verdict{StateUnknown, "cannot list ClusterTrustBundles: " + ev.Err.Error(), "kubectl carotate verify --only trustbundles,copies"})
+	case len(ev.Published) == 0 && len(ev.User) == 0:
+		return both(verdict{StateNotApplicable, noPublisher + ", and no user-made bundle holds this rotation's CAs", ""})
 	}
 
 	var pubLacking, pubOld, userLacking, userOld []string
@@ -104,40 +107,30 @@ func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []Step
 		}
 		return fmt.Sprintf("; kube-system/kube-root-ca.crt holds %s too: %s", StateWords(kubeSystem), notYet)
 	}
-	noPublisher := "no ClusterTrustBundle of signer " + APIServerServingSigner + " (the controller-manager's kube-apiserver-serving-clustertrustbundle-publisher-controller does not run)"
 
 	switch {
 	case len(pubLacking) > 0:
-		bundle.State = StateNotDone
-		bundle.Evidence = "the kube-apiserver-serving ClusterTrustBundle lacks the new CA: " + strings.Join(pubLacking, ", ") +
-			why(kubeSystem == BundleHasBoth || kubeSystem == BundleOnlyNew, "the controller-manager's --root-ca-file is not the bundle yet, or it was not restarted (step 2)")
-		bundle.Next = instructionsFor("2")
+		bundle.judged(verdict{StateNotDone, "the kube-apiserver-serving ClusterTrustBundle lacks the new CA: " + strings.Join(pubLacking, ", ") +
+			why(kubeSystem == BundleHasBoth || kubeSystem == BundleOnlyNew, "the controller-manager's --root-ca-file is not the bundle yet, or it was not restarted (step 2)"),
+			instructionsFor("2")})
 	case len(userLacking) > 0:
-		bundle.State = StateNotDone
-		bundle.Evidence = "user-made ClusterTrustBundle(s) trust the old CA without the new one: " + sampleList(userLacking)
-		bundle.Next = "kubectl carotate bundle --trust-bundles"
-	case len(ev.Published) == 0 && len(ev.User) == 0:
-		bundle.State, bundle.Evidence = StateNotApplicable, noPublisher+", and no user-made bundle holds this rotation's CAs"
+		bundle.judged(verdict{StateNotDone, "user-made ClusterTrustBundle(s) trust the old CA without the new one: " + sampleList(userLacking),
+			"kubectl carotate bundle --trust-bundles"})
 	default:
-		bundle.State = StateDone
-		bundle.Evidence = fmt.Sprintf("%s; %d user-made bundle(s) hold this rotation's CAs, none without the new CA", publishedWords(ev.Published, noPublisher, "holds the new CA"), len(ev.User))
+		bundle.judged(verdict{StateDone, fmt.Sprintf("%s; %d user-made bundle(s) hold this rotation's CAs, none without the new CA",
+			publishedWords(ev.Published, noPublisher, "holds the new CA"), len(ev.User)), ""})
 	}
 
 	switch {
 	case len(pubOld) > 0:
-		finish.State = StateNotDone
-		finish.Evidence = "the kube-apiserver-serving ClusterTrustBundle still holds the old CA: " + strings.Join(pubOld, ", ") +
-			why(kubeSystem == BundleOnlyNew, "the controller-manager's --root-ca-file still holds the old CA (step 12.1)")
-		finish.Next = instructionsFor("12.1")
+		finish.judged(verdict{StateNotDone, "the kube-apiserver-serving ClusterTrustBundle still holds the old CA: " + strings.Join(pubOld, ", ") +
+			why(kubeSystem == BundleOnlyNew, "the controller-manager's --root-ca-file still holds the old CA (step 12.1)"),
+			instructionsFor("12.1")})
 	case len(userOld) > 0:
-		finish.State = StateNotDone
-		finish.Evidence = "user-made ClusterTrustBundle(s) still trust the old CA: " + sampleList(userOld)
-		finish.Next = "kubectl carotate unbundle --trust-bundles"
-	case len(ev.Published) == 0 && len(ev.User) == 0:
-		finish.State, finish.Evidence = StateNotApplicable, noPublisher+", and no user-made bundle holds this rotation's CAs"
+		finish.judged(verdict{StateNotDone, "user-made ClusterTrustBundle(s) still trust the old CA: " + sampleList(userOld),
+			"kubectl carotate unbundle --trust-bundles"})
 	default:
-		finish.State = StateDone
-		finish.Evidence = publishedWords(ev.Published, noPublisher, "is free of the old CA") + "; no user-made bundle trusts the old CA"
+		finish.judged(verdict{StateDone, publishedWords(ev.Published, noPublisher, "is free of the old CA") + "; no user-made bundle trusts the old CA", ""})
 	}
 	return []StepState{bundle, finish}
 }

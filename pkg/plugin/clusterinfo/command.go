@@ -96,16 +96,15 @@ Exit codes:
 		RunE: cmdutil.Run(o, o.checkError),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.CAFile, "ca", o.CAFile, "PEM file with the CA certificate(s) cluster-info must carry: the old+new bundle during the rotation, the new CA at the end; default: from the recorded rotation")
+	cmdutil.AddFileFlag(cmd, &o.CAFile, "ca", "PEM file with the CA certificate(s) cluster-info must carry: the old+new bundle during the rotation, the new CA at the end; default: from the recorded rotation")
 	f.BoolVar(&o.Check, "check", o.Check, "Read-only: report the CA(s) and signature states of cluster-info; exit 1 when not consistent")
 	f.BoolVar(&o.Sign, "sign", o.Sign, "Sign with the bootstrap tokens in the same write instead of waiting for the bootstrap signer")
 	f.BoolVar(&o.Require, "require", o.Require, "Fail (exit 1) when kube-public/cluster-info does not exist")
 	f.DurationVar(&o.SignerWait, "signer-wait", o.SignerWait, "How long to wait for the bootstrap signer to re-sign before signing ourselves")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRunFlag, "show the kubeconfig diff, send nothing")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
-	f.BoolVar(&o.Force, "force", o.Force, "Write --ca even if it does not verify the API server's serving chain")
+	cmdutil.AddForceFlag(cmd, &o.Force, "Write --ca even if it does not verify the API server's serving chain")
 	cmdutil.AddUndoDirFlag(cmd, &o.UndoDir)
-	_ = cmd.MarkFlagFilename("ca")
 	cmdutil.NoNamespace(cmd, "it changes kube-public/cluster-info only")
 	return cmd
 }

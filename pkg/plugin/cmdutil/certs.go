@@ -8,8 +8,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 )
+
+// AddFileFlag binds a flag whose value is a file the command reads (a PEM
+// file of certificates or keys), completed as a file name; help is the
+// command's own.
+func AddFileFlag(cmd *cobra.Command, p *string, name, help string) {
+	cmd.Flags().StringVar(p, name, *p, help)
+	_ = cmd.MarkFlagFilename(name)
+}
+
+// AddAllowSameKeyFlag binds --allow-same-key, for a command that validates
+// a new CA against the old one (checks.ValidateOptions.AllowSameKey).
+func AddAllowSameKeyFlag(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, "allow-same-key", *p, "Accept a new CA that reuses the old CA's key")
+}
 
 // ReadCertFile reads and strictly parses a PEM certificate file for a
 // command that changes the cluster. Errors name the flag and the file,

@@ -106,6 +106,12 @@ func AddUndoDirFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "undo-dir", *p, "Directory for the undo file (default ~/.kube/carotate/<rotation id>, or no-rotation without a recorded rotation)")
 }
 
+// AddForceFlag binds --force; help says which safety check it overrides
+// in this command.
+func AddForceFlag(cmd *cobra.Command, p *bool, help string) {
+	cmd.Flags().BoolVar(p, "force", *p, help)
+}
+
 // AddOutputFlag binds -o/--output (table, json, yaml) with its completion.
 func AddOutputFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVarP(p, "output", "o", *p, "Output format: table (default), json or yaml")

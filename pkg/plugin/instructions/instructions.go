@@ -202,6 +202,12 @@ func (o *Options) Validate() error {
 	if err := o.CA.Validate(); err != nil {
 		return err
 	}
+	return o.validateOutput()
+}
+
+// validateOutput checks -o: text (the table), script, or one of
+// kubectl's formats.
+func (o *Options) validateOutput() error {
 	if o.Output == "text" {
 		o.Output = cmdutil.OutputTable
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
-	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 )
 
@@ -34,13 +33,7 @@ func (o *Options) validateTarget() error {
 	if phases := checks.TargetPhases(o.Target); o.Phase != "" && !slices.Contains(phases, o.Phase) {
 		return fmt.Errorf("unknown --phase %q for --target %s: use %s", o.Phase, o.Target, strings.Join(phases, ", "))
 	}
-	if o.Output == "text" {
-		o.Output = cmdutil.OutputTable
-	}
-	if o.Output == outputScript {
-		return nil
-	}
-	return cmdutil.ValidateOutput(o.Output)
+	return o.validateOutput()
 }
 
 // runTarget prints the steps of the recorded rotation of a target other

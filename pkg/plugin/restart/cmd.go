@@ -202,7 +202,7 @@ Exit status 1 when anything failed or the run was interrupted.`,
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "With --wait: how long one workload may take to roll out")
 	f.BoolVar(&o.ResumePaused, "resume-paused", o.ResumePaused, "Also set spec.paused=false on paused Deployments so they roll")
 	f.BoolVar(&o.DeleteOnDeletePods, "delete-ondelete-pods", o.DeleteOnDeletePods, "With --wait: delete the old pods of OnDelete DaemonSets and StatefulSets one at a time, each after the previous replacement is Ready")
-	f.BoolVar(&o.Force, "force", o.Force, "Run a rotation's pass although the step it follows is not done (its pods may miss that change)")
+	cmdutil.AddForceFlag(cmd, &o.Force, "Run a rotation's pass although the step it follows is not done (its pods may miss that change)")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRunFlag, "send nothing")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.AddUndoDirFlag(cmd, &o.UndoDir)

@@ -94,11 +94,11 @@ Exit status: 0 when every object holds the bundle (or, in a dry run, would);
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (one certificate); default: the recorded rotation's")
-	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the CA that replaces it (one certificate); default: the recorded rotation's")
+	cmdutil.AddFileFlag(cmd, &o.OldCA, "old-ca", "PEM file with the CA the cluster runs on today (one certificate); default: the recorded rotation's")
+	cmdutil.AddFileFlag(cmd, &o.NewCA, "new-ca", "PEM file with the CA that replaces it (one certificate); default: the recorded rotation's")
 	f.StringVar(&o.OutFile, "out", o.OutFile, "Write the bundle (new CA, then old) to this file, mode 0644")
-	f.BoolVar(&o.Force, "force", o.Force, "Overwrite an --out file that holds something else, and write a bundle that does not verify the API server's serving chain (pods restarted after that could not reach the API server)")
-	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
+	cmdutil.AddForceFlag(cmd, &o.Force, "Overwrite an --out file that holds something else, and write a bundle that does not verify the API server's serving chain (pods restarted after that could not reach the API server)")
+	cmdutil.AddAllowSameKeyFlag(cmd, &o.AllowSameKey)
 	f.DurationVar(&o.ExpiryWarning, "expiry-warning", o.ExpiryWarning, "Warn when a CA expires within this period")
 	o.addFlags(cmd, "hold certificates outside this rotation", "old content")
 	o.addTrustBundlesFlag(cmd, "adds the new CA right before the old one")

@@ -103,13 +103,11 @@ or objects left alone.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Keep, "keep", o.Keep, "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")
-	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA being retired, for the copies check and --trust-bundles; default: the recorded rotation's, else what kube-system/kube-root-ca.crt holds besides the kept CA")
-	f.BoolVar(&o.Force, "force", o.Force, "Skip the serving-chain, controller-manager, pods and copies checks")
+	cmdutil.AddFileFlag(cmd, &o.Keep, "keep", "PEM file with the CA to keep (the new CA; a bundle of several CAs is accepted); default: the recorded rotation's new CA")
+	cmdutil.AddFileFlag(cmd, &o.OldCA, "old-ca", "PEM file with the CA being retired, for the copies check and --trust-bundles; default: the recorded rotation's, else what kube-system/kube-root-ca.crt holds besides the kept CA")
+	cmdutil.AddForceFlag(cmd, &o.Force, "Skip the serving-chain, controller-manager, pods and copies checks")
 	o.addFlags(cmd, "do not hold the kept CA", "the bundle")
 	o.addTrustBundlesFlag(cmd, "removes the old CA from those that also hold the new one")
-	_ = cmd.MarkFlagFilename("old-ca")
 	return cmd
 }
 

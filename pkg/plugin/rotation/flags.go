@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
+
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
 // CAFlags are --old-ca and --new-ca: the CAs to work from when no rotation
@@ -14,8 +16,8 @@ type CAFlags struct {
 
 // AddFlags binds --old-ca and --new-ca.
 func (f *CAFlags) AddFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.OldCA, "old-ca", f.OldCA, "PEM file of the old CA, when no rotation is recorded")
-	cmd.Flags().StringVar(&f.NewCA, "new-ca", f.NewCA, "PEM file of the new CA, when no rotation is recorded")
+	cmdutil.AddFileFlag(cmd, &f.OldCA, "old-ca", "PEM file of the old CA, when no rotation is recorded")
+	cmdutil.AddFileFlag(cmd, &f.NewCA, "new-ca", "PEM file of the new CA, when no rotation is recorded")
 }
 
 // Validate checks that the two go together; it reads no file.

@@ -41,7 +41,7 @@ reminder and do not block.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.Run(o, nil),
 	}
-	cmd.Flags().BoolVar(&o.Force, "force", o.Force, "Mark the rotation finished even though status shows steps not done")
+	cmdutil.AddForceFlag(cmd, &o.Force, "Mark the rotation finished even though status shows steps not done")
 	o.addFlags(cmd)
 	return cmd
 }

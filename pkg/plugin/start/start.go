@@ -88,20 +88,16 @@ keeps it in /etc/kubernetes/pki/etcd/ca.crt). Certificates only, as above.`,
 		RunE: cmdutil.Run(o, nil),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.NewCA, "new-ca", o.NewCA, "PEM file with the new CA certificate (certificate only: a private key is refused)")
-	f.StringVar(&o.OldCA, "old-ca", o.OldCA, "PEM file with the CA the cluster runs on today (default: the CA the API server's serving chain verifies against)")
-	f.StringVar(&o.NewFrontProxyCA, "new-front-proxy-ca", o.NewFrontProxyCA, "PEM file with a new front-proxy CA, to rotate it in the same rotation")
-	f.StringVar(&o.OldFrontProxyCA, "old-front-proxy-ca", o.OldFrontProxyCA, "PEM file with the current front-proxy CA (default: the requestheader CA in kube-system/extension-apiserver-authentication)")
+	cmdutil.AddFileFlag(cmd, &o.NewCA, "new-ca", "PEM file with the new CA certificate (certificate only: a private key is refused)")
+	cmdutil.AddFileFlag(cmd, &o.OldCA, "old-ca", "PEM file with the CA the cluster runs on today (default: the CA the API server's serving chain verifies against)")
+	cmdutil.AddFileFlag(cmd, &o.NewFrontProxyCA, "new-front-proxy-ca", "PEM file with a new front-proxy CA, to rotate it in the same rotation")
+	cmdutil.AddFileFlag(cmd, &o.OldFrontProxyCA, "old-front-proxy-ca", "PEM file with the current front-proxy CA (default: the requestheader CA in kube-system/extension-apiserver-authentication)")
 	f.StringVar(&o.ID, "id", o.ID, "Rotation id (default: the date and 6 random hex digits); letters, digits, '-' and '.'")
-	f.StringVar(&o.NewPublicKey, "new-public-key", o.NewPublicKey, "With --target sa-key: PEM file with the new ServiceAccount signing key's public key (a private key is refused)")
-	f.StringVar(&o.OldPublicKey, "old-public-key", o.OldPublicKey, "With --target sa-key: PEM file with the public key(s) the API server verifies tokens with today (default: the keys /openid/v1/jwks lists)")
-	f.BoolVar(&o.AllowSameKey, "allow-same-key", o.AllowSameKey, "Accept a new CA that reuses the old CA's key")
-	f.BoolVar(&o.Force, "force", o.Force, "Record an --old-ca that does not verify the API server's serving chain (every later step would work from a CA the cluster does not run on)")
+	cmdutil.AddFileFlag(cmd, &o.NewPublicKey, "new-public-key", "With --target sa-key: PEM file with the new ServiceAccount signing key's public key (a private key is refused)")
+	cmdutil.AddFileFlag(cmd, &o.OldPublicKey, "old-public-key", "With --target sa-key: PEM file with the public key(s) the API server verifies tokens with today (default: the keys /openid/v1/jwks lists)")
+	cmdutil.AddAllowSameKeyFlag(cmd, &o.AllowSameKey)
+	cmdutil.AddForceFlag(cmd, &o.Force, "Record an --old-ca that does not verify the API server's serving chain (every later step would work from a CA the cluster does not run on)")
 	o.addFlags(cmd)
-	_ = cmd.MarkFlagFilename("new-ca")
-	_ = cmd.MarkFlagFilename("old-ca")
-	_ = cmd.MarkFlagFilename("new-public-key")
-	_ = cmd.MarkFlagFilename("old-public-key")
 	return cmd
 }
 

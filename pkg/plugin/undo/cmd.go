@@ -61,8 +61,7 @@ errors); 1 on a bad file, missing RBAC, or a failed write.`,
 		Args: cobra.ExactArgs(1),
 		RunE: cmdutil.Run(o, nil),
 	}
-	f := cmd.Flags()
-	f.BoolVar(&o.Force, "force", o.Force, "Restore even though the undo file was written for another API server URL")
+	cmdutil.AddForceFlag(cmd, &o.Force, "Restore even though the undo file was written for another API server URL")
 	cmdutil.AddDryRunFlag(cmd, &o.DryRunFlag, "send no writes")
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.AddConcurrencyFlag(cmd, &o.Pacing)

@@ -253,9 +253,9 @@ Exit codes:
 		RunE: cmdutil.Run(o, cannotRun),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.CAFile, "ca", o.CAFile, "PEM file with what everything must trust: the old+new bundle mid-rotation, the new CA at the end; default: from the recorded rotation")
+	cmdutil.AddFileFlag(cmd, &o.CAFile, "ca", "PEM file with what everything must trust: the old+new bundle mid-rotation, the new CA at the end; default: from the recorded rotation")
 	f.StringVar(&o.Expect, "expect", o.Expect, `"bundle" (every --ca certificate present) or "new" (exactly --ca); default: bundle when --ca holds several certificates, new when one`)
-	f.StringVar(&o.OldCAFile, "old-ca", o.OldCAFile, "PEM file with the CA being replaced (optional): names it in reports and finds caBundles that still hold it")
+	cmdutil.AddFileFlag(cmd, &o.OldCAFile, "old-ca", "PEM file with the CA being replaced (optional): names it in reports and finds caBundles that still hold it")
 	f.StringSliceVar(&o.Only, "only", o.Only, "Checks to run: "+strings.Join(sectionNames, ","))
 	f.BoolVar(&o.Exec, "exec", o.Exec, "Also read each mounted ca.crt inside the containers (pods/exec, cat); skipped with a note where forbidden or failing")
 	f.DurationVar(&o.Since, "since", o.Since, "How much recent log to scan for TLS errors")
@@ -263,8 +263,6 @@ Exit codes:
 	cmdutil.AddOutputFlag(cmd, &o.Output)
 	cmdutil.AddTargetFlag(cmd, &o.Target)
 	cmdutil.AddAllNamespacesFlag(cmd, &o.AllNamespaces)
-	_ = cmd.MarkFlagFilename("ca")
-	_ = cmd.MarkFlagFilename("old-ca")
 	_ = cmd.RegisterFlagCompletionFunc("expect", cmdutil.CompleteFixed(string(checks.ExpectBundle), string(checks.ExpectNew)))
 	_ = cmd.RegisterFlagCompletionFunc("only", cmdutil.CompleteList(sectionNames...))
 	return cmd
