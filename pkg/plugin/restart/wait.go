@@ -353,9 +353,8 @@ type workloads struct {
 }
 
 // workloadStore keeps of each workload of one kind only what --wait reads:
-// a rolloutState (about 100 bytes, in the map's own slots, under a
-// namespace/name key), made from each object as it arrives, never the
-// object. A cache of whole objects, even
+// a cluster.Workload (a few hundred bytes with its strings), made from each
+// object as it arrives, never the object. A cache of whole objects, even
 // trimmed (an informer's), held about 2 KiB per workload: 100 MiB at
 // 50,000 workloads. As a TransformingStore it also has the reflector
 // convert the initial state as it streams in, which the reflector
@@ -367,31 +366,11 @@ type workloadStore struct {
 	once             sync.Once
 
 	mu    sync.RWMutex
-	items map[string]rolloutState // namespace/name
+	items map[string]*trackedWorkload // namespace/name
 }
 
-// rolloutState is what checks.RolloutStatus and the OnDelete replacement
-// read of a live workload. The kind, namespace and name are the store's and
-// its key's; the template's value is the pass's. Under 128 bytes, a map
-// keeps it in its slots, with no allocation of its own: a
-// *cluster.Workload with its own namespace, name and value strings took
-// about 400 bytes a workload, 20 MB of live heap at 50,000
-// (docs/benchmarks.md).
-type rolloutState struct {
-	generation                     int64
-	replicas, partition            int32
-	paused, onDelete, hasPartition bool
-	status                         checks.WorkloadStatus
-}
-
-func stateOf(w *checks.Workload) rolloutState {
-	return rolloutState{generation: w.Generation, replicas: w.Replicas, partition: w.Partition,
-		paused: w.Paused, onDelete: w.OnDelete, hasPartition: w.HasPartition, status: w.Status}
-}
-
-// trackedWorkload is a workload as the reflector's transform hands it to
-// the store (which keeps its rolloutState). It has an object's metadata
-// (namespace and name) only for the reflector's keys.
+// trackedWorkload is a workload as a workloadStore keeps it. It has an
+// object's metadata (namespace and name) only for the reflector's keys.
 type trackedWorkload struct{ cluster.Workload }
 
 func (t *trackedWorkload) GetObjectMeta() metav1.Object {
@@ -399,7 +378,7 @@ func (t *trackedWorkload) GetObjectMeta() metav1.Object {
 }
 
 func newWorkloadStore(kind, annotation string, changed func(string)) *workloadStore {
-	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), items: map[string]rolloutState{}}
+	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), items: map[string]*trackedWorkload{}}
 }
 
 // convert is the tracked form of a Deployment, DaemonSet or StatefulSet (or
@@ -434,7 +413,7 @@ func (s *workloadStore) Update(obj any) error {
 	}
 	key := t.Namespace + "/" + t.Name
 	s.mu.Lock()
-	s.items[key] = stateOf(&t.Workload.Workload)
+	s.items[key] = t
 	s.mu.Unlock()
 	s.changed(s.kind + "/" + key)
 	return nil
@@ -456,13 +435,13 @@ func (s *workloadStore) Delete(obj any) error {
 // Replace takes the reflector's whole state: after the first list, and
 // again after a re-list.
 func (s *workloadStore) Replace(list []any, _ string) error {
-	items := make(map[string]rolloutState, len(list))
+	items := make(map[string]*trackedWorkload, len(list))
 	for _, obj := range list {
 		t, err := s.convert(obj)
 		if err != nil {
 			return err
 		}
-		items[t.Namespace+"/"+t.Name] = stateOf(&t.Workload.Workload)
+		items[t.Namespace+"/"+t.Name] = t
 	}
 	s.mu.Lock()
 	old := s.items
@@ -484,14 +463,13 @@ func (s *workloadStore) Resync() error { return nil }
 
 func (s *workloadStore) get(namespace, name string) (*cluster.Workload, bool) {
 	s.mu.RLock()
-	st, ok := s.items[namespace+"/"+name]
+	t, ok := s.items[namespace+"/"+name]
 	s.mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	return &cluster.Workload{Workload: checks.Workload{Kind: s.kind, Namespace: namespace, Name: name,
-		Generation: st.generation, Replicas: st.replicas, Partition: st.partition, Paused: st.paused,
-		OnDelete: st.onDelete, HasPartition: st.hasPartition, Status: st.status}}, true
+	w := t.Workload
+	return &w, true
 }
 
 func (o *Options) workloadTracker(ctx context.Context) (tracker, error) {
