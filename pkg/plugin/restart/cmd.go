@@ -82,8 +82,9 @@ type Options struct {
 	IsTerminal func(w io.Writer) bool
 	// Restarter sends the patch for one workload (see patch).
 	Restarter func(ctx context.Context, t *cluster.Workload, value string) (patchResult, error)
-	// NewTracker watches the chosen kinds for --wait.
-	NewTracker func(ctx context.Context) (tracker, error)
+	// NewTracker watches the chosen kinds for --wait, keeping the state of
+	// the workloads named from its first list.
+	NewTracker func(ctx context.Context, watched []*cluster.Workload) (tracker, error)
 
 	dryRun cmdutil.DryRun
 	scope  scope

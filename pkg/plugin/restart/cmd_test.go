@@ -518,6 +518,8 @@ func (f *fakeTracker) Subscribe(kind, ns, name string) (<-chan struct{}, func())
 	return ch, func() {}
 }
 
+func (f *fakeTracker) Seed(*cluster.Workload) {}
+
 func (f *fakeTracker) Stop() {}
 
 // patch is the fake Restarter: the template changes and a rollout starts.
@@ -576,7 +578,7 @@ func TestRestartWaitCapsRolloutsInFlight(t *testing.T) {
 		targets = append(targets, workloadOf(obj.(*appsv1.Deployment)))
 	}
 	tr := newFakeTracker(targets)
-	o.NewTracker = func(context.Context) (tracker, error) { return tr, nil }
+	o.NewTracker = func(context.Context, []*cluster.Workload) (tracker, error) { return tr, nil }
 	o.Restarter = func(ctx context.Context, t *cluster.Workload, value string) (patchResult, error) {
 		if t.Replicas == 0 {
 			return patchResult{Generation: t.Generation + 1}, nil
@@ -607,7 +609,7 @@ func TestRestartWaitReportsTimeout(t *testing.T) {
 	o, out, _ := testOptions(t, client)
 	o.Wait, o.Timeout, o.Value = true, 50*time.Millisecond, "v"
 	tr := newFakeTracker([]*cluster.Workload{workloadOf(d)})
-	o.NewTracker = func(context.Context) (tracker, error) { return tr, nil }
+	o.NewTracker = func(context.Context, []*cluster.Workload) (tracker, error) { return tr, nil }
 	o.Restarter = tr.patch
 	err := runTest(t, o)
 	if err == nil || !strings.Contains(err.Error(), "1 of 1 workloads failed") {

@@ -68,6 +68,10 @@ type patchResult struct {
 	// Generation after the patch; the rollout of our change is the one whose
 	// observedGeneration reaches it.
 	Generation int64
+	// Live is the fresh read after a conflict or a lost answer, when one
+	// was made: the workload's state for --wait's tracker, which keeps only
+	// what its watch shows after a workload is subscribed.
+	Live *cluster.Workload
 }
 
 // patchBody is the strategic-merge patch of a pass: only our
@@ -138,7 +142,7 @@ func (o *Options) patch(ctx context.Context, t *cluster.Workload, value string) 
 			return patchResult{}, err
 		}
 		if !checks.PlanRestart(cur.Workload, value, o.ResumePaused).Patch {
-			return patchResult{Current: !mayHaveWritten, Generation: cur.Generation}, nil
+			return patchResult{Current: !mayHaveWritten, Generation: cur.Generation, Live: cur}, nil
 		}
 		resume = o.ResumePaused && cur.Kind == checks.KindDeployment && cur.Paused
 		body = patchBody(o.Annotation, value, cur.ResourceVersion, resume)
@@ -188,26 +192,26 @@ func (r *pass) markNotReached() {
 // patchOne patches targets[i] if it needs it and records the outcome; ok
 // says the template now carries the value (patched or already current) and
 // gen is the generation to wait for.
-func (r *pass) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
+func (r *pass) patchOne(ctx context.Context, i int) (res patchResult, ok bool) {
 	t, it := r.targets[i], r.items[i]
 	plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
 	if !plan.Patch {
 		it.Result, it.Skipped = resultCurrent, skipReason(plan, t.replicas, it.OldPods)
-		return t.generation, true
+		return patchResult{Generation: t.generation}, true
 	}
 	if ctx.Err() != nil {
 		it.Result, it.Error = resultNotReached, notAttempted
-		return 0, false
+		return patchResult{}, false
 	}
 	w := t.workload()
 	res, err := r.o.Restarter(ctx, w, r.value)
 	switch {
 	case err == nil && res.Current:
 		it.Result, it.Skipped = resultCurrent, skipReason(plan, t.replicas, it.OldPods)
-		return res.Generation, true
+		return res, true
 	case err == nil:
 		it.Result, it.Skipped = resultPatched, skipReason(plan, t.replicas, it.OldPods)
-		return res.Generation, true
+		return res, true
 	case apierrors.IsNotFound(err):
 		it.Result, it.Error = resultGone, "deleted after it was listed"
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
@@ -218,7 +222,7 @@ func (r *pass) patchOne(ctx context.Context, i int) (gen int64, ok bool) {
 		it.Result, it.Error = resultFailed, "patch: "+err.Error()
 		r.progress.eventf("%s -n %s: patch failed: %v", w.Ref(), t.Namespace, err)
 	}
-	return 0, false
+	return patchResult{}, false
 }
 
 // skipReason is why a workload will not roll by itself, refined with

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,18 +21,31 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
-// tracker is the live state of the workloads during --wait.
+// tracker is the live state of the workloads during --wait. It keeps the
+// state of the workloads it is asked about only: those named when it
+// starts, and each one subscribed, from then until its subscription ends.
 type tracker interface {
-	// Get returns the latest state of a workload; false once it is deleted.
+	// Get returns the latest state of a watched workload; nil and true
+	// while the watch has shown nothing of it since it was subscribed;
+	// false once it is deleted (or not watched).
 	Get(kind, namespace, name string) (*cluster.Workload, bool)
-	// Subscribe returns a channel that receives a value whenever the
-	// workload changes; call the cancel function when done.
+	// Subscribe starts watching a workload and returns a channel that
+	// receives a value whenever it changes; the cancel function stops
+	// watching it.
 	Subscribe(kind, namespace, name string) (<-chan struct{}, func())
+	// Seed gives a subscribed workload the state of a fresh read, if the
+	// watch has shown nothing of it yet (a patch that found the value
+	// already set causes no event).
+	Seed(w *cluster.Workload)
 	Stop()
 }
 
 // errGone says a workload was deleted while we waited for it.
 var errGone = errors.New("deleted while waiting for its rollout")
+
+// notShownYet is what a wait that timed out says when the watch showed
+// nothing of the workload after its patch.
+const notShownYet = "the watch showed no change of it after the patch"
 
 // timeoutError is a rollout that did not finish within --timeout.
 type timeoutError struct{ last string }
@@ -50,7 +64,26 @@ func (e *timeoutError) Error() string {
 // roll (paused, OnDelete without --delete-ondelete-pods, 0 replicas) take no
 // slot and are patched first.
 func (r *pass) executeWait(ctx context.Context) {
-	tr, err := r.o.NewTracker(ctx)
+	var free, slotted []int
+	// The slotted workloads the pass will not patch (they carry the value
+	// from an earlier run) cause no event: the tracker keeps their state
+	// from its first list. The others it keeps from their subscription,
+	// before their patch, so it never holds all of them at once.
+	var unpatched []*cluster.Workload
+	for i, t := range r.targets {
+		plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
+		replace := plan.Reason == checks.ReasonOnDelete && r.o.DeleteOnDeletePods && t.replicas > 0 &&
+			(plan.Patch || r.items[i].OldPods > 0)
+		if plan.Rolls || replace {
+			slotted = append(slotted, i)
+			if !plan.Patch {
+				unpatched = append(unpatched, t.workload())
+			}
+		} else {
+			free = append(free, i)
+		}
+	}
+	tr, err := r.o.NewTracker(ctx, unpatched)
 	if err != nil {
 		for _, it := range r.items {
 			if it.Result == "" {
@@ -60,18 +93,6 @@ func (r *pass) executeWait(ctx context.Context) {
 		return
 	}
 	defer tr.Stop()
-
-	var free, slotted []int
-	for i, t := range r.targets {
-		plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
-		replace := plan.Reason == checks.ReasonOnDelete && r.o.DeleteOnDeletePods && t.replicas > 0 &&
-			(plan.Patch || r.items[i].OldPods > 0)
-		if plan.Rolls || replace {
-			slotted = append(slotted, i)
-		} else {
-			free = append(free, i)
-		}
-	}
 	r.patchAll(ctx, free, true)
 
 	cluster.Fanout(ctx, r.o.MaxInFlight, len(slotted), func(n int) {
@@ -102,7 +123,7 @@ func (r *pass) alreadyRolledOut(tr tracker, i int) bool {
 		return r.items[i].OldPods == 0
 	}
 	cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
-	if !ok {
+	if !ok || cur == nil {
 		return false
 	}
 	done, _, err := checks.RolloutStatus(cur.Workload, cur.Generation)
@@ -113,17 +134,25 @@ func (r *pass) alreadyRolledOut(tr tracker, i int) bool {
 // pods of an OnDelete workload), within --timeout.
 func (r *pass) rollOne(ctx context.Context, tr tracker, i int) {
 	t, it := r.targets[i].workload(), r.items[i]
-	gen, ok := r.patchOne(ctx, i)
+	// Subscribed before the patch: the tracker keeps every event the patch
+	// causes.
+	changed, unsubscribe := tr.Subscribe(t.Kind, t.Namespace, t.Name)
+	defer unsubscribe()
+	res, ok := r.patchOne(ctx, i)
 	if !ok {
 		return
 	}
+	if res.Live != nil {
+		tr.Seed(res.Live)
+	}
+	gen := res.Generation
 	wctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
 	defer cancel()
 	var err error
 	if t.OnDelete {
-		err = r.replaceOnDeletePods(wctx, tr, t, it, gen)
+		err = r.replaceOnDeletePods(wctx, tr, changed, t, it, gen)
 	} else {
-		err = r.waitRollout(wctx, tr, t, gen)
+		err = r.waitRollout(wctx, tr, changed, t, gen)
 	}
 	var timeout *timeoutError
 	switch {
@@ -148,23 +177,23 @@ func (r *pass) rollOne(ctx context.Context, tr tracker, i int) {
 
 // waitRollout blocks until the watch shows the rollout of generation
 // minGen complete by kubectl rollout status's rules.
-func (r *pass) waitRollout(ctx context.Context, tr tracker, t *cluster.Workload, minGen int64) error {
-	changed, unsubscribe := tr.Subscribe(t.Kind, t.Namespace, t.Name)
-	defer unsubscribe()
-	var last string
+func (r *pass) waitRollout(ctx context.Context, tr tracker, changed <-chan struct{}, t *cluster.Workload, minGen int64) error {
+	last := notShownYet
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
 		if !ok {
 			return errGone
 		}
-		done, msg, err := checks.RolloutStatus(cur.Workload, minGen)
-		if err != nil {
-			return err
+		if cur != nil {
+			done, msg, err := checks.RolloutStatus(cur.Workload, minGen)
+			if err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			last = msg
 		}
-		if done {
-			return nil
-		}
-		last = msg
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -178,17 +207,15 @@ func (r *pass) waitRollout(ctx context.Context, tr tracker, t *cluster.Workload,
 // deletion every pod of the workload must be Ready and the previously
 // deleted one gone, so at most one pod is down at a time, as a rolling
 // update with maxUnavailable 1 would do. A pod watch (not polling) drives it.
-func (r *pass) replaceOnDeletePods(ctx context.Context, tr tracker, t *cluster.Workload, it *item, minGen int64) error {
+func (r *pass) replaceOnDeletePods(ctx context.Context, tr tracker, wlChanged <-chan struct{}, t *cluster.Workload, it *item, minGen int64) error {
 	// The StatefulSet controller stamps replacements with the update revision
 	// it has observed: wait until that is ours.
-	wlChanged, unsubscribe := tr.Subscribe(t.Kind, t.Namespace, t.Name)
-	defer unsubscribe()
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
 		if !ok {
 			return errGone
 		}
-		if cur.Generation >= minGen && cur.Status.ObservedGeneration >= minGen {
+		if cur != nil && cur.Generation >= minGen && cur.Status.ObservedGeneration >= minGen {
 			break
 		}
 		select {
@@ -231,6 +258,9 @@ func (r *pass) replaceOnDeletePods(ctx context.Context, tr tracker, t *cluster.W
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
 		if !ok {
+			return errGone
+		}
+		if cur == nil { // cannot be: it was shown above, and a re-list that lacks it says gone
 			return errGone
 		}
 		var live, old []*corev1.Pod
@@ -352,43 +382,77 @@ type workloads struct {
 	subs map[string][]chan struct{}
 }
 
-// workloadStore keeps of each workload of one kind only what --wait reads:
-// a cluster.Workload (a few hundred bytes with its strings), made from each
-// object as it arrives, never the object. A cache of whole objects, even
-// trimmed (an informer's), held about 2 KiB per workload: 100 MiB at
-// 50,000 workloads. As a TransformingStore it also has the reflector
-// convert the initial state as it streams in, which the reflector
-// otherwise holds whole until the last object has arrived.
+// workloadStore keeps, of the workloads of one kind, the state of those
+// --wait is waiting for (about --max-in-flight of them, and those it will
+// not patch), and of each only what --wait reads: a cluster.Workload made
+// from each object as it arrives, never the object. The watch still sees
+// every workload of the kind; what the store is not asked about it drops.
+// A cache of every workload, even of these few fields, held about 20 MB
+// at 50,000 workloads (docs/benchmarks.md), a cache of whole objects
+// (an informer's) about 100 MiB. As a TransformingStore it also has the
+// reflector convert the initial state as it streams in (to a namespace and
+// a name, for a workload nobody waits for), which the reflector otherwise
+// holds whole until the last object has arrived.
 type workloadStore struct {
 	kind, annotation string
 	changed          func(key string) // kind/namespace/name
 	synced           chan struct{}
 	once             sync.Once
 
-	mu    sync.RWMutex
-	items map[string]*trackedWorkload // namespace/name
+	mu      sync.RWMutex
+	watched map[string]*watchedWorkload // namespace/name
 }
 
-// trackedWorkload is a workload as a workloadStore keeps it. It has an
-// object's metadata (namespace and name) only for the reflector's keys.
-type trackedWorkload struct{ cluster.Workload }
+// watchedWorkload is the state of one workload --wait waits for.
+type watchedWorkload struct {
+	refs int               // subscriptions, and 1 for a workload named at the start
+	w    *cluster.Workload // nil until the watch (or a seed) shows it
+	gone bool
+}
+
+// trackedWorkload is a workload as the reflector's transform hands it to
+// the store; unwatchedWorkload one nobody waited for when it arrived. Both
+// have an object's metadata (namespace and name) only for the reflector's
+// keys.
+type (
+	trackedWorkload   struct{ cluster.Workload }
+	unwatchedWorkload struct{ namespace, name string }
+)
 
 func (t *trackedWorkload) GetObjectMeta() metav1.Object {
 	return &metav1.ObjectMeta{Namespace: t.Namespace, Name: t.Name}
 }
 
-func newWorkloadStore(kind, annotation string, changed func(string)) *workloadStore {
-	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), items: map[string]*trackedWorkload{}}
+func (u *unwatchedWorkload) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{Namespace: u.namespace, Name: u.name}
 }
 
-// convert is the tracked form of a Deployment, DaemonSet or StatefulSet (or
-// of one already converted, or of a deleted one's last state).
-func (s *workloadStore) convert(obj any) (*trackedWorkload, error) {
+func newWorkloadStore(kind, annotation string, changed func(string)) *workloadStore {
+	return &workloadStore{kind: kind, annotation: annotation, changed: changed, synced: make(chan struct{}), watched: map[string]*watchedWorkload{}}
+}
+
+// convert is the kept form of a Deployment, DaemonSet or StatefulSet (or
+// of one already converted, or of a deleted one's last state): a
+// *trackedWorkload if it is watched, else an *unwatchedWorkload.
+func (s *workloadStore) convert(obj any) (any, error) {
 	switch o := obj.(type) {
-	case *trackedWorkload:
+	case *trackedWorkload, *unwatchedWorkload:
 		return o, nil
 	case cache.DeletedFinalStateUnknown:
 		return s.convert(o.Obj)
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, fmt.Errorf("watching %s: %w", s.kind, err)
+	}
+	s.mu.RLock()
+	_, watched := s.watched[m.GetNamespace()+"/"+m.GetName()]
+	s.mu.RUnlock()
+	if !watched {
+		if _, ok := cluster.WorkloadFrom(obj, s.annotation); !ok {
+			return nil, fmt.Errorf("watching %s: got a %T", s.kind, obj)
+		}
+		return &unwatchedWorkload{namespace: m.GetNamespace(), name: m.GetName()}, nil
 	}
 	w, ok := cluster.WorkloadFrom(obj, s.annotation)
 	if !ok {
@@ -400,6 +464,18 @@ func (s *workloadStore) convert(obj any) (*trackedWorkload, error) {
 	return &trackedWorkload{*w}, nil
 }
 
+// keyOf is the namespace/name of a converted workload, and its state if
+// it was watched when it arrived.
+func keyOf(obj any) (string, *cluster.Workload) {
+	switch o := obj.(type) {
+	case *trackedWorkload:
+		return o.Namespace + "/" + o.Name, &o.Workload
+	case *unwatchedWorkload:
+		return o.namespace + "/" + o.name, nil
+	}
+	return "", nil
+}
+
 func (s *workloadStore) Transformer() cache.TransformFunc {
 	return func(obj any) (any, error) { return s.convert(obj) }
 }
@@ -407,52 +483,72 @@ func (s *workloadStore) Transformer() cache.TransformFunc {
 func (s *workloadStore) Add(obj any) error { return s.Update(obj) }
 
 func (s *workloadStore) Update(obj any) error {
-	t, err := s.convert(obj)
+	c, err := s.convert(obj)
 	if err != nil {
 		return err
 	}
-	key := t.Namespace + "/" + t.Name
+	key, w := keyOf(c)
 	s.mu.Lock()
-	s.items[key] = t
+	e := s.watched[key]
+	// One that arrived unwatched and was subscribed since: its state is
+	// the next event's (the patch after the subscription causes one).
+	if e != nil && w != nil {
+		e.w, e.gone = w, false
+	}
 	s.mu.Unlock()
-	s.changed(s.kind + "/" + key)
+	if e != nil {
+		s.changed(s.kind + "/" + key)
+	}
 	return nil
 }
 
 func (s *workloadStore) Delete(obj any) error {
-	t, err := s.convert(obj)
+	c, err := s.convert(obj)
 	if err != nil {
 		return err
 	}
-	key := t.Namespace + "/" + t.Name
+	key, _ := keyOf(c)
 	s.mu.Lock()
-	delete(s.items, key)
+	e := s.watched[key]
+	if e != nil {
+		e.w, e.gone = nil, true
+	}
 	s.mu.Unlock()
-	s.changed(s.kind + "/" + key)
+	if e != nil {
+		s.changed(s.kind + "/" + key)
+	}
 	return nil
 }
 
 // Replace takes the reflector's whole state: after the first list, and
-// again after a re-list.
+// again after a re-list. A watched workload the list lacks is gone.
 func (s *workloadStore) Replace(list []any, _ string) error {
-	items := make(map[string]*trackedWorkload, len(list))
+	listed := map[string]*cluster.Workload{}
 	for _, obj := range list {
-		t, err := s.convert(obj)
+		c, err := s.convert(obj)
 		if err != nil {
 			return err
 		}
-		items[t.Namespace+"/"+t.Name] = t
-	}
-	s.mu.Lock()
-	old := s.items
-	s.items = items
-	s.mu.Unlock()
-	for key := range old {
-		if _, ok := items[key]; !ok {
-			s.changed(s.kind + "/" + key)
+		if key, w := keyOf(c); w != nil {
+			listed[key] = w
+		} else if s.isWatched(key) {
+			listed[key] = nil // listed, but converted before it was watched
 		}
 	}
-	for key := range items {
+	var keys []string
+	s.mu.Lock()
+	for key, e := range s.watched {
+		w, ok := listed[key]
+		switch {
+		case !ok:
+			e.w, e.gone = nil, true
+		case w != nil:
+			e.w, e.gone = w, false
+		}
+		keys = append(keys, key)
+	}
+	s.mu.Unlock()
+	for _, key := range keys {
 		s.changed(s.kind + "/" + key)
 	}
 	s.once.Do(func() { close(s.synced) })
@@ -461,18 +557,67 @@ func (s *workloadStore) Replace(list []any, _ string) error {
 
 func (s *workloadStore) Resync() error { return nil }
 
+func (s *workloadStore) isWatched(key string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.watched[key] != nil
+}
+
+// watch starts keeping a workload's state; forget undoes one watch.
+func (s *workloadStore) watch(namespace, name string) {
+	key := namespace + "/" + name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.watched[key]; e != nil {
+		e.refs++
+		return
+	}
+	s.watched[key] = &watchedWorkload{refs: 1}
+}
+
+func (s *workloadStore) forget(namespace, name string) {
+	key := namespace + "/" + name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.watched[key]; e != nil {
+		if e.refs--; e.refs <= 0 {
+			delete(s.watched, key)
+		}
+	}
+}
+
+// seed sets the state of a watched workload the watch has not shown yet.
+func (s *workloadStore) seed(w *cluster.Workload) {
+	key := w.Namespace + "/" + w.Name
+	s.mu.Lock()
+	e := s.watched[key]
+	seeded := e != nil && e.w == nil && !e.gone
+	if seeded {
+		c := *w
+		c.UID, c.ResourceVersion, c.Selector = "", "", ""
+		e.w = &c
+	}
+	s.mu.Unlock()
+	if seeded {
+		s.changed(s.kind + "/" + key)
+	}
+}
+
 func (s *workloadStore) get(namespace, name string) (*cluster.Workload, bool) {
 	s.mu.RLock()
-	t, ok := s.items[namespace+"/"+name]
-	s.mu.RUnlock()
-	if !ok {
+	defer s.mu.RUnlock()
+	e := s.watched[namespace+"/"+name]
+	if e == nil || e.gone {
 		return nil, false
 	}
-	w := t.Workload
+	if e.w == nil {
+		return nil, true
+	}
+	w := *e.w
 	return &w, true
 }
 
-func (o *Options) workloadTracker(ctx context.Context) (tracker, error) {
+func (o *Options) workloadTracker(ctx context.Context, watched []*cluster.Workload) (tracker, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	lo := o.listOptions(o.Selector)
 	scoped := func(l metav1.ListOptions) metav1.ListOptions {
@@ -512,6 +657,11 @@ func (o *Options) workloadTracker(ctx context.Context) (tracker, error) {
 		}
 		store := newWorkloadStore(k.Kind, o.Annotation, t.notify)
 		t.stores[k.Kind] = store
+		for _, w := range watched {
+			if w.Kind == k.Kind {
+				store.watch(w.Namespace, w.Name)
+			}
+		}
 		// The clientset says whether it can stream the initial state (a
 		// fake cannot).
 		r := cache.NewReflectorWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, o.client), example, store, cache.ReflectorOptions{Name: "restart-workloads --wait: " + k.Resource})
@@ -542,10 +692,17 @@ func (t *workloads) notify(key string) {
 func (t *workloads) Subscribe(kind, namespace, name string) (<-chan struct{}, func()) {
 	key := kind + "/" + namespace + "/" + name
 	ch := make(chan struct{}, 1)
+	store := t.stores[kind]
+	if store != nil {
+		store.watch(namespace, name)
+	}
 	t.mu.Lock()
 	t.subs[key] = append(t.subs[key], ch)
 	t.mu.Unlock()
 	return ch, func() {
+		if store != nil {
+			store.forget(namespace, name)
+		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		list := t.subs[key]
@@ -569,6 +726,12 @@ func (t *workloads) Get(kind, namespace, name string) (*cluster.Workload, bool) 
 		return nil, false
 	}
 	return store.get(namespace, name)
+}
+
+func (t *workloads) Seed(w *cluster.Workload) {
+	if store := t.stores[w.Kind]; store != nil {
+		store.seed(w)
+	}
 }
 
 func (t *workloads) Stop() {

@@ -12,14 +12,18 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
 )
 
-// The store keeps of a workload what --wait reads, not the object: the
-// reflector's transform turns a Deployment into that, and the store's
-// keys and notifications follow adds, updates, re-lists and deletes.
+// The store keeps of a watched workload what --wait reads, not the
+// object, and of the others nothing: the reflector's transform turns a
+// watched Deployment into that and any other into its namespace and name;
+// the store's state and notifications follow adds, updates, re-lists and
+// deletes of the watched ones only.
 func TestRestartWaitStoreKeepsWhatWaitReads(t *testing.T) {
 	var changed []string
 	s := newWorkloadStore(checks.KindDeployment, defaultAnnotation, func(key string) { changed = append(changed, key) })
+	s.watch("a", "web")
 	web := testDeployment("a", "web", 3, "v")
 	web.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "x"}}
 	web.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
@@ -41,6 +45,16 @@ func TestRestartWaitStoreKeepsWhatWaitReads(t *testing.T) {
 	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err != nil || key != "a/web" {
 		t.Fatalf("reflector key = %q, %v", key, err)
 	}
+	other, err := s.Transformer()(testDeployment("b", "api", 1, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := other.(*unwatchedWorkload); !ok || *u != (unwatchedWorkload{namespace: "b", name: "api"}) {
+		t.Fatalf("the transform kept %#v of a workload nobody watches", other)
+	}
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(other); err != nil || key != "b/api" {
+		t.Fatalf("reflector key = %q, %v", key, err)
+	}
 	synced := func() bool {
 		select {
 		case <-s.synced:
@@ -53,25 +67,52 @@ func TestRestartWaitStoreKeepsWhatWaitReads(t *testing.T) {
 		t.Fatal("synced before the first list")
 	}
 
-	// The first list: one converted by the transform, one raw.
+	// The first list: the watched one converted by the transform, one raw
+	// nobody watches.
 	if err := s.Replace([]any{obj, testDeployment("b", "api", 1, "")}, "1"); err != nil {
 		t.Fatal(err)
 	}
 	if !synced() {
 		t.Fatal("not synced after the first list")
 	}
-	if got, ok := s.get("a", "web"); !ok || *got != want {
+	if got, ok := s.get("a", "web"); !ok || got == nil || *got != want {
 		t.Fatalf("get a/web = %+v, %v", got, ok)
 	}
-	if _, ok := s.get("b", "api"); !ok {
-		t.Fatal("b/api missing")
+	if got, ok := s.get("b", "api"); ok || got != nil || len(s.watched) != 1 {
+		t.Fatalf("b/api is not watched, yet get = %+v, %v (%d kept)", got, ok, len(s.watched))
 	}
-	slices.Sort(changed)
-	if !slices.Equal(changed, []string{"Deployment/a/web", "Deployment/b/api"}) {
+	if !slices.Equal(changed, []string{"Deployment/a/web"}) {
 		t.Fatalf("changed = %q", changed)
 	}
 
+	// Watched from now on (before its patch): shown by nothing yet, then
+	// by its next event.
 	changed = nil
+	s.watch("b", "api")
+	if got, ok := s.get("b", "api"); !ok || got != nil {
+		t.Fatalf("b/api before any event: %+v, %v", got, ok)
+	}
+	if err := s.Update(other); err != nil { // converted before it was watched
+		t.Fatal(err)
+	}
+	if got, ok := s.get("b", "api"); !ok || got != nil {
+		t.Fatalf("b/api after an event converted before it was watched: %+v, %v", got, ok)
+	}
+	api := testDeployment("b", "api", 1, "v")
+	api.Generation = 2
+	if err := s.Update(api); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.get("b", "api"); got == nil || got.Generation != 2 || got.Value != "v" {
+		t.Fatalf("b/api after its event: %+v", got)
+	}
+	// A seed (a fresh read) does not overwrite what the watch showed.
+	seed := *workloadOf(testDeployment("b", "api", 1, "old"))
+	s.seed(&seed)
+	if got, _ := s.get("b", "api"); got.Value != "v" {
+		t.Fatalf("a seed overwrote the watch's state: %+v", got)
+	}
+
 	web.Generation, web.Status.ObservedGeneration = 2, 2
 	if err := s.Update(web); err != nil {
 		t.Fatal(err)
@@ -80,10 +121,10 @@ func TestRestartWaitStoreKeepsWhatWaitReads(t *testing.T) {
 		t.Fatalf("update not kept: %+v", got)
 	}
 	// A re-list without a/web: it is gone, and its waiter is told.
-	if err := s.Replace([]any{testDeployment("b", "api", 1, "")}, "2"); err != nil {
+	if err := s.Replace([]any{testDeployment("b", "api", 1, "v")}, "2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.get("a", "web"); ok {
+	if got, ok := s.get("a", "web"); ok || got != nil {
 		t.Fatal("a/web kept after a re-list without it")
 	}
 	if err := s.Delete(cache.DeletedFinalStateUnknown{Key: "b/api", Obj: testDeployment("b", "api", 1, "")}); err != nil {
@@ -92,8 +133,31 @@ func TestRestartWaitStoreKeepsWhatWaitReads(t *testing.T) {
 	if _, ok := s.get("b", "api"); ok {
 		t.Fatal("b/api kept after its deletion")
 	}
-	if !slices.Equal(changed, []string{"Deployment/a/web", "Deployment/a/web", "Deployment/b/api", "Deployment/b/api"}) {
+	slices.Sort(changed)
+	if !slices.Equal(changed, []string{"Deployment/a/web", "Deployment/a/web", "Deployment/b/api", "Deployment/b/api", "Deployment/b/api", "Deployment/b/api"}) {
 		t.Fatalf("changed = %q", changed)
+	}
+	// Forgotten: nothing of it is kept, and its events are dropped.
+	s.forget("a", "web")
+	s.forget("b", "api")
+	if len(s.watched) != 0 {
+		t.Fatalf("%d workloads kept after their waits ended", len(s.watched))
+	}
+	changed = nil
+	if err := s.Update(web); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.watched) != 0 || len(changed) != 0 {
+		t.Fatalf("an event of a forgotten workload was kept (%d) or told (%q)", len(s.watched), changed)
+	}
+
+	// A workload subscribed while the watch showed nothing of it since: a
+	// seed from a fresh read is its state.
+	s.watch("c", "db")
+	seed = *workloadOf(testDeployment("c", "db", 1, "v"))
+	s.seed(&seed)
+	if got, ok := s.get("c", "db"); !ok || got == nil || got.Value != "v" || got.UID != "" {
+		t.Fatalf("c/db after a seed: %+v, %v", got, ok)
 	}
 	if err := s.Add(&corev1.Pod{}); err == nil {
 		t.Fatal("a Pod was accepted into the Deployment store")
@@ -103,8 +167,8 @@ func TestRestartWaitStoreKeepsWhatWaitReads(t *testing.T) {
 // The tracker follows the cluster: a status written after it started
 // wakes the subscriber, and Get shows it.
 func TestRestartWaitTrackerFollowsTheCluster(t *testing.T) {
-	d := testDeployment("ns", "web", 1, "")
-	client := fakeClient(d)
+	d, api := testDeployment("ns", "web", 1, ""), testDeployment("ns", "api", 1, "")
+	client := fakeClient(d, api)
 	o, _, _ := testOptions(t, client)
 	if err := o.Complete(nil, nil); err != nil {
 		t.Fatal(err)
@@ -115,7 +179,7 @@ func TestRestartWaitTrackerFollowsTheCluster(t *testing.T) {
 	o.client = client
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tr, err := o.workloadTracker(ctx)
+	tr, err := o.workloadTracker(ctx, []*cluster.Workload{workloadOf(d)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +206,34 @@ func TestRestartWaitTrackerFollowsTheCluster(t *testing.T) {
 	}
 	if _, ok := tr.Get(checks.KindStatefulSet, "ns", "web"); ok {
 		t.Fatal("a StatefulSet that does not exist was found")
+	}
+
+	// One not named at the start is kept from its subscription on.
+	if w, ok := tr.Get(checks.KindDeployment, "ns", "api"); ok || w != nil {
+		t.Fatalf("ns/api is watched by nobody, yet Get = %+v, %v", w, ok)
+	}
+	apiChanged, unsubscribeAPI := tr.Subscribe(checks.KindDeployment, "ns", "api")
+	defer unsubscribeAPI()
+	if w, ok := tr.Get(checks.KindDeployment, "ns", "api"); !ok || w != nil {
+		t.Fatalf("ns/api subscribed, before any event: Get = %+v, %v", w, ok)
+	}
+	api.Generation = 2
+	if _, err := client.AppsV1().Deployments("ns").Update(ctx, api, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		w, ok := tr.Get(checks.KindDeployment, "ns", "api")
+		if !ok {
+			t.Fatal("ns/api reported gone")
+		}
+		if w != nil && w.Generation == 2 {
+			break
+		}
+		select {
+		case <-apiChanged:
+		case <-ctx.Done():
+			t.Fatalf("the tracker never showed ns/api's change: %+v", w)
+		}
 	}
 }
 
