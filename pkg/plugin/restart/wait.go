@@ -257,10 +257,7 @@ func (r *pass) replaceOnDeletePods(ctx context.Context, tr tracker, wlChanged <-
 	var deleted types.UID
 	for {
 		cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
-		if !ok {
-			return errGone
-		}
-		if cur == nil { // cannot be: it was shown above, and a re-list that lacks it says gone
+		if !ok || cur == nil { // shown above: only a deletion takes it away
 			return errGone
 		}
 		var live, old []*corev1.Pod
@@ -448,20 +445,24 @@ func (s *workloadStore) convert(obj any) (any, error) {
 	s.mu.RLock()
 	_, watched := s.watched[m.GetNamespace()+"/"+m.GetName()]
 	s.mu.RUnlock()
-	if !watched {
-		if _, ok := cluster.WorkloadFrom(obj, s.annotation); !ok {
-			return nil, fmt.Errorf("watching %s: got a %T", s.kind, obj)
-		}
-		return &unwatchedWorkload{namespace: m.GetNamespace(), name: m.GetName()}, nil
-	}
-	w, ok := cluster.WorkloadFrom(obj, s.annotation)
-	if !ok {
+	switch obj.(type) {
+	case *appsv1.Deployment, *appsv1.DaemonSet, *appsv1.StatefulSet:
+	default:
 		return nil, fmt.Errorf("watching %s: got a %T", s.kind, obj)
 	}
-	// What --wait reads of the live state is the checks.Workload; what it
-	// takes to patch a workload or find its pods comes from the pass's list.
+	if !watched {
+		return &unwatchedWorkload{namespace: m.GetNamespace(), name: m.GetName()}, nil
+	}
+	w, _ := cluster.WorkloadFrom(obj, s.annotation) // one of the three kinds
+	return &trackedWorkload{liveOnly(*w)}, nil
+}
+
+// liveOnly is what --wait reads of a workload's live state: the
+// checks.Workload. What it takes to patch a workload or find its pods
+// comes from the pass's list.
+func liveOnly(w cluster.Workload) cluster.Workload {
 	w.UID, w.ResourceVersion, w.Selector = "", "", ""
-	return &trackedWorkload{*w}, nil
+	return w
 }
 
 // keyOf is the namespace/name of a converted workload, and its state if
@@ -593,8 +594,7 @@ func (s *workloadStore) seed(w *cluster.Workload) {
 	e := s.watched[key]
 	seeded := e != nil && e.w == nil && !e.gone
 	if seeded {
-		c := *w
-		c.UID, c.ResourceVersion, c.Selector = "", "", ""
+		c := liveOnly(*w)
 		e.w = &c
 	}
 	s.mu.Unlock()
