@@ -461,7 +461,7 @@ func (g *scriptGen) check(s Step) (*syntax.Stmt, error) {
 			if err != nil {
 				return nil, err
 			}
-			return call("carotate_key_file", s.File, spki), nil
+			return call("carotate_key_file", s.File, spki, "the "+contentWords(s.Content)), nil
 		}
 		if s.Content == ContentNewSAPublicKey || s.Content == ContentSAPublicKeys {
 			// Public keys, not certificates: the file holds exactly what

@@ -437,7 +437,7 @@ func TestScriptKeyChecks(t *testing.T) {
 	for _, c := range []struct{ body, want string }{
 		{"carotate_key_file " + good + " " + spki + " && echo OK", "OK"},
 		{"carotate_key_file " + loose + " " + spki + " || echo \"$carotate_why\"", loose + " has mode 644, not 600"},
-		{"carotate_key_file " + wrong + " " + spki + " || echo \"$carotate_why\"", wrong + " is not the private key of the new CA"},
+		{"carotate_key_file " + wrong + " " + spki + " \"the new CA's key\" || echo \"$carotate_why\"", wrong + " is not the new CA's key"},
 		{"carotate_key_given NEW_CA_KEY " + good + " " + spki + " 'the new CA' && echo OK", "OK"},
 		{"carotate_key_given NEW_CA_KEY " + wrong + " " + spki + " 'the new CA'", "NEW_CA_KEY=" + wrong + " is not the private key of the new CA; nothing was changed"},
 		{"carotate_key_given NEW_CA_KEY " + filepath.Join(dir, "none.key") + " " + spki + " 'the new CA'", "no such file"},

@@ -128,7 +128,7 @@ carotate_spki() { # KEY-OR-CERT-FILE: the SHA-256 of its public key
     openssl pkey -in "$1" -pubout -outform DER | sha256sum | cut -d' ' -f1
   fi
 }
-carotate_key_file() { # FILE PUBLIC-KEY-SHA256
+carotate_key_file() { # FILE PUBLIC-KEY-SHA256 WHAT
   if [[ ! -f $1 ]]; then
     carotate_why="$1 does not exist"
     return 1
@@ -138,7 +138,7 @@ carotate_key_file() { # FILE PUBLIC-KEY-SHA256
     return 1
   fi
   if [[ $(carotate_spki "$1" 2>/dev/null) != "$2" ]]; then
-    carotate_why="$1 is not the private key of the new CA"
+    carotate_why="$1 is not $3"
     return 1
   fi
 }

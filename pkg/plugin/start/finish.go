@@ -30,7 +30,11 @@ judges the cluster as "kubectl carotate status" does and refuses, writing
 nothing, while any step of the upstream procedure is "not done" (--force
 marks it finished anyway). Steps that status cannot see through the API
 ("unknown": files on nodes, other admins' kubeconfigs) are listed as a
-reminder and do not block.`,
+reminder and do not block. With --target front-proxy-ca, etcd-ca or sa-key
+an "unknown" step blocks as well (--force overrides it): those rotations
+are judged from what the API shows (for etcd-ca, also the checks its
+printed node steps record on their Node), so "unknown" there is a read
+that failed or a check not yet run.`,
 		Example: `  kubectl carotate status
   kubectl carotate finish
 

@@ -87,9 +87,9 @@ else carotate_already 'The new etcd CA alone, into the original ca.crt, which no
 # Copy ca-new.key (step 2's new CA key) over ca.key, the key kubeadm signs
 # etcd certificates with
 carotate_step 3 'on cp-1' "Copy ca-new.key (step 2's new CA key) over ca.key, the key kubeadm signs etcd certificates with"
-if ! carotate_key_file /etc/kubernetes/pki/etcd/ca.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8; then
+if ! carotate_key_file /etc/kubernetes/pki/etcd/ca.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8 "the new etcd CA's key"; then
   install -m 0600 /etc/kubernetes/pki/etcd/ca-new.key /etc/kubernetes/pki/etcd/ca.key
-  carotate_key_file /etc/kubernetes/pki/etcd/ca.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/etcd/ca.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8 "the new etcd CA's key" || carotate_did_not_take
 else carotate_already "Copy ca-new.key (step 2's new CA key) over ca.key, the key kubeadm signs etcd certificates with"; fi
 
 # Back up /etc/kubernetes/pki/etcd/server.crt

@@ -45,9 +45,9 @@ else carotate_already 'Back up /etc/kubernetes/manifests/kube-apiserver.yaml'; f
 #   copy the key from where you generated it to this node first; kubectl
 #   carotate never reads or stores private keys
 carotate_step 2 'on cp-1' "The new etcd CA's private key, beside ca.key"
-if ! carotate_key_file /etc/kubernetes/pki/etcd/ca-new.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8; then
+if ! carotate_key_file /etc/kubernetes/pki/etcd/ca-new.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8 "the new etcd CA's key"; then
   install -m 0600 "${NEW_ETCD_CA_KEY}" /etc/kubernetes/pki/etcd/ca-new.key
-  carotate_key_file /etc/kubernetes/pki/etcd/ca-new.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/etcd/ca-new.key 43fbcf8f4127d07606855e6335bfd9096bd253858ca1c1452d4e5bc468703bd8 "the new etcd CA's key" || carotate_did_not_take
 else carotate_already "The new etcd CA's private key, beside ca.key"; fi
 
 # Issue server-new.crt from the new etcd CA (same key, subject and extensions

@@ -82,9 +82,9 @@ else carotate_already 'The new front-proxy CA alone, into the original front-pro
 
 # Copy front-proxy-ca-new.key (step 2's new CA key) over front-proxy-ca.key
 carotate_step 3 'on cp-1' "Copy front-proxy-ca-new.key (step 2's new CA key) over front-proxy-ca.key"
-if ! carotate_key_file /etc/kubernetes/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146; then
+if ! carotate_key_file /etc/kubernetes/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 "the new front-proxy CA's key"; then
   install -m 0600 /etc/kubernetes/pki/front-proxy-ca-new.key /etc/kubernetes/pki/front-proxy-ca.key
-  carotate_key_file /etc/kubernetes/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 "the new front-proxy CA's key" || carotate_did_not_take
 else carotate_already "Copy front-proxy-ca-new.key (step 2's new CA key) over front-proxy-ca.key"; fi
 
 # Copy front-proxy-client-new.crt (step 2) over front-proxy-client.crt, which

@@ -37,9 +37,9 @@ else carotate_already 'Back up /etc/kubernetes/manifests/kube-apiserver.yaml'; f
 #   copy the key from where you generated it to this node first; kubectl
 #   carotate never reads or stores private keys
 carotate_step 2 'on cp-1' "The new front-proxy CA's private key, beside front-proxy-ca.key"
-if ! carotate_key_file /etc/kubernetes/pki/front-proxy-ca-new.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146; then
+if ! carotate_key_file /etc/kubernetes/pki/front-proxy-ca-new.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 "the new front-proxy CA's key"; then
   install -m 0600 "${NEW_FRONT_PROXY_CA_KEY}" /etc/kubernetes/pki/front-proxy-ca-new.key
-  carotate_key_file /etc/kubernetes/pki/front-proxy-ca-new.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/front-proxy-ca-new.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 "the new front-proxy CA's key" || carotate_did_not_take
 else carotate_already "The new front-proxy CA's private key, beside front-proxy-ca.key"; fi
 
 # Issue front-proxy-client-new.crt from the new front-proxy CA (same key,

@@ -142,9 +142,9 @@ else carotate_already 'The bundle (new CA, then old), beside ca.crt'; fi
 #   copy the key from where you generated it to this node first; kubectl
 #   carotate never reads or stores private keys
 carotate_step 1 'on cp-1' "The new CA's private key, beside ca.key"
-if ! carotate_key_file /etc/kubernetes/pki/ca-new.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5; then
+if ! carotate_key_file /etc/kubernetes/pki/ca-new.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5 "the new CA's key"; then
   install -m 0600 "${NEW_CA_KEY}" /etc/kubernetes/pki/ca-new.key
-  carotate_key_file /etc/kubernetes/pki/ca-new.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/ca-new.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5 "the new CA's key" || carotate_did_not_take
 else carotate_already "The new CA's private key, beside ca.key"; fi
 
 ##############################################################################

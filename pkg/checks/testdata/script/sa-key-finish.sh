@@ -75,9 +75,9 @@ else carotate_already 'The new public key alone into sa.pub, which nothing reads
 # Copy sa-new.key (step 1's new private key) over sa.key, which nothing reads
 # now
 carotate_step 4 'on cp-1' "Copy sa-new.key (step 1's new private key) over sa.key, which nothing reads now"
-if ! carotate_key_file /etc/kubernetes/pki/sa.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4; then
+if ! carotate_key_file /etc/kubernetes/pki/sa.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 'the new ServiceAccount signing key'; then
   install -m 0600 /etc/kubernetes/pki/sa-new.key /etc/kubernetes/pki/sa.key
-  carotate_key_file /etc/kubernetes/pki/sa.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/sa.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 'the new ServiceAccount signing key' || carotate_did_not_take
 else carotate_already "Copy sa-new.key (step 1's new private key) over sa.key, which nothing reads now"; fi
 
 # Back up /etc/kubernetes/manifests/kube-apiserver.yaml

@@ -89,9 +89,9 @@ else carotate_already 'The old and new public keys, beside sa.pub'; fi
 #   copy the key from where you generated it to this node first; kubectl
 #   carotate never reads or stores private keys
 carotate_step 1 'on cp-1' 'The new private key, beside sa.key'
-if ! carotate_key_file /etc/kubernetes/pki/sa-new.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4; then
+if ! carotate_key_file /etc/kubernetes/pki/sa-new.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 'the new ServiceAccount signing key'; then
   install -m 0600 "${NEW_SA_KEY}" /etc/kubernetes/pki/sa-new.key
-  carotate_key_file /etc/kubernetes/pki/sa-new.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 || carotate_did_not_take
+  carotate_key_file /etc/kubernetes/pki/sa-new.key 16afb64f7172d9579deffb8707d23baa0ed2143f90a06288152aab07092a84f4 'the new ServiceAccount signing key' || carotate_did_not_take
 else carotate_already 'The new private key, beside sa.key'; fi
 
 # kube-apiserver: --service-account-key-file=/etc/kubernetes/pki/sa-bundle.pub

@@ -153,9 +153,9 @@ else carotate_already 'The new CA alone, into the original kubelet-ca.crt'; fi
 #   copy the key from where you generated it to this node first; kubectl
 #   carotate never reads or stores private keys
 carotate_step 12.1 'on master-0' "The new CA's private key, into the original ca.key"
-if ! carotate_key_file /srv/k8s/pki/ca.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5; then
+if ! carotate_key_file /srv/k8s/pki/ca.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5 "the new CA's key"; then
   install -m 0600 "${NEW_CA_KEY}" /srv/k8s/pki/ca.key
-  carotate_key_file /srv/k8s/pki/ca.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5 || carotate_did_not_take
+  carotate_key_file /srv/k8s/pki/ca.key 2c6af979a6307b7c960ef08c4418a2b05d97c6e98507ef35b3eda93261a6cab5 "the new CA's key" || carotate_did_not_take
 else carotate_already "The new CA's private key, into the original ca.key"; fi
 
 # Back up /etc/kubernetes/manifests/kube-controller-manager.yaml
@@ -261,9 +261,9 @@ else carotate_already 'The new front-proxy CA alone, into the original front-pro
 #   copy the key from where you generated it to this node first; kubectl
 #   carotate never reads or stores private keys
 carotate_step 12.2 'on master-0' "The new front-proxy CA's private key, into the original front-proxy-ca.key"
-if ! carotate_key_file /srv/k8s/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146; then
+if ! carotate_key_file /srv/k8s/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 "the new front-proxy CA's key"; then
   install -m 0600 "${NEW_FRONT_PROXY_CA_KEY}" /srv/k8s/pki/front-proxy-ca.key
-  carotate_key_file /srv/k8s/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 || carotate_did_not_take
+  carotate_key_file /srv/k8s/pki/front-proxy-ca.key 6801484a7ee7c86344e0237bc6b02e4602273dab6f90a0a07d2b2231e01e9146 "the new front-proxy CA's key" || carotate_did_not_take
 else carotate_already "The new front-proxy CA's private key, into the original front-proxy-ca.key"; fi
 
 # Back up /etc/kubernetes/manifests/kube-apiserver.yaml
