@@ -334,22 +334,32 @@ func (p *pass) recorded(obj reportObject, prev item, rv, result string) reportOb
 		change.Previous, change.Absent = "", false
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	// No controller puts a user-made ClusterTrustBundle back: the settle
 	// watch is for the root CA objects.
 	if obj.Kind != kindTrustBundle {
 		p.written[objectKey(obj.Kind, obj.Namespace, obj.Name)] = rv
 	}
 	if p.fatal != nil {
+		p.mu.Unlock()
 		obj.Reason = appendReason(obj.Reason, "not recorded in an undo file: "+p.fatal.Error())
 		return obj
 	}
 	if err := p.openUndoLocked(); err != nil {
+		p.mu.Unlock()
 		obj.Reason = appendReason(obj.Reason, "not recorded in an undo file")
 		return obj
 	}
-	if err := p.undo.Record(change); err != nil {
-		p.fatal = fmt.Errorf("cannot record a change in the undo file %s, stopped: %w", p.undo.Path, err)
+	undo := p.undo
+	p.mu.Unlock()
+	// Outside the pass's lock: records made at the same time share one
+	// sync of the undo file. Held, every write waited for the sync of every
+	// write before it (about 1.4 ms each here: 15 s over 11,000 objects).
+	if err := undo.Record(change); err != nil {
+		p.mu.Lock()
+		if p.fatal == nil {
+			p.fatal = fmt.Errorf("cannot record a change in the undo file %s, stopped: %w", undo.Path, err)
+		}
+		p.mu.Unlock()
 		p.cancel()
 		obj.Reason = appendReason(obj.Reason, "not recorded in the undo file")
 	}

@@ -279,24 +279,33 @@ func (u *restorer) record(obj *object, cur current, rv string) {
 // still holds the other direction.
 func (u *restorer) recordChanges(changes []undofile.Change) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.newUndo == nil || u.undoFail != nil {
+		u.mu.Unlock()
 		return
 	}
 	if u.undo == nil {
 		w, err := u.newUndo()
 		if err != nil {
 			u.undoFail = err
+			u.mu.Unlock()
 			fmt.Fprintf(u.errOut, "warning: cannot create an undo file for this undo: %v\n", err)
 			return
 		}
 		u.undo = w
 	}
-	for _, c := range changes {
-		if err := u.undo.Record(c); err != nil {
+	w := u.undo
+	u.mu.Unlock()
+	// One sync for the object's keys, shared with the records made at the
+	// same time by other objects (the writer's group commit).
+	if err := w.RecordAll(changes); err != nil {
+		u.mu.Lock()
+		first := u.undoFail == nil
+		if first {
 			u.undoFail = err
+		}
+		u.mu.Unlock()
+		if first {
 			fmt.Fprintf(u.errOut, "warning: %v\n", err)
-			return
 		}
 	}
 }

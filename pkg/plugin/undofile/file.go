@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
@@ -55,11 +56,21 @@ type Change struct {
 	Removed bool   `json:"removed,omitempty"`
 }
 
-// Writer appends changes to an undo file.
+// Writer appends changes to an undo file. It is safe for concurrent use:
+// callers that record at the same time share one sync (a group commit),
+// and each returns only once its own change is synced.
 type Writer struct {
-	Path    string
-	f       *os.File
-	changes int
+	Path string
+	f    *os.File
+
+	mu      sync.Mutex
+	synced  sync.Cond // broadcast when a sync ends
+	changes int       // changes written and synced
+	lines   uint64    // change lines written, synced or not
+	durable uint64    // change lines synced
+	syncing bool
+	err     error        // a failed write or sync: every later record fails
+	fsync   func() error // f.Sync; a test counts the calls
 }
 
 // DefaultDir is ~/.kube/carotate/<rotation id>.
@@ -117,27 +128,77 @@ func (w *Writer) RecordEach(changes iter.Seq[Change]) error {
 			return fmt.Errorf("refusing to record %s %s/%s[%s] in the undo file: it holds private-key material", c.Kind, c.Namespace, c.Name, c.Key)
 		}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
 	buf := bufio.NewWriter(w.f)
 	enc := json.NewEncoder(buf) // Marshal's encoding, and a newline
 	n := 0
 	for c := range changes {
 		if err := enc.Encode(c); err != nil {
+			w.err = err
 			return err
 		}
 		n++
 	}
 	if err := buf.Flush(); err != nil {
+		// Part of a line may be on disk: nothing may follow it.
+		w.err = err
 		return err
 	}
-	if err := w.f.Sync(); err != nil {
+	w.lines += uint64(n)
+	if err := w.syncTo(w.lines); err != nil {
 		return err
 	}
 	w.changes += n
 	return nil
 }
 
+// syncTo returns once the first n change lines are synced. One caller
+// syncs while the others wait; a waiter whose line came after that sync
+// began syncs next, for every line written meanwhile. So a pass writing
+// with many requests in flight pays one sync per group of records, not one
+// per record each waiting for the last. Called with w.mu held; it is let go
+// during the sync.
+func (w *Writer) syncTo(n uint64) error {
+	if w.synced.L == nil {
+		w.synced.L = &w.mu
+	}
+	if w.fsync == nil {
+		w.fsync = w.f.Sync
+	}
+	for w.durable < n {
+		if w.err != nil {
+			return w.err
+		}
+		if w.syncing {
+			w.synced.Wait()
+			continue
+		}
+		w.syncing = true
+		upTo := w.lines
+		w.mu.Unlock()
+		err := w.fsync()
+		w.mu.Lock()
+		w.syncing = false
+		if err != nil {
+			w.err = err
+		} else {
+			w.durable = upTo
+		}
+		w.synced.Broadcast()
+	}
+	return nil
+}
+
 // Changes is how many changes the file records.
-func (w *Writer) Changes() int { return w.changes }
+func (w *Writer) Changes() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changes
+}
 
 func (w *Writer) writeLine(v any) error {
 	b, err := json.Marshal(v)
@@ -154,6 +215,8 @@ func (w *Writer) writeLine(v any) error {
 // opened for writes that then did not happen): an undo file with nothing
 // to undo would only be clutter.
 func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	err := w.f.Close()
 	if w.changes == 0 {
 		if rerr := os.Remove(w.Path); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
