@@ -65,12 +65,17 @@ type Writer struct {
 
 	mu      sync.Mutex
 	synced  sync.Cond // broadcast when a sync ends
-	changes int       // changes written and synced
 	lines   uint64    // change lines written, synced or not
-	durable uint64    // change lines synced
+	durable uint64    // change lines synced: the changes recorded
 	syncing bool
 	err     error        // a failed write or sync: every later record fails
 	fsync   func() error // f.Sync; a test counts the calls
+}
+
+func newWriter(path string, f *os.File) *Writer {
+	w := &Writer{Path: path, f: f, fsync: f.Sync}
+	w.synced.L = &w.mu
+	return w
 }
 
 // DefaultDir is ~/.kube/carotate/<rotation id>.
@@ -102,7 +107,7 @@ func Create(dir string, h Header) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{Path: path, f: f}
+	w := newWriter(path, f)
 	if err := w.writeLine(h); err != nil {
 		f.Close()
 		return nil, err
@@ -149,11 +154,7 @@ func (w *Writer) RecordEach(changes iter.Seq[Change]) error {
 		return err
 	}
 	w.lines += uint64(n)
-	if err := w.syncTo(w.lines); err != nil {
-		return err
-	}
-	w.changes += n
-	return nil
+	return w.syncTo(w.lines)
 }
 
 // syncTo returns once the first n change lines are synced. One caller
@@ -163,12 +164,6 @@ func (w *Writer) RecordEach(changes iter.Seq[Change]) error {
 // per record each waiting for the last. Called with w.mu held; it is let go
 // during the sync.
 func (w *Writer) syncTo(n uint64) error {
-	if w.synced.L == nil {
-		w.synced.L = &w.mu
-	}
-	if w.fsync == nil {
-		w.fsync = w.f.Sync
-	}
 	for w.durable < n {
 		if w.err != nil {
 			return w.err
@@ -197,7 +192,7 @@ func (w *Writer) syncTo(n uint64) error {
 func (w *Writer) Changes() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.changes
+	return int(w.durable)
 }
 
 func (w *Writer) writeLine(v any) error {
@@ -218,7 +213,7 @@ func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	err := w.f.Close()
-	if w.changes == 0 {
+	if w.durable == 0 {
 		if rerr := os.Remove(w.Path); err == nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = rerr
 		}
@@ -234,7 +229,7 @@ func Rewrite(path string, h Header, changes []Change) error {
 	if err != nil {
 		return err
 	}
-	w := &Writer{Path: tmp, f: f}
+	w := newWriter(tmp, f)
 	if err = w.writeLine(h); err == nil {
 		err = w.RecordAll(changes)
 	}

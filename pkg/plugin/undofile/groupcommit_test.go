@@ -86,7 +86,7 @@ func TestFailedSyncFailsRecords(t *testing.T) {
 	if err := w.Record(c); !errors.Is(err, disk) {
 		t.Fatalf("Record with a failing sync = %v, want %v", err, disk)
 	}
-	w.fsync = nil // the disk is back; the file is not to be trusted
+	w.fsync = w.f.Sync // the disk is back; the file is not to be trusted
 	if err := w.Record(c); !errors.Is(err, disk) {
 		t.Fatalf("Record after a failed sync = %v, want the first failure", err)
 	}
