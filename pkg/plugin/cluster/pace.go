@@ -17,12 +17,21 @@ import (
 //     lowest seen (the server is not queueing: a window that did not grow
 //     is noise of a busy machine); when neither holds, the limit goes back
 //     to the one that gave the best throughput;
-//   - then it grows by a tenth a window while throughput grows or latency
-//     stays under twice the lowest, and shrinks by a tenth when throughput
-//     fell while latency passed four times the lowest. Between the two it
-//     holds: on a remote server, throughput keeps growing with requests in
-//     flight long after latency has doubled (measured in
-//     docs/benchmarks.md), so latency alone is no reason to back off;
+//   - then it climbs a hill by trials: it measures the throughput of the
+//     limit it holds, then tries a quarter more and keeps that unless it
+//     got less done (3% or more below); when it did and latency is over
+//     twice the lowest (the server queues), it tries a fifth less and
+//     keeps that only when it got more done. Each trial is paceTrial
+//     windows after one to settle, compared as a whole. Where throughput
+//     grows a little with every step, as on a remote server shared with
+//     the controller-manager (docs/benchmarks.md: still faster at 128 in
+//     flight than at 64, at many times the lowest latency), the limit
+//     follows it up; where it is flat, more in flight costs the pass
+//     nothing and the limit drifts up slowly, to the ceiling or the
+//     server's push-back; where it falls, the limit stays near the knee.
+//     (The rule before, a tenth up or down on one window against the one
+//     before, was a coin toss on noisy windows: it left the limit
+//     anywhere between 77 and 256 at the same throughput.);
 //   - push-back halves it: a 429 (with or without Retry-After), a 5xx, or a
 //     request that failed without an answer. client-go itself waits out
 //     Retry-After and sends the request again; Pace sees every answer,
@@ -49,6 +58,19 @@ type Pace struct {
 	bestLimit  int
 	minLatency time.Duration
 
+	// The hill climb after slow start: base is the limit held and
+	// baseRate, baseLatency what it gave when last measured; trial what
+	// the current windows measure (the base itself, or a probe above or
+	// below it), over trialWindows windows so far.
+	trial        paceTrialKind
+	base         int
+	baseRate     float64
+	baseLatency  time.Duration
+	trialWindows int
+	trialDone    int
+	trialTime    time.Duration
+	trialLatency time.Duration
+
 	stats PaceStats
 }
 
@@ -59,7 +81,8 @@ type PaceStats struct {
 	Start    int  `json:"start"`
 	Peak     int  `json:"peak"`
 	Final    int  `json:"final"`
-	// BackOffs counts the times the limit was lowered.
+	// BackOffs counts the times the limit was lowered for good: a push
+	// back, or a trial that got as much done with fewer in flight.
 	BackOffs int `json:"backOffs"`
 	// Throttled counts 429 answers, ServerErrors 5xx answers, and
 	// Unanswered requests that failed without an answer.
@@ -77,6 +100,26 @@ const (
 	// measurements of docs/benchmarks.md stopped gaining.
 	paceMax    = 256
 	paceWindow = 100 * time.Millisecond
+	// paceTrial is how many windows a trial of the hill climb compares,
+	// after one window to settle (requests in flight still at the old
+	// limit).
+	paceTrial = 2
+	// A trial with more in flight is kept unless it got less done (3% or
+	// more below the base); one with fewer only when it got more done (3%
+	// or more above): where throughput is flat, more in flight costs the
+	// pass nothing, and where it grows a little with each step (a server
+	// shared with the controller-manager gives more of itself to the
+	// client with more requests waiting) the limit follows it up.
+	paceKeepUp   = 0.97
+	paceKeepDown = 1.03
+)
+
+type paceTrialKind int
+
+const (
+	trialBase paceTrialKind = iota // measuring the limit held
+	trialUp                        // a quarter more
+	trialDown                      // a fifth less
 )
 
 // NewPace is a pace pinned to pinned requests in flight, or adaptive from
@@ -191,45 +234,108 @@ func (p *Pace) adapt() {
 	if elapsed < paceWindow || p.winDone < p.limit && !p.winPush {
 		return
 	}
-	rate := float64(p.winDone) / elapsed.Seconds()
-	latency := p.winLatency / time.Duration(p.winDone)
+	done := p.winDone
+	rate := float64(done) / elapsed.Seconds()
+	latency := p.winLatency / time.Duration(done)
 	pushed := p.winPush
 	p.winStart, p.winDone, p.winLatency, p.winPush = now, 0, 0, false
 	if p.minLatency == 0 || latency < p.minLatency {
 		p.minLatency = latency
 	}
-	if rate > p.bestRate {
-		p.bestRate, p.bestLimit = rate, p.limit
-	}
-	next := p.limit
 	switch {
 	case pushed:
-		next = p.limit / 2
 		p.slowStart = false
-		// What was best before the server pushed back no longer is.
-		p.bestRate, p.prevRate = 0, 0
+		p.stats.BackOffs++
+		p.startTrial(trialBase, p.limit/2)
 	case p.slowStart:
+		if rate > p.bestRate {
+			p.bestRate, p.bestLimit = rate, p.limit
+		}
 		// A window whose throughput did not grow while latency stayed
 		// near the lowest is noise (a busy machine), not the server's
 		// limit: the server is not queueing yet.
 		if p.prevRate == 0 || rate >= p.prevRate*1.1 || latency < 2*p.minLatency {
-			next = p.limit * 2
-		} else {
-			p.slowStart = false
-			next = p.bestLimit
+			p.prevRate = rate
+			p.setLimit(p.limit * 2)
+			return
 		}
-	case latency > 4*p.minLatency && rate < p.prevRate*0.95:
-		next = p.limit - max(1, p.limit/10)
-	case rate > p.prevRate*1.05 || latency < 2*p.minLatency:
-		next = p.limit + max(1, p.limit/10)
+		p.slowStart = false
+		p.startTrial(trialBase, p.bestLimit)
+	default:
+		p.climb(done, elapsed, latency)
 	}
-	p.prevRate = rate
-	next = min(max(next, paceMin), paceMax)
-	if next < p.limit {
-		p.stats.BackOffs++
+}
+
+// climb adds a window to the current trial and, once it has its
+// windows, decides the next.
+func (p *Pace) climb(done int, elapsed, latency time.Duration) {
+	p.trialWindows++
+	if p.trialWindows == 1 {
+		return // settling: in flight are still the previous limit's
 	}
-	p.limit = next
-	p.stats.Peak = max(p.stats.Peak, next)
+	p.trialDone += done
+	p.trialTime += elapsed
+	p.trialLatency += latency * time.Duration(done)
+	if p.trialWindows < 1+paceTrial {
+		return
+	}
+	rate := float64(p.trialDone) / p.trialTime.Seconds()
+	latency = p.trialLatency / time.Duration(p.trialDone)
+	queueing := func(l time.Duration) bool { return l > 2*p.minLatency }
+	switch p.trial {
+	case trialBase:
+		p.baseRate, p.baseLatency = rate, latency
+		p.tryUpOrDown()
+	case trialUp:
+		if rate >= p.baseRate*paceKeepUp {
+			p.base, p.baseRate, p.baseLatency = p.limit, rate, latency
+			p.tryUpOrDown()
+			return
+		}
+		if queueing(p.baseLatency) && p.base > paceMin {
+			p.startTrial(trialDown, p.base-max(1, p.base/5))
+			return
+		}
+		p.startTrial(trialBase, p.base)
+	case trialDown:
+		if rate >= p.baseRate*paceKeepDown {
+			p.stats.BackOffs++
+			p.base, p.baseRate, p.baseLatency = p.limit, rate, latency
+			if queueing(latency) && p.base > paceMin {
+				p.startTrial(trialDown, p.base-max(1, p.base/5))
+				return
+			}
+		}
+		p.startTrial(trialBase, p.base)
+	}
+}
+
+// tryUpOrDown starts the trial above the base, or below it when the base
+// is at the ceiling and the server queues.
+func (p *Pace) tryUpOrDown() {
+	switch {
+	case p.base < paceMax:
+		p.startTrial(trialUp, p.base+max(1, p.base/4))
+	case p.baseLatency > 2*p.minLatency:
+		p.startTrial(trialDown, p.base-max(1, p.base/5))
+	default:
+		p.startTrial(trialBase, p.base)
+	}
+}
+
+// startTrial sets the limit for a trial of the hill climb; a base trial
+// makes that limit the base.
+func (p *Pace) startTrial(kind paceTrialKind, limit int) {
+	p.setLimit(limit)
+	if kind == trialBase {
+		p.base = p.limit
+	}
+	p.trial, p.trialWindows, p.trialDone, p.trialTime, p.trialLatency = kind, 0, 0, 0, 0
+}
+
+func (p *Pace) setLimit(next int) {
+	p.limit = min(max(next, paceMin), paceMax)
+	p.stats.Peak = max(p.stats.Peak, p.limit)
 }
 
 // push records the server pushing back (or failing to answer); it closes

@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,18 +13,31 @@ import (
 
 // server is a model API server: requests take rtt while at most capacity
 // are served at once, beyond that they queue (latency grows, throughput
-// does not).
+// does not, or only as (in flight / capacity)^elastic: a server shared
+// with a controller-manager gives a larger share to the client with more
+// in flight). noise, when set, draws each window's throughput from
+// +-noise around the model's (a busy machine).
 type server struct {
 	rtt      time.Duration
 	capacity int
+	elastic  float64
+	noise    float64
+	rand     *rand.Rand
 }
 
 // window runs one full window of the pace against s on a fake clock: as
-// many completions as the window needs, each taking the model's latency.
+// many completions as the window needs, each taking the model's latency
+// (Little's law: in flight / throughput).
 func (s server) window(p *Pace, clock *time.Time) {
 	l := p.limit
 	rate := float64(min(l, s.capacity)) / s.rtt.Seconds()
-	latency := time.Duration(float64(s.rtt) * math.Max(1, float64(l)/float64(s.capacity)))
+	if l > s.capacity {
+		rate *= math.Pow(float64(l)/float64(s.capacity), s.elastic)
+	}
+	if s.noise > 0 {
+		rate *= 1 + s.noise*(2*s.rand.Float64()-1)
+	}
+	latency := time.Duration(float64(l) / rate * float64(time.Second))
 	n := max(l, int(math.Ceil(rate*paceWindow.Seconds())))
 	step := time.Duration(float64(time.Second) / rate)
 	p.mu.Lock()
@@ -55,14 +70,18 @@ func TestPaceAdapts(t *testing.T) {
 	}{
 		// A remote server with room: 40 ms round trips, 200 served at
 		// once. Ten in flight would waste it; the limit climbs.
-		{"remote server with room", server{40 * time.Millisecond, 200}, 30, 128, paceMax},
+		{"remote server with room", server{rtt: 40 * time.Millisecond, capacity: 200}, 30, 128, paceMax},
 		// A loopback server on the same two cores: 10 at once is all it
-		// serves; more only queue. The limit stays where latency doubles.
-		{"saturated loopback server", server{3 * time.Millisecond, 10}, 60, paceMin, 22},
-		// A server that serves 64 at once over a 20 ms round trip: the limit
-		// settles between the knee and where latency doubles (a step of a
-		// tenth past it at most), not at the cap.
-		{"server with a knee at 64", server{20 * time.Millisecond, 64}, 60, 48, 141},
+		// serves, and more make it slower (contention). The limit stays
+		// near the knee.
+		{"loopback server slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3}, 60, paceMin, 15},
+		// The same with a 20 ms round trip and a knee at 64: slow start
+		// passes it, the limit comes back to the knee and stays near it.
+		{"server slower past 64", server{rtt: 20 * time.Millisecond, capacity: 64, elastic: -0.3}, 60, 48, 100},
+		// A server that is the bottleneck at 10 and does not slow down
+		// with more: more in flight costs nothing; the limit climbs by
+		// trials that got no less done (and stays under the ceiling).
+		{"saturated server, flat past 10", server{rtt: 3 * time.Millisecond, capacity: 10}, 60, 128, paceMax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,9 +97,54 @@ func TestPaceAdapts(t *testing.T) {
 	}
 }
 
+// TestPaceClimbsThroughNoise: on a busy server whose windows' throughput
+// varies by a fifth either way, the limit follows what throughput does
+// over many windows, not single windows' noise. The median of 21 seeded
+// runs is judged, and the extremes.
+//
+// The first case is the one docs/benchmarks.md measured remotely with the
+// controller-manager running: the server queues past 16 in flight, yet
+// throughput keeps growing a little with every step (here as in-flight
+// to the 0.15th power), and the client with more in flight gets the pass
+// done sooner. The rule before the hill climb (a tenth up or down on one
+// window against the last) settles at a median of 88 here, as it settled
+// at 77 to 141 in the measured runs; the climb reaches over 150.
+func TestPaceClimbsThroughNoise(t *testing.T) {
+	tests := []struct {
+		name                 string
+		srv                  server
+		windows              int
+		medianMin, medianMax int
+		lowest, highest      int
+	}{
+		{"remote server, throughput growing slowly past 16", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.2}, 80, 150, paceMax, 32, paceMax},
+		{"server slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 80, paceMin, 24, paceMin, 48},
+		{"server slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 80, 32, 64, 32, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var finals []int
+			for seed := range 21 {
+				srv := tt.srv
+				srv.rand = rand.New(rand.NewPCG(uint64(seed), 1))
+				p, clock := fakeClockPace(0)
+				for range tt.windows {
+					srv.window(p, clock)
+				}
+				finals = append(finals, p.Stats().Final)
+			}
+			slices.Sort(finals)
+			if median := finals[len(finals)/2]; median < tt.medianMin || median > tt.medianMax || finals[0] < tt.lowest || finals[len(finals)-1] > tt.highest {
+				t.Errorf("limits after %d windows over 21 seeds: %v; want the median in %d..%d and all in %d..%d",
+					tt.windows, finals, tt.medianMin, tt.medianMax, tt.lowest, tt.highest)
+			}
+		})
+	}
+}
+
 func TestPaceBacksOffOnPushBack(t *testing.T) {
 	p, clock := fakeClockPace(0)
-	srv := server{40 * time.Millisecond, 200}
+	srv := server{rtt: 40 * time.Millisecond, capacity: 200}
 	for range 5 {
 		srv.window(p, clock)
 	}
@@ -123,7 +187,7 @@ func TestPacePinned(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, "https://127.0.0.1/x", nil)
 	for range 20 {
 		_, _ = rt.RoundTrip(req)
-		server{40 * time.Millisecond, 200}.window(p, clock)
+		server{rtt: 40 * time.Millisecond, capacity: 200}.window(p, clock)
 	}
 	if s := p.Stats(); s.Final != 7 || s.Peak != 7 || s.BackOffs != 0 || s.Adaptive || s.ServerErrors != 20 {
 		t.Errorf("pinned pace: %+v, want 7 throughout and the 503s counted", s)

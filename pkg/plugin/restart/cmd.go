@@ -156,9 +156,10 @@ FILE" puts those values back on the workloads that still carry this pass's
 value; that is a change of the pod template too, so they roll again.
 
 The pass is paced by the requests it keeps in flight, which slows down with
-a struggling API server: from 10, their number grows while throughput grows
-and backs off when latency rises or the API server answers 429, Retry-After
-or errors; --concurrency N pins it. --qps and --burst default to 1000 for
+a struggling API server: from 10, their number grows while the pass gets
+more done (or no less), comes down where fewer get more done, and halves
+when the API server answers 429, Retry-After or errors; --concurrency N
+pins it. --qps and --burst default to 1000 for
 this command, a ceiling only, unless given. bundle, unbundle and undo are
 paced the same way.
 
