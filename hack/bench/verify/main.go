@@ -30,8 +30,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +60,7 @@ func main() {
 	out := flag.String("json", "", "also write the result as JSON to this file")
 	plugin := flag.String("plugin", "", "the kubectl-carotate binary to measure, built as the release builds it (default: the developer build in the bin dir)")
 	status := flag.Bool("status", false, "measure status (the pods made Running, a rotation recorded) instead of verify")
+	flag.BoolVar(&hold, "hold", false, "after creating the pods, print KUBECONFIG and wait for Ctrl-C instead of measuring (verify only; to profile by hand)")
 	flag.Parse()
 	run := run
 	if *status {
@@ -69,8 +72,13 @@ func main() {
 	}
 }
 
+// hold is -hold: keep the cluster for profiling by hand.
+var hold bool
+
 func run(plugin string, nPods, nNamespaces int, maxRSSMiB int64, runs int, out string) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Hour)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Hour)
 	defer cancel()
 	s, err := benchutil.Start(ctx, "verify", plugin)
 	if err != nil {
@@ -82,6 +90,12 @@ func run(plugin string, nPods, nNamespaces int, maxRSSMiB int64, runs int, out s
 		return err
 	}
 	ca := cluster.PKI.Path("ca.crt")
+	if hold {
+		fmt.Printf("KUBECONFIG=%s\nCA=%s\n", cluster.Kubeconfig, ca)
+		fmt.Fprintln(os.Stderr, "bench-verify: holding the cluster; Ctrl-C stops it")
+		<-ctx.Done()
+		return nil
+	}
 	res := result{Pods: nPods}
 	p, err := s.MeasurePlugin(ctx, runs, nil, func(stdout string) error {
 		if want := fmt.Sprintf("%d pods judged: %d not-started", nPods, nPods); !strings.Contains(stdout, want) {

@@ -133,7 +133,7 @@ var otherChecks = map[string]bool{
 // not): cmErr and secErr. A list that starts over after its continue token
 // expired calls reset(kind), and each sees that kind's hits again.
 func ScanCopies(ctx context.Context, client kubernetes.Interface, scan CopyScan, reset func(kind string), each func(CopyHit)) (c CopyCounts, cmErr, secErr error) {
-	defer softMemoryLimit(copyMemoryLimit)()
+	defer SoftMemoryLimit(copyMemoryLimit)()
 	keep := func(kind, ns, name string) bool {
 		k := SkipKey(kind, ns, name)
 		if scan.Skip[k] {

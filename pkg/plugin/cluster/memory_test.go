@@ -35,3 +35,46 @@ func TestCollectSooner(t *testing.T) {
 	}
 	restore()
 }
+
+// SoftMemoryLimit lowers the limit for the command and puts it back; a
+// pass inside it with a lower limit of its own (the copies scan inside
+// verify) gets it for its span; GOMEMLIMIT wins over both.
+func TestSoftMemoryLimit(t *testing.T) {
+	current := func() int64 { return debug.SetMemoryLimit(-1) }
+	if v, set := os.LookupEnv("GOMEMLIMIT"); set {
+		t.Setenv("GOMEMLIMIT", v) // restored after the test
+	}
+	_ = os.Unsetenv("GOMEMLIMIT")
+	before := current()
+	if before <= ReadMemoryLimit {
+		t.Skipf("a memory limit under ReadMemoryLimit is set already: %d", before)
+	}
+	restore := SoftMemoryLimit(ReadMemoryLimit)
+	if got := current(); got != ReadMemoryLimit {
+		t.Errorf("during the command the limit is %d, want %d", got, ReadMemoryLimit)
+	}
+	inner := SoftMemoryLimit(copyMemoryLimit)
+	if got := current(); got != copyMemoryLimit {
+		t.Errorf("during an inner pass with a lower limit the limit is %d, want %d", got, copyMemoryLimit)
+	}
+	inner()
+	if got := current(); got != ReadMemoryLimit {
+		t.Errorf("after the inner pass the limit is %d, want the command's %d back", got, ReadMemoryLimit)
+	}
+	higher := SoftMemoryLimit(ReadMemoryLimit * 2)
+	if got := current(); got != ReadMemoryLimit {
+		t.Errorf("an inner pass with a higher limit raised it to %d, want %d kept", got, ReadMemoryLimit)
+	}
+	higher()
+	restore()
+	if got := current(); got != before {
+		t.Errorf("after the command the limit is %d, want %d back", got, before)
+	}
+
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	restore = SoftMemoryLimit(ReadMemoryLimit)
+	if got := current(); got != before {
+		t.Errorf("with GOMEMLIMIT set the limit is %d, want %d untouched", got, before)
+	}
+	restore()
+}
