@@ -12,7 +12,8 @@
 #           (rollouts simulated through the status subresource), peak RSS
 #           against 64 MiB
 #   verify  verify --only pods,sa over SCALE_PODS pending pods in
-#           SCALE_POD_NAMESPACES namespaces against kubectl get pods -A -o json
+#           SCALE_POD_NAMESPACES namespaces against kubectl get pods -A -o json;
+#           then restart-workloads --dry-run=server's pods scan on them
 #   status  status (a rotation recorded) over SCALE_PODS pods made Running
 #           through their status subresource, in SCALE_POD_NAMESPACES
 #           namespaces, against kubectl get pods -A -o json

@@ -79,7 +79,7 @@ func main() {
 	flag.IntVar(&c.secretsEvery, "secrets-every", 10, "a legacy token Secret in one namespace in this many (bundle mode)")
 	flag.DurationVar(&c.delay, "delay", 20*time.Millisecond, "delay of every byte, each way (remote mode)")
 	flag.Int64Var(&c.maxRSSMiB, "max-rss-mib", 64, "peak RSS target (bundle and wait modes)")
-	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (wait mode; to profile by hand)")
+	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (wait and bundle modes; to profile by hand)")
 	flag.IntVar(&c.maxInFlight, "max-in-flight", 0, "restart-workloads --max-in-flight (wait mode; 0: its default)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -498,6 +498,12 @@ func bundle(ctx context.Context, c config) (err error) {
 		return ignoreExists(err)
 	}); err != nil {
 		return err
+	}
+	if c.hold {
+		fmt.Printf("KUBECONFIG=%s\n# kubectl carotate bundle --old-ca %s --new-ca %s --settle 0\n", s.Cluster.Kubeconfig, oldFile, newFile)
+		logf("holding the cluster; Ctrl-C stops it")
+		<-ctx.Done()
+		return nil
 	}
 	loop, err := fastClient(s.Cluster.Kubeconfig)
 	if err != nil {

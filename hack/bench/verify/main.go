@@ -5,6 +5,10 @@
 // "kubectl get pods -A -o json", which lists the same pods in the same
 // 500-pod chunks but keeps them all.
 //
+// It then measures restart-workloads --dry-run=server on the same pods:
+// with no workloads, its pods scan alone, which keeps every pod no patch
+// restarts (all of these bare pods) for its report; same memory limit.
+//
 // With -status it measures "kubectl carotate status" instead, which judges
 // Running pods only: every pod is made Running through its status
 // subresource, its container started a day ago, and a rotation is
@@ -50,6 +54,18 @@ import (
 type result struct {
 	Pods int `json:"pods"`
 	benchutil.Comparison
+	// RestartScan is restart-workloads --dry-run=server on the same pods
+	// (verify only): its pods scan alone, there being no workloads. It
+	// keeps every pod no patch restarts (here all: bare pods) for its
+	// report, so it grows with them.
+	RestartScan *scan `json:"restartScan,omitempty"`
+}
+
+type scan struct {
+	Seconds float64 `json:"seconds"`
+	MaxRSS  int64   `json:"maxRSSKiB"`
+	Anon    int64   `json:"peakAnonKiB"`
+	Pass    bool    `json:"pass"`
 }
 
 func main() {
@@ -113,7 +129,24 @@ func run(plugin string, nPods, nNamespaces int, maxRSSMiB int64, runs int, out s
 	}
 	res.Comparison = benchutil.Compare(p, r, maxRSSMiB)
 
-	return res.Finish("bench-verify", fmt.Sprintf("verify --only pods,sa on %d pods in %d namespaces", nPods, max(nNamespaces, 1)), "kubectl get pods -A -o json", out, res)
+	rs, err := s.MeasurePlugin(ctx, runs, nil, func(stdout string) error {
+		if want := fmt.Sprintf("%d pod(s) no patch restarts", nPods); !strings.Contains(stdout, want) {
+			return fmt.Errorf("restart-workloads did not report every pod (want %q):\n%s", want, stdout)
+		}
+		return nil
+	}, "restart-workloads", "--dry-run=server")
+	if err != nil {
+		return fmt.Errorf("restart-workloads --dry-run=server: %w", err)
+	}
+	res.RestartScan = &scan{Seconds: rs.Seconds, MaxRSS: rs.MaxRSS, Anon: rs.Anon, Pass: rs.MaxRSS <= maxRSSMiB<<10}
+	fmt.Printf("bench-verify: restart-workloads --dry-run=server (its pods scan) on the same pods: %.2fs, peak RSS %.1f MiB (limit %d MiB), of which heap and stacks %.1f MiB\n",
+		rs.Seconds, float64(rs.MaxRSS)/1024, maxRSSMiB, float64(rs.Anon)/1024)
+
+	err = res.Finish("bench-verify", fmt.Sprintf("verify --only pods,sa on %d pods in %d namespaces", nPods, max(nNamespaces, 1)), "kubectl get pods -A -o json", out, res)
+	if err == nil && !res.RestartScan.Pass {
+		err = fmt.Errorf("restart-workloads' pods scan: peak RSS %d KiB exceeds %d MiB", rs.MaxRSS, maxRSSMiB)
+	}
+	return err
 }
 
 // runStatus is run for status: the pods Running and started before their

@@ -454,7 +454,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := run.list(ctx); err != nil {
 		return err
 	}
-	if len(run.targets) == 0 && len(run.pods) == 0 {
+	if len(run.targets) == 0 && run.pods.len() == 0 {
 		fmt.Fprintf(o.ErrOut, "No workloads found in %s.\n", o.scope)
 		if o.Output == cmdutil.OutputJSON || o.Output == cmdutil.OutputYAML {
 			return cmdutil.PrintStructured(o.Out, o.Output, run.report())

@@ -91,7 +91,7 @@ func (r *pass) list(ctx context.Context) error {
 		r.items[i] = &t.item
 	}
 	fmt.Fprintf(r.o.ErrOut, "Listed %d workloads in %s (%s) and %d pod(s) no patch restarts, in %s\n",
-		len(r.targets), r.o.scope, strings.Join(counts, ", "), len(r.pods), time.Since(start).Round(time.Millisecond))
+		len(r.targets), r.o.scope, strings.Join(counts, ", "), r.pods.len(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (r *pass) scanPods(ctx context.Context) error {
 	}
 	reset := func() {
 		r.oldPods = map[types.UID]int{}
-		r.pods = nil
+		r.pods = newPodList()
 	}
 	reset()
 	pods := o.client.CoreV1().Pods(o.scope.namespace)
@@ -132,7 +132,7 @@ func (r *pass) scanPods(ctx context.Context) error {
 				}
 			}
 			if reason, detail, ok := checks.UnrolledPod(info); ok && sel.Matches(labels.Set(p.Labels)) {
-				r.pods = append(r.pods, podItem{Namespace: p.Namespace, Name: p.Name, Reason: reason, Detail: detail})
+				r.pods.add(podItem{Namespace: p.Namespace, Name: p.Name, Reason: reason, Detail: detail})
 			}
 		})
 	return err

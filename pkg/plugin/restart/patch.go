@@ -50,7 +50,7 @@ type pass struct {
 	started  time.Time
 	targets  []*target
 	items    []*item // &targets[i].item
-	pods     []podItem
+	pods     *podList
 	oldPods  map[types.UID]int
 	progress *progress
 	undoFile string  // written before the first patch; empty when nothing was to change

@@ -96,7 +96,7 @@ type report struct {
 	Pacing    cluster.PaceStats `json:"pacing"`
 	Summary   []summaryRow      `json:"summary"`
 	Workloads []*item           `json:"workloads"`
-	Pods      []podItem         `json:"pods"`
+	Pods      *podList          `json:"pods"`
 }
 
 func (r *pass) report() report {
@@ -120,7 +120,7 @@ func (r *pass) report() report {
 		rep.Workloads = []*item{}
 	}
 	if rep.Pods == nil {
-		rep.Pods = []podItem{}
+		rep.Pods = newPodList()
 	}
 	// The items are sorted by namespace and kind: a row ends where the
 	// next item's namespace or kind differs (no map of rows: at 10,000
@@ -135,7 +135,7 @@ func (r *pass) report() report {
 			rows++
 		}
 	}
-	for _, p := range r.pods {
+	for p := range r.pods.all() {
 		if _, ok := podRows[p.Namespace]; !ok {
 			podRows[p.Namespace] = rows + len(podRows)
 		}
@@ -177,7 +177,7 @@ func (r *pass) report() report {
 	for ns, i := range podRows {
 		rep.Summary[i] = summaryRow{Namespace: ns, Kind: "Pod"}
 	}
-	for _, p := range r.pods {
+	for p := range r.pods.all() {
 		rep.Summary[podRows[p.Namespace]].Skipped.add(p.Reason)
 		t.UnrolledPods++
 	}
@@ -257,7 +257,7 @@ func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 			})
 		}
 	}
-	for _, p := range rep.Pods {
+	for p := range rep.Pods.all() {
 		notRolled.add(func() []string { return []string{p.Namespace, "pod/" + p.Name, p.Reason, p.Detail} })
 	}
 	if err := section(w, "Not rolled by this pass:", []string{"namespace", "object", "reason", "what to do"}, notRolled); err != nil {

@@ -19,7 +19,7 @@ import (
 func reportPass(targets []*target, pods []podItem) *pass {
 	o := &Options{Env: &cmdutil.Env{}, Annotation: defaultAnnotation}
 	r := newPass(o, "v2", "flag")
-	r.targets, r.pods = targets, pods
+	r.targets, r.pods = targets, newPodList(pods...)
 	for _, t := range targets {
 		r.items = append(r.items, &t.item)
 	}
