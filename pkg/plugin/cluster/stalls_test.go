@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -58,16 +57,21 @@ func TestStallWatchdog(t *testing.T) {
 		t.Fatalf("pending = %d stalled, %d retrying; want 1, 2", stalled, retrying)
 	}
 
-	var out bytes.Buffer
+	// Each line is awaited before the counters change: the tick's send
+	// returns when Watch has received it, not when it has read them.
+	lines := make(chan string, 2)
+	out := lineWriter(func(p []byte) (int, error) { lines <- string(p); return len(p), nil })
 	tick, done := make(chan time.Time), make(chan struct{})
 	finished := make(chan struct{})
-	go func() { s.Watch(&out, "https://api:6443", tick, now, done); close(finished) }()
+	go func() { s.Watch(out, "https://api:6443", tick, now, done); close(finished) }()
 	tick <- now()
+	first := <-lines
 	s.retrying.Add(-2)
 	tick <- now()
+	second := <-lines
 	close(done)
 	<-finished
-	if got, want := out.String(), "waiting for the API server at https://api:6443 (3 requests pending, retrying)\n"+
+	if got, want := first+second, "waiting for the API server at https://api:6443 (3 requests pending, retrying)\n"+
 		"waiting for the API server at https://api:6443 (1 request pending, no answer yet)\n"; got != want {
 		t.Fatalf("watchdog printed\n%q\nwant\n%q", got, want)
 	}
@@ -183,3 +187,7 @@ func TestAwayNamesTheServerThatStoppedAnswering(t *testing.T) {
 		})
 	}
 }
+
+type lineWriter func([]byte) (int, error)
+
+func (f lineWriter) Write(p []byte) (int, error) { return f(p) }
