@@ -281,34 +281,38 @@ func (p *Pace) climb(done int, elapsed, latency time.Duration) {
 	}
 	rate := float64(p.trialDone) / p.trialTime.Seconds()
 	latency = p.trialLatency / time.Duration(p.trialDone)
-	queueing := func(l time.Duration) bool { return l > 2*p.minLatency }
 	switch p.trial {
 	case trialBase:
 		p.baseRate, p.baseLatency = rate, latency
 		p.tryUpOrDown()
 	case trialUp:
-		if rate >= p.baseRate*paceKeepUp {
+		switch {
+		case rate >= p.baseRate*paceKeepUp:
 			p.base, p.baseRate, p.baseLatency = p.limit, rate, latency
 			p.tryUpOrDown()
-			return
+		case p.queueing(p.baseLatency):
+			p.tryDown()
+		default:
+			p.startTrial(trialBase, p.base)
 		}
-		if queueing(p.baseLatency) && p.base > paceMin {
-			p.startTrial(trialDown, p.base-max(1, p.base/5))
-			return
-		}
-		p.startTrial(trialBase, p.base)
 	case trialDown:
-		if rate >= p.baseRate*paceKeepDown {
-			p.stats.BackOffs++
-			p.base, p.baseRate, p.baseLatency = p.limit, rate, latency
-			if queueing(latency) && p.base > paceMin {
-				p.startTrial(trialDown, p.base-max(1, p.base/5))
-				return
-			}
+		if rate < p.baseRate*paceKeepDown {
+			p.startTrial(trialBase, p.base)
+			return
 		}
-		p.startTrial(trialBase, p.base)
+		p.stats.BackOffs++
+		p.base, p.baseRate, p.baseLatency = p.limit, rate, latency
+		if p.queueing(latency) {
+			p.tryDown()
+		} else {
+			p.startTrial(trialBase, p.base)
+		}
 	}
 }
+
+// queueing tells whether latency says the server queues what we send:
+// over twice the lowest seen.
+func (p *Pace) queueing(latency time.Duration) bool { return latency > 2*p.minLatency }
 
 // tryUpOrDown starts the trial above the base, or below it when the base
 // is at the ceiling and the server queues.
@@ -316,11 +320,21 @@ func (p *Pace) tryUpOrDown() {
 	switch {
 	case p.base < paceMax:
 		p.startTrial(trialUp, p.base+max(1, p.base/4))
-	case p.baseLatency > 2*p.minLatency:
-		p.startTrial(trialDown, p.base-max(1, p.base/5))
+	case p.queueing(p.baseLatency):
+		p.tryDown()
 	default:
 		p.startTrial(trialBase, p.base)
 	}
+}
+
+// tryDown starts the trial a fifth below the base, or measures the base
+// again when it is at the floor.
+func (p *Pace) tryDown() {
+	if p.base <= paceMin {
+		p.startTrial(trialBase, p.base)
+		return
+	}
+	p.startTrial(trialDown, p.base-max(1, p.base/5))
 }
 
 // startTrial sets the limit for a trial of the hill climb; a base trial

@@ -54,6 +54,15 @@ func (s server) window(p *Pace, clock *time.Time) {
 	p.mu.Unlock()
 }
 
+// run is an adaptive pace's stats after the given windows against s.
+func (s server) run(windows int) PaceStats {
+	p, clock := fakeClockPace(0)
+	for range windows {
+		s.window(p, clock)
+	}
+	return p.Stats()
+}
+
 func fakeClockPace(pinned int) (*Pace, *time.Time) {
 	clock := time.Unix(0, 0)
 	p := NewPace(pinned)
@@ -85,11 +94,7 @@ func TestPaceAdapts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, clock := fakeClockPace(0)
-			for range tt.windows {
-				tt.srv.window(p, clock)
-			}
-			s := p.Stats()
+			s := tt.srv.run(tt.windows)
 			if s.Final < tt.min || s.Final > tt.max {
 				t.Errorf("limit after %d windows: %d, want %d..%d (stats %+v)", tt.windows, s.Final, tt.min, tt.max, s)
 			}
@@ -127,11 +132,7 @@ func TestPaceClimbsThroughNoise(t *testing.T) {
 			for seed := range 21 {
 				srv := tt.srv
 				srv.rand = rand.New(rand.NewPCG(uint64(seed), 1))
-				p, clock := fakeClockPace(0)
-				for range tt.windows {
-					srv.window(p, clock)
-				}
-				finals = append(finals, p.Stats().Final)
+				finals = append(finals, srv.run(tt.windows).Final)
 			}
 			slices.Sort(finals)
 			if median := finals[len(finals)/2]; median < tt.medianMin || median > tt.medianMax || finals[0] < tt.lowest || finals[len(finals)-1] > tt.highest {
