@@ -25,7 +25,7 @@ type Pacing struct {
 }
 
 // ConcurrencyHelp is --concurrency's help, shared by every writer.
-const ConcurrencyHelp = "Requests in flight at once; 0 (the default) adapts them to the API server: from 10, growing while the pass gets more done (or no less), coming down where fewer get more done, halving when it answers 429, Retry-After or errors. (--qps/--burst default to 1000 here, a ceiling only; give them to cap the rate)"
+const ConcurrencyHelp = "Requests in flight at once; 0 (the default) adapts them to the API server: from 10, growing while the pass gets more done (or no less), coming down where more got clearly less done and fewer get more done, halving when it answers 429, Retry-After or errors. (--qps/--burst default to 1000 here, a ceiling only; give them to cap the rate)"
 
 // AddConcurrencyFlag binds --concurrency.
 func AddConcurrencyFlag(cmd *cobra.Command, p *Pacing) {
