@@ -77,7 +77,7 @@ func DecideRootCA(source string, value []byte, present bool, t RootCATarget) Roo
 	if err != nil {
 		// Nothing in an unparsable value can be trusted by a client
 		// (client-go refuses the whole file), so replacing it loses nothing.
-		return RootCADecision{Action: RootCAWrite, Found: "unparsable", Reason: err.Error()}
+		return RootCADecision{Action: RootCAWrite, Found: CAUnparsable, Reason: err.Error()}
 	}
 	found := DescribeSet(certs, t.Labels)
 	have := fingerprints(certs)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,7 +67,45 @@ type access interface {
 // rootCADecision is how the pass decides a root CA object: its ca.crt
 // must be exactly the target.
 func rootCADecision(p *pass, it item) (checks.RootCADecision, []byte) {
-	return checks.DecideRootCA(it.source(), it.value, it.present, p.Target), p.TargetPEM
+	return p.decisions.decide(it, p.Target), p.TargetPEM
+}
+
+// decisionCache remembers the decisions for the few ca.crt values a
+// cluster holds (in a pass over 10,000 namespaces, the same one or two
+// bundles), so each is parsed once, not once per object: a tenth of the
+// pass's CPU, which on a small control plane is the API server's.
+type decisionCache struct {
+	mu   sync.Mutex
+	seen map[string]checks.RootCADecision
+}
+
+// decisionCacheSize bounds the cache: a cluster where every object holds
+// its own value is decided without it.
+const decisionCacheSize = 16
+
+func (c *decisionCache) decide(it item, t checks.RootCATarget) checks.RootCADecision {
+	if !it.present {
+		return checks.DecideRootCA(it.source(), it.value, it.present, t)
+	}
+	c.mu.Lock()
+	d, ok := c.seen[string(it.value)]
+	c.mu.Unlock()
+	if ok {
+		return d
+	}
+	d = checks.DecideRootCA(it.source(), it.value, it.present, t)
+	if d.Found == checks.CAUnparsable {
+		return d // its reason names the object
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]checks.RootCADecision{}
+	}
+	if len(c.seen) < decisionCacheSize {
+		c.seen[string(it.value)] = d
+	}
+	return d
 }
 
 type configMapAccess struct{ client kubernetes.Interface }

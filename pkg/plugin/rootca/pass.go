@@ -57,6 +57,8 @@ type pass struct {
 	// Pace is the requests in flight (--concurrency; adaptive when nil).
 	Pace *cluster.Pace
 
+	decisions decisionCache
+
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	undo    *undofile.Writer

@@ -241,3 +241,41 @@ func TestWalkPagesAndStops(t *testing.T) {
 		t.Fatalf("undo file fails: %v, after %d lists and %d results", err, calls, len(p.results))
 	}
 }
+
+// TestDecisionCache: the cache answers what DecideRootCA answers, for each
+// object, keeps no decision whose reason names its object, and stops
+// growing at its bound.
+func TestDecisionCache(t *testing.T) {
+	oldCA, newCA := testca.New(t, "old"), testca.New(t, "new")
+	target := checks.RootCATarget{Want: []*x509.Certificate{newCA.Cert, oldCA.Cert},
+		Labels: map[string]string{checks.Fingerprint(oldCA.Cert): "old", checks.Fingerprint(newCA.Cert): "new"}}
+	bundle := checks.BuildBundle([]*x509.Certificate{newCA.Cert}, []*x509.Certificate{oldCA.Cert})
+	var c decisionCache
+	items := []item{
+		{kind: "ConfigMap", namespace: "a", name: "kube-root-ca.crt", value: oldCA.PEM, present: true},
+		{kind: "ConfigMap", namespace: "b", name: "kube-root-ca.crt", value: oldCA.PEM, present: true},
+		{kind: "Secret", namespace: "b", name: "token", value: bundle, present: true},
+		{kind: "ConfigMap", namespace: "c", name: "kube-root-ca.crt", value: []byte("garbage"), present: true},
+		{kind: "ConfigMap", namespace: "d", name: "kube-root-ca.crt", value: []byte("garbage"), present: true},
+		{kind: "ConfigMap", namespace: "e", name: "kube-root-ca.crt"},
+		{kind: "ConfigMap", namespace: "f", name: "kube-root-ca.crt", value: []byte(""), present: true},
+	}
+	for round := range 2 {
+		for _, it := range items {
+			want := checks.DecideRootCA(it.source(), it.value, it.present, target)
+			if got := c.decide(it, target); got != want {
+				t.Errorf("round %d, %s: cached %+v, want %+v", round, it.source(), got, want)
+			}
+		}
+	}
+	if len(c.seen) != 3 { // old, the bundle, ""
+		t.Errorf("the cache holds %d values, want 3: %v", len(c.seen), c.seen)
+	}
+	for i := range 2 * decisionCacheSize {
+		other := testca.New(t, fmt.Sprintf("other-%d", i))
+		c.decide(item{kind: "ConfigMap", namespace: "g", name: "x", value: other.PEM, present: true}, target)
+	}
+	if len(c.seen) != decisionCacheSize {
+		t.Errorf("the cache holds %d values, want at most %d", len(c.seen), decisionCacheSize)
+	}
+}

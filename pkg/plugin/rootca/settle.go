@@ -83,7 +83,7 @@ func (s *settling) observe(it item, mf []metav1.ManagedFieldsEntry) {
 	if !ok || obj == nil || it.rv == ours || obj.Result == resultReverted {
 		return
 	}
-	d := checks.DecideRootCA(it.source(), it.value, it.present, p.Target)
+	d := p.decisions.decide(it, p.Target)
 	if d.Action == checks.RootCAInPlace {
 		return
 	}
