@@ -6,13 +6,16 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"time"
 )
 
 // Built with -tags memprofile: writes a heap profile to $CAROTATE_MEMPROFILE
 // whenever the heap in use reaches a new high (by 5%), so the last one
-// written is the profile at the peak.
+// written is the profile at the peak; and a CPU profile of the first
+// $CAROTATE_CPUPROFILE_SECONDS (default 10) to $CAROTATE_CPUPROFILE.
 func init() {
+	cpuProfile()
 	path := os.Getenv("CAROTATE_MEMPROFILE")
 	if path == "" {
 		return
@@ -33,4 +36,24 @@ func init() {
 			}
 		}
 	}()
+}
+
+func cpuProfile() {
+	path := os.Getenv("CAROTATE_CPUPROFILE")
+	if path == "" {
+		return
+	}
+	seconds, err := strconv.Atoi(os.Getenv("CAROTATE_CPUPROFILE_SECONDS"))
+	if err != nil || seconds <= 0 {
+		seconds = 10
+	}
+	f, err := os.Create(path)
+	if err != nil || pprof.StartCPUProfile(f) != nil {
+		return
+	}
+	// The command may exit first: profile a run shorter than that.
+	time.AfterFunc(time.Duration(seconds)*time.Second, func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	})
 }

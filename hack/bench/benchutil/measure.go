@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,8 @@ type Run struct {
 	Seconds  float64
 	MaxRSS   int64
 	PeakAnon int64
+	// CPU is the user and system CPU time it took, in seconds.
+	CPU float64
 }
 
 // Measure runs bin to the end with KUBECONFIG=kubeconfig and returns what
@@ -75,7 +78,51 @@ func Measure(ctx context.Context, kubeconfig, bin string, ok []int, args ...stri
 		return r, errors.New("no rusage on this platform")
 	}
 	r.MaxRSS = ru.Maxrss
+	r.CPU = cpuSeconds(ru)
 	return r, nil
+}
+
+func cpuSeconds(ru *syscall.Rusage) float64 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// SelfCPU is the user and system CPU time this process has taken, in
+// seconds: for a contender measured in-process.
+func SelfCPU() (float64, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, err
+	}
+	return cpuSeconds(&ru), nil
+}
+
+// ProcCPU is the user and system CPU time process pid has taken, in
+// seconds, from /proc/PID/stat (in clock ticks: USER_HZ, 100 on Linux).
+func ProcCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count fields after its closing one. utime and stime are fields 14
+	// and 15, the 12th and 13th after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected %q", pid, b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected %q", pid, b)
+	}
+	var ticks float64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += float64(n)
+	}
+	return ticks / 100, nil
 }
 
 // capped keeps the first max bytes written to it and drops the rest.
