@@ -617,6 +617,24 @@ func (s *workloadStore) get(namespace, name string) (*cluster.Workload, bool) {
 	return &w, true
 }
 
+// listWatch lists and watches one kind through its typed client, every
+// request narrowed by scope.
+func listWatch[L runtime.Object](list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), scope func(metav1.ListOptions) metav1.ListOptions) *cache.ListWatch {
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
+			objs, err := list(ctx, scope(l))
+			if err != nil {
+				return nil, err // not a typed nil in an interface
+			}
+			return objs, nil
+		},
+		WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
+			return watchFn(ctx, scope(l))
+		},
+	}
+}
+
 func (o *Options) workloadTracker(ctx context.Context, watched []*cluster.Workload) (tracker, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	lo := o.listOptions(o.Selector)
@@ -631,29 +649,11 @@ func (o *Options) workloadTracker(ctx context.Context, watched []*cluster.Worklo
 		var example runtime.Object
 		switch k.Kind {
 		case checks.KindDeployment:
-			example, lw = &appsv1.Deployment{}, &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
-					return apps.Deployments(ns).List(ctx, scoped(l))
-				},
-				WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
-					return apps.Deployments(ns).Watch(ctx, scoped(l))
-				}}
+			example, lw = &appsv1.Deployment{}, listWatch(apps.Deployments(ns).List, apps.Deployments(ns).Watch, scoped)
 		case checks.KindDaemonSet:
-			example, lw = &appsv1.DaemonSet{}, &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
-					return apps.DaemonSets(ns).List(ctx, scoped(l))
-				},
-				WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
-					return apps.DaemonSets(ns).Watch(ctx, scoped(l))
-				}}
+			example, lw = &appsv1.DaemonSet{}, listWatch(apps.DaemonSets(ns).List, apps.DaemonSets(ns).Watch, scoped)
 		case checks.KindStatefulSet:
-			example, lw = &appsv1.StatefulSet{}, &cache.ListWatch{
-				ListWithContextFunc: func(ctx context.Context, l metav1.ListOptions) (runtime.Object, error) {
-					return apps.StatefulSets(ns).List(ctx, scoped(l))
-				},
-				WatchFuncWithContext: func(ctx context.Context, l metav1.ListOptions) (watch.Interface, error) {
-					return apps.StatefulSets(ns).Watch(ctx, scoped(l))
-				}}
+			example, lw = &appsv1.StatefulSet{}, listWatch(apps.StatefulSets(ns).List, apps.StatefulSets(ns).Watch, scoped)
 		}
 		store := newWorkloadStore(k.Kind, o.Annotation, t.notify)
 		t.stores[k.Kind] = store
