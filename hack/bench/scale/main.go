@@ -144,7 +144,7 @@ type timing struct {
 	Runs   []float64 `json:"runs,omitempty"`
 	MaxRSS int64     `json:"maxRSSKiB,omitempty"`
 	// CPU is the contender's own CPU time, ServerCPU the API server's and
-	// etcd's during its run (seconds; bundle mode): on this machine's two
+	// etcd's during its run (seconds): on this machine's two
 	// cores, what one takes the others wait for.
 	CPU       float64 `json:"cpuSeconds,omitempty"`
 	ServerCPU float64 `json:"serverCPUSeconds,omitempty"`
@@ -251,7 +251,7 @@ func remote(ctx context.Context, c config) (err error) {
 	}
 	near := s.Cluster.Kubeconfig
 	kubectl := filepath.Join(s.BinDir, "kubectl")
-	b := &rollBench{client: s.Client, total: total}
+	b := &rollBench{client: s.Client, total: total, serverCPU: func() (float64, error) { return serverCPU(s) }}
 	res := remoteResult{Namespaces: c.namespaces, Deployments: total, DelayEachWay: c.delay.String()}
 
 	if err := b.settled(ctx); err != nil {
@@ -283,13 +283,13 @@ func remote(ctx context.Context, c config) (err error) {
 			if err == nil && json.Unmarshal([]byte(r.Stdout), &rep) == nil {
 				logf("  pacing: %s", strings.Join(strings.Fields(string(rep.Pacing)), " "))
 			}
-			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, Pacing: rep.Pacing}, err
+			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, Pacing: rep.Pacing}, err
 		})
 	}
 	limit := func(kubeconfig, name string, n int) (timing, error) {
 		return b.run(ctx, name, func(v string) (timing, error) {
 			r, err := benchutil.Measure(ctx, kubeconfig, c.loopBin, nil, "clientgo-loop", "-kubeconfig", kubeconfig, "-value", v, "-concurrency", fmt.Sprint(n))
-			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS}, err
+			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU}, err
 		})
 	}
 	if res.Rollout, err = b.run(ctx, "kubectl rollout restart deployments -n NS, per namespace (remote)", func(string) (timing, error) {
@@ -300,6 +300,7 @@ func remote(ctx context.Context, c config) (err error) {
 				return t, err
 			}
 			t.Seconds += r.Seconds
+			t.CPU += r.CPU
 			t.MaxRSS = max(t.MaxRSS, r.MaxRSS)
 		}
 		return t, nil
@@ -374,6 +375,8 @@ type rollBench struct {
 	client kubernetes.Interface
 	total  int
 	runs   int
+	// serverCPU is the API server's and etcd's CPU so far (seconds).
+	serverCPU func() (float64, error)
 }
 
 // generations is namespace/name -> generation, and how many the
@@ -420,11 +423,19 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 	}
 	b.runs++
 	logf("running %s", name)
+	cpu0, err := b.serverCPU()
+	if err != nil {
+		return timing{}, err
+	}
 	t, err := fn(fmt.Sprintf("scale-%d-%d", time.Now().Unix(), b.runs))
 	if err != nil {
 		return t, fmt.Errorf("%s: %w", name, err)
 	}
-	t.Name = name
+	cpu1, err := b.serverCPU()
+	if err != nil {
+		return t, err
+	}
+	t.Name, t.ServerCPU = name, cpu1-cpu0
 	after, _, err := b.generations(ctx)
 	if err != nil {
 		return t, err
@@ -438,8 +449,22 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 	if moved != b.total || len(before) != b.total {
 		return t, fmt.Errorf("%s rolled %d of %d Deployments", name, moved, b.total)
 	}
-	logf("  %.2fs, peak RSS %.1f MiB", t.Seconds, float64(t.MaxRSS)/1024)
+	logf("  %.2fs, peak RSS %.1f MiB, CPU %.1fs, API server and etcd CPU %.1fs", t.Seconds, float64(t.MaxRSS)/1024, t.CPU, t.ServerCPU)
 	return t, b.settled(ctx)
+}
+
+// serverCPU is the CPU time the API server and etcd of s have taken, in
+// seconds.
+func serverCPU(s *benchutil.Setup) (float64, error) {
+	var sum float64
+	for _, name := range []string{localcluster.APIServer, localcluster.Etcd} {
+		cpu, err := benchutil.ProcCPU(s.Cluster.Component(name).Pid())
+		if err != nil {
+			return 0, err
+		}
+		sum += cpu
+	}
+	return sum, nil
 }
 
 func ignoreExists(err error) error {
@@ -518,17 +543,7 @@ func bundle(ctx context.Context, c config) (err error) {
 	}
 	res := bundleResult{Namespaces: c.namespaces, Secrets: secrets}
 	undoDir := filepath.Join(s.Dir, "undo")
-	serverCPU := func() (float64, error) {
-		var sum float64
-		for _, name := range []string{localcluster.APIServer, localcluster.Etcd} {
-			cpu, err := benchutil.ProcCPU(s.Cluster.Component(name).Pid())
-			if err != nil {
-				return 0, err
-			}
-			sum += cpu
-		}
-		return sum, nil
-	}
+	serverCPU := func() (float64, error) { return serverCPU(s) }
 	// Each round: bundle writes old+new everywhere; the old CA is put
 	// back (not timed); the loop writes the same old+new bundle, the same
 	// change bundle made; the old CA is put back again.
