@@ -251,7 +251,7 @@ func remote(ctx context.Context, c config) (err error) {
 	}
 	near := s.Cluster.Kubeconfig
 	kubectl := filepath.Join(s.BinDir, "kubectl")
-	b := &rollBench{client: s.Client, total: total, serverCPU: func() (float64, error) { return serverCPU(s) }}
+	b := &rollBench{client: s.Client, total: total, setup: s}
 	res := remoteResult{Namespaces: c.namespaces, Deployments: total, DelayEachWay: c.delay.String()}
 
 	if err := b.settled(ctx); err != nil {
@@ -375,8 +375,7 @@ type rollBench struct {
 	client kubernetes.Interface
 	total  int
 	runs   int
-	// serverCPU is the API server's and etcd's CPU so far (seconds).
-	serverCPU func() (float64, error)
+	setup  *benchutil.Setup
 }
 
 // generations is namespace/name -> generation, and how many the
@@ -423,7 +422,7 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 	}
 	b.runs++
 	logf("running %s", name)
-	cpu0, err := b.serverCPU()
+	cpu0, err := serverCPU(b.setup)
 	if err != nil {
 		return timing{}, err
 	}
@@ -431,7 +430,7 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 	if err != nil {
 		return t, fmt.Errorf("%s: %w", name, err)
 	}
-	cpu1, err := b.serverCPU()
+	cpu1, err := serverCPU(b.setup)
 	if err != nil {
 		return t, err
 	}
@@ -543,13 +542,12 @@ func bundle(ctx context.Context, c config) (err error) {
 	}
 	res := bundleResult{Namespaces: c.namespaces, Secrets: secrets}
 	undoDir := filepath.Join(s.Dir, "undo")
-	serverCPU := func() (float64, error) { return serverCPU(s) }
 	// Each round: bundle writes old+new everywhere; the old CA is put
 	// back (not timed); the loop writes the same old+new bundle, the same
 	// change bundle made; the old CA is put back again.
 	var bundlePEM []byte
 	for round, n := range append([]int{0}, concurrencies...) {
-		cpu0, err := serverCPU()
+		cpu0, err := serverCPU(s)
 		if err != nil {
 			return err
 		}
@@ -558,7 +556,7 @@ func bundle(ctx context.Context, c config) (err error) {
 		if err != nil {
 			return err
 		}
-		cpu1, err := serverCPU()
+		cpu1, err := serverCPU(s)
 		if err != nil {
 			return err
 		}
@@ -595,7 +593,7 @@ func bundle(ctx context.Context, c config) (err error) {
 		if err != nil {
 			return err
 		}
-		if cpu0, err = serverCPU(); err != nil {
+		if cpu0, err = serverCPU(s); err != nil {
 			return err
 		}
 		started := time.Now()
@@ -608,7 +606,7 @@ func bundle(ctx context.Context, c config) (err error) {
 		if err != nil {
 			return err
 		}
-		if cpu1, err = serverCPU(); err != nil {
+		if cpu1, err = serverCPU(s); err != nil {
 			return err
 		}
 		t.CPU, t.ServerCPU = self1-self0, cpu1-cpu0

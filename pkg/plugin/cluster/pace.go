@@ -36,12 +36,11 @@ import (
 //     is flat, more in flight costs the pass nothing and the limit drifts
 //     up slowly, to the ceiling or the server's push-back; where it
 //     falls, the limit stays near the knee (on noisy windows, a few steps
-//     above it). A step down needs a clear
-//     loss and a clear gain because on a busy machine two windows differ
-//     by a fifth or more: with the bars for up and down alike (3%), the
-//     remote runs of docs/benchmarks.md took steps down on noise one
-//     after another and finished at 47-96 in flight, a third slower than
-//     at 195. (The rule before the trials, a tenth up or down on one
+//     above it). A step down needs a clear loss and a clear gain because
+//     on a busy machine two windows differ by a fifth or more: with the
+//     bars for up and down alike (3%), the remote runs of
+//     docs/benchmarks.md took steps down on noise one after another and
+//     finished at 47-96 in flight, a third slower than at 195. (The rule before the trials, a tenth up or down on one
 //     window against the one before, was a coin toss on noisy windows:
 //     it left the limit anywhere between 77 and 256 at the same
 //     throughput.);
