@@ -3,7 +3,10 @@
 #   remote  restart-workloads (default flags) through a proxy that delays
 #           every byte 20 ms each way, against kubectl rollout restart per
 #           namespace and the best unthrottled client-go loop over
-#           concurrencies 10/32/64/128; then the same on loopback
+#           concurrencies 10/32/64/128/256; restart-workloads pinned at
+#           SCALE_REMOTE_PINNED in flight beside (the gap at equal
+#           concurrency is per request, the rest the pace's); then the
+#           same on loopback
 #   bundle  bundle over SCALE_NAMESPACES namespaces (legacy token Secrets
 #           in one in ten) against the best unthrottled client-go loop
 #   restart restart-workloads (default flags) over SCALE_NAMESPACES x 5
@@ -30,6 +33,7 @@ SCALE_PODS ?= 150000
 SCALE_POD_NAMESPACES ?= 10000
 SCALE_REMOTE_NAMESPACES ?= 500
 SCALE_REMOTE_PER_NAMESPACE ?= 10
+SCALE_REMOTE_PINNED ?= 256
 SCALE_REPEAT ?= 3
 SCALE_WAIT_MAX_IN_FLIGHT ?= 0
 SCALE_ONLY ?= remote bundle restart wait verify status
@@ -41,7 +45,7 @@ bench-scale: tools build bench-plugin ## issue 21's benchmarks at scale and agai
 	go build -o $(BIN)/carotate-bench ./hack/bench
 	go build -o $(BIN)/carotate-bench-scale ./hack/bench/scale
 	$(if $(filter remote,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode remote -plugin $(BENCH_PLUGIN) -loop-bin $(BIN)/carotate-bench \
-		-namespaces $(SCALE_REMOTE_NAMESPACES) -per-namespace $(SCALE_REMOTE_PER_NAMESPACE) -json _output/bench/scale-remote.json)
+		-namespaces $(SCALE_REMOTE_NAMESPACES) -per-namespace $(SCALE_REMOTE_PER_NAMESPACE) -pinned $(SCALE_REMOTE_PINNED) -json _output/bench/scale-remote.json)
 	$(if $(filter bundle,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode bundle -plugin $(BENCH_PLUGIN) \
 		-namespaces $(SCALE_NAMESPACES) -secrets-every 10 -json _output/bench/scale-bundle.json)
 	$(if $(filter restart,$(SCALE_ONLY)),$(BIN)/carotate-bench -plugin $(BENCH_PLUGIN) -adaptive -only-fast -repeat $(SCALE_REPEAT) \

@@ -4,18 +4,20 @@
 //   - -mode remote (issue 21 item 5): restart-workloads with its default
 //     flags against "kubectl rollout restart deployments -n NS" per
 //     namespace and against the best unthrottled client-go loop over
-//     concurrencies 10, 32, 64 and 128 (carotate-bench clientgo-loop), all
-//     through a proxy on 127.0.0.1 that delays every byte -delay each way;
-//     then ours and the loop again on loopback. kube-controller-manager
+//     concurrencies 10, 32, 64, 128 and 256 (carotate-bench clientgo-loop),
+//     all through a proxy on 127.0.0.1 that delays every byte -delay each
+//     way; then ours and the loop again on loopback. kube-controller-manager
 //     runs, and every contender starts only once it has observed every
-//     Deployment (status.observedGeneration), so none pays for the
-//     previous one's aftermath.
+//     Deployment (status.observedGeneration) and the rolled resources have
+//     seen no request for a while (old ReplicaSets deleted), so none pays
+//     for the previous one's aftermath. Each contender's requests by verb
+//     are printed, the controller-manager's answer to them included.
 //   - -mode bundle (item 3): bundle (its defaults, --settle 0) over
 //     kube-root-ca.crt in every namespace and a legacy token Secret in one
 //     namespace in -secrets-every, against an unthrottled client-go loop
 //     writing the same key, the same value (the old+new bundle, after the
 //     old CA is put back) and the same precondition, at the best of
-//     concurrencies 10, 32, 64 and 128; the CPU each took, and the API
+//     concurrencies 10, 32, 64, 128 and 256; the CPU each took, and the API
 //     server's and etcd's, beside. kube-controller-manager is stopped
 //     (its root CA publisher would put its CA back): the benchmark creates
 //     the objects the publisher and the token controller would.
@@ -38,6 +40,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,7 +60,10 @@ import (
 	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
-var concurrencies = []int{10, 32, 64, 128}
+// concurrencies are the loop's: the issue's 10-128, and 256, the adaptive
+// pace's ceiling (on 2026-12-03 the loop at 256 was faster than at 128 on
+// both remote and loopback: the practical limit is the best of all five).
+var concurrencies = []int{10, 32, 64, 128, 256}
 
 type config struct {
 	mode, plugin, loopBin, out string
@@ -67,6 +73,13 @@ type config struct {
 	maxRSSMiB                  int64
 	maxInFlight                int
 	hold                       bool
+	// pinned adds restart-workloads --concurrency pinned to the remote
+	// contenders: at the same requests in flight as a loop, what is left
+	// of the gap is per request, not the pace's.
+	pinned int
+	// rollout: measure kubectl rollout restart per namespace (minutes at
+	// full size; off for a by-hand run about the fast contenders only).
+	rollout bool
 }
 
 func main() {
@@ -83,6 +96,19 @@ func main() {
 	flag.Int64Var(&c.maxRSSMiB, "max-rss-mib", 64, "peak RSS target (bundle and wait modes)")
 	flag.BoolVar(&c.hold, "hold", false, "after the setup, print KUBECONFIG and wait for Ctrl-C instead of measuring (wait and bundle modes; to profile by hand)")
 	flag.IntVar(&c.maxInFlight, "max-in-flight", 0, "restart-workloads --max-in-flight (wait mode; 0: its default)")
+	flag.BoolVar(&c.rollout, "rollout", true, "measure kubectl rollout restart per namespace (remote mode)")
+	flag.IntVar(&c.pinned, "pinned", 0, "also run restart-workloads --concurrency N (remote mode; 0: not)")
+	flag.Func("limits", "the loop's concurrencies, comma-separated (remote and bundle modes; default 10,32,64,128)", func(v string) error {
+		concurrencies = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("not a concurrency: %q", f)
+			}
+			concurrencies = append(concurrencies, n)
+		}
+		return nil
+	})
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -140,6 +166,8 @@ func fastClient(kubeconfig string) (kubernetes.Interface, error) {
 type timing struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
+	// Concurrency is the requests in flight it was pinned to (0: adaptive).
+	Concurrency int `json:"concurrency,omitempty"`
 	// Runs are every run's seconds when the figure is a median.
 	Runs   []float64 `json:"runs,omitempty"`
 	MaxRSS int64     `json:"maxRSSKiB,omitempty"`
@@ -148,6 +176,9 @@ type timing struct {
 	// cores, what one takes the others wait for.
 	CPU       float64 `json:"cpuSeconds,omitempty"`
 	ServerCPU float64 `json:"serverCPUSeconds,omitempty"`
+	// Requests is what the API server counted during the run, by verb,
+	// resource and code (the controller-manager's included).
+	Requests string `json:"requests,omitempty"`
 	// Pacing is restart-workloads' own account of its requests in flight.
 	Pacing json.RawMessage `json:"pacing,omitempty"`
 }
@@ -202,6 +233,8 @@ type remoteResult struct {
 	Ours                    timing
 	LoopbackLimits          []timing
 	LoopbackOurs            timing
+	// Pinned and LoopbackPinned: ours with --concurrency -pinned, when set.
+	Pinned, LoopbackPinned *timing `json:",omitempty"`
 }
 
 func remote(ctx context.Context, c config) (err error) {
@@ -274,25 +307,31 @@ func remote(ctx context.Context, c config) (err error) {
 		return err
 	}
 
-	ours := func(kubeconfig, name string) (timing, error) {
+	ours := func(kubeconfig, name string, pin int) (timing, error) {
 		return b.run(ctx, name, func(v string) (timing, error) {
-			r, err := benchutil.Measure(ctx, kubeconfig, s.Installed, nil, "restart-workloads", "--value", v, "-o", "json")
+			args := []string{"restart-workloads", "--value", v, "-o", "json"}
+			if pin > 0 {
+				args = append(args, "--concurrency", fmt.Sprint(pin))
+			}
+			r, err := benchutil.Measure(ctx, kubeconfig, s.Installed, nil, args...)
 			var rep struct {
 				Pacing json.RawMessage `json:"pacing"`
 			}
 			if err == nil && json.Unmarshal([]byte(r.Stdout), &rep) == nil {
 				logf("  pacing: %s", strings.Join(strings.Fields(string(rep.Pacing)), " "))
 			}
-			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, Pacing: rep.Pacing}, err
+			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, Pacing: rep.Pacing, Concurrency: pin}, err
 		})
 	}
 	limit := func(kubeconfig, name string, n int) (timing, error) {
 		return b.run(ctx, name, func(v string) (timing, error) {
 			r, err := benchutil.Measure(ctx, kubeconfig, c.loopBin, nil, "clientgo-loop", "-kubeconfig", kubeconfig, "-value", v, "-concurrency", fmt.Sprint(n))
-			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU}, err
+			return timing{Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, Concurrency: n}, err
 		})
 	}
-	if res.Rollout, err = b.run(ctx, "kubectl rollout restart deployments -n NS, per namespace (remote)", func(string) (timing, error) {
+	if !c.rollout {
+		logf("not measuring kubectl rollout restart (-rollout=false)")
+	} else if res.Rollout, err = b.run(ctx, "kubectl rollout restart deployments -n NS, per namespace (remote)", func(string) (timing, error) {
 		var t timing
 		for i := range c.namespaces {
 			r, err := benchutil.Measure(ctx, far, kubectl, nil, "rollout", "restart", "deployments", "-n", nsName(i))
@@ -312,19 +351,28 @@ func remote(ctx context.Context, c config) (err error) {
 	type contender struct {
 		kubeconfig string
 		conc       int // 0: ours
+		pin        int // ours' --concurrency; 0: its default
 		into       *timing
 	}
 	res.Limits = make([]timing, len(concurrencies))
 	res.LoopbackLimits = make([]timing, len(concurrencies))
 	var cs []contender
 	for i, n := range concurrencies {
-		cs = append(cs, contender{far, n, &res.Limits[i]})
+		cs = append(cs, contender{far, n, 0, &res.Limits[i]})
 	}
-	cs = append(cs, contender{far, 0, &res.Ours})
+	cs = append(cs, contender{far, 0, 0, &res.Ours})
+	if c.pinned > 0 {
+		res.Pinned = &timing{}
+		cs = append(cs, contender{far, 0, c.pinned, res.Pinned})
+	}
 	for i, n := range concurrencies {
-		cs = append(cs, contender{near, n, &res.LoopbackLimits[i]})
+		cs = append(cs, contender{near, n, 0, &res.LoopbackLimits[i]})
 	}
-	cs = append(cs, contender{near, 0, &res.LoopbackOurs})
+	cs = append(cs, contender{near, 0, 0, &res.LoopbackOurs})
+	if c.pinned > 0 {
+		res.LoopbackPinned = &timing{}
+		cs = append(cs, contender{near, 0, c.pinned, res.LoopbackPinned})
+	}
 	runs := make([][]timing, len(cs))
 	for round := range max(c.repeat, 1) {
 		for i, ct := range cs {
@@ -334,9 +382,12 @@ func remote(ctx context.Context, c config) (err error) {
 			}
 			var t timing
 			var err error
-			if ct.conc == 0 {
-				t, err = ours(ct.kubeconfig, "restart-workloads, default flags ("+where+")")
-			} else {
+			switch {
+			case ct.pin > 0:
+				t, err = ours(ct.kubeconfig, fmt.Sprintf("restart-workloads --concurrency %d (%s)", ct.pin, where), ct.pin)
+			case ct.conc == 0:
+				t, err = ours(ct.kubeconfig, "restart-workloads, default flags ("+where+")", 0)
+			default:
 				t, err = limit(ct.kubeconfig, fmt.Sprintf("client-go loop, unthrottled, concurrency %d (%s)", ct.conc, where), ct.conc)
 			}
 			if err != nil {
@@ -357,18 +408,46 @@ func (r remoteResult) markdown() string {
 	fmt.Fprintf(&b, "\n### Remote API server: %d Deployments in %d namespaces, every byte delayed %s each way\n\n", r.Deployments, r.Namespaces, r.DelayEachWay)
 	b.WriteString("| contender | time | vs the best limit |\n| --- | ---: | ---: |\n")
 	lim, llim := best(r.Limits), best(r.LoopbackLimits)
-	for _, t := range append(append([]timing{r.Rollout}, r.Limits...), r.Ours) {
+	far := append(slices.Clone(r.Limits), r.Ours)
+	if r.Rollout.Seconds > 0 {
+		far = append([]timing{r.Rollout}, far...)
+	}
+	near := append(slices.Clone(r.LoopbackLimits), r.LoopbackOurs)
+	if r.Pinned != nil {
+		far, near = append(far, *r.Pinned), append(near, *r.LoopbackPinned)
+	}
+	for _, t := range far {
 		fmt.Fprintf(&b, "| %s%s | %.2fs | %.2fx |\n", t.Name, spread(t), t.Seconds, t.Seconds/lim.Seconds)
 	}
-	for _, t := range append(slices.Clone(r.LoopbackLimits), r.LoopbackOurs) {
+	for _, t := range near {
 		fmt.Fprintf(&b, "| %s%s | %.2fs | %.2fx of the loopback limit |\n", t.Name, spread(t), t.Seconds, t.Seconds/llim.Seconds)
 	}
 	b.WriteString("\n| target | ours | | the best limit, on the same terms |\n| --- | ---: | --- | ---: |\n")
 	fmt.Fprintf(&b, "| remote: within 1.25x of the best limit (%s) | %.2fx | %s | 1.00x |\n", lim.Name, r.Ours.Seconds/lim.Seconds, met(r.Ours.Seconds <= 1.25*lim.Seconds))
-	fmt.Fprintf(&b, "| remote: faster than rollout restart per namespace | %.1fx | | %.1fx |\n", r.Rollout.Seconds/r.Ours.Seconds, r.Rollout.Seconds/lim.Seconds)
+	if r.Rollout.Seconds > 0 {
+		fmt.Fprintf(&b, "| remote: faster than rollout restart per namespace | %.1fx | | %.1fx |\n", r.Rollout.Seconds/r.Ours.Seconds, r.Rollout.Seconds/lim.Seconds)
+	}
 	fmt.Fprintf(&b, "| loopback: within 1.25x of the best limit (%s) | %.2fx | %s | 1.00x |\n", llim.Name, r.LoopbackOurs.Seconds/llim.Seconds, met(r.LoopbackOurs.Seconds <= 1.25*llim.Seconds))
+	if r.Pinned != nil {
+		for _, p := range []struct {
+			where  string
+			pinned timing
+			limits []timing
+		}{{"remote", *r.Pinned, r.Limits}, {"loopback", *r.LoopbackPinned, r.LoopbackLimits}} {
+			for _, l := range p.limits {
+				if l.Concurrency == p.pinned.Concurrency {
+					fmt.Fprintf(&b, "| %s, at equal requests in flight (%d): ours pinned vs the loop | %.2fx | | 1.00x |\n", p.where, l.Concurrency, p.pinned.Seconds/l.Seconds)
+				}
+			}
+		}
+	}
 	return b.String()
 }
+
+// rolledResources are the resources whose requests a rollBench run
+// counts: what the contenders read and write, and what the
+// controller-manager does in answer.
+var rolledResources = []string{"deployments", "replicasets", "pods", "daemonsets", "statefulsets"}
 
 // rollBench runs contenders that each roll every bench Deployment once.
 type rollBench struct {
@@ -403,16 +482,49 @@ func (b *rollBench) generations(ctx context.Context) (map[string]int64, int, err
 	}
 }
 
-// settled waits until the controller-manager observed every Deployment.
+// settled waits until the controller-manager observed every Deployment
+// and then until its aftermath is over: no request on the rolled
+// resources for quietFor. Observed is not over: old ReplicaSets are
+// deleted, and new ones' status written, seconds later (counted in the
+// next contender's window: 140-370 ReplicaSet deletions of 1,000 in a
+// loop's run that made 1,000 rollouts itself on 2026-12-03), so the
+// contender after the fastest paid for its leftovers.
 func (b *rollBench) settled(ctx context.Context) error {
 	start := time.Now()
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 30*time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, pending, err := b.generations(ctx)
 		return err == nil && pending == 0, nil
 	})
-	logf("  controller-manager observed every Deployment after %s", time.Since(start).Round(time.Second))
+	if err != nil {
+		return err
+	}
+	observed := time.Since(start)
+	var last benchutil.Requests
+	quiet := time.Time{}
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		now, err := benchutil.CountRequests(ctx, b.client, rolledResources...)
+		if err != nil {
+			return false, nil
+		}
+		if last == nil || now.Since(last) != "none" {
+			last, quiet = now, time.Now()
+			return false, nil
+		}
+		return time.Since(quiet) >= quietFor, nil
+	})
+	if wait.Interrupted(err) && ctx.Err() == nil {
+		// Never quiet: the next contender pays for what is left, as
+		// before this wait; the run goes on.
+		logf("  not quiet after %s; going on", time.Since(start).Round(time.Second))
+		return nil
+	}
+	logf("  controller-manager observed every Deployment after %s, quiet after %s", observed.Round(time.Second), time.Since(start).Round(time.Second))
 	return err
 }
+
+// quietFor is how long the rolled resources must see no request before
+// the next contender starts.
+const quietFor = 2 * time.Second
 
 // run measures one contender and checks it rolled every Deployment.
 func (b *rollBench) run(ctx context.Context, name string, fn func(value string) (timing, error)) (timing, error) {
@@ -426,6 +538,10 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 	if err != nil {
 		return timing{}, err
 	}
+	req0, err := benchutil.CountRequests(ctx, b.client, rolledResources...)
+	if err != nil {
+		return timing{}, err
+	}
 	t, err := fn(fmt.Sprintf("scale-%d-%d", time.Now().Unix(), b.runs))
 	if err != nil {
 		return t, fmt.Errorf("%s: %w", name, err)
@@ -434,7 +550,11 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 	if err != nil {
 		return t, err
 	}
-	t.Name, t.ServerCPU = name, cpu1-cpu0
+	req1, err := benchutil.CountRequests(ctx, b.client, rolledResources...)
+	if err != nil {
+		return t, err
+	}
+	t.Name, t.ServerCPU, t.Requests = name, cpu1-cpu0, req1.Since(req0)
 	after, _, err := b.generations(ctx)
 	if err != nil {
 		return t, err
@@ -449,6 +569,7 @@ func (b *rollBench) run(ctx context.Context, name string, fn func(value string) 
 		return t, fmt.Errorf("%s rolled %d of %d Deployments", name, moved, b.total)
 	}
 	logf("  %.2fs, peak RSS %.1f MiB, CPU %.1fs, API server and etcd CPU %.1fs", t.Seconds, float64(t.MaxRSS)/1024, t.CPU, t.ServerCPU)
+	logf("  requests: %s", t.Requests)
 	return t, b.settled(ctx)
 }
 
