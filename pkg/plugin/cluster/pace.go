@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -87,6 +88,7 @@ type Pace struct {
 	ups int
 
 	stats PaceStats
+	began time.Time // the first request: PaceStats.Steps' zero
 }
 
 // PaceStats is what a pass reports about its pacing.
@@ -104,7 +106,21 @@ type PaceStats struct {
 	Throttled    int `json:"throttled"`
 	ServerErrors int `json:"serverErrors"`
 	Unanswered   int `json:"unanswered"`
+	// Steps are the limit's changes, the time since the first request
+	// (ms) and the new limit: how the pace got where it ended (the first
+	// paceMaxSteps).
+	Steps []PaceStep `json:"steps,omitempty"`
 }
+
+// PaceStep is one change of an adaptive limit.
+type PaceStep struct {
+	Ms    int64 `json:"ms"`
+	Limit int   `json:"limit"`
+}
+
+// paceMaxSteps bounds PaceStats.Steps: a long pass on a noisy server
+// changes its limit every few windows.
+const paceMaxSteps = 100
 
 const (
 	// PaceStart is where an adaptive limit starts: the fixed default
@@ -157,6 +173,7 @@ func (p *Pace) Stats() PaceStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
+	s.Steps = slices.Clone(s.Steps)
 	s.Final = p.limit
 	return s
 }
@@ -239,6 +256,9 @@ func (p *Pace) release(took time.Duration) {
 	p.running--
 	p.winDone++
 	p.winLatency += took
+	if p.began.IsZero() {
+		p.began = p.winStart
+	}
 	if !p.pinned {
 		p.adapt()
 	}
@@ -368,7 +388,11 @@ func (p *Pace) startTrial(kind paceTrialKind, limit int) {
 }
 
 func (p *Pace) setLimit(next int) {
-	p.limit = min(max(next, paceMin), paceMax)
+	next = min(max(next, paceMin), paceMax)
+	if next != p.limit && len(p.stats.Steps) < paceMaxSteps {
+		p.stats.Steps = append(p.stats.Steps, PaceStep{Ms: p.now().Sub(p.began).Milliseconds(), Limit: next})
+	}
+	p.limit = next
 	p.stats.Peak = max(p.stats.Peak, p.limit)
 }
 

@@ -176,6 +176,29 @@ func TestPaceRampsQuickly(t *testing.T) {
 	}
 }
 
+// TestPaceSteps: the stats show how the limit got where it ended: each
+// change with its time since the first request, in order, the last one
+// the final limit.
+func TestPaceSteps(t *testing.T) {
+	p, clock := fakeClockPace(0)
+	srv := server{rtt: 40 * time.Millisecond, capacity: 200}
+	for range 30 {
+		srv.window(p, clock)
+	}
+	s := p.Stats()
+	if len(s.Steps) < 4 || s.Steps[0] != (PaceStep{Ms: paceWindow.Milliseconds(), Limit: 2 * PaceStart}) || s.Steps[len(s.Steps)-1].Limit != s.Final {
+		t.Fatalf("steps %+v, final %d: want slow start's first doubling after one window first, the final limit last", s.Steps, s.Final)
+	}
+	for i := 1; i < len(s.Steps); i++ {
+		if s.Steps[i].Ms < s.Steps[i-1].Ms || s.Steps[i].Limit == s.Steps[i-1].Limit {
+			t.Errorf("step %d %+v after %+v: want later, and a change", i, s.Steps[i], s.Steps[i-1])
+		}
+	}
+	if pinned := NewPace(64); pinned.Stats().Steps != nil {
+		t.Errorf("a pinned pace has steps: %+v", pinned.Stats().Steps)
+	}
+}
+
 func TestPaceBacksOffOnPushBack(t *testing.T) {
 	p, clock := fakeClockPace(0)
 	srv := server{rtt: 40 * time.Millisecond, capacity: 200}
