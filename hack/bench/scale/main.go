@@ -36,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -98,7 +99,7 @@ func main() {
 	flag.IntVar(&c.maxInFlight, "max-in-flight", 0, "restart-workloads --max-in-flight (wait mode; 0: its default)")
 	flag.BoolVar(&c.rollout, "rollout", true, "measure kubectl rollout restart per namespace (remote mode)")
 	flag.IntVar(&c.pinned, "pinned", 0, "also run restart-workloads --concurrency N (remote mode; 0: not)")
-	flag.Func("limits", "the loop's concurrencies, comma-separated (remote and bundle modes; default 10,32,64,128)", func(v string) error {
+	flag.Func("limits", "the loop's concurrencies, comma-separated (remote and bundle modes; default 10,32,64,128,256)", func(v string) error {
 		concurrencies = nil
 		for _, f := range strings.Split(v, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -506,7 +507,7 @@ func (b *rollBench) settled(ctx context.Context) error {
 		if err != nil {
 			return false, nil
 		}
-		if last == nil || now.Since(last) != "none" {
+		if last == nil || !maps.Equal(now, last) {
 			last, quiet = now, time.Now()
 			return false, nil
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type pacing struct {
 	Adaptive                            bool
 	Start, Peak, Final, BackOffs        int
 	Throttled, ServerErrors, Unanswered int
+	Steps                               []struct{ Ms, Limit int }
 }
 
 // TestBacksOffFromAStrugglingAPIServer: kube-apiserver restarted with
@@ -74,6 +76,11 @@ func TestBacksOffFromAStrugglingAPIServer(t *testing.T) {
 	}
 	if p.BackOffs == 0 || p.Final > 4 || p.Final >= p.Start {
 		t.Errorf("pacing %+v: want back-offs, down to a few requests in flight from %d", p, p.Start)
+	}
+	// The steps show the way down: the last is the final limit, and one
+	// of them is under the start.
+	if n := len(p.Steps); n == 0 || p.Steps[n-1].Limit != p.Final || !slices.ContainsFunc(p.Steps, func(s struct{ Ms, Limit int }) bool { return s.Limit < p.Start }) {
+		t.Errorf("pacing steps %+v: want the back-offs in them, ending at the final limit %d", p.Steps, p.Final)
 	}
 	if !strings.Contains(res.Stderr, "the API server pushed back") {
 		t.Errorf("stderr does not say the API server pushed back:\n%s", res.Stderr)
