@@ -680,8 +680,8 @@ func TestRestartPassCollectsSooner(t *testing.T) {
 	if err := runTest(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if during != cluster.PassGCPercent {
-		t.Errorf("GOGC during the patches = %d, want %d", during, cluster.PassGCPercent)
+	if during != restartGCPercent {
+		t.Errorf("GOGC during the patches = %d, want %d", during, restartGCPercent)
 	}
 	if got := gcPercent(); got != before {
 		t.Errorf("GOGC after the pass = %d, want %d back", got, before)
