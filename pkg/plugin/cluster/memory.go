@@ -14,7 +14,11 @@ import (
 // is collected again, where the runtime's default (100) lets it double.
 // Measured in docs/benchmarks.md ("restart-workloads' own memory"): at
 // 50,000 workloads 50 left the pass at 62 to 66 MiB, 25 at 58 to 59, for
-// about 2 s more of the client's CPU over a pass of a minute.
+// about 2 s more of the client's CPU over a pass of a minute. bundle and
+// unbundle run at it; restart-workloads runs lower (its restartGCPercent,
+// 15) since the pace keeps up to 256 patches in flight: at 25 its pass
+// over 50,000 workloads went to 64.8-67.2 MiB (docs/benchmarks.md, "The
+// pace read from its steps").
 const PassGCPercent = 25
 
 // CollectSooner sets the collector's target to percent for the rest of a
