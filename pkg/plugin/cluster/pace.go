@@ -15,10 +15,18 @@ import (
 //
 //   - slow start: the limit doubles while each window gets at least
 //     paceFell of the best window's throughput so far, or latency stays
-//     under twice the lowest seen (the server is not queueing); when
+//     under twice the lowest seen (the server is not queueing). When
 //     neither holds for two windows in a row (the first after a doubling
-//     still counts the requests started before it), the limit goes back
-//     to the one that gave the best window;
+//     still counts the requests started before it), it asks whether the
+//     limit is the cause or the time: it halves the limit for one window
+//     to settle and two to measure. Where half got more done (3% or
+//     more), the limit was the cause: slow start ends at half, or at the
+//     best window's limit if that is lower. Where half got no more done,
+//     the server got slower for everyone (on a control plane the
+//     controller-manager starts answering our own writes a second or two
+//     into a pass, and the first windows are the fastest of it): the
+//     best window is taken anew from the two and the doubling goes on.
+//     At the ceiling slow start ends;
 //   - then it climbs a hill by trials: it measures the limit it holds,
 //     then tries a quarter more and keeps that unless it got less done
 //     (3% or more below); after a step that got more done the next is
@@ -43,7 +51,12 @@ import (
 // 1.69x the time of a client pinned at 256; a step down costs a pass far
 // more than a step too far up. A server that gets slower with more in
 // flight without pushing back (TestPaceClimbsThroughNoise) still ends
-// near its knee; one that pushes back halves the limit at once.
+// near its knee on most passes; one that pushes back halves the limit at
+// once. Slow start's end is judged the same way: ended on its first
+// windows' word alone (a window at twice the limit a fifth below the best
+// one, taken before the controller-manager's answer began), three of six
+// loopback passes went back to 20-40 in flight and took 1.35x the time of
+// the best client; the probe tells a slower server from a worse limit.
 //
 // Throughput is what the pass gets done (calls of Fanout's fn returned per
 // second), latency the mean time one took, retries and waits included.
@@ -56,8 +69,17 @@ type Pace struct {
 	limit   int
 	running int
 
-	slowStart  bool
-	doubt      bool // slow start saw one window far below the best
+	slowStart bool
+	doubt     bool // slow start saw one window far below the best
+	// The probe of a doubted limit: how many windows at half of it so
+	// far, what they got done, and what the doubted limit got.
+	probe      int
+	probeDone  int
+	probeTime  time.Duration
+	doubtLimit int
+	doubtRate  float64
+	doubtDone  int
+	doubtTime  time.Duration
 	winStart   time.Time
 	winDone    int
 	winLatency time.Duration
@@ -284,30 +306,75 @@ func (p *Pace) adapt() {
 	}
 	switch {
 	case pushed:
-		p.slowStart = false
+		p.slowStart, p.probe, p.probeDone, p.probeTime = false, 0, 0, 0
 		p.stats.BackOffs++
 		p.startTrial(trialBase, p.limit/2)
+	case p.probe > 0:
+		p.probeWindow(done, elapsed)
 	case p.slowStart:
 		if rate > p.bestRate {
 			p.bestRate, p.bestLimit = rate, p.limit
 		}
 		// A window a little below the best is noise of a busy machine;
 		// one far below it while the server queues is the server's
-		// limit.
+		// limit, or the server slowed down for everyone: the probe
+		// tells which.
 		if rate >= p.bestRate*paceFell || latency < 2*p.minLatency {
 			p.doubt = false
-			p.setLimit(p.limit * 2)
+			p.double(p.limit)
 			return
 		}
 		if !p.doubt {
-			p.doubt = true // judge the next window, settled, before stopping
+			p.doubt = true // judge the next window, settled, before probing
+			p.doubtDone, p.doubtTime = done, elapsed
 			return
 		}
-		p.slowStart = false
-		p.startTrial(trialBase, p.bestLimit)
+		p.doubt = false
+		p.doubtLimit, p.probe = p.limit, 1
+		p.doubtRate = float64(p.doubtDone+done) / (p.doubtTime + elapsed).Seconds()
+		p.setLimit(p.limit / 2)
 	default:
 		p.climb(done, elapsed, latency)
 	}
+}
+
+// double is slow start's next step from limit; at the ceiling slow
+// start ends.
+func (p *Pace) double(limit int) {
+	if limit >= paceMax {
+		p.slowStart = false
+		p.startTrial(trialBase, paceMax)
+		return
+	}
+	p.setLimit(limit * 2)
+}
+
+// probeWindow adds a window at half a doubted limit: the first settles,
+// the next paceTrial measure. Where half got more done, slow start ends
+// there (or lower, at the best window's limit); otherwise the better of
+// the two is the new best and the doubling goes on from the doubted
+// limit.
+func (p *Pace) probeWindow(done int, elapsed time.Duration) {
+	if p.probe++; p.probe == 2 {
+		return
+	}
+	p.probeDone += done
+	p.probeTime += elapsed
+	if p.probe < 2+paceTrial {
+		return
+	}
+	rate := float64(p.probeDone) / p.probeTime.Seconds()
+	p.probe, p.probeDone, p.probeTime = 0, 0, 0
+	if rate*paceKeepUp > p.doubtRate {
+		p.slowStart = false
+		p.startTrial(trialBase, min(p.limit, p.bestLimit))
+		return
+	}
+	p.bestRate, p.bestLimit = p.doubtRate, p.doubtLimit
+	if rate > p.doubtRate {
+		p.bestRate, p.bestLimit = rate, p.limit
+	}
+	p.double(p.doubtLimit)
 }
 
 // climb adds a window to the current trial and, once it has its

@@ -23,6 +23,18 @@ type server struct {
 	elastic  float64
 	noise    float64
 	rand     *rand.Rand
+	// shared, when set, replaces capacity and elastic: the server
+	// serves total requests a second between our requests and a
+	// competitor's (processor sharing), and the competitor's in flight
+	// grow from none to shared.most over shared.ramp of the pass (the
+	// controller-manager answering our own writes).
+	shared *sharing
+}
+
+type sharing struct {
+	total float64
+	most  float64
+	ramp  time.Duration
 }
 
 // window runs one full window of the pace against s on a fake clock: as
@@ -33,6 +45,10 @@ func (s server) window(p *Pace, clock *time.Time) int {
 	rate := float64(min(l, s.capacity)) / s.rtt.Seconds()
 	if l > s.capacity {
 		rate *= math.Pow(float64(l)/float64(s.capacity), s.elastic)
+	}
+	if c := s.shared; c != nil {
+		competing := c.most * min(1, float64(clock.Sub(time.Unix(0, 0)))/float64(c.ramp))
+		rate = float64(l) / max(s.rtt.Seconds(), (float64(l)+competing)/c.total)
 	}
 	if s.noise > 0 {
 		rate *= 1 + s.noise*(2*s.rand.Float64()-1)
@@ -126,10 +142,12 @@ func TestPaceClimbsThroughNoise(t *testing.T) {
 	}{
 		{"remote server, throughput growing slowly past 16", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.2}, 80, 150, paceMax, 32, paceMax},
 		{"the same, windows a third either way", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.35}, 80, 150, paceMax, 32, paceMax},
-		{"server slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 80, paceMin, 24, paceMin, 48},
+		{"server slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 80, paceMin, 24, paceMin, 64},
 		// One seed in 21 ends at the ceiling here (8x the knee, 0.54 of
-		// the throughput); TestPacePassTime: the pass still takes 0.6x
-		// the time a client pinned there takes.
+		// the throughput), carried there by slow start's probe (it took
+		// the noise for a server slowing down for everyone);
+		// TestPacePassTime: that pass takes 0.97 of the time a client
+		// pinned there takes, the median 0.64.
 		{"server slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 80, 32, 64, 32, paceMax},
 	}
 	for _, tt := range tests {
@@ -154,7 +172,11 @@ func TestPaceClimbsThroughNoise(t *testing.T) {
 // noise), over 21 seeds. Where more in flight gets more done, the
 // adaptive pace costs little (its climb); where it gets less done, it
 // saves much. The bars are the figures when the rules were set, with a
-// little room.
+// little room. On the servers that get slower past their knee, slow
+// start's probe can take noise for a server slowing down for everyone and
+// go on doubling: one seed in 21 then ends near or at the ceiling, and
+// its pass takes up to what a pinned one takes (0.57 and 0.97 of it; the
+// probe's gain on the shared servers below is the price).
 func TestPacePassTime(t *testing.T) {
 	tests := []struct {
 		name               string
@@ -163,8 +185,16 @@ func TestPacePassTime(t *testing.T) {
 	}{
 		{"remote, throughput growing slowly past 16", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.2}, 1.08, 1.15},
 		{"remote, growing faster, windows a third either way", server{rtt: 96 * time.Millisecond, capacity: 10, elastic: 0.35, noise: 0.35}, 1.10, 1.50},
-		{"loopback, slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 0.45, 0.55},
-		{"slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 0.65, 0.90},
+		{"loopback, slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 0.45, 0.60},
+		{"slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 0.65, 1.00},
+		// A server shared with a competitor whose requests in flight
+		// grow during the pass (the controller-manager answering our
+		// writes): the first windows are the fastest, and a slow start
+		// that ended on them took 1.35x (median) and 1.51x here, as the
+		// loopback benchmark did.
+		{"loopback shared, competitor 90 in flight after 2 s", server{rtt: 2 * time.Millisecond, noise: 0.2, shared: &sharing{total: 700, most: 90, ramp: 2 * time.Second}}, 1.05, 1.10},
+		{"loopback shared, competitor 90 in flight after 5 s", server{rtt: 2 * time.Millisecond, noise: 0.2, shared: &sharing{total: 700, most: 90, ramp: 5 * time.Second}}, 1.05, 1.10},
+		{"remote shared, competitor 60 in flight after 3 s", server{rtt: 40 * time.Millisecond, noise: 0.2, shared: &sharing{total: 700, most: 60, ramp: 3 * time.Second}}, 1.06, 1.12},
 	}
 	pass := func(s server, pinned int, seed uint64) time.Duration {
 		s.rand = rand.New(rand.NewPCG(seed, 1))
@@ -184,6 +214,35 @@ func TestPacePassTime(t *testing.T) {
 			slices.Sort(ratios)
 			if ratios[10] > tt.medianMax || ratios[20] > tt.slowest {
 				t.Errorf("adaptive / pinned at %d over 21 seeds: %.2f; want the median within %.2f, the slowest within %.2f", paceMax, ratios, tt.medianMax, tt.slowest)
+			}
+		})
+	}
+}
+
+// TestPaceSlowStartProbe: a window far below the best (twice, the
+// second settled) halves the limit to ask whether the limit or the time
+// is the cause. On a server shared with a competitor that grows during
+// the pass, half gets no more done and the doubling goes on from the
+// doubted limit; on a server that gets slower past 10 in flight, half
+// gets more done and slow start ends at the best window's limit.
+func TestPaceSlowStartProbe(t *testing.T) {
+	tests := []struct {
+		name  string
+		srv   server
+		steps []int
+	}{
+		{"shared, competitor grows", server{rtt: 2 * time.Millisecond, shared: &sharing{total: 700, most: 90, ramp: 2 * time.Second}}, []int{20, 40, 20, 80, 160, paceMax}},
+		{"slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3}, []int{20, 40, 20, 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.srv.run(60)
+			var limits []int
+			for _, st := range s.Steps {
+				limits = append(limits, st.Limit)
+			}
+			if len(limits) < len(tt.steps) || !slices.Equal(limits[:len(tt.steps)], tt.steps) {
+				t.Errorf("limits %v: want them to begin %v", limits, tt.steps)
 			}
 		})
 	}
