@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cluster"
@@ -277,5 +280,43 @@ func TestDecisionCache(t *testing.T) {
 	}
 	if len(c.seen) != decisionCacheSize {
 		t.Errorf("the cache holds %d values, want at most %d", len(c.seen), decisionCacheSize)
+	}
+}
+
+// TestPassMemoryLimit: the pass runs under cluster.PassMemoryLimit and
+// puts the previous limit back (a GOMEMLIMIT the user set wins:
+// cluster.SoftMemoryLimit's own test).
+func TestPassMemoryLimit(t *testing.T) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		t.Skip("GOMEMLIMIT is set: the pass keeps it")
+	}
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	before := limit()
+	if before <= cluster.PassMemoryLimit {
+		t.Skipf("a memory limit under the pass's is set already: %d", before)
+	}
+	oldCA, newCA := testca.New(t, "old"), testca.New(t, "new")
+	client := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: cluster.RootCAConfigMap},
+			Data: map[string]string{cluster.RootCAKey: string(oldCA.PEM)}})
+	var during int64
+	client.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		during = limit()
+		return false, nil, nil
+	})
+	p := &pass{Command: "bundle", Client: client,
+		Target: checks.RootCATarget{Want: []*x509.Certificate{newCA.Cert, oldCA.Cert},
+			Labels: map[string]string{checks.Fingerprint(oldCA.Cert): "old", checks.Fingerprint(newCA.Cert): "new"}},
+		TargetPEM: checks.BuildBundle([]*x509.Certificate{newCA.Cert}, []*x509.Certificate{oldCA.Cert}),
+		DryRun:    cmdutil.DryRunClient, UndoDir: t.TempDir(), ErrOut: &bytes.Buffer{}}
+	r, err := p.run(context.Background())
+	if err != nil || r.Namespaces.Updated != 1 {
+		t.Fatalf("pass: %v, report %+v; want one ConfigMap updated (dry run)", err, r)
+	}
+	if during != cluster.PassMemoryLimit {
+		t.Errorf("memory limit while listing = %d, want %d", during, int64(cluster.PassMemoryLimit))
+	}
+	if got := limit(); got != before {
+		t.Errorf("memory limit after the pass = %d, want %d back", got, before)
 	}
 }
