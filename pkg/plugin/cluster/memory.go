@@ -5,26 +5,48 @@ import (
 	"runtime/debug"
 )
 
-// PassMemoryLimit is the runtime's soft memory limit during a pass over
-// the whole cluster, reading (verify, status) or writing (bundle,
-// unbundle, restart-workloads), unless GOMEMLIMIT sets one. Pages of
-// objects are decoded and dropped by the hundred, so the heap is mostly
-// garbage between collections; what a reader keeps grows with the cluster
-// (a row per namespace, a group of pods per workload) and a writer holds
-// up to 256 answers in flight (each a whole decoded object). A GOGC target
-// scales the garbage with what is live, and set low enough for 50,000
-// workloads (15) it cost restart-workloads 1.7 times its CPU at 5,000
-// (2.0-2.2 s against 1.1-1.3 s), where the heap is small and the
-// collector ran at every 0.6 MiB allocated (the runtime's least heap
-// goal, 4 MiB, scales with GOGC); a limit costs nothing until the heap
-// nears it. Measured in docs/benchmarks.md: verify --only
-// pods,sa over 150,000 pods in 10,000 namespaces kept about 19 MiB live
-// and peaked at 51 MiB of heap and stacks (80 MiB RSS) with the runtime's
-// default pacing, 29 MiB (56 MiB) with this limit; the writers' figures
-// are in "One memory limit for every pass". Near it the collector runs
-// sooner; it never thrashes for it, since the runtime caps the time it
-// spends.
-const PassMemoryLimit = 32 << 20
+// The Go runtime's collector, tuned for a pass over a whole cluster:
+// pages of objects are decoded and dropped by the hundred, so the heap is
+// mostly garbage between collections unless the collector runs sooner.
+
+// PassGCPercent is the collector's target (GOGC) during a long cluster-wide
+// pass: the heap may grow this many percent over what is live before it
+// is collected again, where the runtime's default (100) lets it double.
+// Measured in docs/benchmarks.md ("restart-workloads' own memory"): at
+// 50,000 workloads 50 left the pass at 62 to 66 MiB, 25 at 58 to 59, for
+// about 2 s more of the client's CPU over a pass of a minute. bundle and
+// unbundle run at it; restart-workloads runs lower (its restartGCPercent,
+// 15) since the pace keeps up to 256 patches in flight: at 25 its pass
+// over 50,000 workloads went to 64.8-67.2 MiB (docs/benchmarks.md, "The
+// pace read from its steps"). A soft memory limit for the writers, as the
+// readers have (ReadMemoryLimit), costs nothing on a small heap, where
+// GOGC 15 cost restart-workloads 1.7 times its CPU at 5,000 workloads;
+// but at 50,000 the heap sat near it and the pass took 1.37x the loop's
+// time against 1.10x ("One memory limit for every pass, tried").
+const PassGCPercent = 25
+
+// CollectSooner sets the collector's target to percent for the rest of a
+// pass, unless the GOGC environment variable sets one, and returns what
+// puts the previous one back.
+func CollectSooner(percent int) (restore func()) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return func() {}
+	}
+	prev := debug.SetGCPercent(percent)
+	return func() { debug.SetGCPercent(prev) }
+}
+
+// ReadMemoryLimit is the runtime's soft memory limit while a command reads
+// the whole cluster (verify, status), unless GOMEMLIMIT sets one. What
+// they keep grows with the cluster (a row per namespace, a group of pods
+// per workload), so a GOGC target, which scales with what is live, lets
+// the garbage of the pages grow with it; a limit does not. Measured in
+// docs/benchmarks.md: verify --only pods,sa over 150,000 pods in 10,000
+// namespaces kept about 19 MiB live and peaked at 51 MiB of heap and
+// stacks (80 MiB RSS) with the runtime's default pacing, 29 MiB (56 MiB)
+// with this limit. Near it the collector runs sooner; it never thrashes
+// for it, since the runtime caps the time it spends.
+const ReadMemoryLimit = 32 << 20
 
 // SoftMemoryLimit lowers the runtime's soft memory limit to limit for a
 // command or a pass, unless GOMEMLIMIT sets one (the user's wins) or the

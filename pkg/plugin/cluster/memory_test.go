@@ -6,6 +6,36 @@ import (
 	"testing"
 )
 
+// CollectSooner sets the target for the pass and puts the previous one
+// back; a GOGC the user set wins.
+func TestCollectSooner(t *testing.T) {
+	current := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	if v, set := os.LookupEnv("GOGC"); set {
+		t.Setenv("GOGC", v) // restored after the test
+	}
+	_ = os.Unsetenv("GOGC")
+	before := current()
+	restore := CollectSooner(20)
+	if got := current(); got != 20 {
+		t.Errorf("during the pass GOGC = %d, want 20", got)
+	}
+	restore()
+	if got := current(); got != before {
+		t.Errorf("after the pass GOGC = %d, want %d back", got, before)
+	}
+
+	t.Setenv("GOGC", "300")
+	restore = CollectSooner(20)
+	if got := current(); got != before {
+		t.Errorf("with GOGC set GOGC = %d, want %d (the user's) untouched", got, before)
+	}
+	restore()
+}
+
 // SoftMemoryLimit lowers the limit for the command and puts it back; a
 // pass inside it with a lower limit of its own (the copies scan inside
 // verify) gets it for its span; GOMEMLIMIT wins over both.
@@ -16,24 +46,24 @@ func TestSoftMemoryLimit(t *testing.T) {
 	}
 	_ = os.Unsetenv("GOMEMLIMIT")
 	before := current()
-	if before <= PassMemoryLimit {
-		t.Skipf("a memory limit under PassMemoryLimit is set already: %d", before)
+	if before <= ReadMemoryLimit {
+		t.Skipf("a memory limit under ReadMemoryLimit is set already: %d", before)
 	}
-	restore := SoftMemoryLimit(PassMemoryLimit)
-	if got := current(); got != PassMemoryLimit {
-		t.Errorf("during the command the limit is %d, want %d", got, PassMemoryLimit)
+	restore := SoftMemoryLimit(ReadMemoryLimit)
+	if got := current(); got != ReadMemoryLimit {
+		t.Errorf("during the command the limit is %d, want %d", got, ReadMemoryLimit)
 	}
 	inner := SoftMemoryLimit(copyMemoryLimit)
 	if got := current(); got != copyMemoryLimit {
 		t.Errorf("during an inner pass with a lower limit the limit is %d, want %d", got, copyMemoryLimit)
 	}
 	inner()
-	if got := current(); got != PassMemoryLimit {
-		t.Errorf("after the inner pass the limit is %d, want the command's %d back", got, PassMemoryLimit)
+	if got := current(); got != ReadMemoryLimit {
+		t.Errorf("after the inner pass the limit is %d, want the command's %d back", got, ReadMemoryLimit)
 	}
-	higher := SoftMemoryLimit(PassMemoryLimit * 2)
-	if got := current(); got != PassMemoryLimit {
-		t.Errorf("an inner pass with a higher limit raised it to %d, want %d kept", got, PassMemoryLimit)
+	higher := SoftMemoryLimit(ReadMemoryLimit * 2)
+	if got := current(); got != ReadMemoryLimit {
+		t.Errorf("an inner pass with a higher limit raised it to %d, want %d kept", got, ReadMemoryLimit)
 	}
 	higher()
 	restore()
@@ -42,7 +72,7 @@ func TestSoftMemoryLimit(t *testing.T) {
 	}
 
 	t.Setenv("GOMEMLIMIT", "1GiB")
-	restore = SoftMemoryLimit(PassMemoryLimit)
+	restore = SoftMemoryLimit(ReadMemoryLimit)
 	if got := current(); got != before {
 		t.Errorf("with GOMEMLIMIT set the limit is %d, want %d untouched", got, before)
 	}

@@ -658,32 +658,32 @@ func TestRestartOrdinalOrder(t *testing.T) {
 	}
 }
 
-// The pass runs under cluster.PassMemoryLimit and puts the previous limit
-// back; a GOMEMLIMIT the user set wins (cluster.SoftMemoryLimit's own
-// test).
-func TestRestartPassMemoryLimit(t *testing.T) {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
-		t.Skip("GOMEMLIMIT is set: the pass keeps it")
+// The pass runs with the collector's lower target and puts the previous
+// one back; a GOGC the user set wins (cluster.CollectSooner's own test).
+func TestRestartPassCollectsSooner(t *testing.T) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set: the pass keeps it")
 	}
-	limit := func() int64 { return debug.SetMemoryLimit(-1) }
-	before := limit()
-	if before <= cluster.PassMemoryLimit {
-		t.Skipf("a memory limit under the pass's is set already: %d", before)
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
 	}
+	before := gcPercent()
 	client := fakeClient(testDeployment("a", "web", 1, ""))
 	o, _, _ := testOptions(t, client)
-	var during int64
+	during := 0
 	o.Restarter = func(ctx context.Context, w *cluster.Workload, value string) (patchResult, error) {
-		during = limit()
+		during = gcPercent()
 		return o.patch(ctx, w, value)
 	}
 	if err := runTest(t, o); err != nil {
 		t.Fatal(err)
 	}
-	if during != cluster.PassMemoryLimit {
-		t.Errorf("memory limit during the patches = %d, want %d", during, int64(cluster.PassMemoryLimit))
+	if during != restartGCPercent {
+		t.Errorf("GOGC during the patches = %d, want %d", during, restartGCPercent)
 	}
-	if got := limit(); got != before {
-		t.Errorf("memory limit after the pass = %d, want %d back", got, before)
+	if got := gcPercent(); got != before {
+		t.Errorf("GOGC after the pass = %d, want %d back", got, before)
 	}
 }

@@ -114,10 +114,10 @@ func (p *pass) run(ctx context.Context) (*report, error) {
 	p.cancel = cancel
 	defer p.closeUndo()
 	// As restart-workloads' pass: pages of objects decoded and dropped by
-	// the hundred, and up to 256 writes in flight; with the runtime's
-	// default pacing bundle's peak RSS reached 65-68 MiB over 10,000
+	// the hundred, and since the pace keeps up to 256 writes in flight the
+	// runtime's default let bundle's peak RSS reach 65-68 MiB over 10,000
 	// namespaces (docs/benchmarks.md).
-	defer cluster.SoftMemoryLimit(cluster.PassMemoryLimit)()
+	defer cluster.CollectSooner(cluster.PassGCPercent)()
 
 	terminating, err := cluster.TerminatingNamespaces(ctx, p.Client, p.Namespace)
 	if err != nil {

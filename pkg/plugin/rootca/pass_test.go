@@ -283,25 +283,26 @@ func TestDecisionCache(t *testing.T) {
 	}
 }
 
-// TestPassMemoryLimit: the pass runs under cluster.PassMemoryLimit and
-// puts the previous limit back (a GOMEMLIMIT the user set wins:
-// cluster.SoftMemoryLimit's own test).
-func TestPassMemoryLimit(t *testing.T) {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
-		t.Skip("GOMEMLIMIT is set: the pass keeps it")
+// TestPassCollectsSooner: the pass runs with the collector's target at
+// cluster.PassGCPercent and puts the previous one back (a GOGC the user
+// set wins: cluster.CollectSooner's own test).
+func TestPassCollectsSooner(t *testing.T) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Skip("GOGC is set: the pass keeps it")
 	}
-	limit := func() int64 { return debug.SetMemoryLimit(-1) }
-	before := limit()
-	if before <= cluster.PassMemoryLimit {
-		t.Skipf("a memory limit under the pass's is set already: %d", before)
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
 	}
+	before := gcPercent()
 	oldCA, newCA := testca.New(t, "old"), testca.New(t, "new")
 	client := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "a"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: cluster.RootCAConfigMap},
 			Data: map[string]string{cluster.RootCAKey: string(oldCA.PEM)}})
-	var during int64
+	during := 0
 	client.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
-		during = limit()
+		during = gcPercent()
 		return false, nil, nil
 	})
 	p := &pass{Command: "bundle", Client: client,
@@ -313,10 +314,10 @@ func TestPassMemoryLimit(t *testing.T) {
 	if err != nil || r.Namespaces.Updated != 1 {
 		t.Fatalf("pass: %v, report %+v; want one ConfigMap updated (dry run)", err, r)
 	}
-	if during != cluster.PassMemoryLimit {
-		t.Errorf("memory limit while listing = %d, want %d", during, int64(cluster.PassMemoryLimit))
+	if during != cluster.PassGCPercent {
+		t.Errorf("GOGC while listing = %d, want %d", during, cluster.PassGCPercent)
 	}
-	if got := limit(); got != before {
-		t.Errorf("memory limit after the pass = %d, want %d back", got, before)
+	if got := gcPercent(); got != before {
+		t.Errorf("GOGC after the pass = %d, want %d back", got, before)
 	}
 }

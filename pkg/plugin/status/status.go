@@ -199,7 +199,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if checks.OtherTarget(o.Target) {
 		return o.runTarget(ctx)
 	}
-	defer cluster.SoftMemoryLimit(cluster.PassMemoryLimit)()
+	defer cluster.SoftMemoryLimit(cluster.ReadMemoryLimit)()
 	client, err := o.Clientset()
 	if err != nil {
 		return err

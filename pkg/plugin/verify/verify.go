@@ -446,7 +446,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if checks.OtherTarget(o.Target) {
 		return o.runTarget(ctx)
 	}
-	defer cluster.SoftMemoryLimit(cluster.PassMemoryLimit)()
+	defer cluster.SoftMemoryLimit(cluster.ReadMemoryLimit)()
 	r := &run{o: o, progress: &progress{w: o.ErrOut, now: time.Now}}
 	r.resolveOld(ctx)
 	rep := &report{Expect: string(o.rule.Expect), CA: certsOf(o.rule, o.rule.Want), Old: certsOf(o.rule, o.rule.Old),
