@@ -25,6 +25,14 @@ import (
 // time against 1.10x ("One memory limit for every pass, tried").
 const PassGCPercent = 25
 
+// GCPercent is the collector's target (GOGC) in force. Reading it means
+// setting it and putting it back: for tests, not beside another setter.
+func GCPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
 // CollectSooner sets the collector's target to percent for the rest of a
 // pass, unless the GOGC environment variable sets one, and returns what
 // puts the previous one back.

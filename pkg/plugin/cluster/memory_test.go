@@ -9,11 +9,7 @@ import (
 // CollectSooner sets the target for the pass and puts the previous one
 // back; a GOGC the user set wins.
 func TestCollectSooner(t *testing.T) {
-	current := func() int {
-		p := debug.SetGCPercent(100)
-		debug.SetGCPercent(p)
-		return p
-	}
+	current := GCPercent
 	if v, set := os.LookupEnv("GOGC"); set {
 		t.Setenv("GOGC", v) // restored after the test
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -664,11 +663,7 @@ func TestRestartPassCollectsSooner(t *testing.T) {
 	if _, set := os.LookupEnv("GOGC"); set {
 		t.Skip("GOGC is set: the pass keeps it")
 	}
-	gcPercent := func() int {
-		p := debug.SetGCPercent(100)
-		debug.SetGCPercent(p)
-		return p
-	}
+	gcPercent := cluster.GCPercent
 	before := gcPercent()
 	client := fakeClient(testDeployment("a", "web", 1, ""))
 	o, _, _ := testOptions(t, client)
