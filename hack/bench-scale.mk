@@ -34,6 +34,12 @@ SCALE_POD_NAMESPACES ?= 10000
 SCALE_REMOTE_NAMESPACES ?= 500
 SCALE_REMOTE_PER_NAMESPACE ?= 10
 SCALE_REMOTE_PINNED ?= 256
+# The loop's concurrencies in the remote part (empty: the binary's default,
+# 10,32,64,128,256) and whether kubectl rollout restart runs there (once,
+# about 6 minutes at the default size): a shorter remote part, e.g.
+#   make bench-scale SCALE_ONLY=remote SCALE_REMOTE_LIMITS=128,256 SCALE_REMOTE_ROLLOUT=false
+SCALE_REMOTE_LIMITS ?=
+SCALE_REMOTE_ROLLOUT ?= true
 SCALE_REPEAT ?= 3
 SCALE_WAIT_MAX_IN_FLIGHT ?= 0
 SCALE_ONLY ?= remote bundle restart wait verify status
@@ -45,7 +51,8 @@ bench-scale: tools build bench-plugin ## issue 21's benchmarks at scale and agai
 	go build -o $(BIN)/carotate-bench ./hack/bench
 	go build -o $(BIN)/carotate-bench-scale ./hack/bench/scale
 	$(if $(filter remote,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode remote -plugin $(BENCH_PLUGIN) -loop-bin $(BIN)/carotate-bench \
-		-namespaces $(SCALE_REMOTE_NAMESPACES) -per-namespace $(SCALE_REMOTE_PER_NAMESPACE) -pinned $(SCALE_REMOTE_PINNED) -json _output/bench/scale-remote.json)
+		-namespaces $(SCALE_REMOTE_NAMESPACES) -per-namespace $(SCALE_REMOTE_PER_NAMESPACE) -pinned $(SCALE_REMOTE_PINNED) \
+		-rollout=$(SCALE_REMOTE_ROLLOUT) $(if $(SCALE_REMOTE_LIMITS),-limits $(SCALE_REMOTE_LIMITS)) -json _output/bench/scale-remote.json)
 	$(if $(filter bundle,$(SCALE_ONLY)),$(BIN)/carotate-bench-scale -mode bundle -plugin $(BENCH_PLUGIN) \
 		-namespaces $(SCALE_NAMESPACES) -secrets-every 10 -json _output/bench/scale-bundle.json)
 	$(if $(filter restart,$(SCALE_ONLY)),$(BIN)/carotate-bench -plugin $(BENCH_PLUGIN) -adaptive -only-fast -repeat $(SCALE_REPEAT) \

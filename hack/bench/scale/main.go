@@ -597,6 +597,11 @@ func ignoreExists(err error) error {
 
 // ---- bundle: the root CA pass over many namespaces ----
 
+// bundleResources are the resources whose requests a bundle round counts:
+// what bundle and the loop read and write, and what bundle alone asks
+// (its rights, the namespaces).
+var bundleResources = []string{"configmaps", "secrets", "namespaces", "selfsubjectaccessreviews"}
+
 type bundleResult struct {
 	Namespaces, Secrets int
 	Objects             int
@@ -673,6 +678,10 @@ func bundle(ctx context.Context, c config) (err error) {
 		if err != nil {
 			return err
 		}
+		req0, err := benchutil.CountRequests(ctx, s.Client, bundleResources...)
+		if err != nil {
+			return err
+		}
 		r, err := benchutil.Measure(ctx, s.Cluster.Kubeconfig, s.Installed, nil,
 			"bundle", "--old-ca", oldFile, "--new-ca", newFile, "--undo-dir", undoDir, "--settle", "0", "-o", "json")
 		if err != nil {
@@ -682,6 +691,11 @@ func bundle(ctx context.Context, c config) (err error) {
 		if err != nil {
 			return err
 		}
+		req1, err := benchutil.CountRequests(ctx, s.Client, bundleResources...)
+		if err != nil {
+			return err
+		}
+		oursRequests := req1.Since(req0)
 		var rep struct {
 			Namespaces, Secrets struct{ Updated, Failed int }
 		}
@@ -694,8 +708,9 @@ func bundle(ctx context.Context, c config) (err error) {
 		}
 		res.Objects = written
 		logf("bundle: %d objects in %.2fs, peak RSS %.1f MiB, CPU %.1fs, API server and etcd CPU %.1fs", written, r.Seconds, float64(r.MaxRSS)/1024, r.CPU, cpu1-cpu0)
+		logf("  requests: %s", oursRequests)
 		if round > 0 { // the first is a warm-up: managedFields entries
-			res.Ours = append(res.Ours, timing{Name: "bundle (its defaults, --settle 0)", Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, ServerCPU: cpu1 - cpu0})
+			res.Ours = append(res.Ours, timing{Name: "bundle (its defaults, --settle 0)", Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, ServerCPU: cpu1 - cpu0, Requests: oursRequests})
 		}
 		if bundlePEM == nil {
 			cm, err := s.Client.CoreV1().ConfigMaps(nsName(0)).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
@@ -718,12 +733,20 @@ func bundle(ctx context.Context, c config) (err error) {
 		if cpu0, err = serverCPU(s); err != nil {
 			return err
 		}
+		if req0, err = benchutil.CountRequests(ctx, s.Client, bundleResources...); err != nil {
+			return err
+		}
 		started := time.Now()
 		count, err := writeBack(ctx, loop, bundlePEM, conc)
 		if err != nil {
 			return err
 		}
 		t := timing{Name: fmt.Sprintf("client-go loop, unthrottled, concurrency %d", conc), Seconds: time.Since(started).Seconds()}
+		if req1, err = benchutil.CountRequests(ctx, s.Client, bundleResources...); err != nil {
+			return err
+		}
+		loopRequests := req1.Since(req0)
+		t.Requests = loopRequests
 		self1, err := benchutil.SelfCPU()
 		if err != nil {
 			return err
@@ -736,6 +759,7 @@ func bundle(ctx context.Context, c config) (err error) {
 			return fmt.Errorf("the loop wrote %d objects, bundle %d", count, written)
 		}
 		logf("%s: %d objects in %.2fs, CPU %.1fs, API server and etcd CPU %.1fs", t.Name, count, t.Seconds, t.CPU, t.ServerCPU)
+		logf("  requests: %s", loopRequests)
 		if round > 0 {
 			res.Limits = append(res.Limits, t)
 		}
