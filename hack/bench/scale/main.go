@@ -698,6 +698,7 @@ func bundle(ctx context.Context, c config) (err error) {
 		oursRequests := req1.Since(req0)
 		var rep struct {
 			Namespaces, Secrets struct{ Updated, Failed int }
+			Pacing              json.RawMessage `json:"pacing"`
 		}
 		if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
 			return fmt.Errorf("bundle -o json: %w", err)
@@ -709,8 +710,9 @@ func bundle(ctx context.Context, c config) (err error) {
 		res.Objects = written
 		logf("bundle: %d objects in %.2fs, peak RSS %.1f MiB, CPU %.1fs, API server and etcd CPU %.1fs", written, r.Seconds, float64(r.MaxRSS)/1024, r.CPU, cpu1-cpu0)
 		logf("  requests: %s", oursRequests)
+		logf("  pacing: %s", strings.Join(strings.Fields(string(rep.Pacing)), " "))
 		if round > 0 { // the first is a warm-up: managedFields entries
-			res.Ours = append(res.Ours, timing{Name: "bundle (its defaults, --settle 0)", Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, ServerCPU: cpu1 - cpu0, Requests: oursRequests})
+			res.Ours = append(res.Ours, timing{Name: "bundle (its defaults, --settle 0)", Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, ServerCPU: cpu1 - cpu0, Requests: oursRequests, Pacing: rep.Pacing})
 		}
 		if bundlePEM == nil {
 			cm, err := s.Client.CoreV1().ConfigMaps(nsName(0)).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
