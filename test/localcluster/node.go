@@ -140,8 +140,14 @@ func RunNode(configPath, name string) error {
 		log.Printf("kubelet: %v", err)
 	}
 	// The host finds this process through its PID in the machine's
-	// namespace (cluster exec enters this node's namespaces).
-	if err := os.WriteFile(filepath.Join(runDir, "node.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	// namespace (cluster exec enters this node's namespaces). Written
+	// whole, then renamed: the host waits for the file to exist and reads
+	// it at once, and once read it empty ("strconv.Atoi: parsing \"\"").
+	pidFile := filepath.Join(runDir, "node.pid")
+	if err := os.WriteFile(pidFile+".tmp", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(pidFile+".tmp", pidFile); err != nil {
 		return err
 	}
 	log.Printf("node up: %s (%s) at %s", n.Name, n.Role, n.IP)
