@@ -118,17 +118,22 @@ func AddOutputFlag(cmd *cobra.Command, p *string) {
 	_ = cmd.RegisterFlagCompletionFunc("output", CompleteFixed("table", OutputJSON, OutputYAML))
 }
 
-// PassRateLimit is the client rate limit of a pass that paces itself:
-// sequential pages, or a fixed number of requests in flight (a closed loop
-// that slows down with the API server, where a rate keeps pushing at a
-// struggling one). Unless --qps or --burst is given, the limit is only a
-// ceiling against a runaway, far above the root default (50/100), which
-// would stretch a pass over 40,000 Secrets in small pages to a minute.
+// PassRateLimit is the client rate limit of a pass that reads sequential
+// pages (one request after the other: paced by the API server's answers).
+// Unless --qps or --burst is given, the limit is only a ceiling against a
+// runaway, far above the root default (50/100), which would stretch a pass
+// over 40,000 Secrets in small pages to a minute. The writers keep requests
+// in flight and run with no rate limit at all (Pacing.RateLimit).
 func PassRateLimit(cmd *cobra.Command, f Factory) (qps float32, burst int) {
-	if cmd != nil && (cmd.Flags().Changed("qps") || cmd.Flags().Changed("burst")) {
+	if RateLimitGiven(cmd) {
 		return f.RateLimit()
 	}
 	return passQPS, passBurst
+}
+
+// RateLimitGiven tells whether --qps or --burst was given.
+func RateLimitGiven(cmd *cobra.Command) bool {
+	return cmd != nil && (cmd.Flags().Changed("qps") || cmd.Flags().Changed("burst"))
 }
 
 const (

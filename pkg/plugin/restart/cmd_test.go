@@ -158,8 +158,11 @@ func TestRestartRateLimitDefaultsUnlessGiven(t *testing.T) {
 	if err := o.Complete(cmd, nil); err != nil {
 		t.Fatal(err)
 	}
-	if qps, burst := o.Pacing.RateLimit(); qps != 1000 || burst != 1000 {
-		t.Fatalf("without --qps: qps %v burst %d", qps, burst)
+	if qps, burst := o.Pacing.RateLimit(); qps != cmdutil.Unthrottled || burst != 0 {
+		t.Fatalf("without --qps: qps %v burst %d, want no rate limit", qps, burst)
+	}
+	if qps, burst := o.Pacing.PageRateLimit(); qps != 1000 || burst != 1000 {
+		t.Fatalf("without --qps, the page reader's ceiling: qps %v burst %d", qps, burst)
 	}
 	if err := cmd.Flags().Set("qps", "7"); err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func (o *UnbundleOptions) checkCopies(ctx context.Context, client kubernetes.Int
 		}
 	}
 	// Protobuf and a ceiling for a rate: small pages, one after the other.
-	pages, err := o.ProtobufClientset(o.Pacing.RateLimit())
+	pages, err := o.ProtobufClientset(o.Pacing.PageRateLimit())
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,9 @@ import (
 const throttled = "client-side throttling"
 
 // TestBundleIsNotHeldBackByTheClientRateLimit: bundle is paced like
-// restart-workloads (requests in flight, the client rate limit a ceiling
-// only), so a pass over a few hundred namespaces never waits on client-go's
-// rate limiter; the root's 50 QPS, given explicitly, does hold the same
+// restart-workloads (requests in flight, no client rate limit unless
+// --qps/--burst are given), so a pass never waits on client-go's rate
+// limiter; the root's 50 QPS, given explicitly, does hold the same
 // pass back, which client-go reports at -v=3. Not a timing: client-go's own
 // account of why a request waited.
 func TestBundleIsNotHeldBackByTheClientRateLimit(t *testing.T) {
