@@ -9,21 +9,24 @@ import (
 // pages of objects are decoded and dropped by the hundred, so the heap is
 // mostly garbage between collections unless the collector runs sooner.
 
-// PassGCPercent is the collector's target (GOGC) during a long cluster-wide
-// pass: the heap may grow this many percent over what is live before it
-// is collected again, where the runtime's default (100) lets it double.
-// Measured in docs/benchmarks.md ("restart-workloads' own memory"): at
-// 50,000 workloads 50 left the pass at 62 to 66 MiB, 25 at 58 to 59, for
-// about 2 s more of the client's CPU over a pass of a minute. bundle and
-// unbundle run at it; restart-workloads runs lower (its restartGCPercent,
-// 15) since the pace keeps up to 256 patches in flight: at 25 its pass
-// over 50,000 workloads went to 64.8-67.2 MiB (docs/benchmarks.md, "The
-// pace read from its steps"). A soft memory limit for the writers, as the
+// PassGCPercent is the collector's target (GOGC) during bundle's and
+// unbundle's pass: the heap may grow this many percent over what is live
+// before it is collected again, where the runtime's default (100) lets it
+// double. Their pass keeps little (about 10 MiB live over 10,000
+// namespaces: a report row per object), so the target is what their peak
+// RSS follows: over 10,000 namespaces 53 to 56 MiB at 50, 51 to 54 at 25,
+// 64 to 66 at 100 (held cluster, docs/benchmarks.md "The rate ceiling was
+// bundle's gap"). At 25 the collector took a third of the pass's own CPU
+// (about 1.3 s of 4), on two cores shared with the API server; at 50
+// about 0.7 s less. restart-workloads runs lower (its restartGCPercent,
+// 15): its pass holds a record per workload and up to 256 whole decoded
+// workloads in flight, and at 25 it went to 64.8-67.2 MiB over 50,000
+// workloads (docs/benchmarks.md, "The pace read from its steps"). A soft memory limit for the writers, as the
 // readers have (ReadMemoryLimit), costs nothing on a small heap, where
 // GOGC 15 cost restart-workloads 1.7 times its CPU at 5,000 workloads;
 // but at 50,000 the heap sat near it and the pass took 1.37x the loop's
 // time against 1.10x ("One memory limit for every pass, tried").
-const PassGCPercent = 25
+const PassGCPercent = 50
 
 // GCPercent is the collector's target (GOGC) in force. Reading it means
 // setting it and putting it back: for tests, not beside another setter.

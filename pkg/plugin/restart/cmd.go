@@ -162,8 +162,8 @@ The pass is paced by the requests it keeps in flight, which slows down with
 a struggling API server: from 10, their number grows while the pass gets
 more done (or no less), comes down where fewer get more done, and halves
 when the API server answers 429, Retry-After or errors; --concurrency N
-pins it. --qps and --burst default to 1000 for
-this command, a ceiling only, unless given. bundle, unbundle and undo are
+pins it. The client has no rate limit here unless --qps or --burst is
+given: the requests in flight are the limit. bundle, unbundle and undo are
 paced the same way.
 
 Summary columns: PATCHED the patch was sent; CURRENT the template already
@@ -411,7 +411,7 @@ func (o *Options) Run(ctx context.Context) error {
 	// at the runtime's default the collector let the heap reach twice
 	// what the pass holds (docs/benchmarks.md). Lower than other passes:
 	// with up to 256 patches in flight, each answer a whole decoded
-	// workload, 50,000 workloads peaked at 64.8-67.2 MiB at PassGCPercent.
+	// workload, 50,000 workloads peaked at 64.8-67.2 MiB at GOGC 25.
 	defer cluster.CollectSooner(restartGCPercent)()
 	client, err := o.NewClient()
 	if err != nil {
