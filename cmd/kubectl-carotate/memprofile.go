@@ -29,9 +29,11 @@ func init() {
 			if m.HeapInuse > high+high/20 {
 				high = m.HeapInuse
 				runtime.GC()
-				if f, err := os.Create(path); err == nil {
-					_ = pprof.Lookup("heap").WriteTo(f, 0)
-					_ = f.Close()
+				// Whole or not at all: the command may exit mid-write.
+				if f, err := os.Create(path + ".tmp"); err == nil {
+					if pprof.Lookup("heap").WriteTo(f, 0) == nil && f.Close() == nil {
+						_ = os.Rename(path+".tmp", path)
+					}
 				}
 			}
 		}
