@@ -9,8 +9,8 @@ import (
 // pages of objects are decoded and dropped by the hundred, so the heap is
 // mostly garbage between collections unless the collector runs sooner.
 
-// PassGCPercent is the collector's target (GOGC) during bundle's and
-// unbundle's pass: the heap may grow this many percent over what is live
+// PassGCPercent is the collector's target (GOGC) during bundle's,
+// unbundle's and undo's pass: the heap may grow this many percent over what is live
 // before it is collected again, where the runtime's default (100) lets it
 // double. Their pass keeps little (about 10 MiB live over 10,000
 // namespaces: a report row per object), so the target is what their peak

@@ -26,10 +26,10 @@ func TestUndoGroup(t *testing.T) {
 		t.Fatalf("want 4 objects, got %d", len(got))
 	}
 	a, info, b, s := got[0], got[1], got[2], got[3]
-	if a.Name != "kube-root-ca.crt" || a.ResourceVersion != "9" || a.prev["ca.crt"].Previous != "OLD" || len(a.keys) != 1 {
+	if a.Name != "kube-root-ca.crt" || a.ResourceVersion != "9" || a.prevOf("ca.crt").Previous != "OLD" || len(a.keys) != 1 {
 		t.Errorf("a: %+v", a)
 	}
-	if info.ResourceVersion != "7" || strings.Join(info.keys, ",") != "kubeconfig,jws-kubeconfig-abc" || !info.prev["jws-kubeconfig-abc"].Absent {
+	if info.ResourceVersion != "7" || strings.Join(info.keys, ",") != "kubeconfig,jws-kubeconfig-abc" || !info.prevOf("jws-kubeconfig-abc").Absent {
 		t.Errorf("cluster-info: %+v", info)
 	}
 	if !b.Created || b.Created && b.Namespace != "b" {

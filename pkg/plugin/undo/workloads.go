@@ -45,7 +45,7 @@ func (u *restorer) getWorkload(ctx context.Context, obj *object) (cluster.PodTem
 // set ("" when it still does).
 func workloadDrift(obj *object, st cluster.PodTemplate) string {
 	for _, k := range obj.keys {
-		c := obj.prev[k]
+		c := obj.prevOf(k)
 		if name, ok := undofile.WorkloadAnnotationFromKey(k); ok {
 			cur, present := st.Annotations[name]
 			switch {
@@ -76,7 +76,7 @@ func workloadPatch(obj *object, st cluster.PodTemplate) ([]byte, error) {
 	var ops []map[string]any
 	annotations := len(st.Annotations) > 0
 	for _, k := range obj.keys {
-		c := obj.prev[k]
+		c := obj.prevOf(k)
 		if name, ok := undofile.WorkloadAnnotationFromKey(k); ok {
 			path := "/spec/template/metadata/annotations/" + jsonPointerEscape(name)
 			if !c.Removed {
@@ -157,7 +157,7 @@ func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
 func (u *restorer) recordWorkload(obj *object) {
 	var changes []undofile.Change
 	for _, k := range obj.keys {
-		c := obj.prev[k]
+		c := obj.prevOf(k)
 		changes = append(changes, undofile.Change{Kind: obj.Kind, Namespace: obj.Namespace, Name: obj.Name, Key: k,
 			Previous: c.Set, Absent: c.Removed, Set: c.Previous, Removed: c.Absent})
 	}

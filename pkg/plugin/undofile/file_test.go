@@ -1,11 +1,13 @@
 package undofile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestUndoFileRoundTripAndTornLine(t *testing.T) {
@@ -46,5 +48,45 @@ func TestUndoFileRoundTripAndTornLine(t *testing.T) {
 	os.WriteFile(bad, []byte("hello\n"), 0o600)
 	if _, _, err := Read(bad); err == nil || !strings.Contains(err.Error(), "not a kubectl carotate undo file") {
 		t.Fatalf("got %v", err)
+	}
+	// Torn, then another line: not a crash's mark, a damaged file.
+	f, _ = os.OpenFile(w.Path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("\n" + `{"kind":"ConfigMap","name":"n","key":"ca.crt"}` + "\n")
+	f.Close()
+	if _, _, err := Read(w.Path); err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("a malformed line before the last: got %v, want an error naming line 4", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	if _, _, err := Read(empty); err == nil || !strings.Contains(err.Error(), "empty undo file") {
+		t.Fatalf("an empty file: got %v", err)
+	}
+}
+
+// Read keeps one copy of a value recorded many times (bundle records the
+// same old CA for every namespace).
+func TestReadSharesRepeatedValues(t *testing.T) {
+	w, err := Create(t.TempDir(), Header{Command: "bundle", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem := strings.Repeat("A", 1100)
+	for i := range 3 {
+		if err := w.Record(Change{Kind: "ConfigMap", Namespace: fmt.Sprint("ns", i), Name: "kube-root-ca.crt", Key: "ca.crt", Previous: pem}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	_, got, err := Read(w.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Previous != pem || got[0].Namespace != "ns0" || got[2].Namespace != "ns2" {
+		t.Fatalf("read back %d changes", len(got))
+	}
+	for _, c := range got[1:] {
+		if unsafe.StringData(c.Previous) != unsafe.StringData(got[0].Previous) {
+			t.Fatalf("%s: its previous value is a copy of its own, not the one shared", c.Namespace)
+		}
 	}
 }
