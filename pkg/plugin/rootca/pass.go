@@ -435,7 +435,9 @@ func (p *pass) openUndoLocked() error {
 	if p.undo != nil {
 		return nil
 	}
-	w, err := undofile.Create(p.UndoDir, undofile.Header{Command: p.Command, Server: p.Server, CreatedAt: p.Now()})
+	// Every root CA object the pass writes gets TargetPEM (decide, create):
+	// undo need not read them back to know what it replaces.
+	w, err := undofile.Create(p.UndoDir, undofile.Header{Command: p.Command, Server: p.Server, CreatedAt: p.Now(), RootCASet: string(p.TargetPEM)})
 	if err != nil {
 		p.fatal = fmt.Errorf("cannot create the undo file in %s (--undo-dir chooses another directory), so nothing was written: %w", p.UndoDir, err)
 		p.cancel()

@@ -159,6 +159,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 
 	u := &restorer{client: client, dryRun: o.dryRun, errOut: o.ErrOut, pace: o.Pacing.Pace()}
+	if header.RootCASet != "" {
+		u.rootCASet = []byte(header.RootCASet)
+	}
 	if o.dryRun == cmdutil.DryRunNone {
 		u.newUndo = func() (*undofile.Writer, error) {
 			return undofile.Create(filepath.Dir(o.File), undofile.Header{Command: "undo", RotationID: header.RotationID, Server: cfg.Host, CreatedAt: o.now()})

@@ -97,3 +97,35 @@ func TestPrintUndoReport(t *testing.T) {
 		t.Fatalf("got %q", b.String())
 	}
 }
+
+// Which objects undo writes without reading them first: only root CA
+// keys of ConfigMaps and Secrets, and only when the file says what the
+// command wrote there.
+func TestWrittenKnownOnlyForRootCAObjects(t *testing.T) {
+	set := []byte("CERTS")
+	for _, tc := range []struct {
+		name  string
+		set   []byte
+		obj   object
+		known bool
+	}{
+		{"ConfigMap ca.crt", set, object{Kind: "ConfigMap", ResourceVersion: "7", keys: []string{"ca.crt"}}, true},
+		{"Secret ca.crt", set, object{Kind: "Secret", ResourceVersion: "7", keys: []string{"ca.crt"}}, true},
+		{"an older file without the value", nil, object{Kind: "ConfigMap", ResourceVersion: "7", keys: []string{"ca.crt"}}, false},
+		{"created by the command", set, object{Kind: "ConfigMap", Created: true, keys: []string{"ca.crt"}}, false},
+		{"another key", set, object{Kind: "ConfigMap", keys: []string{"ca.crt", "kubeconfig"}}, false},
+		{"a ClusterTrustBundle", set, object{Kind: kindTrustBundle, keys: []string{"spec.trustBundle"}}, false},
+		{"a workload", set, object{Kind: "Deployment", keys: []string{"spec.template.metadata.annotations[ca-rotation]"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &restorer{rootCASet: tc.set}
+			cur, known := u.written(&tc.obj)
+			if known != tc.known {
+				t.Fatalf("known = %v, want %v", known, tc.known)
+			}
+			if known && (cur.rv != tc.obj.ResourceVersion || string(cur.values["ca.crt"]) != "CERTS") {
+				t.Fatalf("what it holds: %+v", cur)
+			}
+		})
+	}
+}

@@ -32,6 +32,13 @@ type Header struct {
 	RotationID string    `json:"rotationID,omitempty"`
 	Server     string    `json:"server"`
 	CreatedAt  time.Time `json:"createdAt"`
+	// RootCASet is the value bundle or unbundle wrote to the ca.crt key of
+	// every ConfigMap and Secret it recorded (its target set of
+	// certificates, public). With it, undo writes those objects without
+	// reading them first: its write carries the recorded resourceVersion
+	// as a precondition, and an object still at that version holds this
+	// value, which is what undo records as the value it replaced.
+	RootCASet string `json:"rootCASet,omitempty"`
 }
 
 // Change is one key of one object as it was before we wrote it.
@@ -94,6 +101,9 @@ func DefaultDir(rotationID string) (string, error) {
 // writes its header. Two runs within the same millisecond get -2, -3, ...
 // rather than one failing or overwriting the other.
 func Create(dir string, h Header) (*Writer, error) {
+	if checks.ContainsPrivateKey([]byte(h.RootCASet)) {
+		return nil, errors.New("refusing to create an undo file: the value it would record as written holds private-key material")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}

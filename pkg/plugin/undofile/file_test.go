@@ -90,3 +90,24 @@ func TestReadSharesRepeatedValues(t *testing.T) {
 		}
 	}
 }
+
+// The header's RootCASet reads back, and a private key never goes in.
+func TestHeaderRootCASet(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, Header{Command: "bundle", CreatedAt: time.Now(), RootCASet: "CERTS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Record(Change{Kind: "ConfigMap", Namespace: "a", Name: "kube-root-ca.crt", Key: "ca.crt", Previous: "OLD", ResourceVersion: "5"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	h, _, err := Read(w.Path)
+	if err != nil || h.RootCASet != "CERTS" {
+		t.Fatalf("read back %+v, %v", h, err)
+	}
+	_, err = Create(dir, Header{Command: "bundle", CreatedAt: time.Now(), RootCASet: "-----BEGIN PRIVATE KEY-----\nSECRETBYTES\n-----END PRIVATE KEY-----\n"})
+	if err == nil || strings.Contains(err.Error(), "SECRETBYTES") {
+		t.Fatalf("a private key as RootCASet: got %v, want a refusal without echo", err)
+	}
+}

@@ -438,9 +438,14 @@ func TestBundleWithoutPublisher(t *testing.T) {
 		t.Fatalf("undo --dry-run=server: exit %d", res.Code)
 	}
 	assertNoWrites(t, before)
-	res = Carotate(t, "undo", "-o", "json", firstUndo)
+	// -v=6: client-go logs every request. Bundle's file says what bundle
+	// wrote, so undo reads no object before writing it.
+	res = Carotate(t, "undo", "-o", "json", "-v=6", firstUndo)
 	if res.Code != 0 {
 		t.Fatalf("undo: exit %d", res.Code)
+	}
+	if gets := rootCAGets(res.Stderr); len(gets) != 0 || !strings.Contains(res.Stderr, `verb="PATCH"`) {
+		t.Errorf("undo of bundle's file read %d root CA objects one by one (want none; and its writes logged):\n%s", len(gets), strings.Join(gets, "\n"))
 	}
 	var undone struct{ Restored, Skipped, Failed int }
 	Must(t, json.Unmarshal([]byte(res.Stdout), &undone))
@@ -454,11 +459,16 @@ func TestBundleWithoutPublisher(t *testing.T) {
 	if !bytes.Equal(sec.Data["ca.crt"], r.oldPEM) || !bytes.Equal(sec.Data["token"], legacy.Data["token"]) {
 		t.Fatalf("undo must restore the Secret's ca.crt and leave its token")
 	}
-	// A second undo of the same file finds everything changed since.
+	// A second undo of the same file finds everything changed since (its
+	// writes refused by their precondition, then each object read to say
+	// so).
 	before = takeSnapshot(t)
 	res = Carotate(t, "undo", firstUndo)
 	if res.Code != 0 || !strings.Contains(res.Stdout, "0 restored, 0 deleted, ") {
 		t.Fatalf("second undo: exit %d", res.Code)
+	}
+	if !strings.Contains(res.Stdout, "changed since (resourceVersion ") {
+		t.Errorf("second undo: no object says it changed since:\n%s", res.Stdout)
 	}
 	assertNoWrites(t, before)
 
@@ -723,4 +733,16 @@ func TestInspect(t *testing.T) {
 	if res.Code != 1 || !strings.Contains(res.Stdout, "CN=kubernetes") || !strings.Contains(res.Stderr, "2 of 3 sources could not be read") {
 		t.Fatalf("exit %d", res.Code)
 	}
+}
+
+// rootCAGets are the GETs of one root CA object (a kube-root-ca.crt
+// ConfigMap or a Secret, by name) in a -v=6 log.
+func rootCAGets(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, `verb="GET"`) && (strings.Contains(l, "/configmaps/") || strings.Contains(l, "/secrets/")) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
