@@ -113,6 +113,7 @@ func TestWrittenKnownOnlyForRootCAObjects(t *testing.T) {
 		{"Secret ca.crt", set, object{Kind: "Secret", ResourceVersion: "7", keys: []string{"ca.crt"}}, true},
 		{"an older file without the value", nil, object{Kind: "ConfigMap", ResourceVersion: "7", keys: []string{"ca.crt"}}, false},
 		{"created by the command", set, object{Kind: "ConfigMap", Created: true, keys: []string{"ca.crt"}}, false},
+		{"no resourceVersion recorded", set, object{Kind: "ConfigMap", keys: []string{"ca.crt"}}, false},
 		{"another key", set, object{Kind: "ConfigMap", keys: []string{"ca.crt", "kubeconfig"}}, false},
 		{"a ClusterTrustBundle", set, object{Kind: kindTrustBundle, keys: []string{"spec.trustBundle"}}, false},
 		{"a workload", set, object{Kind: "Deployment", keys: []string{"spec.template.metadata.annotations[ca-rotation]"}}, false},
@@ -127,5 +128,26 @@ func TestWrittenKnownOnlyForRootCAObjects(t *testing.T) {
 				t.Fatalf("what it holds: %+v", cur)
 			}
 		})
+	}
+}
+
+func TestHoldsPrevious(t *testing.T) {
+	obj := &object{keys: []string{"ca.crt"}, firsts: []undofile.Change{{Key: "ca.crt", Previous: "OLD"}}}
+	absent := &object{keys: []string{"ca.crt"}, firsts: []undofile.Change{{Key: "ca.crt", Absent: true}}}
+	for _, tc := range []struct {
+		name string
+		obj  *object
+		now  map[string][]byte
+		want bool
+	}{
+		{"holds the previous value", obj, map[string][]byte{"ca.crt": []byte("OLD")}, true},
+		{"holds another", obj, map[string][]byte{"ca.crt": []byte("NEW")}, false},
+		{"the key is gone", obj, map[string][]byte{}, false},
+		{"absent before, absent now", absent, map[string][]byte{}, true},
+		{"absent before, there now", absent, map[string][]byte{"ca.crt": []byte("NEW")}, false},
+	} {
+		if got := holdsPrevious(tc.obj, current{values: tc.now}); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -275,6 +275,11 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		switch {
 		case gerr != nil:
 			r = r.unread(gerr)
+		case now.rv != obj.ResourceVersion && u.dryRun == cmdutil.DryRunNone && holdsPrevious(obj, now):
+			// A write of ours whose answer was lost, sent again: the
+			// first one landed. Restored, and recorded as such.
+			r.Result, r.Reason = "restored", ""
+			newRV, err = now.rv, nil
 		case now.rv != obj.ResourceVersion:
 			r = r.changedSince(now.rv, obj.ResourceVersion)
 		}
@@ -285,6 +290,23 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 	return r
 }
 
+// holdsPrevious tells whether now holds every key's previous value: what
+// undo writes.
+func holdsPrevious(obj *object, now current) bool {
+	for _, k := range obj.keys {
+		c := obj.prevOf(k)
+		v, ok := now.values[k]
+		if c.Absent || c.Created {
+			if ok {
+				return false
+			}
+		} else if !ok || string(v) != c.Previous {
+			return false
+		}
+	}
+	return true
+}
+
 // written is what obj holds when the undo file says what the command
 // wrote there (known): a root CA object of bundle or unbundle, whose
 // ca.crt got the file's RootCASet. Such an object is written without a
@@ -292,7 +314,8 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 // changed since. Over bundle's 11,004 objects the read before each write
 // made undo send twice bundle's requests (docs/benchmarks.md).
 func (u *restorer) written(obj *object) (current, bool) {
-	if u.rootCASet == nil || obj.Created || (obj.Kind != "ConfigMap" && obj.Kind != "Secret") {
+	// Without a resourceVersion the write would carry no precondition.
+	if u.rootCASet == nil || obj.Created || obj.ResourceVersion == "" || (obj.Kind != "ConfigMap" && obj.Kind != "Secret") {
 		return current{}, false
 	}
 	for _, k := range obj.keys {
