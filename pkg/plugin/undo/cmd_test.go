@@ -130,24 +130,3 @@ func TestWrittenKnownOnlyForRootCAObjects(t *testing.T) {
 		})
 	}
 }
-
-func TestHoldsPrevious(t *testing.T) {
-	obj := &object{keys: []string{"ca.crt"}, firsts: []undofile.Change{{Key: "ca.crt", Previous: "OLD"}}}
-	absent := &object{keys: []string{"ca.crt"}, firsts: []undofile.Change{{Key: "ca.crt", Absent: true}}}
-	for _, tc := range []struct {
-		name string
-		obj  *object
-		now  map[string][]byte
-		want bool
-	}{
-		{"holds the previous value", obj, map[string][]byte{"ca.crt": []byte("OLD")}, true},
-		{"holds another", obj, map[string][]byte{"ca.crt": []byte("NEW")}, false},
-		{"the key is gone", obj, map[string][]byte{}, false},
-		{"absent before, absent now", absent, map[string][]byte{}, true},
-		{"absent before, there now", absent, map[string][]byte{"ca.crt": []byte("NEW")}, false},
-	} {
-		if got := holdsPrevious(tc.obj, current{values: tc.now}); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}

@@ -275,11 +275,6 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		switch {
 		case gerr != nil:
 			r = r.unread(gerr)
-		case now.rv != obj.ResourceVersion && u.dryRun == cmdutil.DryRunNone && holdsPrevious(obj, now):
-			// A write of ours whose answer was lost, sent again: the
-			// first one landed. Restored, and recorded as such.
-			r.Result, r.Reason = "restored", ""
-			newRV, err = now.rv, nil
 		case now.rv != obj.ResourceVersion:
 			r = r.changedSince(now.rv, obj.ResourceVersion)
 		}
@@ -288,23 +283,6 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		u.record(obj, cur, newRV)
 	}
 	return r
-}
-
-// holdsPrevious tells whether now holds every key's previous value: what
-// undo writes.
-func holdsPrevious(obj *object, now current) bool {
-	for _, k := range obj.keys {
-		c := obj.prevOf(k)
-		v, ok := now.values[k]
-		if c.Absent || c.Created {
-			if ok {
-				return false
-			}
-		} else if !ok || string(v) != c.Previous {
-			return false
-		}
-	}
-	return true
 }
 
 // written is what obj holds when the undo file says what the command
