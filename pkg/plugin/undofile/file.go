@@ -280,6 +280,9 @@ func Read(path string) (Header, []Change, error) {
 		return h, nil, fmt.Errorf("%s: not a kubectl carotate undo file", path)
 	}
 	var changes []Change
+	// Not the unique package: its table is weak, so a collection between
+	// two lines may make the next copy a new one; this map holds every
+	// distinct value until Read returns, which the changes do anyway.
 	values := map[string]string{}
 	shared := func(v string) string {
 		if v == "" {

@@ -746,3 +746,39 @@ func rootCAGets(log string) []string {
 	}
 	return out
 }
+
+// TestUndoOfADeletedObject: undo writes bundle's objects without reading
+// them first, so an object deleted since bundle is found by its write
+// (404) and reported as a read would have: skipped, "no longer exists".
+func TestUndoOfADeletedObject(t *testing.T) {
+	ctx := context.Background()
+	client := Client(t)
+	r := newRotation(t)
+	ns := CreateNamespace(t, client, "undo-gone")
+	t.Cleanup(func() { deleteNamespaces(t, []string{ns}) })
+	legacy := createLegacyToken(t, ns)
+	res := Carotate(t, "bundle", "-n", ns, "--old-ca", r.old, "--new-ca", r.new, "--undo-dir", r.undoDir, "--settle", "0", "-o", "json")
+	rep := parseReport(t, res.Stdout)
+	if _, result, _ := rep.object("Secret", ns, legacy.Name); res.Code != 0 || result != "updated" {
+		t.Fatalf("bundle -n %s: exit %d, the legacy Secret %q", ns, res.Code, result)
+	}
+	Must(t, client.CoreV1().Secrets(ns).Delete(ctx, legacy.Name, metav1.DeleteOptions{}))
+
+	res = Carotate(t, "undo", "-o", "json", rep.UndoFile)
+	var undone struct {
+		Objects []struct{ Kind, Namespace, Name, Result, Reason string }
+	}
+	Must(t, json.Unmarshal([]byte(res.Stdout), &undone))
+	found := false
+	for _, o := range undone.Objects {
+		if o.Kind == "Secret" && o.Namespace == ns && o.Name == legacy.Name {
+			found = true
+			if o.Result != "skipped" || o.Reason != "no longer exists" {
+				t.Errorf("undo of the deleted Secret: %s %q, want skipped %q", o.Result, o.Reason, "no longer exists")
+			}
+		}
+	}
+	if res.Code != 0 || !found {
+		t.Fatalf("undo: exit %d, the deleted Secret reported: %v\n%s", res.Code, found, res.Stdout)
+	}
+}
