@@ -21,7 +21,7 @@
 #           through their status subresource, in SCALE_POD_NAMESPACES
 #           namespaces, against kubectl get pods -A -o json
 # The defaults are the issue's full sizes, for a quiet machine (expect
-# several hours, most of it creating the objects); a quick run:
+# about two hours on 2 cores, most of it creating the objects); a quick run:
 #   make bench-scale SCALE_NAMESPACES=1000 SCALE_PODS=10000 SCALE_POD_NAMESPACES=100 SCALE_REMOTE_NAMESPACES=100
 # Results: the tables on stdout, and _output/bench/scale-*.json. verify and
 # status exit non-zero over -max-rss-mib; make goes on to the next part
