@@ -407,7 +407,7 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 		setMeantime bool
 		lostAnswer  bool // the first patch fails with an error that is neither retried nor a refusal
 		wantPatches int
-		wantResult  string
+		wantResult  patchOutcome
 	}{
 		{"still lacks the value", false, false, 2, resultPatched},
 		{"someone set the value", true, false, 1, resultCurrent},
@@ -440,7 +440,7 @@ func TestRestartConflictRereadsAndPatchesAgain(t *testing.T) {
 			}
 			var rep report
 			_ = json.Unmarshal(o.Out.(*bytes.Buffer).Bytes(), &rep)
-			if patches != tt.wantPatches || len(rep.Workloads) != 1 || rep.Workloads[0].Result != tt.wantResult {
+			if patches != tt.wantPatches || len(rep.Workloads) != 1 || rep.Workloads[0].result != tt.wantResult {
 				t.Fatalf("patches %d, report %+v", patches, rep.Workloads)
 			}
 		})
@@ -626,8 +626,8 @@ func TestRestartProgressPlainLines(t *testing.T) {
 	var b bytes.Buffer
 	p := newProgress(&b, false, 3, true, cmdutil.DryRunServer)
 	p.start()
-	p.finished(&item{Result: resultPatched})
-	p.finished(&item{Result: resultFailed})
+	p.finished(&item{result: resultPatched})
+	p.finished(&item{result: resultFailed})
 	p.eventf("deployment.apps/web -n a rolled out")
 	p.stop()
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -642,7 +642,7 @@ func TestRestartProgressRedrawsOnATerminal(t *testing.T) {
 	var b bytes.Buffer
 	p := newProgress(&b, true, 2, false, cmdutil.DryRunNone)
 	p.started = time.Now()
-	p.finished(&item{Result: resultPatched})
+	p.finished(&item{result: resultPatched})
 	p.draw(false)
 	p.eventf("deployment.apps/web -n a: patch failed")
 	p.draw(true)

@@ -84,9 +84,9 @@ func (r *pass) list(ctx context.Context) error {
 	}
 	r.items = make([]*item, len(r.targets))
 	for i, t := range r.targets {
-		t.Note = checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused).Note
+		t.setNote(checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused).Note)
 		if t.uid != "" {
-			t.OldPods = r.oldPods[t.uid]
+			t.oldPods = r.oldPods[t.uid]
 		}
 		r.items[i] = &t.item
 	}
@@ -110,7 +110,7 @@ func (r *pass) scanPods(ctx context.Context) error {
 		}
 	}
 	reset := func() {
-		r.oldPods = map[types.UID]int{}
+		r.oldPods = map[types.UID]int32{}
 		r.pods = newPodList()
 	}
 	reset()

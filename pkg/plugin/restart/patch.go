@@ -15,25 +15,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// Patch outcomes of a workload in the report.
-const (
-	resultPatched = "patched"
-	resultCurrent = "already-current"
-	resultFailed  = "failed"
-	// resultGone: deleted between the list and the patch; nothing to do.
-	resultGone = "gone"
-	// resultNotReached: the run was interrupted first.
-	resultNotReached = "not-reached"
-)
-
-// Rollout outcomes with --wait; empty when not waited for.
-const (
-	rolloutComplete   = "complete"
-	rolloutFailed     = "failed"
-	rolloutTimedOut   = "timed-out"
-	rolloutNotReached = "not-reached"
-)
-
 // notAttempted is the error of a workload an interruption left
 // before its patch was sent.
 const notAttempted = "interrupted before it was patched"
@@ -51,7 +32,7 @@ type pass struct {
 	targets  []*target
 	items    []*item // &targets[i].item
 	pods     *podList
-	oldPods  map[types.UID]int
+	oldPods  map[types.UID]int32
 	progress *progress
 	undoFile string  // written before the first patch; empty when nothing was to change
 	totals   *totals // of the report finish printed
@@ -182,9 +163,9 @@ func (r *pass) patchAll(ctx context.Context, idx []int, countDone bool) {
 // markNotReached records the workloads an interruption left untouched.
 func (r *pass) markNotReached() {
 	for _, it := range r.items {
-		if it.Result == "" {
-			it.Result = resultNotReached
-			it.Error = notAttempted
+		if it.result == resultNone {
+			it.result = resultNotReached
+			it.setErr(notAttempted)
 		}
 	}
 }
@@ -196,30 +177,37 @@ func (r *pass) patchOne(ctx context.Context, i int) (res patchResult, ok bool) {
 	t, it := r.targets[i], r.items[i]
 	plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
 	if !plan.Patch {
-		it.Result, it.Skipped = resultCurrent, skipReason(plan, t.replicas, it.OldPods)
+		it.result = resultCurrent
+		it.setSkipped(skipReason(plan, t.replicas, it.oldPods))
 		return patchResult{Generation: t.generation}, true
 	}
 	if ctx.Err() != nil {
-		it.Result, it.Error = resultNotReached, notAttempted
+		it.result = resultNotReached
+		it.setErr(notAttempted)
 		return patchResult{}, false
 	}
 	w := t.workload()
 	res, err := r.o.Restarter(ctx, w, r.value)
 	switch {
 	case err == nil && res.Current:
-		it.Result, it.Skipped = resultCurrent, skipReason(plan, t.replicas, it.OldPods)
+		it.result = resultCurrent
+		it.setSkipped(skipReason(plan, t.replicas, it.oldPods))
 		return res, true
 	case err == nil:
-		it.Result, it.Skipped = resultPatched, skipReason(plan, t.replicas, it.OldPods)
+		it.result = resultPatched
+		it.setSkipped(skipReason(plan, t.replicas, it.oldPods))
 		return res, true
 	case apierrors.IsNotFound(err):
-		it.Result, it.Error = resultGone, "deleted after it was listed"
+		it.result = resultGone
+		it.setErr("deleted after it was listed")
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The request may or may not have reached the server; a re-run with
 		// the same value settles it without a second rollout.
-		it.Result, it.Error = resultNotReached, "interrupted while patching"
+		it.result = resultNotReached
+		it.setErr("interrupted while patching")
 	default:
-		it.Result, it.Error = resultFailed, "patch: "+err.Error()
+		it.result = resultFailed
+		it.setErr("patch: " + err.Error())
 		r.progress.eventf("%s -n %s: patch failed: %v", w.Ref(), t.Namespace, err)
 	}
 	return patchResult{}, false
@@ -228,7 +216,7 @@ func (r *pass) patchOne(ctx context.Context, i int) (res patchResult, ok bool) {
 // skipReason is why a workload will not roll by itself, refined with
 // the pods counted before the patch: an OnDelete workload with no pod on an
 // older template has nothing stale (none at all: nothing to roll).
-func skipReason(plan checks.RestartPlan, replicas int32, oldPods int) string {
+func skipReason(plan checks.RestartPlan, replicas, oldPods int32) string {
 	if plan.Reason != checks.ReasonOnDelete || oldPods > 0 {
 		return plan.Reason
 	}

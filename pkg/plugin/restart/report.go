@@ -16,42 +16,6 @@ import (
 	"github.com/carotate/kubectl-carotate/pkg/plugin/cmdutil"
 )
 
-// item is what happened to one workload.
-type item struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	// Result of the patch: patched, already-current, failed, gone, not-reached.
-	Result string `json:"result"`
-	// Skipped is why the workload does not roll by itself (paused, OnDelete,
-	// 0 replicas); empty when it rolls.
-	Skipped string `json:"skipped,omitempty"`
-	Note    string `json:"note,omitempty"`
-	// Rollout with --wait: complete, failed, timed-out, not-reached.
-	Rollout string `json:"rollout,omitempty"`
-	// OldPods counts the pods of a DaemonSet or StatefulSet whose template
-	// lacked the value when the pass listed them.
-	OldPods     int    `json:"oldPods,omitempty"`
-	DeletedPods int    `json:"deletedPods,omitempty"`
-	Error       string `json:"error,omitempty"`
-}
-
-func (it *item) failed() bool {
-	switch it.Result {
-	case resultFailed, resultNotReached:
-		return true
-	}
-	switch it.Rollout {
-	case rolloutFailed, rolloutTimedOut, rolloutNotReached:
-		return true
-	}
-	return false
-}
-
-func (it *item) ref() string {
-	return strings.ToLower(it.Kind) + ".apps/" + it.Name
-}
-
 // podItem is a pod no workload patch restarts.
 type podItem struct {
 	Namespace string `json:"namespace"`
@@ -106,8 +70,8 @@ func (r *pass) report() report {
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}
-		if a.Kind != b.Kind {
-			return kindOrder(a.Kind) < kindOrder(b.Kind)
+		if a.kind != b.kind {
+			return a.kind < b.kind // kindNames is in the upstream loop's order
 		}
 		return a.Name < b.Name
 	})
@@ -131,7 +95,7 @@ func (r *pass) report() report {
 	podRows := map[string]int{} // namespace: index in rep.Summary
 	rows := 0
 	for i, it := range items {
-		if i == 0 || it.Namespace != items[i-1].Namespace || it.Kind != items[i-1].Kind {
+		if i == 0 || it.Namespace != items[i-1].Namespace || it.kind != items[i-1].kind {
 			rows++
 		}
 	}
@@ -144,12 +108,12 @@ func (r *pass) report() report {
 	t := &rep.Totals
 	var s *summaryRow
 	for _, it := range items {
-		if s == nil || s.Namespace != it.Namespace || s.Kind != it.Kind {
-			rep.Summary = append(rep.Summary, summaryRow{Namespace: it.Namespace, Kind: it.Kind})
+		if s == nil || s.Namespace != it.Namespace || s.Kind != it.Kind() {
+			rep.Summary = append(rep.Summary, summaryRow{Namespace: it.Namespace, Kind: it.Kind()})
 			s = &rep.Summary[len(rep.Summary)-1]
 		}
 		t.Workloads++
-		switch it.Result {
+		switch it.result {
 		case resultPatched:
 			s.Patched++
 			t.Patched++
@@ -159,16 +123,16 @@ func (r *pass) report() report {
 		case resultGone:
 			t.Gone++
 		}
-		if it.Skipped != "" {
-			s.Skipped.add(it.Skipped)
+		if reason := it.skip(); reason != "" {
+			s.Skipped.add(reason)
 			t.Skipped++
 		}
 		if it.failed() {
 			s.Failed++
 			t.Failed++
-			rep.Interrupted = rep.Interrupted || it.Result == resultNotReached || it.Rollout == rolloutNotReached
+			rep.Interrupted = rep.Interrupted || it.result == resultNotReached || it.rollout == rolloutNotReached
 		}
-		if it.Rollout == rolloutComplete {
+		if it.rollout == rolloutComplete {
 			s.RolledOut++
 			t.RolledOut++
 		}
@@ -266,7 +230,7 @@ func printTables(w io.Writer, rep report, dryRun cmdutil.DryRun) error {
 	failed := limitedRows{}
 	for _, it := range rep.Workloads {
 		if it.failed() {
-			failed.add(func() []string { return []string{it.Namespace, it.ref(), it.Error} })
+			failed.add(func() []string { return []string{it.Namespace, it.ref(), it.errText()} })
 		}
 	}
 	if err := section(w, "Failed:", []string{"namespace", "object", "error"}, failed); err != nil {
@@ -385,34 +349,34 @@ func (s *skipCounts) UnmarshalJSON(b []byte) error {
 // rotation whose pass was logged finished would start the next phase.
 func attention(it *item, value string) (reason, detail string) {
 	did := "patched"
-	if it.Result == resultCurrent {
+	if it.result == resultCurrent {
 		did = "carries the value"
 	}
 	switch reason = attentionReason(it); reason {
 	case checks.ReasonPaused:
 		return reason, fmt.Sprintf("%s; rolls once resumed: kubectl rollout resume deployment/%s -n %s (or re-run with --value %s --resume-paused)", did, it.Name, it.Namespace, value)
 	case checks.ReasonOnDelete:
-		return reason, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --value %s --wait --delete-ondelete-pods", did, it.OldPods, value)
+		return reason, fmt.Sprintf("%s; %d pod(s) still run an older template: delete them one at a time, or re-run with --value %s --wait --delete-ondelete-pods", did, it.oldPods, value)
 	case checks.ReasonNoReplicas:
 		return reason, "nothing to roll; pods created later get the new template"
 	case "gone":
-		return reason, it.Error
+		return reason, it.errText()
 	case "partition":
-		return reason, it.Note
+		return reason, it.note()
 	}
 	return "", ""
 }
 
 // attentionReason is attention's reason alone, which costs nothing to tell.
 func attentionReason(it *item) string {
-	switch it.Skipped {
+	switch reason := it.skip(); reason {
 	case checks.ReasonPaused, checks.ReasonOnDelete, checks.ReasonNoReplicas:
-		return it.Skipped
+		return reason
 	}
 	switch {
-	case it.Result == resultGone:
+	case it.result == resultGone:
 		return "gone"
-	case it.Note != "":
+	case it.note() != "":
 		return "partition"
 	}
 	return ""

@@ -26,8 +26,10 @@ func reportPass(targets []*target, pods []podItem) *pass {
 	return r
 }
 
-func reportTarget(kind, ns, name, result, skipped string) *target {
-	return &target{item: item{Kind: kind, Namespace: ns, Name: name, Result: result, Skipped: skipped}}
+func reportTarget(kind, ns, name string, result patchOutcome, skipped string) *target {
+	t := &target{item: item{kind: kindOf(kind), Namespace: ns, Name: name, result: result}}
+	t.setSkipped(skipped)
+	return t
 }
 
 // The summary has a row per namespace and kind, workloads in the upstream
@@ -99,7 +101,7 @@ func TestRestartTablesShowTheFirstHundred(t *testing.T) {
 		ns := fmt.Sprintf("ns-%03d", i)
 		targets = append(targets, reportTarget(checks.KindDeployment, ns, "paused", resultPatched, checks.ReasonPaused))
 		failed := reportTarget(checks.KindDeployment, ns, "broken", resultFailed, "")
-		failed.Error = "patch: boom"
+		failed.setErr("patch: boom")
 		targets = append(targets, failed)
 	}
 	r := reportPass(targets, []podItem{{Namespace: "ns-000", Name: "bare", Reason: "bare pod", Detail: "delete it"}})

@@ -33,14 +33,14 @@ func (r *pass) undoChanges() (changes iter.Seq[undofile.Change], count, workload
 			}
 			changed := false
 			if !t.hasValue || t.value != r.value {
-				if !yield(undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+				if !yield(undofile.Change{Kind: t.Kind(), Namespace: t.Namespace, Name: t.Name,
 					Key: key, Previous: t.value, Absent: !t.hasValue, Set: r.value}) {
 					return
 				}
 				changed = true
 			}
-			if r.o.ResumePaused && t.Kind == checks.KindDeployment && t.paused {
-				if !yield(undofile.Change{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name,
+			if r.o.ResumePaused && t.kind == kindOf(checks.KindDeployment) && t.paused {
+				if !yield(undofile.Change{Kind: t.Kind(), Namespace: t.Namespace, Name: t.Name,
 					Key: undofile.WorkloadPausedKey, Previous: "true", Set: "false"}) {
 					return
 				}
@@ -120,9 +120,9 @@ func (r *pass) trimUndo() error {
 	untouched := map[string]bool{}
 	for _, it := range r.items {
 		switch {
-		case it.Result == resultCurrent, it.Result == resultGone,
-			it.Result == resultNotReached && it.Error == notAttempted:
-			untouched[it.Kind+"/"+it.Namespace+"/"+it.Name] = true
+		case it.result == resultCurrent, it.result == resultGone,
+			it.result == resultNotReached && it.errText() == notAttempted:
+			untouched[it.Kind()+"/"+it.Namespace+"/"+it.Name] = true
 		}
 	}
 	if len(untouched) == 0 {

@@ -73,7 +73,7 @@ func (r *pass) executeWait(ctx context.Context) {
 	for i, t := range r.targets {
 		plan := checks.PlanRestart(t.asChecks(), r.value, r.o.ResumePaused)
 		replace := plan.Reason == checks.ReasonOnDelete && r.o.DeleteOnDeletePods && t.replicas > 0 &&
-			(plan.Patch || r.items[i].OldPods > 0)
+			(plan.Patch || r.items[i].oldPods > 0)
 		if plan.Rolls || replace {
 			slotted = append(slotted, i)
 			if !plan.Patch {
@@ -86,8 +86,9 @@ func (r *pass) executeWait(ctx context.Context) {
 	tr, err := r.o.NewTracker(ctx, unpatched)
 	if err != nil {
 		for _, it := range r.items {
-			if it.Result == "" {
-				it.Result, it.Error = resultNotReached, "watching workloads: "+err.Error()
+			if it.result == resultNone {
+				it.result = resultNotReached
+				it.setErr("watching workloads: " + err.Error())
 			}
 		}
 		return
@@ -99,7 +100,7 @@ func (r *pass) executeWait(ctx context.Context) {
 		i := slotted[n]
 		if r.alreadyRolledOut(tr, i) {
 			r.patchOne(ctx, i) // records "already current" and the skip reason
-			r.items[i].Rollout = rolloutComplete
+			r.items[i].rollout = rolloutComplete
 			r.progress.finished(r.items[i])
 			return
 		}
@@ -120,9 +121,9 @@ func (r *pass) alreadyRolledOut(tr tracker, i int) bool {
 		return false
 	}
 	if t.onDelete {
-		return r.items[i].OldPods == 0
+		return r.items[i].oldPods == 0
 	}
-	cur, ok := tr.Get(t.Kind, t.Namespace, t.Name)
+	cur, ok := tr.Get(t.Kind(), t.Namespace, t.Name)
 	if !ok || cur == nil {
 		return false
 	}
@@ -157,21 +158,26 @@ func (r *pass) rollOne(ctx context.Context, tr tracker, i int) {
 	var timeout *timeoutError
 	switch {
 	case err == nil:
-		it.Rollout = rolloutComplete
+		it.rollout = rolloutComplete
 		if t.OnDelete {
-			it.Skipped = ""
+			it.setSkipped("")
 		}
 		r.progress.eventf("%s -n %s rolled out", t.Ref(), t.Namespace)
 	case ctx.Err() != nil:
-		it.Rollout, it.Error = rolloutNotReached, "interrupted while waiting for the rollout"
+		it.rollout = rolloutNotReached
+		it.setErr("interrupted while waiting for the rollout")
 	case errors.Is(err, errGone):
-		it.Result, it.Error, it.Skipped = resultGone, err.Error(), ""
+		it.result = resultGone
+		it.setErr(err.Error())
+		it.setSkipped("")
 	case errors.As(err, &timeout):
-		it.Rollout, it.Error = rolloutTimedOut, fmt.Sprintf("rollout did not finish within %s: %s", r.o.Timeout, timeout.last)
-		r.progress.eventf("%s -n %s: %s", t.Ref(), t.Namespace, it.Error)
+		it.rollout = rolloutTimedOut
+		it.setErr(fmt.Sprintf("rollout did not finish within %s: %s", r.o.Timeout, timeout.last))
+		r.progress.eventf("%s -n %s: %s", t.Ref(), t.Namespace, it.errText())
 	default:
-		it.Rollout, it.Error = rolloutFailed, "rollout: "+err.Error()
-		r.progress.eventf("%s -n %s: %s", t.Ref(), t.Namespace, it.Error)
+		it.rollout = rolloutFailed
+		it.setErr("rollout: " + err.Error())
+		r.progress.eventf("%s -n %s: %s", t.Ref(), t.Namespace, it.errText())
 	}
 }
 
@@ -303,7 +309,7 @@ func (r *pass) replaceOnDeletePods(ctx context.Context, tr tracker, wlChanged <-
 				return fmt.Errorf("deleting pod %s: %w", p.Name, err)
 			}
 			deleted = uid
-			it.DeletedPods++
+			it.more().deletedPods++
 			r.progress.eventf("%s -n %s: deleted pod %s (OnDelete), waiting for its replacement", t.Ref(), t.Namespace, p.Name)
 			continue
 		}

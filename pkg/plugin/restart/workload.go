@@ -12,15 +12,16 @@ import (
 // them all from the list to the report, so it keeps only what it reads:
 // no status (--wait reads the live one from its tracker), the UID of
 // DaemonSets and StatefulSets alone (their pods are counted and replaced),
-// the selector of OnDelete ones alone (only their pods are replaced), and
-// the kind, namespace and name once, in the report item. A
-// cluster.Workload and a separate item held 390 bytes a workload, this
-// about 240.
+// the selector of OnDelete ones alone (only their pods are replaced, and
+// few workloads are OnDelete: it sits in the item's extra), and the kind,
+// namespace and name once, in the item. A cluster.Workload and a separate
+// item held 390 bytes a workload, a target with the report's fields as
+// strings 240 (docs/benchmarks.md: 11.65 of 20.7 MB in use at the peak
+// over 50,000 workloads), this one 128.
 type target struct {
 	item
 	uid             types.UID
 	resourceVersion string
-	selector        string
 	value           string
 	generation      int64
 	replicas        int32
@@ -33,14 +34,14 @@ type target struct {
 
 // newTarget keeps of w what the pass reads.
 func newTarget(w *cluster.Workload) *target {
-	t := &target{item: item{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}, resourceVersion: w.ResourceVersion,
+	t := &target{item: item{kind: kindOf(w.Kind), Namespace: w.Namespace, Name: w.Name}, resourceVersion: w.ResourceVersion,
 		value: w.Value, generation: w.Generation, replicas: w.Replicas, partition: w.Partition,
 		hasValue: w.HasValue, paused: w.Paused, onDelete: w.OnDelete, hasPartition: w.HasPartition}
 	if w.Kind != checks.KindDeployment {
 		t.uid = w.UID
 	}
-	if w.OnDelete {
-		t.selector = w.Selector
+	if w.OnDelete && w.Selector != "" {
+		t.more().selector = w.Selector
 	}
 	return t
 }
@@ -48,7 +49,7 @@ func newTarget(w *cluster.Workload) *target {
 // asChecks is the workload as the rules in pkg/checks read it (without
 // status).
 func (t *target) asChecks() checks.Workload {
-	return checks.Workload{Kind: t.Kind, Namespace: t.Namespace, Name: t.Name, Generation: t.generation,
+	return checks.Workload{Kind: t.Kind(), Namespace: t.Namespace, Name: t.Name, Generation: t.generation,
 		Value: t.value, HasValue: t.hasValue, Replicas: t.replicas, Paused: t.paused, OnDelete: t.onDelete,
 		Partition: t.partition, HasPartition: t.hasPartition}
 }
@@ -56,5 +57,9 @@ func (t *target) asChecks() checks.Workload {
 // workload is the workload as the Restarter and the tracker's waits take
 // it, made for the call.
 func (t *target) workload() *cluster.Workload {
-	return &cluster.Workload{Workload: t.asChecks(), UID: t.uid, ResourceVersion: t.resourceVersion, Selector: t.selector}
+	w := &cluster.Workload{Workload: t.asChecks(), UID: t.uid, ResourceVersion: t.resourceVersion}
+	if t.extra != nil {
+		w.Selector = t.extra.selector
+	}
+	return w
 }
