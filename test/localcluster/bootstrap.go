@@ -13,12 +13,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/retry"
 )
 
 // kwokNodeAnnotation marks the nodes KWOK manages; nothing else is touched.
@@ -67,10 +69,18 @@ func createNode(ctx context.Context, client kubernetes.Interface, name string) e
 	if err != nil {
 		return fmt.Errorf("create node %s: %w", name, err)
 	}
-	// Status is ignored on create.
-	created.Status.Capacity, created.Status.Allocatable = capacity, capacity
-	_, err = client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	return err
+	// Status is ignored on create. KWOK, started before, may write the
+	// node first (a lease, its conditions): a conflict reads it again.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		created.Status.Capacity, created.Status.Allocatable = capacity, capacity
+		_, err := client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+				created = fresh
+			}
+		}
+		return err
+	})
 }
 
 const tokenChars = "0123456789abcdefghijklmnopqrstuvwxyz"
