@@ -92,7 +92,8 @@ func codeOf[C ~uint8](names []string, s string) (C, bool) {
 	return C(max(i, 0)), i >= 0
 }
 
-// kindCode is a workload's kind: kindNames names them.
+// kindCode is a workload's kind: kindNames names them, in the upstream
+// loop's order, which the report sorts by.
 type kindCode uint8
 
 var kindNames = [...]string{"", checks.KindDeployment, checks.KindDaemonSet, checks.KindStatefulSet}

@@ -39,7 +39,7 @@ func (r *pass) undoChanges() (changes iter.Seq[undofile.Change], count, workload
 				}
 				changed = true
 			}
-			if r.o.ResumePaused && t.kind == kindOf(checks.KindDeployment) && t.paused {
+			if r.o.ResumePaused && t.Kind() == checks.KindDeployment && t.paused {
 				if !yield(undofile.Change{Kind: t.Kind(), Namespace: t.Namespace, Name: t.Name,
 					Key: undofile.WorkloadPausedKey, Previous: "true", Set: "false"}) {
 					return
