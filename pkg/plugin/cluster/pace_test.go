@@ -143,12 +143,16 @@ func TestPaceClimbsThroughNoise(t *testing.T) {
 		{"remote server, throughput growing slowly past 16", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.2}, 80, 150, paceMax, 32, paceMax},
 		{"the same, windows a third either way", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.35}, 80, 150, paceMax, 32, paceMax},
 		{"server slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 80, paceMin, 24, paceMin, 64},
-		// One seed in 21 ends at the ceiling here (8x the knee, 0.54 of
+		// Two seeds in 21 end at the ceiling here (8x the knee, 0.54 of
 		// the throughput), carried there by slow start's probe (it took
 		// the noise for a server slowing down for everyone);
-		// TestPacePassTime: that pass takes 0.97 of the time a client
-		// pinned there takes, the median 0.64.
-		{"server slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 80, 32, 64, 32, paceMax},
+		// TestPacePassTime: the slowest pass takes 0.97 of the time a
+		// client pinned there takes, the median 0.66. The median final
+		// limit was 62 before a probe's win was confirmed, 77 since: the
+		// price, on a server that degrades without pushing back (never
+		// seen here), of not ending slow start on noise on the servers
+		// measured.
+		{"server slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 80, 32, 96, 32, paceMax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,8 +179,11 @@ func TestPaceClimbsThroughNoise(t *testing.T) {
 // little room. On the servers that get slower past their knee, slow
 // start's probe can take noise for a server slowing down for everyone and
 // go on doubling: one seed in 21 then ends near or at the ceiling, and
-// its pass takes up to what a pinned one takes (0.57 and 0.97 of it; the
-// probe's gain on the shared servers below is the price).
+// its pass takes up to what a pinned one takes (0.60 and 0.97 of it; the
+// probe's gain on the shared servers below is the price). Confirming a
+// probe's win costs these two servers a little (medians 0.42 and 0.64
+// before, 0.44 and 0.66 since) for the gain on the measured servers at
+// the end.
 func TestPacePassTime(t *testing.T) {
 	tests := []struct {
 		name               string
@@ -185,8 +192,8 @@ func TestPacePassTime(t *testing.T) {
 	}{
 		{"remote, throughput growing slowly past 16", server{rtt: 40 * time.Millisecond, capacity: 16, elastic: 0.15, noise: 0.2}, 1.08, 1.15},
 		{"remote, growing faster, windows a third either way", server{rtt: 96 * time.Millisecond, capacity: 10, elastic: 0.35, noise: 0.35}, 1.10, 1.50},
-		{"loopback, slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 0.45, 0.60},
-		{"slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 0.65, 1.00},
+		{"loopback, slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3, noise: 0.2}, 0.45, 0.65},
+		{"slower past 32", server{rtt: 40 * time.Millisecond, capacity: 32, elastic: -0.3, noise: 0.2}, 0.68, 1.00},
 		// A server shared with a competitor whose requests in flight
 		// grow during the pass (the controller-manager answering our
 		// writes): the first windows are the fastest, and a slow start
@@ -195,6 +202,17 @@ func TestPacePassTime(t *testing.T) {
 		{"loopback shared, competitor 90 in flight after 2 s", server{rtt: 2 * time.Millisecond, noise: 0.2, shared: &sharing{total: 700, most: 90, ramp: 2 * time.Second}}, 1.05, 1.10},
 		{"loopback shared, competitor 90 in flight after 5 s", server{rtt: 2 * time.Millisecond, noise: 0.2, shared: &sharing{total: 700, most: 90, ramp: 5 * time.Second}}, 1.05, 1.10},
 		{"remote shared, competitor 60 in flight after 3 s", server{rtt: 40 * time.Millisecond, noise: 0.2, shared: &sharing{total: 700, most: 60, ramp: 3 * time.Second}}, 1.06, 1.12},
+		// The remote and loopback servers of the full run of 2026-12-05
+		// (morning), fitted to the loop's medians at 10 to 256 in flight
+		// (remote 130 to 420 writes a second, loopback 245 to 460), with
+		// windows a third either way as the loops' own rounds spread
+		// there. Slow start's probe found half the limit better on noise
+		// alone and ended there (or lower) in two of six real rounds; a
+		// probe's win is now checked against the doubted limit measured
+		// again. Before: the slowest 1.19 and 1.17 here (1.37 on
+		// one of 41 seeds), now 1.09 and 1.10.
+		{"remote as measured, windows a third either way", server{rtt: 75 * time.Millisecond, capacity: 24, elastic: 0.15, noise: 0.35}, 1.05, 1.12},
+		{"loopback as measured, windows a third either way", server{rtt: 40 * time.Millisecond, capacity: 10, elastic: 0.2, noise: 0.35}, 1.05, 1.12},
 	}
 	pass := func(s server, pinned int, seed uint64) time.Duration {
 		s.rand = rand.New(rand.NewPCG(seed, 1))
@@ -224,7 +242,8 @@ func TestPacePassTime(t *testing.T) {
 // is the cause. On a server shared with a competitor that grows during
 // the pass, half gets no more done and the doubling goes on from the
 // doubted limit; on a server that gets slower past 10 in flight, half
-// gets more done and slow start ends at the best window's limit.
+// gets more done, the doubted limit measured again still less, and slow
+// start ends at the best window's limit.
 func TestPaceSlowStartProbe(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -232,7 +251,7 @@ func TestPaceSlowStartProbe(t *testing.T) {
 		steps []int
 	}{
 		{"shared, competitor grows", server{rtt: 2 * time.Millisecond, shared: &sharing{total: 700, most: 90, ramp: 2 * time.Second}}, []int{20, 40, 20, 80, 160, paceMax}},
-		{"slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3}, []int{20, 40, 20, 10}},
+		{"slower past 10", server{rtt: 3 * time.Millisecond, capacity: 10, elastic: -0.3}, []int{20, 40, 20, 40, 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
