@@ -66,6 +66,10 @@ import (
 // both remote and loopback: the practical limit is the best of all five).
 var concurrencies = []int{10, 32, 64, 128, 256}
 
+// bundleRounds is how many counted rounds the bundle part runs (each
+// contender once a round, after a warm-up round).
+const bundleRounds = 5
+
 type config struct {
 	mode, plugin, loopBin, out string
 	namespaces, perNS, repeat  int
@@ -669,31 +673,38 @@ func bundle(ctx context.Context, c config) (err error) {
 	}
 	res := bundleResult{Namespaces: c.namespaces, Secrets: secrets}
 	undoDir := filepath.Join(s.Dir, "undo")
-	// Each round: bundle writes old+new everywhere; the old CA is put
-	// back (not timed); the loop writes the same old+new bundle, the same
-	// change bundle made; the old CA is put back again.
+	// Each round runs every contender once, in an order turned by one
+	// each round (etcd's history grows within a round until the API
+	// server compacts it, so no contender always runs first or last):
+	// bundle writes old+new everywhere, or the loop at one concurrency
+	// writes the same old+new bundle, the same change bundle made; after
+	// each the old CA is put back (not timed). Round 0 is a warm-up
+	// (bundle and the loop at 64; managedFields entries), not counted.
+	// Until 2026-12-05 each round ran bundle and the loop at one
+	// concurrency, so the best loop was the fastest of five single runs
+	// against bundle's median of five: each loop is now a median too.
 	var bundlePEM []byte
-	for round, n := range append([]int{0}, concurrencies...) {
+	runOurs := func() (timing, int, error) {
 		cpu0, err := serverCPU(s)
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
 		req0, err := benchutil.CountRequests(ctx, s.Client, bundleResources...)
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
 		r, err := benchutil.Measure(ctx, s.Cluster.Kubeconfig, s.Installed, nil,
 			"bundle", "--old-ca", oldFile, "--new-ca", newFile, "--undo-dir", undoDir, "--settle", "0", "-o", "json")
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
 		cpu1, err := serverCPU(s)
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
 		req1, err := benchutil.CountRequests(ctx, s.Client, bundleResources...)
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
 		oursRequests := req1.Since(req0)
 		var rep struct {
@@ -701,73 +712,107 @@ func bundle(ctx context.Context, c config) (err error) {
 			Pacing              json.RawMessage `json:"pacing"`
 		}
 		if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
-			return fmt.Errorf("bundle -o json: %w", err)
+			return timing{}, 0, fmt.Errorf("bundle -o json: %w", err)
 		}
 		written := rep.Namespaces.Updated + rep.Secrets.Updated
 		if rep.Namespaces.Failed+rep.Secrets.Failed != 0 || rep.Namespaces.Updated < c.namespaces || rep.Secrets.Updated < secrets {
-			return fmt.Errorf("bundle wrote %+v, want %d namespaces and %d Secrets", rep, c.namespaces, secrets)
+			return timing{}, 0, fmt.Errorf("bundle wrote %+v, want %d namespaces and %d Secrets", rep, c.namespaces, secrets)
 		}
-		res.Objects = written
 		logf("bundle: %d objects in %.2fs, peak RSS %.1f MiB, CPU %.1fs, API server and etcd CPU %.1fs", written, r.Seconds, float64(r.MaxRSS)/1024, r.CPU, cpu1-cpu0)
 		logf("  requests: %s", oursRequests)
 		logf("  pacing: %s", strings.Join(strings.Fields(string(rep.Pacing)), " "))
-		if round > 0 { // the first is a warm-up: managedFields entries
-			res.Ours = append(res.Ours, timing{Name: "bundle (its defaults, --settle 0)", Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, ServerCPU: cpu1 - cpu0, Requests: oursRequests, Pacing: rep.Pacing})
-		}
 		if bundlePEM == nil {
 			cm, err := s.Client.CoreV1().ConfigMaps(nsName(0)).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 			if err != nil {
-				return err
+				return timing{}, 0, err
 			}
 			bundlePEM = []byte(cm.Data["ca.crt"])
 		}
-		conc := n
-		if conc == 0 {
-			conc = 32
-		}
-		if _, err := writeBack(ctx, loop, oldPEM, 64); err != nil {
-			return err
-		}
+		return timing{Name: "bundle (its defaults, --settle 0)", Seconds: r.Seconds, MaxRSS: r.MaxRSS, CPU: r.CPU, ServerCPU: cpu1 - cpu0, Requests: oursRequests, Pacing: rep.Pacing}, written, nil
+	}
+	runLoop := func(conc int) (timing, int, error) {
 		self0, err := benchutil.SelfCPU()
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
-		if cpu0, err = serverCPU(s); err != nil {
-			return err
+		cpu0, err := serverCPU(s)
+		if err != nil {
+			return timing{}, 0, err
 		}
-		if req0, err = benchutil.CountRequests(ctx, s.Client, bundleResources...); err != nil {
-			return err
+		req0, err := benchutil.CountRequests(ctx, s.Client, bundleResources...)
+		if err != nil {
+			return timing{}, 0, err
 		}
 		started := time.Now()
 		count, err := writeBack(ctx, loop, bundlePEM, conc)
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
-		t := timing{Name: fmt.Sprintf("client-go loop, unthrottled, concurrency %d", conc), Seconds: time.Since(started).Seconds()}
-		if req1, err = benchutil.CountRequests(ctx, s.Client, bundleResources...); err != nil {
-			return err
+		t := timing{Name: fmt.Sprintf("client-go loop, unthrottled, concurrency %d", conc), Concurrency: conc, Seconds: time.Since(started).Seconds()}
+		req1, err := benchutil.CountRequests(ctx, s.Client, bundleResources...)
+		if err != nil {
+			return timing{}, 0, err
 		}
-		loopRequests := req1.Since(req0)
-		t.Requests = loopRequests
+		t.Requests = req1.Since(req0)
 		self1, err := benchutil.SelfCPU()
 		if err != nil {
-			return err
+			return timing{}, 0, err
 		}
-		if cpu1, err = serverCPU(s); err != nil {
-			return err
+		cpu1, err := serverCPU(s)
+		if err != nil {
+			return timing{}, 0, err
 		}
 		t.CPU, t.ServerCPU = self1-self0, cpu1-cpu0
-		if count != written {
-			return fmt.Errorf("the loop wrote %d objects, bundle %d", count, written)
-		}
 		logf("%s: %d objects in %.2fs, CPU %.1fs, API server and etcd CPU %.1fs", t.Name, count, t.Seconds, t.CPU, t.ServerCPU)
-		logf("  requests: %s", loopRequests)
+		logf("  requests: %s", t.Requests)
+		return t, count, nil
+	}
+	loopRuns := map[int][]timing{}
+	warm := slices.Index(concurrencies, 64)
+	if warm < 0 {
+		warm = len(concurrencies) - 1
+	}
+	for round := range bundleRounds + 1 {
+		// 0 is bundle, i > 0 the loop at concurrencies[i-1].
+		order := []int{0, 1 + warm}
 		if round > 0 {
-			res.Limits = append(res.Limits, t)
+			order = order[:0]
+			for i := range len(concurrencies) + 1 {
+				order = append(order, (i+round-1)%(len(concurrencies)+1))
+			}
 		}
-		if _, err := writeBack(ctx, loop, oldPEM, 64); err != nil {
-			return err
+		for _, k := range order {
+			if k == 0 {
+				t, written, err := runOurs()
+				if err != nil {
+					return err
+				}
+				res.Objects = written
+				if round > 0 {
+					res.Ours = append(res.Ours, t)
+				}
+			} else {
+				if bundlePEM == nil {
+					continue // bundle runs first in round 0: its bundle is the loop's value
+				}
+				t, count, err := runLoop(concurrencies[k-1])
+				if err != nil {
+					return err
+				}
+				if count != res.Objects {
+					return fmt.Errorf("the loop wrote %d objects, bundle %d", count, res.Objects)
+				}
+				if round > 0 {
+					loopRuns[t.Concurrency] = append(loopRuns[t.Concurrency], t)
+				}
+			}
+			if _, err := writeBack(ctx, loop, oldPEM, 64); err != nil {
+				return err
+			}
 		}
+	}
+	for _, n := range concurrencies {
+		res.Limits = append(res.Limits, medianOf(loopRuns[n]))
 	}
 	// What bundle ran at before it shared restart-workloads' pacing: the
 	// root's 50 QPS (and 8 workers, about what the adaptive pace holds
@@ -791,11 +836,18 @@ func bundle(ctx context.Context, c config) (err error) {
 		fmt.Fprintf(&b, "| %s | %.2fs | %.2fx | %.1f MiB | %.1fs | %.1fs |\n", t.Name, t.Seconds, t.Seconds/lim.Seconds, float64(t.MaxRSS)/1024, t.CPU, t.ServerCPU)
 	}
 	for _, t := range res.Limits {
-		fmt.Fprintf(&b, "| %s (in-process) | %.2fs | %.2fx | - | %.1fs | %.1fs |\n", t.Name, t.Seconds, t.Seconds/lim.Seconds, t.CPU, t.ServerCPU)
+		fmt.Fprintf(&b, "| %s (in-process)%s | %.2fs | %.2fx | - | %.1fs | %.1fs |\n", t.Name, spread(t), t.Seconds, t.Seconds/lim.Seconds, t.CPU, t.ServerCPU)
 	}
 	fmt.Fprintf(&b, "| %s | %.2fs | %.2fx | %.1f MiB | %.1fs | - |\n", res.RootDefault.Name, res.RootDefault.Seconds, res.RootDefault.Seconds/lim.Seconds, float64(res.RootDefault.MaxRSS)/1024, res.RootDefault.CPU)
 	b.WriteString("\n| target | measured | |\n| --- | ---: | --- |\n")
-	fmt.Fprintf(&b, "| time within 1.25x of the best unthrottled loop (median of %d) | %.2fx | %s |\n", len(ours), median.Seconds/lim.Seconds, met(median.Seconds <= 1.25*lim.Seconds))
+	fmt.Fprintf(&b, "| time within 1.25x of the best unthrottled loop (medians of %d) | %.2fx | %s |\n", len(ours), median.Seconds/lim.Seconds, met(median.Seconds <= 1.25*lim.Seconds))
+	var fastest float64
+	for _, t := range res.Limits {
+		if m := slices.Min(t.Runs); fastest == 0 || m < fastest {
+			fastest = m
+		}
+	}
+	fmt.Fprintf(&b, "| (the same against the loop's fastest single run, %.2fs, as this part judged before 2026-12-05) | %.2fx | |\n", fastest, median.Seconds/fastest)
 	fmt.Fprintf(&b, "| peak RSS at most %d MiB | %.1f MiB | %s |\n", c.maxRSSMiB, float64(peak.MaxRSS)/1024, met(peak.MaxRSS <= c.maxRSSMiB*1024))
 	res.Target = b.String()
 	fmt.Print(res.Target)
