@@ -196,42 +196,50 @@ func PodTemplate(labels map[string]string) corev1.PodTemplateSpec {
 // ns has rolled out its latest template, by kubectl rollout status's rules.
 func WaitRolledOut(t testing.TB, client kubernetes.Interface, ns string) {
 	t.Helper()
+	// pending is what the last poll that listed all three kinds found;
+	// listErr the last list that failed (a flake of 2026-12-05 ended on
+	// one, and the message said only "[]").
 	var pending []string
+	var listErr error
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pending = nil
+		var now []string
 		deps, err := client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
+			listErr = err
 			return false, nil
 		}
 		for _, d := range deps.Items {
 			if !DeploymentRolledOut(&d) {
-				pending = append(pending, "deployment/"+d.Name)
+				now = append(now, "deployment/"+d.Name)
 			}
 		}
 		dss, err := client.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
+			listErr = err
 			return false, nil
 		}
 		for _, d := range dss.Items {
 			s := d.Status
 			if s.ObservedGeneration < d.Generation || s.DesiredNumberScheduled == 0 || s.UpdatedNumberScheduled != s.DesiredNumberScheduled || s.NumberAvailable != s.DesiredNumberScheduled {
-				pending = append(pending, "daemonset/"+d.Name)
+				now = append(now, "daemonset/"+d.Name)
 			}
 		}
 		stss, err := client.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
+			listErr = err
 			return false, nil
 		}
 		for _, s := range stss.Items {
 			st := s.Status
 			if st.ObservedGeneration < s.Generation || st.UpdateRevision != st.CurrentRevision || st.ReadyReplicas != *s.Spec.Replicas || st.UpdatedReplicas != *s.Spec.Replicas {
-				pending = append(pending, "statefulset/"+s.Name)
+				now = append(now, "statefulset/"+s.Name)
 			}
 		}
+		pending = now
 		return len(pending) == 0, nil
 	})
 	if err != nil {
-		t.Fatalf("not rolled out in %s: %v", ns, pending)
+		t.Fatalf("not rolled out in %s: %v (the last failed list: %v)", ns, pending, listErr)
 	}
 }
 
