@@ -184,6 +184,18 @@ func CreateNamespace(t testing.TB, client kubernetes.Interface, prefix string) s
 	return ns.Name
 }
 
+// WaitDefaultServiceAccount waits until ns has its default
+// ServiceAccount, which appears a moment after the namespace (later under
+// load). Pods are refused and legacy token Secrets naming it deleted by
+// the tokens controller until it exists.
+func WaitDefaultServiceAccount(t testing.TB, client kubernetes.Interface, ns string) {
+	t.Helper()
+	Must(t, wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}))
+}
+
 // PodTemplate is a minimal pod template KWOK runs (no image is pulled).
 func PodTemplate(labels map[string]string) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{

@@ -214,13 +214,7 @@ func TestMirrorPodCreatedAgain(t *testing.T) {
 // for the default ServiceAccount; the tokens controller fills it in.
 func createLegacyToken(t *testing.T, ns string) string {
 	t.Helper()
-	// The tokens controller deletes a token Secret whose ServiceAccount
-	// does not exist yet, and "default" appears a moment after the
-	// namespace (later under load).
-	Must(t, wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := Client(t).CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}))
+	WaitDefaultServiceAccount(t, Client(t), ns)
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "legacy-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
 		Type:       corev1.SecretTypeServiceAccountToken,

@@ -145,15 +145,11 @@ func createLegacyToken(t *testing.T, ns string) *corev1.Secret {
 		Type:       corev1.SecretTypeServiceAccountToken,
 	}
 	client := Client(t)
-	// The default ServiceAccount appears a moment after the namespace.
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	})
-	Must(t, err)
+	WaitDefaultServiceAccount(t, client, ns)
 	Must(t, Create(client.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{})))
 	var got *corev1.Secret
-	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
 		got, err = client.CoreV1().Secrets(ns).Get(ctx, s.Name, metav1.GetOptions{})
 		return err == nil && len(got.Data["token"]) > 0 && len(got.Data["ca.crt"]) > 0, nil
 	})

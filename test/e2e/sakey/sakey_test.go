@@ -65,14 +65,9 @@ func mintToken(t *testing.T, client kubernetes.Interface, ns string) string {
 func legacySecret(t *testing.T, client kubernetes.Interface, ns, name string) string {
 	t.Helper()
 	ctx := context.Background()
-	// The tokens controller deletes a token Secret whose ServiceAccount
-	// does not exist yet, and "default" appears a moment after the
-	// namespace (later under load: this test timed out on it once, run
-	// beside three other node suites on 2 cores).
-	Must(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}))
+	// Without it the tokens controller deletes the Secret (this test
+	// timed out on it once, beside three other node suites on 2 cores).
+	WaitDefaultServiceAccount(t, client, ns)
 	_, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
 		Type:       corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})

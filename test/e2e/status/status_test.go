@@ -379,11 +379,7 @@ func TestRotationWalkthrough(t *testing.T) {
 		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "app"}},
 			Template: PodTemplate(map[string]string{"app": "app"})},
 	}
-	// The default ServiceAccount appears a moment after the namespace.
-	Must(t, wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}))
+	WaitDefaultServiceAccount(t, client, ns)
 	Must(t, Create(client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{})))
 	WaitRolledOut(t, client, ns)
 
