@@ -217,7 +217,7 @@ type errTest string
 func (e errTest) Error() string { return string(e) }
 
 func TestWithTrustSurfaces(t *testing.T) {
-	steps := []StepState{{Step: "3"}, {Step: "4"}, {Step: "11"}, {Step: "12.1"}, {Step: "12.2"}}
+	steps := []StepState{{UpstreamStep: UpstreamStep{Step: "3"}}, {UpstreamStep: UpstreamStep{Step: "4"}}, {UpstreamStep: UpstreamStep{Step: "11"}}, {UpstreamStep: UpstreamStep{Step: "12.1"}}, {UpstreamStep: UpstreamStep{Step: "12.2"}}}
 	extra := append(JudgeTrustBundleRows(TrustBundleEvidence{NotServed: true}, ""), CopiesRow("kubectl carotate verify --only copies"))
 	var got []string
 	for _, s := range WithTrustSurfaces(steps, extra) {

@@ -233,7 +233,7 @@ func TestJudgeFrontProxy(t *testing.T) {
 }
 
 func TestFrontProxyLeftovers(t *testing.T) {
-	steps := []StepState{{Step: "1", State: StateDone}, {Step: "2", State: StateUnknown}, {Step: "3", State: StateNotDone}}
+	steps := []StepState{{UpstreamStep: UpstreamStep{Step: "1"}, State: StateDone}, {UpstreamStep: UpstreamStep{Step: "2"}, State: StateUnknown}, {UpstreamStep: UpstreamStep{Step: "3"}, State: StateNotDone}}
 	got := FrontProxyLeftovers(steps)
 	if len(got) != 1 || got[0].Step != "2" {
 		t.Errorf("got %+v", got)

@@ -24,10 +24,7 @@ const (
 
 // StepState is one upstream step as the cluster shows it.
 type StepState struct {
-	Step     string `json:"step"`
-	Title    string `json:"title"`
-	Kind     string `json:"kind"`
-	Phase    string `json:"phase"`
+	UpstreamStep
 	State    string `json:"state"`
 	Evidence string `json:"evidence"`
 	// Next is the command that does the step, for a step not done or
@@ -40,7 +37,7 @@ type StepState struct {
 func UnjudgedSteps(evidence string) []StepState {
 	out := make([]StepState, 0, len(UpstreamSteps))
 	for _, s := range UpstreamSteps {
-		out = append(out, StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase, State: StateUnknown, Evidence: evidence})
+		out = append(out, StepState{UpstreamStep: s, State: StateUnknown, Evidence: evidence})
 	}
 	return out
 }
@@ -112,7 +109,7 @@ func JudgeSteps(ev Evidence) []StepState {
 		servesNew:   ev.Serving.Err == nil && ChainVerifies(ev.Serving.Chain, ev.Rotation.New),
 		serveTime:   APIServerStarted(ev.ControlPlane)}
 	for _, s := range UpstreamSteps {
-		j.rows[s.Number] = &StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase}
+		j.rows[s.Step] = &StepState{UpstreamStep: s}
 	}
 	cmds := j.inClusterCommands()
 	for step, list := range cmds {
@@ -138,7 +135,7 @@ func JudgeSteps(ev Evidence) []StepState {
 	}
 	out := make([]StepState, 0, len(UpstreamSteps))
 	for _, s := range UpstreamSteps {
-		out = append(out, *j.rows[s.Number])
+		out = append(out, *j.rows[s.Step])
 	}
 	return out
 }

@@ -475,8 +475,8 @@ func TestJudgeStepsInOrder(t *testing.T) {
 	}
 	for i, s := range UpstreamSteps {
 		g := got[i]
-		if g.Step != s.Number || g.Title != s.Title || g.Kind != s.Kind || g.Phase != s.Phase || g.State == "" || g.Evidence == "" {
-			t.Errorf("step %d: %+v, want upstream step %s judged", i, g, s.Number)
+		if g.Step != s.Step || g.Title != s.Title || g.Kind != s.Kind || g.Phase != s.Phase || g.State == "" || g.Evidence == "" {
+			t.Errorf("step %d: %+v, want upstream step %s judged", i, g, s.Step)
 		}
 		if (g.State == StateDone || g.State == StateNotApplicable) != (g.Next == "") {
 			t.Errorf("step %s is %s with next %q", g.Step, g.State, g.Next)
@@ -486,19 +486,19 @@ func TestJudgeStepsInOrder(t *testing.T) {
 
 func TestPickNext(t *testing.T) {
 	steps := []StepState{
-		{Step: "1", State: StateUnknown},
-		{Step: "2", State: StateNotDone, Next: "kubectl carotate instructions --step 2"},
-		{Step: "3", State: StateNotDone, Next: "kubectl carotate bundle"},
+		{UpstreamStep: UpstreamStep{Step: "1"}, State: StateUnknown},
+		{UpstreamStep: UpstreamStep{Step: "2"}, State: StateNotDone, Next: "kubectl carotate instructions --step 2"},
+		{UpstreamStep: UpstreamStep{Step: "3"}, State: StateNotDone, Next: "kubectl carotate bundle"},
 	}
 	step, next, notes := PickNext(steps, true)
 	if step != "2" || next != "kubectl carotate instructions --step 2" || len(notes) != 1 || !strings.Contains(notes[0], "step(s) 1") {
 		t.Errorf("next %q %q notes %q", step, next, notes)
 	}
-	step, next, notes = PickNext([]StepState{{Step: "1", State: StateDone}, {Step: "12.3", State: StateUnknown}}, true)
+	step, next, notes = PickNext([]StepState{{UpstreamStep: UpstreamStep{Step: "1"}, State: StateDone}, {UpstreamStep: UpstreamStep{Step: "12.3"}, State: StateUnknown}}, true)
 	if step != "finish" || next != "kubectl carotate finish" || len(notes) != 1 || !strings.Contains(notes[0], "12.3") {
 		t.Errorf("all done: next %q %q notes %q", step, next, notes)
 	}
-	if step, next, notes = PickNext([]StepState{{Step: "1", State: StateDone}}, false); step != "" || next != "" || notes != nil {
+	if step, next, notes = PickNext([]StepState{{UpstreamStep: UpstreamStep{Step: "1"}, State: StateDone}}, false); step != "" || next != "" || notes != nil {
 		t.Errorf("a rotation that is not active has no next step, got %q %q %q", step, next, notes)
 	}
 }

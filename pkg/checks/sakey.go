@@ -67,7 +67,7 @@ func TargetSteps(target string) []UpstreamStep {
 // LookupTargetStep returns step n of a target.
 func LookupTargetStep(target, n string) (UpstreamStep, bool) {
 	for _, s := range TargetSteps(target) {
-		if s.Number == n {
+		if s.Step == n {
 			return s, true
 		}
 	}
@@ -93,7 +93,7 @@ func TargetPhases(target string) []string {
 func StepNumbers(target string) []string {
 	var out []string
 	for _, s := range TargetSteps(target) {
-		out = append(out, s.Number)
+		out = append(out, s.Step)
 	}
 	return out
 }

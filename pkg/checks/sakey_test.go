@@ -162,7 +162,7 @@ func TestJudgeSAKey(t *testing.T) {
 }
 
 func TestTargetNext(t *testing.T) {
-	steps := []StepState{{Step: "1", State: StateDone}, {Step: "2", State: StateNotDone, Next: "n2"}}
+	steps := []StepState{{UpstreamStep: UpstreamStep{Step: "1"}, State: StateDone}, {UpstreamStep: UpstreamStep{Step: "2"}, State: StateNotDone, Next: "n2"}}
 	if s, c := TargetNext(TargetSAKey, steps, true); s != "2" || c != "n2" {
 		t.Errorf("got %s %s", s, c)
 	}

@@ -66,8 +66,8 @@ func JudgeSAKey(ev SAKeyEvidence) []StepState {
 func stepStates(steps []UpstreamStep, verdicts map[string]verdict) []StepState {
 	out := make([]StepState, 0, len(steps))
 	for _, s := range steps {
-		st := StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase}
-		st.judged(verdicts[s.Number])
+		st := StepState{UpstreamStep: s}
+		st.judged(verdicts[s.Step])
 		out = append(out, st)
 	}
 	return out

@@ -100,10 +100,10 @@ const (
 
 // UpstreamStep is one step of the upstream procedure.
 type UpstreamStep struct {
-	Number string `json:"step"`
-	Title  string `json:"title"`
-	Kind   string `json:"kind"`
-	Phase  string `json:"phase"`
+	Step  string `json:"step"`
+	Title string `json:"title"`
+	Kind  string `json:"kind"`
+	Phase string `json:"phase"`
 }
 
 // UpstreamSteps are the steps of "Manually Rotate CA Certificates" in
@@ -131,7 +131,7 @@ var UpstreamSteps = []UpstreamStep{
 // LookupStep returns the upstream step numbered n.
 func LookupStep(n string) (UpstreamStep, bool) {
 	for _, s := range UpstreamSteps {
-		if s.Number == n {
+		if s.Step == n {
 			return s, true
 		}
 	}

@@ -184,7 +184,7 @@ func TestRenderInvariants(t *testing.T) {
 			}
 			order := map[string]int{}
 			for i, s := range UpstreamSteps {
-				order[s.Number] = i
+				order[s.Step] = i
 			}
 			last := -1
 			for i, s := range steps {

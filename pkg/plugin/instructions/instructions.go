@@ -168,7 +168,7 @@ node's Node object that they passed, which status judges by.`,
 	f.StringVarP(&o.Output, "output", "o", o.Output, "Output format: text (default), json, yaml or script (bash, to run on a node)")
 	steps := make([]string, 0, len(checks.UpstreamSteps))
 	for _, s := range checks.UpstreamSteps {
-		steps = append(steps, s.Number)
+		steps = append(steps, s.Step)
 	}
 	_ = cmd.RegisterFlagCompletionFunc("step", cmdutil.CompleteFixed(steps...))
 	_ = cmd.RegisterFlagCompletionFunc("phase", cmdutil.CompleteFixed(checks.PhaseBundle, checks.PhaseServe, checks.PhaseFinish, checks.SAPhaseTrust, checks.SAPhaseSign))

@@ -57,7 +57,7 @@ func (o *Options) runTarget(ctx context.Context) error {
 	if rec == nil {
 		steps := make([]checks.StepState, 0, len(checks.TargetSteps(o.Target)))
 		for _, s := range checks.TargetSteps(o.Target) {
-			steps = append(steps, checks.StepState{Step: s.Number, Title: s.Title, Kind: s.Kind, Phase: s.Phase, State: checks.StateUnknown, Evidence: "no " + o.Target + " rotation recorded"})
+			steps = append(steps, checks.StepState{UpstreamStep: s, State: checks.StateUnknown, Evidence: "no " + o.Target + " rotation recorded"})
 		}
 		return o.print(&report{Source: "none", Steps: steps,
 			Notes:    []string{fmt.Sprintf("No %s rotation is recorded in %s: which %s are old and new is not known, so no step can be judged.", o.Target, name, targetWords[o.Target].holds)},
