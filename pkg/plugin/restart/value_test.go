@@ -27,7 +27,7 @@ func TestRestartRecordedValue(t *testing.T) {
 			pass("unbundle", "", "ok"), pass("restart-workloads", "r1/finish", "ok")}, "r1/extra-20261130T160000Z"},
 	}
 	for _, c := range cases {
-		rec := &rotation.Record{ID: "r1", State: rotation.StateActive, Passes: c.passes}
+		rec := &rotation.Record{Lifecycle: rotation.Lifecycle{ID: "r1", State: rotation.StateActive}, Passes: c.passes}
 		if got, _ := recordedValue(rec, now); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}

@@ -126,13 +126,7 @@ func (r *Record) PassRuns() []checks.PassRun {
 // View is the record as commands print it (-o json|yaml): the
 // certificates described, not as PEM.
 type View struct {
-	ID              string            `json:"id"`
-	State           string            `json:"state"`
-	StartedBy       string            `json:"startedBy"`
-	StartedAt       time.Time         `json:"startedAt"`
-	EndedBy         string            `json:"endedBy,omitempty"`
-	EndedAt         time.Time         `json:"endedAt,omitzero"`
-	OldCASource     string            `json:"oldCASource"`
+	Lifecycle
 	OldCA           []checks.CertInfo `json:"oldCA,omitempty"`
 	NewCA           []checks.CertInfo `json:"newCA,omitempty"`
 	OldFrontProxyCA []checks.CertInfo `json:"oldFrontProxyCA,omitempty"`
@@ -154,8 +148,7 @@ func ViewOf(rec *Record) View {
 		}
 		return out
 	}
-	v := View{ID: rec.ID, State: rec.State, StartedBy: rec.StartedBy, StartedAt: rec.StartedAt, EndedBy: rec.EndedBy,
-		EndedAt: rec.EndedAt, OldCASource: rec.OldCASource, OldCA: desc(rec.OldCAs), NewCA: desc(rec.NewCAs), Passes: rec.Passes}
+	v := View{Lifecycle: rec.Lifecycle, OldCA: desc(rec.OldCAs), NewCA: desc(rec.NewCAs), Passes: rec.Passes}
 	v.Target = rec.Target
 	if rec.Target == checks.TargetSAKey {
 		v.OldSAKeyIDs, v.NewSAKeyIDs = checks.KeyIDs(rec.OldSAKeys), checks.KeyIDs(rec.NewSAKeys)

@@ -91,14 +91,10 @@ type Pass struct {
 	UndoFile string `json:"undoFile,omitempty"`
 }
 
-// Record is the content of the ConfigMap. The PEMs are kept in
-// their own keys, not in rotation.json.
-type Record struct {
-	ID string `json:"id"`
-	// Target is "" for cluster-ca (its record predates targets) or the
-	// target the record is of (front-proxy-ca, sa-key). A front-proxy-ca
-	// record keeps its front-proxy CAs as OldCAs and NewCAs.
-	Target    string    `json:"target,omitempty"`
+// Lifecycle is who started and ended the rotation and when, and where
+// its old CA came from: the part of the record that View prints as it is.
+type Lifecycle struct {
+	ID        string    `json:"id"`
 	State     string    `json:"state"`
 	StartedBy string    `json:"startedBy"`
 	StartedAt time.Time `json:"startedAt"`
@@ -107,6 +103,21 @@ type Record struct {
 	// OldCASource says where the old CA came from: the --old-ca file, or
 	// the CA the API server's serving chain verifies against.
 	OldCASource string `json:"oldCASource"`
+}
+
+// Started is the lifecycle of a rotation started now, to the second.
+func Started(id string, now time.Time) Lifecycle {
+	return Lifecycle{ID: id, State: StateActive, StartedAt: now.UTC().Truncate(time.Second)}
+}
+
+// Record is the content of the ConfigMap. The PEMs are kept in
+// their own keys, not in rotation.json.
+type Record struct {
+	Lifecycle
+	// Target is "" for cluster-ca (its record predates targets) or the
+	// target the record is of (front-proxy-ca, sa-key). A front-proxy-ca
+	// record keeps its front-proxy CAs as OldCAs and NewCAs.
+	Target string `json:"target,omitempty"`
 	// OldCAFile and NewCAFile are the paths given to start, as hints for
 	// the commands status prints; they may not exist on another machine.
 	OldCAFile string `json:"oldCAFile,omitempty"`

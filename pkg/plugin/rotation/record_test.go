@@ -32,9 +32,9 @@ func testRecord(t *testing.T) *Record {
 	t.Helper()
 	oldCert, oldPEM, _ := testCA(t, "old")
 	newCert, newPEM, _ := testCA(t, "new")
-	return &Record{ID: "20260101-abcdef", State: StateActive, StartedBy: "alice", StartedAt: time.Unix(1767225600, 0).UTC(),
-		OldCASource: "--old-ca old.crt", OldCAPEM: oldPEM, NewCAPEM: newPEM,
-		OldCAs: []*x509.Certificate{oldCert}, NewCAs: []*x509.Certificate{newCert}}
+	return &Record{Lifecycle: Lifecycle{ID: "20260101-abcdef", State: StateActive, StartedBy: "alice", StartedAt: time.Unix(1767225600, 0).UTC(),
+		OldCASource: "--old-ca old.crt"},
+		OldCAPEM: oldPEM, NewCAPEM: newPEM, OldCAs: []*x509.Certificate{oldCert}, NewCAs: []*x509.Certificate{newCert}}
 }
 
 func TestRotationRecordRoundTrip(t *testing.T) {

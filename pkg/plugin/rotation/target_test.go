@@ -37,7 +37,8 @@ func TestTargetRecordNames(t *testing.T) {
 // public keys, and logs its own passes.
 func TestSAKeyRecordRoundTrip(t *testing.T) {
 	oldPEM, newPEM := saKeyPEM(t), saKeyPEM(t)
-	rec := &Record{ID: "r1", Target: checks.TargetSAKey, State: StateActive, StartedAt: time.Unix(1767225600, 0).UTC(), OldSAPEM: oldPEM, NewSAPEM: newPEM}
+	rec := &Record{Lifecycle: Lifecycle{ID: "r1", State: StateActive, StartedAt: time.Unix(1767225600, 0).UTC()},
+		Target: checks.TargetSAKey, OldSAPEM: oldPEM, NewSAPEM: newPEM}
 	cm, err := rec.ConfigMap()
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func TestAbortEtcdCAPlan(t *testing.T) {
 				{Name: "etcd-cafile", Value: pki + "etcd/" + apiCA}, {Name: "etcd-certfile", Value: pki + apiCert}}}},
 		}
 	}
-	rec := &rotation.Record{ID: "r1"}
+	rec := &rotation.Record{Lifecycle: rotation.Lifecycle{ID: "r1"}}
 	at := "r1/" + time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
 	marks := map[string]map[string]string{"cp-1": {"1": at, "2": at, "3": at}}
 	for name, c := range map[string]struct {

@@ -87,7 +87,7 @@ func (o *StartOptions) runCATarget(ctx context.Context, target, role string, che
 			return err
 		}
 	}
-	rec := &rotation.Record{ID: o.ID, Target: target, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewCA)}
+	rec := &rotation.Record{Lifecycle: rotation.Started(o.ID, o.now()), Target: target, NewCAFile: absPath(o.NewCA)}
 	if o.OldCA != "" {
 		rec.OldCASource, rec.OldCAFile = "--old-ca "+o.OldCA, absPath(o.OldCA)
 	} else {

@@ -49,7 +49,7 @@ func TestAbortFrontProxyPlan(t *testing.T) {
 		return checks.FrontProxyEvidence{OldCAs: oldCAs, NewCAs: newCAs, RequestHeaderCA: published, ControlPlane: cp}
 	}
 	both := append(append([]byte{}, newPEM...), oldPEM...)
-	rec := &rotation.Record{ID: "r1"}
+	rec := &rotation.Record{Lifecycle: rotation.Lifecycle{ID: "r1"}}
 	for name, c := range map[string]struct {
 		ev        checks.FrontProxyEvidence
 		want, not string

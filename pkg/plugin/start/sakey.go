@@ -85,7 +85,7 @@ func (o *StartOptions) runSAKey(ctx context.Context) error {
 			return printRecord(o.Out, o.Output, existing)
 		}
 	}
-	rec := &rotation.Record{ID: o.ID, Target: checks.TargetSAKey, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewPublicKey)}
+	rec := &rotation.Record{Lifecycle: rotation.Started(o.ID, o.now()), Target: checks.TargetSAKey, NewCAFile: absPath(o.NewPublicKey)}
 	if o.OldPublicKey != "" {
 		if oldKeys, err = readPublicKeys("--old-public-key", o.OldPublicKey); err != nil {
 			return err

@@ -55,7 +55,7 @@ func TestReadPublicKeysRefusesAPrivateKey(t *testing.T) {
 }
 
 func TestAbortSAKeyPlan(t *testing.T) {
-	rec := &rotation.Record{ID: "r1"}
+	rec := &rotation.Record{Lifecycle: rotation.Lifecycle{ID: "r1"}}
 	base := checks.SAKeyEvidence{OldKIDs: []string{"old"}, NewKIDs: []string{"new"}}
 	signing := base
 	signing.TokenKID, signing.JWKS = "new", []string{"old", "new"}

@@ -213,7 +213,7 @@ func (o *StartOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	rec := &rotation.Record{ID: o.ID, State: rotation.StateActive, StartedAt: o.now().UTC().Truncate(time.Second), NewCAFile: absPath(o.NewCA)}
+	rec := &rotation.Record{Lifecycle: rotation.Started(o.ID, o.now()), NewCAFile: absPath(o.NewCA)}
 	var oldCAs []*x509.Certificate
 	if o.OldCA != "" {
 		if oldCAs, err = cmdutil.ReadCertFile("--old-ca", o.OldCA); err != nil {

@@ -25,9 +25,9 @@ func testRecord(t *testing.T) *rotation.Record {
 	t.Helper()
 	oldCert, oldPEM, _ := testCA(t, "old")
 	newCert, newPEM, _ := testCA(t, "new")
-	return &rotation.Record{ID: "20260101-abcdef", State: rotation.StateActive, StartedBy: "alice", StartedAt: time.Unix(1767225600, 0).UTC(),
-		OldCASource: "--old-ca old.crt", OldCAPEM: oldPEM, NewCAPEM: newPEM,
-		OldCAs: []*x509.Certificate{oldCert}, NewCAs: []*x509.Certificate{newCert}}
+	return &rotation.Record{Lifecycle: rotation.Lifecycle{ID: "20260101-abcdef", State: rotation.StateActive, StartedBy: "alice", StartedAt: time.Unix(1767225600, 0).UTC(),
+		OldCASource: "--old-ca old.crt"},
+		OldCAPEM: oldPEM, NewCAPEM: newPEM, OldCAs: []*x509.Certificate{oldCert}, NewCAs: []*x509.Certificate{newCert}}
 }
 
 func TestStartRefuseKeys(t *testing.T) {

@@ -62,7 +62,7 @@ func testLeaf(t *testing.T, ca *x509.Certificate, caKey crypto.Signer) *x509.Cer
 func TestStatusNextLinesRunnable(t *testing.T) {
 	oldCA, oldKey := testCA(t, "old")
 	newCA, newKey := testCA(t, "new")
-	rec := &rotation.Record{ID: "20260101-abcdef", State: rotation.StateActive,
+	rec := &rotation.Record{Lifecycle: rotation.Lifecycle{ID: "20260101-abcdef", State: rotation.StateActive},
 		OldCAs: []*x509.Certificate{oldCA}, NewCAs: []*x509.Certificate{newCA}}
 	servesOld := []*x509.Certificate{testLeaf(t, oldCA, oldKey)}
 	servesNew := []*x509.Certificate{testLeaf(t, newCA, newKey)}
