@@ -315,6 +315,9 @@ func (p *Pace) adapt() {
 	case pushed:
 		p.slowStart = false
 		p.stats.BackOffs++
+		// A loss seen before the halving says nothing of the new base:
+		// a step down from it waits for two losses measured at it.
+		p.lost = false
 		p.startTrial(trialBase, p.limit/2)
 	case p.slowStart && p.trial != trialProbe && p.trial != trialConfirm:
 		if rate > p.bestRate {

@@ -324,6 +324,11 @@ func TestPaceBacksOffOnPushBack(t *testing.T) {
 	if before <= PaceStart {
 		t.Fatalf("the limit did not grow before the push-back: %d", before)
 	}
+	// An up trial that lost before the push: the halving starts the
+	// climb afresh, so that loss must not count as the first of two.
+	p.mu.Lock()
+	p.lost = true
+	p.mu.Unlock()
 	rt := p.Wrap(roundTripper(func(*http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}}, nil
 	}))
@@ -340,6 +345,9 @@ func TestPaceBacksOffOnPushBack(t *testing.T) {
 	s := p.Stats()
 	if s.Final != before/2 || s.BackOffs != 1 || s.Throttled != 1 {
 		t.Errorf("after a 429: limit %d (was %d), stats %+v; want it halved, one back-off, one 429", s.Final, before, s)
+	}
+	if p.lost {
+		t.Error("the push-back kept the loss measured before it: one more loss would step the halved limit down")
 	}
 	// Every window pushed back halves it again, down to one.
 	for range 10 {
