@@ -57,10 +57,12 @@ type TrustBundleFact struct {
 // last ("" when not), to tell a lagging publisher from a controller-manager
 // that was not restarted.
 func JudgeTrustBundleRows(ev TrustBundleEvidence, kubeSystem BundleState) []StepState {
-	bundle := StepState{UpstreamStep: UpstreamStep{StepTrustBundlesBundle, "ClusterTrustBundles trust the new CA (kube-apiserver-serving published by the controller-manager; user-made bundles: bundle --trust-bundles)",
-		"in-cluster", "bundle"}}
-	finish := StepState{UpstreamStep: UpstreamStep{StepTrustBundlesFinish, "ClusterTrustBundles no longer trust the old CA (unbundle --trust-bundles)",
-		"in-cluster", "finish"}}
+	bundle := StepState{UpstreamStep: UpstreamStep{Step: StepTrustBundlesBundle,
+		Title: "ClusterTrustBundles trust the new CA (kube-apiserver-serving published by the controller-manager; user-made bundles: bundle --trust-bundles)",
+		Kind:  "in-cluster", Phase: "bundle"}}
+	finish := StepState{UpstreamStep: UpstreamStep{Step: StepTrustBundlesFinish,
+		Title: "ClusterTrustBundles no longer trust the old CA (unbundle --trust-bundles)",
+		Kind:  "in-cluster", Phase: "finish"}}
 	// both gives both rows the same verdict.
 	both := func(v verdict) []StepState {
 		bundle.judged(v)
@@ -148,8 +150,9 @@ const (
 // ConfigMaps: status does not read every Secret of the cluster, so it
 // points at the check that does, next.
 func CopiesRow(next string) StepState {
-	return StepState{UpstreamStep: UpstreamStep{StepCopies, "Copies of the old CA outside kube-root-ca.crt (Secrets, ConfigMaps, kubeconfigs stored in the cluster)",
-		"in-cluster", "finish"}, State: StateUnknown,
+	return StepState{UpstreamStep: UpstreamStep{Step: StepCopies,
+		Title: "Copies of the old CA outside kube-root-ca.crt (Secrets, ConfigMaps, kubeconfigs stored in the cluster)",
+		Kind:  "in-cluster", Phase: "finish"}, State: StateUnknown,
 		Evidence: "status does not read every Secret and ConfigMap; verify --only copies does, and unbundle refuses while one trusts the old CA alone",
 		Next:     next}
 }
