@@ -243,11 +243,42 @@ func TestChaosRootCAWrites(t *testing.T) {
 		_, err = d.Disrupt(ctx, k, "undo", f.path)
 		logDisruptions(t, d.Disruptions[from:])
 		Must(t, err)
+		// The write whose answer the kill cut off is sent again and meets
+		// its own resourceVersion precondition: undo reads it back and
+		// reports it restored, not "changed since ... left as they are"
+		// (as it did before 2026-12-06, about an object it had restored).
+		for _, dis := range d.Disruptions[from:] {
+			if dis.First == nil || dis.First.Code != 0 {
+				continue
+			}
+			for _, row := range strings.Split(dis.First.Stdout, "\n") {
+				// KIND NAMESPACE NAME KEYS RESULT REASON
+				if f := strings.Fields(row); len(f) > 4 && f[0] == "ConfigMap" && f[4] != "restored" {
+					t.Errorf("undo under a kill finished, and reports an object it was to restore as %s: %s", f[4], row)
+				}
+			}
+		}
 	}
 	after := rootCAVersions(t)
 	for ns := range before {
 		if n := after[ns] - before[ns]; n != 1 {
 			t.Errorf("undo: %s/kube-root-ca.crt written %d times (etcd version %d -> %d), want once", ns, n, before[ns], after[ns])
+		}
+	}
+	// undo's own undo files record every object it restored once, the
+	// lost answer's too: undoing the undo must put the bundle back there.
+	undone := map[string]int{}
+	for _, f := range undoFiles(t, first, "undo") {
+		for _, c := range f.changes {
+			undone[c.Namespace]++
+			if c.Previous == string(Cluster.PKI.CA.CertPEM) {
+				t.Errorf("undo's undo file %s records %s/%s as holding the old CA before undo", f.path, c.Namespace, c.Name)
+			}
+		}
+	}
+	for ns := range before {
+		if undone[ns] != 1 {
+			t.Errorf("undo's undo files record %s/kube-root-ca.crt %d times, want once", ns, undone[ns])
 		}
 	}
 	WaitRootCA(t, client, Cluster.PKI.CA.CertPEM)
