@@ -15,10 +15,13 @@ import (
 // PodTemplate is what undo checks a restart pass's change against before
 // it puts the previous values back: every annotation of a workload's pod
 // template (a JSON patch must know whether the map exists), and a
-// Deployment's spec.paused.
+// Deployment's spec.paused; and, to tell undo's own write whose answer
+// was lost, the workload's generation and managedFields.
 type PodTemplate struct {
-	Annotations map[string]string
-	Paused      bool
+	Annotations   map[string]string
+	Paused        bool
+	Generation    int64
+	ManagedFields []metav1.ManagedFieldsEntry
 }
 
 // GetPodTemplate reads one workload's PodTemplate.
@@ -29,11 +32,11 @@ func GetPodTemplate(ctx context.Context, client kubernetes.Interface, kind, ns, 
 	}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		return PodTemplate{Annotations: o.Spec.Template.Annotations, Paused: o.Spec.Paused}, nil
+		return PodTemplate{Annotations: o.Spec.Template.Annotations, Paused: o.Spec.Paused, Generation: o.Generation, ManagedFields: o.ManagedFields}, nil
 	case *appsv1.DaemonSet:
-		return PodTemplate{Annotations: o.Spec.Template.Annotations}, nil
+		return PodTemplate{Annotations: o.Spec.Template.Annotations, Generation: o.Generation, ManagedFields: o.ManagedFields}, nil
 	case *appsv1.StatefulSet:
-		return PodTemplate{Annotations: o.Spec.Template.Annotations}, nil
+		return PodTemplate{Annotations: o.Spec.Template.Annotations, Generation: o.Generation, ManagedFields: o.ManagedFields}, nil
 	}
 	return PodTemplate{}, fmt.Errorf("unknown kind %q", kind)
 }

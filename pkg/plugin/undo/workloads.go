@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,46 @@ func workloadDrift(obj *object, st cluster.PodTemplate) string {
 	return ""
 }
 
+// restoredByUs tells whether a workload read before undo's write (was)
+// and after it (now) shows that write landed: one spec write since (the
+// generation), every recorded key back to its value before the command,
+// and each value present last written by kubectl-carotate. A key the
+// restore removes has no writer to check: there the one write and the
+// content decide.
+func restoredByUs(obj *object, was, now cluster.PodTemplate) bool {
+	if now.Generation != was.Generation+1 {
+		return false
+	}
+	for _, k := range obj.keys {
+		c := obj.prevOf(k)
+		var path []string
+		if name, ok := undofile.WorkloadAnnotationFromKey(k); ok {
+			cur, present := now.Annotations[name]
+			if c.Absent {
+				if present {
+					return false
+				}
+				continue
+			}
+			if !present || cur != c.Previous {
+				return false
+			}
+			path = []string{"f:spec", "f:template", "f:metadata", "f:annotations", "f:" + name}
+		} else if k == undofile.WorkloadPausedKey {
+			if strconv.FormatBool(now.Paused) != c.Previous {
+				return false
+			}
+			path = []string{"f:spec", "f:paused"}
+		} else {
+			return false
+		}
+		if _, by := cluster.FieldChange(now.ManagedFields, time.Time{}, path...); by != cmdutil.FieldManager {
+			return false
+		}
+	}
+	return true
+}
+
 // workloadPatch is the JSON patch that puts the recorded values back,
 // testing first that each annotation still holds what the command set.
 func workloadPatch(obj *object, st cluster.PodTemplate) ([]byte, error) {
@@ -131,15 +172,23 @@ func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
 		return r
 	}
 	opts := metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: u.dryRun.Options()}
+	mayHaveWritten := false
 	err = cluster.WithRetry(ctx, func() error {
 		_, err := cluster.PatchWorkload(ctx, u.client, obj.Kind, obj.Namespace, obj.Name, types.JSONPatchType, body, opts)
+		if cluster.MayHaveApplied(err) {
+			mayHaveWritten = true
+		}
 		return err
 	})
 	if err != nil && apierrors.IsInvalid(err) {
 		// A failed test op: read again to tell a change since from a patch
 		// the API server refused for another reason.
 		if now, gerr := u.getWorkload(ctx, obj); gerr == nil {
-			if why := workloadDrift(obj, now); why != "" {
+			if mayHaveWritten && restoredByUs(obj, st, now) {
+				// An answer was lost, and the write sent again failed
+				// its test op on the first one's effect.
+				err, r.Reason = nil, "an answer was lost: read back, it holds the restored values, written once since undo read it"
+			} else if why := workloadDrift(obj, now); why != "" {
 				r.Result, r.Reason = "skipped", strings.Replace(why, "changed since", "changed while undo ran", 1)
 				return r
 			}
