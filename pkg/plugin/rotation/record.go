@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
@@ -360,10 +361,22 @@ func UpdateTarget(ctx context.Context, client kubernetes.Interface, target strin
 			return rec, nil
 		}
 		var out *corev1.ConfigMap
+		mayHaveWritten := false
 		err = cluster.WithRetry(ctx, func() (err error) {
 			out, err = client.CoreV1().ConfigMaps(Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: dry.Options()})
+			if cluster.MayHaveApplied(err) {
+				mayHaveWritten = true
+			}
 			return err
 		})
+		if apierrors.IsConflict(err) && mayHaveWritten {
+			// Not applied a second time (a pass logged twice, or "ended
+			// by you meanwhile") when the record holds this write.
+			if rv, ok := Holds(ctx, client, cm); ok {
+				rec.ResourceVersion = rv
+				return rec, nil
+			}
+		}
 		if apierrors.IsConflict(err) && attempt < conflictAttempts {
 			continue
 		}
@@ -373,6 +386,25 @@ func UpdateTarget(ctx context.Context, client kubernetes.Interface, target strin
 		rec.ResourceVersion = out.ResourceVersion
 		return rec, nil
 	}
+}
+
+// Holds tells whether the record's ConfigMap holds exactly cm's data now,
+// and its resourceVersion. A write of the record whose answer was lost is
+// sent again and meets its own precondition (a conflict; for a create,
+// AlreadyExists): the record holding what was written says the first one
+// landed. Each write holds the rotation's random id and a time (a logged
+// pass's to the nanosecond): another admin's write that is byte for byte
+// the same says what this one meant to, at the same moment.
+func Holds(ctx context.Context, client kubernetes.Interface, cm *corev1.ConfigMap) (string, bool) {
+	var now *corev1.ConfigMap
+	err := cluster.WithRetry(ctx, func() (err error) {
+		now, err = client.CoreV1().ConfigMaps(cm.Namespace).Get(ctx, cm.Name, metav1.GetOptions{})
+		return err
+	})
+	if err != nil || !maps.Equal(now.Data, cm.Data) {
+		return "", false
+	}
+	return now.ResourceVersion, true
 }
 
 const conflictAttempts = 10

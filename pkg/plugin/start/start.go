@@ -305,6 +305,7 @@ func (o *recordCommand) writeRecord(ctx context.Context, client kubernetes.Inter
 		return nil
 	}
 	opts := metav1.CreateOptions{FieldManager: cmdutil.FieldManager, DryRun: o.dryRun.Options()}
+	mayHaveWritten := false
 	err = cluster.WithRetry(ctx, func() error {
 		var err error
 		if existing == nil {
@@ -312,9 +313,20 @@ func (o *recordCommand) writeRecord(ctx context.Context, client kubernetes.Inter
 		} else {
 			_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: opts.DryRun})
 		}
+		if cluster.MayHaveApplied(err) {
+			mayHaveWritten = true
+		}
 		return err
 	})
-	if apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) {
+	conflict := apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err)
+	if conflict && mayHaveWritten {
+		// An answer was lost: the write sent again met the record the
+		// first one wrote, not another admin's.
+		if _, ours := rotation.Holds(ctx, client, cm); ours {
+			return nil
+		}
+	}
+	if conflict {
 		return fmt.Errorf("another admin recorded a rotation at the same moment; run kubectl carotate status%s to see it (nothing was written)", targetArg(rec.Target))
 	}
 	if err != nil {
