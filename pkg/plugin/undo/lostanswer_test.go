@@ -109,3 +109,29 @@ func TestRestoreAfterALostAnswer(t *testing.T) {
 		})
 	}
 }
+
+// An object the command created is deleted by undo; when that delete's
+// answer is lost, the delete sent again finds it gone: deleted, as undo
+// meant, not "deleted while undo ran".
+func TestDeleteAfterALostAnswer(t *testing.T) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "made", ResourceVersion: "10"}, Data: map[string]string{"ca.crt": "X"}}
+	client := fake.NewClientset(cm)
+	deletes := 0
+	client.PrependReactor("delete", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		deletes++
+		if deletes == 1 {
+			if err := client.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ns", "made"); err != nil {
+				t.Fatal(err)
+			}
+			return true, nil, io.ErrUnexpectedEOF
+		}
+		return false, nil, nil // the tracker answers: not found
+	})
+	u := &restorer{client: client, dryRun: cmdutil.DryRunNone, errOut: io.Discard}
+	obj := &object{Kind: "ConfigMap", Namespace: "ns", Name: "made", Created: true, ResourceVersion: "10", keys: []string{"ca.crt"},
+		firsts: []undofile.Change{{Kind: "ConfigMap", Namespace: "ns", Name: "made", Key: "ca.crt", Created: true, ResourceVersion: "10"}}}
+	r := u.restore(context.Background(), obj)
+	if r.Result != "deleted" || !strings.Contains(r.Reason, "answer was lost") || deletes != 2 {
+		t.Errorf("result %q (%s) after %d deletes, want deleted after an answer lost, in 2", r.Result, r.Reason, deletes)
+	}
+}

@@ -244,12 +244,26 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		}
 		rv := obj.ResourceVersion
 		opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}, DryRun: u.dryRun.Options()}
+		mayHaveDeleted := false
 		err = cluster.WithRetry(ctx, func() error {
+			var err error
 			if obj.Kind == "Secret" {
-				return u.client.CoreV1().Secrets(obj.Namespace).Delete(ctx, obj.Name, opts)
+				err = u.client.CoreV1().Secrets(obj.Namespace).Delete(ctx, obj.Name, opts)
+			} else {
+				err = u.client.CoreV1().ConfigMaps(obj.Namespace).Delete(ctx, obj.Name, opts)
 			}
-			return u.client.CoreV1().ConfigMaps(obj.Namespace).Delete(ctx, obj.Name, opts)
+			if cluster.MayHaveApplied(err) {
+				mayHaveDeleted = true
+			}
+			return err
 		})
+		if apierrors.IsNotFound(err) && mayHaveDeleted {
+			// The delete sent again found the object gone: the first one
+			// landed, its answer lost (or another delete came first: gone
+			// either way, as undo meant).
+			r.Reason += "; an answer was lost, and it is gone"
+			return r
+		}
 		return writeResult(r, err)
 	}
 
