@@ -238,31 +238,30 @@ func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *cor
 		})
 		switch {
 		case err == nil:
-			r.Result = "cleared" + o.dryRun.Suffix()
-			if undo != nil {
-				// The token is not kept: the entry says which Secret lost
-				// it, so undo can say why it cannot put it back.
-				if err := undo.Record(undofile.Change{Kind: "Secret", Namespace: s.Namespace, Name: s.Name, Key: corev1.ServiceAccountTokenKey,
-					Removed: true, ResourceVersion: out.ResourceVersion}); err != nil {
-					fmt.Fprintf(o.ErrOut, "warning: the undo file misses %s/%s: %v\n", s.Namespace, s.Name, err)
-				}
-			}
-			if o.dryRun != cmdutil.DryRunNone {
-				r.Result = "would clear" + o.dryRun.Suffix()
-			}
-			return r
+			return o.cleared(r, s, out.ResourceVersion, undo)
 		case apierrors.IsNotFound(err):
 			r.Result, r.Reason = "skipped", "deleted meanwhile"
 			return r
 		case apierrors.IsConflict(err):
-			cur, gerr := secrets.Get(ctx, s.Name, metav1.GetOptions{})
+			var cur *corev1.Secret
+			gerr := cluster.WithRetry(ctx, func() (err error) {
+				cur, err = secrets.Get(ctx, s.Name, metav1.GetOptions{})
+				return err
+			})
 			if gerr != nil {
 				r.Result, r.Reason = "failed", gerr.Error()
 				return r
 			}
-			if kid := cluster.LegacyTokenSecret(cur).KID; kid == "" || slices.Contains(newKIDs, kid) {
-				r.Result, r.NewKID = "re-signed", kid
+			tok := cluster.LegacyTokenSecret(cur)
+			switch {
+			case slices.Contains(newKIDs, tok.KID):
+				r.Result, r.NewKID = "re-signed", tok.KID
 				return r
+			case len(cur.Data[corev1.ServiceAccountTokenKey]) == 0:
+				// Cleared already (by this write, its answer lost, or
+				// another admin's) and not signed again yet: wait for the
+				// tokens controller as for a clear of ours.
+				return o.cleared(r, s, cur.ResourceVersion, undo)
 			}
 			s = cur
 		default:
@@ -271,6 +270,24 @@ func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *cor
 		}
 	}
 	r.Result, r.Reason = "failed", "it kept changing under us"
+	return r
+}
+
+// cleared is the result of a Secret whose token is now cleared, recorded
+// in the undo file at resourceVersion rv.
+func (o *Options) cleared(r Result, s *corev1.Secret, rv string, undo *undofile.Writer) Result {
+	r.Result = "cleared" + o.dryRun.Suffix()
+	if undo != nil {
+		// The token is not kept: the entry says which Secret lost
+		// it, so undo can say why it cannot put it back.
+		if err := undo.Record(undofile.Change{Kind: "Secret", Namespace: s.Namespace, Name: s.Name, Key: corev1.ServiceAccountTokenKey,
+			Removed: true, ResourceVersion: rv}); err != nil {
+			fmt.Fprintf(o.ErrOut, "warning: the undo file misses %s/%s: %v\n", s.Namespace, s.Name, err)
+		}
+	}
+	if o.dryRun != cmdutil.DryRunNone {
+		r.Result = "would clear" + o.dryRun.Suffix()
+	}
 	return r
 }
 
