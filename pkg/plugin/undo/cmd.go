@@ -46,7 +46,9 @@ Each ConfigMap and Secret is restored only if it has not changed since the
 command wrote it (same resourceVersion); each workload only while its pod
 template still carries the annotation value the pass set (a restored
 annotation rolls the workload again). An object changed since, by a
-controller or a person, is skipped and reported, never overwritten. Objects
+controller or a person, is skipped and reported, never overwritten; one
+that holds its values from before the command again (put back by the
+controller-manager, or by an earlier undo) is reported "nothing to undo". Objects
 the command created are deleted. Only the recorded keys are touched. The values replaced by the undo
 go to a new undo file next to FILE, so an undo can itself be undone (a
 deletion excepted). Writes are paced as restart-workloads paces its patches
@@ -96,6 +98,9 @@ type result struct {
 	Keys      []string `json:"keys"`
 	Result    string   `json:"result"` // restored, deleted, skipped, failed
 	Reason    string   `json:"reason,omitempty"`
+	// asBefore marks a skipped object that holds its values from before
+	// the command again: nothing to undo, as opposed to changed since.
+	asBefore bool
 }
 
 // report is the summary (-o json|yaml).
@@ -173,6 +178,7 @@ func (o *Options) Run(ctx context.Context) error {
 		rep.NewUndoFile = u.undo.Path
 		_ = u.undo.Close()
 	}
+	asBefore := 0
 	for _, r := range rep.Objects {
 		switch r.Result {
 		case "restored":
@@ -181,6 +187,9 @@ func (o *Options) Run(ctx context.Context) error {
 			rep.Deleted++
 		case "skipped":
 			rep.Skipped++
+			if r.asBefore {
+				asBefore++
+			}
 		default:
 			rep.Failed++
 		}
@@ -188,8 +197,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := printReport(o.Out, o.Output, rep); err != nil {
 		return err
 	}
-	if rep.Skipped > 0 {
-		fmt.Fprintf(o.ErrOut, "undo: %d objects changed since %s wrote them and were left as they are (see the REASON column)\n", rep.Skipped, header.Command)
+	if asBefore > 0 {
+		fmt.Fprintf(o.ErrOut, "undo: %d objects already hold their values from before %s: nothing to undo there (see the REASON column)\n", asBefore, header.Command)
+	}
+	if n := rep.Skipped - asBefore; n > 0 {
+		fmt.Fprintf(o.ErrOut, "undo: %d objects changed since %s wrote them and were left as they are (see the REASON column)\n", n, header.Command)
 	}
 	if rep.NewUndoFile != "" {
 		fmt.Fprintf(o.ErrOut, "undo: the replaced values are in %s\n", rep.NewUndoFile)

@@ -24,8 +24,9 @@ import (
 // restored, and records it in its own undo file, only where the object
 // holds the restored value and kubectl-carotate wrote it last: the
 // controller-manager puts the same old CA back under its own name, and a
-// conflict that came with an answer says nothing was written. (On the real
-// cluster: test/e2e/chaos, TestChaosRootCAWrites.) The fake clientset
+// conflict that came with an answer says nothing was written; such an
+// object, holding its value from before the command, has nothing to undo.
+// (On the real cluster: test/e2e/chaos, TestChaosRootCAWrites.) The fake clientset
 // stands in for the API server's answers only; the logic is undo's.
 func TestRestoreAfterALostAnswer(t *testing.T) {
 	const (
@@ -44,9 +45,9 @@ func TestRestoreAfterALostAnswer(t *testing.T) {
 		wantUndo   int
 	}{
 		{"our write landed, its answer lost", true, cmdutil.FieldManager, oldCA, "restored", "an answer was lost", 1},
-		{"the controller-manager put the old CA back", true, "kube-controller-manager", oldCA, "skipped", "changed since", 0},
+		{"the controller-manager put the old CA back", true, "kube-controller-manager", oldCA, "skipped", "nothing to undo: it holds its value from before the command again (last written by kube-controller-manager)", 0},
 		{"someone wrote another value", true, "someone", "OTHER", "skipped", "changed since", 0},
-		{"a conflict with an answer", false, cmdutil.FieldManager, oldCA, "skipped", "changed since", 0},
+		{"a conflict with an answer", false, cmdutil.FieldManager, oldCA, "skipped", "nothing to undo: it holds its value from before the command again (last written by kubectl-carotate)", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "kube-root-ca.crt", ResourceVersion: "10"},

@@ -228,12 +228,12 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		cur, err = u.get(ctx, obj)
 		switch {
 		case apierrors.IsNotFound(err) && obj.Created:
-			r.Result, r.Reason = "skipped", "already deleted"
+			r.Result, r.Reason, r.asBefore = "skipped", "already deleted", true
 			return r
 		case err != nil:
 			return r.unread(err)
 		case cur.rv != obj.ResourceVersion:
-			return r.changedSince(cur.rv, obj.ResourceVersion)
+			return r.changedSince(cur, obj)
 		}
 	}
 	suffix := u.dryRun.Suffix()
@@ -325,7 +325,7 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		case gerr != nil:
 			r = r.unread(gerr)
 		case now.rv != obj.ResourceVersion:
-			r = r.changedSince(now.rv, obj.ResourceVersion)
+			r = r.changedSince(now, obj)
 		}
 	}
 	if err == nil && u.dryRun == cmdutil.DryRunNone {
@@ -377,8 +377,21 @@ func (u *restorer) written(obj *object) (current, bool) {
 	return current{rv: obj.ResourceVersion, values: map[string][]byte{cluster.RootCAKey: u.rootCASet}}, true
 }
 
-func (r result) changedSince(rv, recorded string) result {
-	r.Result, r.Reason = "skipped", fmt.Sprintf("changed since (resourceVersion %s, the undo file has %s)", rv, recorded)
+// changedSince is r for an object written since the command (cur, read
+// now): nothing to undo where it holds its values from before the command
+// again (a controller put them back, or an earlier undo did), changed
+// since otherwise; either way it is left as it is.
+func (r result) changedSince(cur current, obj *object) result {
+	r.Result = "skipped"
+	if cur.holdsRestore(obj) {
+		r.asBefore = true
+		r.Reason = "nothing to undo: it holds its value from before the command again"
+		if cur.by != "" {
+			r.Reason += " (last written by " + cur.by + ")"
+		}
+		return r
+	}
+	r.Reason = fmt.Sprintf("changed since (resourceVersion %s, the undo file has %s)", cur.rv, obj.ResourceVersion)
 	return r
 }
 

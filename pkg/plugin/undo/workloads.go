@@ -42,6 +42,10 @@ func (u *restorer) getWorkload(ctx context.Context, obj *object) (cluster.PodTem
 	return st, err
 }
 
+// nothingToUndo starts the reason of a workload that holds its values
+// from before the command.
+const nothingToUndo = "nothing to undo"
+
 // workloadDrift says why a workload no longer holds what the command
 // set ("" when it still does).
 func workloadDrift(obj *object, st cluster.PodTemplate) string {
@@ -56,7 +60,7 @@ func workloadDrift(obj *object, st cluster.PodTemplate) string {
 			case (!present && c.Absent) || (present && !c.Absent && cur == c.Previous):
 				// A pass records before it patches: this one was never
 				// reached (interrupted, failed) or was put back since.
-				return fmt.Sprintf("nothing to undo: annotation %s is as it was before the command", name)
+				return fmt.Sprintf("%s: annotation %s is as it was before the command", nothingToUndo, name)
 			case !present:
 				return fmt.Sprintf("changed since: annotation %s is gone, the command set %q", name, c.Set)
 			case cur != c.Set:
@@ -159,7 +163,7 @@ func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
 		return r.unread(err)
 	}
 	if why := workloadDrift(obj, st); why != "" {
-		r.Result, r.Reason = "skipped", why
+		r.Result, r.Reason, r.asBefore = "skipped", why, strings.HasPrefix(why, nothingToUndo)
 		return r
 	}
 	body, err := workloadPatch(obj, st)

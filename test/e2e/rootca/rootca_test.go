@@ -283,12 +283,14 @@ func TestBundleDetectsControllerManagerRevert(t *testing.T) {
 	if bytes.Contains(data, legacy.Data["token"]) || !bytes.Contains(data, []byte(`"kind":"Secret","namespace":"`+ns+`"`)) {
 		t.Fatalf("undo file must record the Secret's ca.crt and never its token:\n%s", data)
 	}
-	// Undo finds every object changed since (by the controller-manager) and
-	// leaves it alone.
+	// Undo finds every object put back by the controller-manager, nothing
+	// to undo there, and leaves it alone.
 	before := takeSnapshot(t)
 	res = Carotate(t, "undo", files[0])
-	if res.Code != 0 || !strings.Contains(res.Stdout, "0 restored, 0 deleted, ") || !strings.Contains(res.Stdout, "changed since") {
-		t.Fatalf("undo after a revert must skip everything: exit %d", res.Code)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "0 restored, 0 deleted, ") ||
+		!strings.Contains(res.Stdout, "nothing to undo: it holds its value from before the command again (last written by kube-controller-manager)") ||
+		strings.Contains(res.Stdout, "changed since") || !strings.Contains(res.Stderr, "already hold their values from before bundle") {
+		t.Fatalf("undo after a revert must skip everything, as nothing to undo: exit %d\n%s\n%s", res.Code, res.Stdout, res.Stderr)
 	}
 	assertNoWrites(t, before)
 }
@@ -455,16 +457,17 @@ func TestBundleWithoutPublisher(t *testing.T) {
 	if !bytes.Equal(sec.Data["ca.crt"], r.oldPEM) || !bytes.Equal(sec.Data["token"], legacy.Data["token"]) {
 		t.Fatalf("undo must restore the Secret's ca.crt and leave its token")
 	}
-	// A second undo of the same file finds everything changed since (its
-	// writes refused by their precondition, then each object read to say
-	// so).
+	// A second undo of the same file finds every object as it was before
+	// bundle, put back by the first undo: nothing to undo (its writes
+	// refused by their precondition, then each object read to say so).
 	before = takeSnapshot(t)
 	res = Carotate(t, "undo", firstUndo)
 	if res.Code != 0 || !strings.Contains(res.Stdout, "0 restored, 0 deleted, ") {
 		t.Fatalf("second undo: exit %d", res.Code)
 	}
-	if !strings.Contains(res.Stdout, "changed since (resourceVersion ") {
-		t.Errorf("second undo: no object says it changed since:\n%s", res.Stdout)
+	if n := strings.Count(res.Stdout, "nothing to undo: it holds its value from before the command again (last written by kubectl-carotate)"); n != firstWrites ||
+		strings.Contains(res.Stdout, "changed since") || !strings.Contains(res.Stderr, fmt.Sprintf("undo: %d objects already hold their values from before bundle", firstWrites)) {
+		t.Errorf("second undo: %d objects say there is nothing to undo, want all %d (none changed since):\n%s\n%s", n, firstWrites, res.Stdout, res.Stderr)
 	}
 	assertNoWrites(t, before)
 
