@@ -193,7 +193,7 @@ func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
 				// its test op on the first one's effect.
 				err, r.Reason = nil, "an answer was lost: read back, it holds the restored values, written once since undo read it"
 			} else if why := workloadDrift(obj, now); why != "" {
-				r.Result, r.Reason = "skipped", strings.Replace(why, "changed since", "changed while undo ran", 1)
+				r.Result, r.Reason, r.asBefore = "skipped", strings.Replace(why, "changed since", "changed while undo ran", 1), strings.HasPrefix(why, nothingToUndo)
 				return r
 			}
 		}
