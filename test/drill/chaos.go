@@ -454,9 +454,13 @@ func templateValue(obj runtime.Object, annotation string) (key, value string, pa
 }
 
 // KillAfterPatches kills after n workloads in namespaces newly carry the
-// pass value (the first write, or mid-pass).
+// pass value (the first write, or mid-pass); value "" is no annotation
+// (undo of a pass that added it).
 func KillAfterPatches(point, value string, namespaces []string, n int) Kill {
 	ev := fmt.Sprintf("%d workload(s) patched with %s", n, value)
+	if value == "" {
+		ev = fmt.Sprintf("%d workload(s) patched to carry no ca-rotation annotation", n)
+	}
 	return Kill{Point: point, Event: ev, Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 		before := map[string]bool{}
 		patched := map[string]bool{}
