@@ -86,6 +86,21 @@ func MayHaveApplied(err error) bool {
 	return !errors.As(err, &status)
 }
 
+// WithRetryWrite is WithRetry for a write: it also tells whether an
+// attempt may have applied (MayHaveApplied of its error). A write sent
+// again after its answer was lost meets its own effect (a conflict on its
+// resourceVersion, an object already created or gone, a failed test op):
+// where mayHaveApplied is true, the caller reads the object before it
+// calls the write someone else's.
+func WithRetryWrite(ctx context.Context, fn func() error) (mayHaveApplied bool, err error) {
+	err = WithRetry(ctx, func() error {
+		err := fn()
+		mayHaveApplied = mayHaveApplied || MayHaveApplied(err)
+		return err
+	})
+	return mayHaveApplied, err
+}
+
 // WithRetry runs fn until it succeeds, fails with a non-transient error, or
 // RetryBudget has passed; then it returns fn's last error. While it waits
 // to try again it counts as a request pending on the API server, which the

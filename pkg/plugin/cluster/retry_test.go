@@ -46,3 +46,29 @@ func TestTransientAndMayHaveApplied(t *testing.T) {
 		})
 	}
 }
+
+// WithRetryWrite tells a write whose earlier attempt lost its answer (the
+// conflict after it may be the write's own effect) from one refused at once.
+func TestWithRetryWrite(t *testing.T) {
+	conflict := apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "x", nil)
+	for _, tc := range []struct {
+		name    string
+		answers []error
+		want    bool
+	}{
+		{"refused at once", []error{conflict}, false},
+		{"answer lost, then refused", []error{io.ErrUnexpectedEOF, conflict}, true},
+		{"written", []error{nil}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			mayHave, err := WithRetryWrite(context.Background(), func() error {
+				calls++
+				return tc.answers[calls-1]
+			})
+			if mayHave != tc.want || !errors.Is(err, tc.answers[len(tc.answers)-1]) || calls != len(tc.answers) {
+				t.Errorf("mayHaveApplied %v, err %v after %d calls; want %v, %v after %d", mayHave, err, calls, tc.want, tc.answers[len(tc.answers)-1], len(tc.answers))
+			}
+		})
+	}
+}

@@ -94,11 +94,11 @@ func (o *Options) patch(ctx context.Context, t *cluster.Workload, value string) 
 	mayHaveWritten := false
 	for round := 1; ; round++ {
 		var gen int64
-		err := cluster.WithRetry(ctx, func() (err error) {
+		mayHave, err := cluster.WithRetryWrite(ctx, func() (err error) {
 			gen, err = cluster.PatchWorkload(ctx, o.client, t.Kind, t.Namespace, t.Name, types.StrategicMergePatchType, body, opts)
-			mayHaveWritten = mayHaveWritten || cluster.MayHaveApplied(err)
 			return err
 		})
+		mayHaveWritten = mayHaveWritten || mayHave
 		if err == nil {
 			return patchResult{Generation: gen}, nil
 		}

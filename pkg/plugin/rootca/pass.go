@@ -276,13 +276,11 @@ func (p *pass) sync(ctx context.Context, acc access, it item) reportObject {
 			return done
 		}
 		var rv string
-		err := cluster.WithRetry(ctx, func() (err error) {
+		mayHave, err := cluster.WithRetryWrite(ctx, func() (err error) {
 			rv, err = acc.patch(ctx, it, value, p.DryRun)
-			if cluster.MayHaveApplied(err) {
-				mayHaveWritten = true
-			}
 			return err
 		})
+		mayHaveWritten = mayHaveWritten || mayHave
 		switch {
 		case err == nil:
 			return p.recorded(obj, prev, rv, resultUpdated)

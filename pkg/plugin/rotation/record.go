@@ -361,12 +361,8 @@ func UpdateTarget(ctx context.Context, client kubernetes.Interface, target strin
 			return rec, nil
 		}
 		var out *corev1.ConfigMap
-		mayHaveWritten := false
-		err = cluster.WithRetry(ctx, func() (err error) {
+		mayHaveWritten, err := cluster.WithRetryWrite(ctx, func() (err error) {
 			out, err = client.CoreV1().ConfigMaps(Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: dry.Options()})
-			if cluster.MayHaveApplied(err) {
-				mayHaveWritten = true
-			}
 			return err
 		})
 		if apierrors.IsConflict(err) && mayHaveWritten {

@@ -305,16 +305,11 @@ func (o *recordCommand) writeRecord(ctx context.Context, client kubernetes.Inter
 		return nil
 	}
 	opts := metav1.CreateOptions{FieldManager: cmdutil.FieldManager, DryRun: o.dryRun.Options()}
-	mayHaveWritten := false
-	err = cluster.WithRetry(ctx, func() error {
-		var err error
+	mayHaveWritten, err := cluster.WithRetryWrite(ctx, func() (err error) {
 		if existing == nil {
 			_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Create(ctx, cm, opts)
 		} else {
 			_, err = client.CoreV1().ConfigMaps(rotation.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: cmdutil.FieldManager, DryRun: opts.DryRun})
-		}
-		if cluster.MayHaveApplied(err) {
-			mayHaveWritten = true
 		}
 		return err
 	})

@@ -244,18 +244,11 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		}
 		rv := obj.ResourceVersion
 		opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}, DryRun: u.dryRun.Options()}
-		mayHaveDeleted := false
-		err = cluster.WithRetry(ctx, func() error {
-			var err error
+		mayHaveDeleted, err := cluster.WithRetryWrite(ctx, func() error {
 			if obj.Kind == "Secret" {
-				err = u.client.CoreV1().Secrets(obj.Namespace).Delete(ctx, obj.Name, opts)
-			} else {
-				err = u.client.CoreV1().ConfigMaps(obj.Namespace).Delete(ctx, obj.Name, opts)
+				return u.client.CoreV1().Secrets(obj.Namespace).Delete(ctx, obj.Name, opts)
 			}
-			if cluster.MayHaveApplied(err) {
-				mayHaveDeleted = true
-			}
-			return err
+			return u.client.CoreV1().ConfigMaps(obj.Namespace).Delete(ctx, obj.Name, opts)
 		})
 		if apierrors.IsNotFound(err) && mayHaveDeleted {
 			// The delete sent again found the object gone: the first one
@@ -295,16 +288,9 @@ func (u *restorer) restore(ctx context.Context, obj *object) result {
 		return r
 	}
 	var newRV string
-	mayHaveWritten := false
 	opts := metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: u.dryRun.Options()}
-	err = cluster.WithRetry(ctx, func() error {
-		rv, err := u.patch(ctx, obj, body, opts)
-		if err == nil {
-			newRV = rv
-		}
-		if cluster.MayHaveApplied(err) {
-			mayHaveWritten = true
-		}
+	mayHaveWritten, err := cluster.WithRetryWrite(ctx, func() (err error) {
+		newRV, err = u.patch(ctx, obj, body, opts)
 		return err
 	})
 	if apierrors.IsConflict(err) && mayHaveWritten {

@@ -176,12 +176,8 @@ func (u *restorer) restoreWorkload(ctx context.Context, obj *object) result {
 		return r
 	}
 	opts := metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: u.dryRun.Options()}
-	mayHaveWritten := false
-	err = cluster.WithRetry(ctx, func() error {
+	mayHaveWritten, err := cluster.WithRetryWrite(ctx, func() error {
 		_, err := cluster.PatchWorkload(ctx, u.client, obj.Kind, obj.Namespace, obj.Name, types.JSONPatchType, body, opts)
-		if cluster.MayHaveApplied(err) {
-			mayHaveWritten = true
-		}
 		return err
 	})
 	if err != nil && apierrors.IsInvalid(err) {
