@@ -557,9 +557,10 @@ func KillAfterConfigMapChange(point, ns, name, key string) Kill {
 }
 
 // KillAfterRootCAWrites kills once n kube-root-ca.crt ConfigMaps hold
-// something else than when the watch began.
+// something else than when the watch began, or are deleted (undo deletes
+// those bundle --create-missing created).
 func KillAfterRootCAWrites(point string, n int, args ...string) Kill {
-	return Kill{Point: point, Event: fmt.Sprintf("%d kube-root-ca.crt rewritten", n), Args: args,
+	return Kill{Point: point, Event: fmt.Sprintf("%d kube-root-ca.crt rewritten or deleted", n), Args: args,
 		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 			cms := client.CoreV1().ConfigMaps("")
 			sel := "metadata.name=kube-root-ca.crt"
@@ -587,7 +588,7 @@ func KillAfterRootCAWrites(point string, n int, args ...string) Kill {
 					before[cm.Namespace] = cm.Data["ca.crt"]
 					return false
 				}
-				if cm.Data["ca.crt"] != before[cm.Namespace] {
+				if cm.Data["ca.crt"] != before[cm.Namespace] || cm.DeletionTimestamp != nil {
 					changed[cm.Namespace] = true
 				}
 				return len(changed) >= n

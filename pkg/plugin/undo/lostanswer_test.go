@@ -53,29 +53,27 @@ func TestRestoreAfterALostAnswer(t *testing.T) {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "kube-root-ca.crt", ResourceVersion: "10"},
 				Data: map[string]string{"ca.crt": bundle}}
 			client := fake.NewClientset(cm)
+			// write puts tc's value in ca.crt as tc's writer (the tracker
+			// keeps managedFields as the API server does).
+			write := func() {
+				w := cm.DeepCopy()
+				w.ResourceVersion, w.Data["ca.crt"] = "11", tc.value
+				if err := client.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, w, "ns", metav1.UpdateOptions{FieldManager: tc.writer}); err != nil {
+					t.Error(err)
+				}
+			}
 			patches := 0
 			client.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
 				patches++
 				if patches == 1 && tc.lost {
-					// The write lands (as tc says who wrote what: the
-					// tracker keeps managedFields as the API server does),
-					// the connection dies before the answer.
-					landed := cm.DeepCopy()
-					landed.ResourceVersion, landed.Data["ca.crt"] = "11", tc.value
-					if err := client.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, landed, "ns", metav1.UpdateOptions{FieldManager: tc.writer}); err != nil {
-						t.Fatal(err)
-					}
+					// The write lands, the connection dies before the answer.
+					write()
 					return true, nil, io.ErrUnexpectedEOF
 				}
 				return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "configmaps"}, "kube-root-ca.crt", nil)
 			})
 			if !tc.lost {
-				// Someone else's write before ours, with the same value.
-				changed := cm.DeepCopy()
-				changed.ResourceVersion, changed.Data["ca.crt"] = "11", tc.value
-				if err := client.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, changed, "ns", metav1.UpdateOptions{FieldManager: tc.writer}); err != nil {
-					t.Fatal(err)
-				}
+				write() // someone else's write before ours
 			}
 			dir := t.TempDir()
 			var own *undofile.Writer

@@ -5,16 +5,22 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/carotate/kubectl-carotate/test/drill"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
+	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
 // TestChaosUndoRestartPass kills kube-apiserver while undo takes a
@@ -107,6 +113,92 @@ func TestChaosUndoRestartPass(t *testing.T) {
 	for name := range before {
 		if recorded[name] != 1 {
 			t.Errorf("undo's undo files record %s/%s %d times, want once", ns, name, recorded[name])
+		}
+	}
+}
+
+// TestChaosUndoDeletes kills kube-apiserver while undo deletes the
+// kube-root-ca.crt ConfigMaps bundle --create-missing created (with the
+// controller-manager stopped, so nothing publishes them meanwhile): the
+// delete whose answer the kill cut off is sent again and finds the object
+// gone. undo must report it deleted, not "deleted while undo ran", and
+// every ConfigMap it created must be gone.
+func TestChaosUndoDeletes(t *testing.T) {
+	ctx := context.Background()
+	client := Client(t)
+	const n = 10
+	var made []string
+	for range n {
+		made = append(made, CreateNamespace(t, client, "chaos-made"))
+	}
+	for _, ns := range made {
+		Must(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			_, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+			return err == nil, nil
+		}))
+	}
+	// The CA the cluster runs on now (the drill before may have rotated it).
+	sys, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+	Must(t, err)
+	Must(t, Cluster.StopComponent(localcluster.ControllerManager))
+	t.Cleanup(func() { Must(t, Cluster.StartComponent(ctx, localcluster.ControllerManager)) })
+	for _, ns := range made {
+		Must(t, client.CoreV1().ConfigMaps(ns).Delete(ctx, "kube-root-ca.crt", metav1.DeleteOptions{}))
+	}
+
+	dir := t.TempDir()
+	newCA, err := localcluster.NewCA("kubernetes-chaos-made", 365*24*time.Hour)
+	Must(t, err)
+	oldFile, newFile := filepath.Join(dir, "old-ca.crt"), filepath.Join(dir, "new-ca.crt")
+	Must(t, os.WriteFile(oldFile, []byte(sys.Data["ca.crt"]), 0o600))
+	Must(t, os.WriteFile(newFile, newCA.CertPEM, 0o600))
+	undoDir := filepath.Join(dir, "undo")
+	d := &drill.Drill{Cluster: Cluster, BinDir: BinDir, Dir: dir, Narrator: drill.LogfNarrator(t.Logf)}
+	t.Cleanup(d.Close)
+	_, err = d.Disrupt(ctx, drill.Kill{}, "bundle", "--old-ca", oldFile, "--new-ca", newFile, "--create-missing", "--settle", "0", "--undo-dir", undoDir)
+	Must(t, err)
+	files := undoFiles(t, undoDir, "bundle")
+	if len(files) != 1 {
+		t.Fatalf("bundle left %d undo files, want 1", len(files))
+	}
+
+	// bundle records the ConfigMaps it created after those it updated,
+	// and undo goes in the file's order: the kill comes after 4 deletes.
+	at := len(files[0].changes) - n + 4
+	k := drill.KillAfterRootCAWrites(fmt.Sprintf("%s (after %d restores and 4 deletes)", drill.PointMidPass, at-4), at, "--qps", "5", "--burst", "1")
+	_, err = d.Disrupt(ctx, k, "undo", files[0].path)
+	logDisruptions(t, d.Disruptions)
+	if len(d.Disruptions) != 1 {
+		t.Fatalf("%d disruptions, want 1 (%v)", len(d.Disruptions), err)
+	}
+	dis := d.Disruptions[0]
+	if dis.First == nil || dis.First.Code != 0 {
+		t.Fatalf("undo under a kill: the first attempt did not succeed: %+v", dis.First)
+	}
+	Must(t, err)
+	assertDisrupted(t, dis)
+	deleted := 0
+	for _, row := range strings.Split(dis.First.Stdout, "\n") {
+		// KIND NAMESPACE NAME KEYS RESULT REASON
+		f := strings.Fields(row)
+		if len(f) < 5 || f[0] != "ConfigMap" {
+			continue
+		}
+		if slices.Contains(made, f[1]) {
+			if f[4] != "deleted" {
+				t.Errorf("undo under a kill reports a ConfigMap bundle created as %s, want deleted: %s", f[4], row)
+			}
+			deleted++
+		} else if f[4] != "restored" {
+			t.Errorf("undo under a kill reports a ConfigMap it was to restore as %s: %s", f[4], row)
+		}
+	}
+	if deleted != n {
+		t.Errorf("undo's report has %d rows for the %d ConfigMaps bundle created", deleted, n)
+	}
+	for _, ns := range made {
+		if _, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s/kube-root-ca.crt, created by bundle, is still there after undo (%v)", ns, err)
 		}
 	}
 }
