@@ -257,6 +257,11 @@ func TestChaosRootCAWrites(t *testing.T) {
 					t.Errorf("undo under a kill finished, and reports an object it was to restore as %s: %s", f[4], row)
 				}
 			}
+			// The kill lands between a write and its answer (the relay's
+			// 100 ms): without a write read back this test proved nothing.
+			if dis.Fired && !strings.Contains(dis.First.Stdout, "an answer was lost") {
+				t.Errorf("the kill cut no write's answer, so no resent write was exercised:\n%s", dis.First.Stdout)
+			}
 		}
 	}
 	after := rootCAVersions(t)

@@ -82,13 +82,17 @@ func TestChaosUndoRestartPass(t *testing.T) {
 	}
 	dis := d.Disruptions[0]
 	assertDisrupted(t, dis)
-	if dis.First != nil && dis.First.Code == 0 {
-		for _, row := range strings.Split(dis.First.Stdout, "\n") {
-			// KIND NAMESPACE NAME KEYS RESULT REASON
-			if f := strings.Fields(row); len(f) > 4 && f[0] == "Deployment" && f[4] != "restored" {
-				t.Errorf("undo under a kill finished, and reports a workload it was to restore as %s: %s", f[4], row)
-			}
+	if dis.First == nil || dis.First.Code != 0 {
+		t.Fatalf("undo under a kill: the first attempt did not succeed: %+v", dis.First)
+	}
+	for _, row := range strings.Split(dis.First.Stdout, "\n") {
+		// KIND NAMESPACE NAME KEYS RESULT REASON
+		if f := strings.Fields(row); len(f) > 4 && f[0] == "Deployment" && f[4] != "restored" {
+			t.Errorf("undo under a kill finished, and reports a workload it was to restore as %s: %s", f[4], row)
 		}
+	}
+	if !strings.Contains(dis.First.Stdout, "an answer was lost") {
+		t.Errorf("the kill cut no restore's answer, so no resent write was exercised:\n%s", dis.First.Stdout)
 	}
 
 	after := generations()
@@ -192,6 +196,9 @@ func TestChaosUndoDeletes(t *testing.T) {
 		} else if f[4] != "restored" {
 			t.Errorf("undo under a kill reports a ConfigMap it was to restore as %s: %s", f[4], row)
 		}
+	}
+	if !strings.Contains(dis.First.Stdout, "an answer was lost, and it is gone") {
+		t.Errorf("the kill cut no delete's answer, so no resent delete was exercised:\n%s", dis.First.Stdout)
 	}
 	if deleted != n {
 		t.Errorf("undo's report has %d rows for the %d ConfigMaps bundle created", deleted, n)
