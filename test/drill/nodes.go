@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
@@ -134,13 +135,20 @@ func (d *Drill) leaveOut(ctx context.Context, client kubernetes.Interface) error
 			d.out.Renewed = append(d.out.Renewed, n)
 		}
 	}
-	node, err := client.CoreV1().Nodes().Get(ctx, d.out.LeftOut, metav1.GetOptions{})
+	// The node's own kubelet (and KWOK, for the simulated nodes) writes
+	// its status meanwhile, so the read-modify-write is retried on a
+	// conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := client.CoreV1().Nodes().Get(ctx, d.out.LeftOut, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		node.Spec.Taints = append(node.Spec.Taints, corev1.Taint{Key: leftOutTaint, Effect: corev1.TaintEffectNoSchedule})
+		_, err = client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		return err
-	}
-	node.Spec.Taints = append(node.Spec.Taints, corev1.Taint{Key: leftOutTaint, Effect: corev1.TaintEffectNoSchedule})
-	if _, err := client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{}); err != nil {
-		return err
+		return fmt.Errorf("tainting node %s: %w", d.out.LeftOut, err)
 	}
 	d.logf("nodes %s: each kubelet authenticates as its node; %s (tainted, no workload) will be left out of step 9.2's client certificate renewal",
 		strings.Join(kubelets, ", "), d.out.LeftOut)

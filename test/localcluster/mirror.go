@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -41,14 +42,17 @@ func (c *Cluster) createControlPlaneNode(ctx context.Context) error {
 	if err := createNode(ctx, client, ControlPlaneNode); err != nil {
 		return err
 	}
-	node, err := client.CoreV1().Nodes().Get(ctx, ControlPlaneNode, metav1.GetOptions{})
-	if err != nil {
+	// KWOK writes the new node's status meanwhile: a conflict reads it again.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := client.CoreV1().Nodes().Get(ctx, ControlPlaneNode, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		node.Labels["node-role.kubernetes.io/control-plane"] = ""
+		node.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+		_, err = client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
 		return err
-	}
-	node.Labels["node-role.kubernetes.io/control-plane"] = ""
-	node.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
-	_, err = client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
-	return err
+	})
 }
 
 // SyncMirrorPods makes the mirror pods in kube-system show each component's
