@@ -41,7 +41,8 @@ cluster-down: $(BIN)/cluster ## stop exactly what cluster-up started and delete 
 demo: tools build $(BIN)/cluster ## a whole CA rotation on a local cluster, narrated; KUBEADM=1: on the kubeadm node, through the printed scripts
 	bash hack/demo.sh $(if $(filter 1 true yes,$(KUBEADM)),--kubeadm)
 
-lint: ## formatting, vet and a tidy go.mod
+lint: $(BIN)/shellcheck ## formatting, vet, a tidy go.mod, and ShellCheck over the repo's own scripts
+	$(BIN)/shellcheck hack/*.sh .ci/run
 	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { gofmt -l $$(git ls-files -co --exclude-standard '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	go vet ./...
 	go vet -tags e2e ./test/...
@@ -58,7 +59,8 @@ unit: $(BIN)/shellcheck ## unit tests (no cluster; printed scripts linted with S
 e2e: tools build $(BIN)/cluster $(BIN)/shellcheck ## e2e tests against a local control plane; always reaps what they started
 	mkdir -p _output; status=0; CAROTATE_REQUIRE_SHELLCHECK=1 go test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./test/e2e/... 2>&1 | tee _output/e2e.log || status=$$?; \
 	$(BIN)/cluster reap; \
-	if [ $$status -ne 0 ]; then echo "== e2e failures (full log: _output/e2e.log)"; grep -E '^(--- FAIL|FAIL|panic:)|^\s+--- FAIL' _output/e2e.log | head -40 || true; fi; \
+	if [ $$status -ne 0 ]; then echo "== e2e failures (full log: _output/e2e.log)"; grep -E '^(--- FAIL|FAIL|panic:)|^\s+--- FAIL' _output/e2e.log | head -40 || true; \
+	  echo "== what each failed test printed at file:line (the last lines each)"; bash hack/e2e-failures.sh _output/e2e.log | head -60 || true; fi; \
 	exit $$status
 
 reap: $(BIN)/cluster ## stop any process a test run left behind (by recorded pid)
