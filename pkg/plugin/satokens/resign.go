@@ -232,7 +232,7 @@ func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *cor
 	for attempt := 0; attempt < 3; attempt++ {
 		body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": s.ResourceVersion}, "data": map[string]any{corev1.ServiceAccountTokenKey: nil}})
 		var out *corev1.Secret
-		err := cluster.WithRetry(ctx, func() (err error) {
+		mayHaveApplied, err := cluster.WithRetryWrite(ctx, func() (err error) {
 			out, err = secrets.Patch(ctx, s.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: cmdutil.FieldManager, DryRun: o.dryRun.Options()})
 			return err
 		})
@@ -253,17 +253,31 @@ func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *cor
 				return r
 			}
 			tok := cluster.LegacyTokenSecret(cur)
-			switch {
-			case slices.Contains(newKIDs, tok.KID):
-				r.Result, r.NewKID = "re-signed", tok.KID
-				return r
-			case len(cur.Data[corev1.ServiceAccountTokenKey]) == 0:
-				// Cleared already (by this write, its answer lost, or
-				// another admin's) and not signed again yet: wait for the
-				// tokens controller as for a clear of ours.
-				return o.cleared(r, s, cur.ResourceVersion, undo)
+			resigned := slices.Contains(newKIDs, tok.KID)
+			if !resigned && len(cur.Data[corev1.ServiceAccountTokenKey]) > 0 {
+				s = cur // it holds another token now: clear that one
+				continue
 			}
-			s = cur
+			// The old token is gone. A clear of ours sent again after its
+			// answer was lost meets its own effect: it is ours, recorded
+			// in the undo file, and said so. Otherwise another writer
+			// cleared it: not ours to record. The tokens controller
+			// only fills an empty token, so it never clears one.
+			if !mayHaveApplied {
+				undo = nil
+			}
+			r.Reason = reasonClearedByOther
+			if mayHaveApplied {
+				r.Reason = reasonClearedLostAnswer
+			}
+			if resigned {
+				r.Result, r.NewKID = "re-signed", tok.KID
+				o.recordCleared(s, cur.ResourceVersion, undo)
+				return r
+			}
+			// Not signed again yet: wait for the tokens controller as
+			// for any clear.
+			return o.cleared(r, s, cur.ResourceVersion, undo)
 		default:
 			r.Result, r.Reason = "failed", err.Error()
 			return r
@@ -273,22 +287,35 @@ func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *cor
 	return r
 }
 
+// Reasons of a Secret found without its old token when its clear met a
+// conflict.
+const (
+	reasonClearedLostAnswer = "found cleared when its clear was sent again after the API server's answer was lost"
+	reasonClearedByOther    = "cleared meanwhile by another writer"
+)
+
 // cleared is the result of a Secret whose token is now cleared, recorded
-// in the undo file at resourceVersion rv.
+// in the undo file at resourceVersion rv (undo nil: not recorded).
 func (o *Options) cleared(r Result, s *corev1.Secret, rv string, undo *undofile.Writer) Result {
 	r.Result = "cleared" + o.dryRun.Suffix()
-	if undo != nil {
-		// The token is not kept: the entry says which Secret lost
-		// it, so undo can say why it cannot put it back.
-		if err := undo.Record(undofile.Change{Kind: "Secret", Namespace: s.Namespace, Name: s.Name, Key: corev1.ServiceAccountTokenKey,
-			Removed: true, ResourceVersion: rv}); err != nil {
-			fmt.Fprintf(o.ErrOut, "warning: the undo file misses %s/%s: %v\n", s.Namespace, s.Name, err)
-		}
-	}
+	o.recordCleared(s, rv, undo)
 	if o.dryRun != cmdutil.DryRunNone {
 		r.Result = "would clear" + o.dryRun.Suffix()
 	}
 	return r
+}
+
+// recordCleared records in the undo file that s lost its token. The token
+// is not kept: the entry says which Secret lost it, so undo can say why
+// it cannot put it back.
+func (o *Options) recordCleared(s *corev1.Secret, rv string, undo *undofile.Writer) {
+	if undo == nil {
+		return
+	}
+	if err := undo.Record(undofile.Change{Kind: "Secret", Namespace: s.Namespace, Name: s.Name, Key: corev1.ServiceAccountTokenKey,
+		Removed: true, ResourceVersion: rv}); err != nil {
+		fmt.Fprintf(o.ErrOut, "warning: the undo file misses %s/%s: %v\n", s.Namespace, s.Name, err)
+	}
 }
 
 // waitResigned polls the cleared Secrets until the tokens controller has

@@ -30,19 +30,28 @@ func jwt(kid string) []byte {
 // tokens controller signs it with the new key), not "re-signed" with no key
 // (as before 2026-12-06, which skipped the wait that catches a
 // controller-manager without the new key); signed with the new key is
-// "re-signed". The fake clientset only stands in for the API server's
-// answers.
+// "re-signed". Either way the Secret is recorded in the undo file and the
+// reason says the answer was lost. A token another writer cleared is
+// said so and not recorded: the clear was not ours. The fake clientset
+// only stands in for the API server's answers.
 func TestClearAfterALostAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name string
+		// lost: the first patch applies and its answer is lost (sent
+		// again, it meets a conflict); otherwise another writer cleared
+		// the token and the first patch meets a conflict.
+		lost bool
 		// after is the token the Secret holds when read back ("" none).
 		after      string
 		wantResult string
 		wantNewKID string
+		wantReason string
 		wantUndo   int
 	}{
-		{"cleared by our write, not signed yet", "", "cleared", "", 1},
-		{"signed again with the new key", "new", "re-signed", "new", 0},
+		{"cleared by our write, not signed yet", true, "", "cleared", "", reasonClearedLostAnswer, 1},
+		{"cleared by our write, signed again with the new key", true, "new", "re-signed", "new", reasonClearedLostAnswer, 1},
+		{"cleared by another writer, not signed yet", false, "", "cleared", "", reasonClearedByOther, 0},
+		{"cleared by another writer, signed again with the new key", false, "new", "re-signed", "new", reasonClearedByOther, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "tok", ResourceVersion: "10"}, Type: corev1.SecretTypeServiceAccountToken,
@@ -61,7 +70,9 @@ func TestClearAfterALostAnswer(t *testing.T) {
 					if err := client.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, landed, "ns"); err != nil {
 						t.Fatal(err)
 					}
-					return true, nil, io.ErrUnexpectedEOF
+					if tc.lost {
+						return true, nil, io.ErrUnexpectedEOF
+					}
 				}
 				return true, nil, apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "tok", nil)
 			})
@@ -71,8 +82,8 @@ func TestClearAfterALostAnswer(t *testing.T) {
 			}
 			o := &Options{dryRun: cmdutil.DryRunNone}
 			r := o.clear(context.Background(), client, s, []string{"new"}, undo)
-			if r.Result != tc.wantResult || r.NewKID != tc.wantNewKID {
-				t.Errorf("result %q, new kid %q (%s); want %q, %q", r.Result, r.NewKID, r.Reason, tc.wantResult, tc.wantNewKID)
+			if r.Result != tc.wantResult || r.NewKID != tc.wantNewKID || r.Reason != tc.wantReason {
+				t.Errorf("result %q, new kid %q, reason %q; want %q, %q, %q", r.Result, r.NewKID, r.Reason, tc.wantResult, tc.wantNewKID, tc.wantReason)
 			}
 			if got := undo.Changes(); got != tc.wantUndo {
 				t.Errorf("the undo file records %d changes, want %d", got, tc.wantUndo)
