@@ -334,6 +334,36 @@ type source struct {
 	watch func(ctx context.Context, rv string) (watch.Interface, error)
 }
 
+// listWatcher is what every typed client of client-go has: List and Watch.
+type listWatcher[L runtime.Object] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
+	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// sourceOf lists c with opts, and watches it with opts from the list's
+// resourceVersion.
+func sourceOf[L runtime.Object](c listWatcher[L], opts metav1.ListOptions) source {
+	return source{func(ctx context.Context) ([]runtime.Object, string, error) {
+		l, err := c.List(ctx, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		objs, err := meta.ExtractList(l)
+		if err != nil {
+			return nil, "", err
+		}
+		acc, err := meta.ListAccessor(l)
+		if err != nil {
+			return nil, "", err
+		}
+		return objs, acc.GetResourceVersion(), nil
+	}, func(ctx context.Context, rv string) (watch.Interface, error) {
+		o := opts
+		o.ResourceVersion = rv
+		return c.Watch(ctx, o)
+	}}
+}
+
 func trigger(ctx context.Context, sources []source, seen func(obj runtime.Object, listed bool) bool) (<-chan struct{}, error) {
 	fired := make(chan struct{})
 	var mu sync.Mutex
@@ -396,45 +426,9 @@ func workloadSources(client kubernetes.Interface, namespaces []string) []source 
 	for _, ns := range namespaces {
 		apps := client.AppsV1()
 		out = append(out,
-			source{func(ctx context.Context) ([]runtime.Object, string, error) {
-				l, err := apps.Deployments(ns).List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return nil, "", err
-				}
-				var objs []runtime.Object
-				for i := range l.Items {
-					objs = append(objs, &l.Items[i])
-				}
-				return objs, l.ResourceVersion, nil
-			}, func(ctx context.Context, rv string) (watch.Interface, error) {
-				return apps.Deployments(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
-			}},
-			source{func(ctx context.Context) ([]runtime.Object, string, error) {
-				l, err := apps.DaemonSets(ns).List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return nil, "", err
-				}
-				var objs []runtime.Object
-				for i := range l.Items {
-					objs = append(objs, &l.Items[i])
-				}
-				return objs, l.ResourceVersion, nil
-			}, func(ctx context.Context, rv string) (watch.Interface, error) {
-				return apps.DaemonSets(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
-			}},
-			source{func(ctx context.Context) ([]runtime.Object, string, error) {
-				l, err := apps.StatefulSets(ns).List(ctx, metav1.ListOptions{})
-				if err != nil {
-					return nil, "", err
-				}
-				var objs []runtime.Object
-				for i := range l.Items {
-					objs = append(objs, &l.Items[i])
-				}
-				return objs, l.ResourceVersion, nil
-			}, func(ctx context.Context, rv string) (watch.Interface, error) {
-				return apps.StatefulSets(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
-			}},
+			sourceOf[*appsv1.DeploymentList](apps.Deployments(ns), metav1.ListOptions{}),
+			sourceOf[*appsv1.DaemonSetList](apps.DaemonSets(ns), metav1.ListOptions{}),
+			sourceOf[*appsv1.StatefulSetList](apps.StatefulSets(ns), metav1.ListOptions{}),
 		)
 	}
 	return out
@@ -500,19 +494,7 @@ func KillDuringRollout(point, value, ns, name string) Kill {
 func KillAfterPodDeletion(point, ns, selector string) Kill {
 	return Kill{Point: point, Event: "a pod " + selector + " in " + ns + " deleted", Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 		pods := client.CoreV1().Pods(ns)
-		src := source{func(ctx context.Context) ([]runtime.Object, string, error) {
-			l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector})
-			if err != nil {
-				return nil, "", err
-			}
-			var objs []runtime.Object
-			for i := range l.Items {
-				objs = append(objs, &l.Items[i])
-			}
-			return objs, l.ResourceVersion, nil
-		}, func(ctx context.Context, rv string) (watch.Interface, error) {
-			return pods.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: rv})
-		}}
+		src := sourceOf[*corev1.PodList](pods, metav1.ListOptions{LabelSelector: selector})
 		return trigger(ctx, []source{src}, func(obj runtime.Object, _ bool) bool {
 			p, ok := obj.(*corev1.Pod)
 			return ok && p.DeletionTimestamp != nil
@@ -527,19 +509,7 @@ func KillAfterConfigMapChange(point, ns, name, key string) Kill {
 		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 			cms := client.CoreV1().ConfigMaps(ns)
 			sel := "metadata.name=" + name
-			src := source{func(ctx context.Context) ([]runtime.Object, string, error) {
-				l, err := cms.List(ctx, metav1.ListOptions{FieldSelector: sel})
-				if err != nil {
-					return nil, "", err
-				}
-				var objs []runtime.Object
-				for i := range l.Items {
-					objs = append(objs, &l.Items[i])
-				}
-				return objs, l.ResourceVersion, nil
-			}, func(ctx context.Context, rv string) (watch.Interface, error) {
-				return cms.Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
-			}}
+			src := sourceOf[*corev1.ConfigMapList](cms, metav1.ListOptions{FieldSelector: sel})
 			var before *string
 			return trigger(ctx, []source{src}, func(obj runtime.Object, listed bool) bool {
 				cm, ok := obj.(*corev1.ConfigMap)
@@ -564,19 +534,7 @@ func KillAfterRootCAWrites(point string, n int, args ...string) Kill {
 		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 			cms := client.CoreV1().ConfigMaps("")
 			sel := "metadata.name=kube-root-ca.crt"
-			src := source{func(ctx context.Context) ([]runtime.Object, string, error) {
-				l, err := cms.List(ctx, metav1.ListOptions{FieldSelector: sel})
-				if err != nil {
-					return nil, "", err
-				}
-				var objs []runtime.Object
-				for i := range l.Items {
-					objs = append(objs, &l.Items[i])
-				}
-				return objs, l.ResourceVersion, nil
-			}, func(ctx context.Context, rv string) (watch.Interface, error) {
-				return cms.Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
-			}}
+			src := sourceOf[*corev1.ConfigMapList](cms, metav1.ListOptions{FieldSelector: sel})
 			before := map[string]string{}
 			changed := map[string]bool{}
 			return trigger(ctx, []source{src}, func(obj runtime.Object, listed bool) bool {
@@ -592,6 +550,28 @@ func KillAfterRootCAWrites(point string, n int, args ...string) Kill {
 					changed[cm.Namespace] = true
 				}
 				return len(changed) >= n
+			})
+		}}
+}
+
+// KillAfterTokensCleared kills once n legacy token Secrets of namespace ns
+// have had their token cleared (resign-tokens) since the watch began.
+func KillAfterTokensCleared(point, ns string, n int, args ...string) Kill {
+	return Kill{Point: point, Event: fmt.Sprintf("%d legacy token Secrets in %s cleared", n, ns), Args: args,
+		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
+			secrets := client.CoreV1().Secrets(ns)
+			sel := "type=" + string(corev1.SecretTypeServiceAccountToken)
+			src := sourceOf[*corev1.SecretList](secrets, metav1.ListOptions{FieldSelector: sel})
+			cleared := map[string]bool{}
+			return trigger(ctx, []source{src}, func(obj runtime.Object, listed bool) bool {
+				s, ok := obj.(*corev1.Secret)
+				if !ok || listed {
+					return false
+				}
+				if len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
+					cleared[s.Name] = true
+				}
+				return len(cleared) >= n
 			})
 		}}
 }
@@ -670,19 +650,7 @@ func KillAfterEdgeWrite(w *Workloads) Kill {
 		Trigger: func(ctx context.Context, client kubernetes.Interface) (<-chan struct{}, error) {
 			pods := client.CoreV1().Pods(w.OnDelete.Namespace)
 			sel := "app=" + w.OnDelete.Name
-			src := append(workloadSources(client, []string{ns}), source{func(ctx context.Context) ([]runtime.Object, string, error) {
-				l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-				if err != nil {
-					return nil, "", err
-				}
-				var objs []runtime.Object
-				for i := range l.Items {
-					objs = append(objs, &l.Items[i])
-				}
-				return objs, l.ResourceVersion, nil
-			}, func(ctx context.Context, rv string) (watch.Interface, error) {
-				return pods.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: rv})
-			}})
+			src := append(workloadSources(client, []string{ns}), sourceOf[*corev1.PodList](pods, metav1.ListOptions{LabelSelector: sel}))
 			return trigger(ctx, src, func(obj runtime.Object, _ bool) bool {
 				switch o := obj.(type) {
 				case *appsv1.Deployment:

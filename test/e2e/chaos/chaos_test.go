@@ -106,6 +106,24 @@ func assertDisrupted(t *testing.T, dis drill.Disruption) {
 	}
 }
 
+// survivedOneKill checks a command run under one kill (d.Disrupt's
+// result err): exactly one disruption, whose first attempt succeeded
+// through it (assertDisrupted); it returns that disruption.
+func survivedOneKill(t *testing.T, d *drill.Drill, err error) drill.Disruption {
+	t.Helper()
+	logDisruptions(t, d.Disruptions)
+	if len(d.Disruptions) != 1 {
+		t.Fatalf("%d disruptions, want 1 (%v)", len(d.Disruptions), err)
+	}
+	dis := d.Disruptions[0]
+	if dis.First == nil || dis.First.Code != 0 {
+		t.Fatalf("%s under a kill: the first attempt did not succeed: %+v", dis.Command, dis.First)
+	}
+	Must(t, err)
+	assertDisrupted(t, dis)
+	return dis
+}
+
 func logDisruptions(t *testing.T, ds []drill.Disruption) {
 	for _, dis := range ds {
 		rerun := ""

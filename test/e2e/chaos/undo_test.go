@@ -75,16 +75,7 @@ func TestChaosUndoRestartPass(t *testing.T) {
 	k := drill.KillAfterPatches(drill.PointMidPass+" (after 6 of 16 restores)", "", []string{ns}, 6)
 	k.Args = []string{"--qps", "5", "--burst", "1"}
 	_, err = d.Disrupt(ctx, k, "undo", files[0].path)
-	logDisruptions(t, d.Disruptions)
-	Must(t, err)
-	if len(d.Disruptions) != 1 {
-		t.Fatalf("%d disruptions, want 1", len(d.Disruptions))
-	}
-	dis := d.Disruptions[0]
-	assertDisrupted(t, dis)
-	if dis.First == nil || dis.First.Code != 0 {
-		t.Fatalf("undo under a kill: the first attempt did not succeed: %+v", dis.First)
-	}
+	dis := survivedOneKill(t, d, err)
 	for _, row := range strings.Split(dis.First.Stdout, "\n") {
 		// KIND NAMESPACE NAME KEYS RESULT REASON
 		if f := strings.Fields(row); len(f) > 4 && f[0] == "Deployment" && f[4] != "restored" {
@@ -171,16 +162,7 @@ func TestChaosUndoDeletes(t *testing.T) {
 	at := len(files[0].changes) - n + 4
 	k := drill.KillAfterRootCAWrites(fmt.Sprintf("%s (after %d restores and 4 deletes)", drill.PointMidPass, at-4), at, "--qps", "5", "--burst", "1")
 	_, err = d.Disrupt(ctx, k, "undo", files[0].path)
-	logDisruptions(t, d.Disruptions)
-	if len(d.Disruptions) != 1 {
-		t.Fatalf("%d disruptions, want 1 (%v)", len(d.Disruptions), err)
-	}
-	dis := d.Disruptions[0]
-	if dis.First == nil || dis.First.Code != 0 {
-		t.Fatalf("undo under a kill: the first attempt did not succeed: %+v", dis.First)
-	}
-	Must(t, err)
-	assertDisrupted(t, dis)
+	dis := survivedOneKill(t, d, err)
 	deleted := 0
 	for _, row := range strings.Split(dis.First.Stdout, "\n") {
 		// KIND NAMESPACE NAME KEYS RESULT REASON
