@@ -85,12 +85,36 @@ type clientRun struct {
 	restarted, control *clients.Simulator
 }
 
+// answeredSteps are the steps after the API server's switch in which a
+// restarted client must have had an answer (ClientsOutcome.Problems).
+var answeredSteps = []string{"10", "12.2-12.3", "finish"}
+
 func (r *clientRun) setStep(step string) {
 	if r == nil || step == "" {
 		return
 	}
+	r.awaitAnswer()
 	r.restarted.SetStep(step)
 	r.control.SetStep(step)
+}
+
+// awaitAnswer holds the current step, when it is one of answeredSteps,
+// until a restarted client has had a request answered in it (a minute at
+// most). The clients ask twice a second each, and a step can be shorter
+// (finish took well under a second here, 3 to 6 requests in it): it could
+// end before any request by chance and fail the drill for nothing. A step
+// whose requests fail still fails Problems after the minute.
+func (r *clientRun) awaitAnswer() {
+	if r == nil {
+		return
+	}
+	step := r.restarted.Step()
+	if !slices.Contains(answeredSteps, step) {
+		return
+	}
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		return r.restarted.Report().Step(step).OK > 0, nil
+	})
 }
 
 func (r *clientRun) stop() {
@@ -421,7 +445,7 @@ func (c ClientsOutcome) Problems() []string {
 	}
 	// The restarted clients worked once the API server served from the new
 	// CA, not merely before.
-	for _, step := range []string{"10", "12.2-12.3", "finish"} {
+	for _, step := range answeredSteps {
 		if s := r.Step(step); s.OK == 0 {
 			add("restarted clients: no answered request in step %s", step)
 		}

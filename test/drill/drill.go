@@ -397,6 +397,7 @@ func (d *Drill) Run(ctx context.Context) (*Outcome, error) {
 		return out, err
 	}
 	if d.Clients {
+		d.clients.awaitAnswer()
 		d.stopClients()
 		d.step("", "What the in-cluster clients saw", "requests per step after client-go's retries; API unreachable is wall-clock seconds in which some client got no answer, merged over clients")
 		if d.Narrator != nil {
