@@ -263,12 +263,9 @@ func (o *Options) clear(ctx context.Context, client kubernetes.Interface, s *cor
 			// in the undo file, and said so. Otherwise another writer
 			// cleared it: not ours to record. The tokens controller
 			// only fills an empty token, so it never clears one.
+			r.Reason = reasonClearedLostAnswer
 			if !mayHaveApplied {
-				undo = nil
-			}
-			r.Reason = reasonClearedByOther
-			if mayHaveApplied {
-				r.Reason = reasonClearedLostAnswer
+				r.Reason, undo = reasonClearedByOther, nil
 			}
 			if resigned {
 				r.Result, r.NewKID = "re-signed", tok.KID
