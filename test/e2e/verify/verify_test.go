@@ -286,6 +286,9 @@ func TestPodsAcrossTheBundle(t *testing.T) {
 	dbLabels := map[string]string{"app": "db"}
 	Must(t, Create(apps.StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db"},
 		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: dbLabels}, Template: PodTemplate(dbLabels)}}, metav1.CreateOptions{})))
+	// A legacy token Secret naming a ServiceAccount that does not exist yet
+	// is deleted by the tokens controller (CI lost one that way).
+	WaitDefaultServiceAccount(t, client, ns)
 	Must(t, Create(client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "legacy-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
 		Type:       corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})))
