@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +275,29 @@ func PodUIDs(t testing.TB, client kubernetes.Interface, ns string) sets.Set[type
 		}
 	}
 	return uids
+}
+
+// WaitRootCAPublished waits until each of namespaces has its
+// kube-root-ca.crt, which the controller-manager publishes a moment after
+// the namespace: one list of those ConfigMaps a poll, not a read each.
+func WaitRootCAPublished(t testing.TB, client kubernetes.Interface, namespaces ...string) {
+	t.Helper()
+	var missing []string
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		cms, err := client.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=kube-root-ca.crt"})
+		if err != nil {
+			return false, nil
+		}
+		published := sets.New[string]()
+		for _, cm := range cms.Items {
+			published.Insert(cm.Namespace)
+		}
+		missing = slices.DeleteFunc(slices.Clone(namespaces), published.Has)
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("no kube-root-ca.crt published in namespaces %v", missing)
+	}
 }
 
 // WaitRootCA waits until every namespace's kube-root-ca.crt holds want.

@@ -191,18 +191,30 @@ func (p *PKI) write() error {
 			return err
 		}
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(p.ServiceAccountKey)
+	_, _, err := WriteKeyPair(p.Dir, "sa", p.ServiceAccountKey)
+	return err
+}
+
+// WriteKeyPair writes key as kubeadm writes the ServiceAccount key pair:
+// dir/name.key (PKCS#8 PEM, 0600) and its public half dir/name.pub (PKIX
+// PEM). It returns both paths.
+func WriteKeyPair(dir, name string, key *rsa.PrivateKey) (keyFile, pubFile string, err error) {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	pubDER, err := x509.MarshalPKIXPublicKey(&p.ServiceAccountKey.PublicKey)
+	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	if err := os.WriteFile(p.Path("sa.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return err
+	keyFile, pubFile = filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return "", "", err
 	}
-	return os.WriteFile(p.Path("sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+		return "", "", err
+	}
+	return keyFile, pubFile, nil
 }
 
 // Path is the absolute path of a file in the PKI directory.

@@ -6,10 +6,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,8 +18,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/carotate/kubectl-carotate/pkg/checks"
+	"github.com/carotate/kubectl-carotate/pkg/plugin/rotation"
 	"github.com/carotate/kubectl-carotate/test/drill"
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
 	"github.com/carotate/kubectl-carotate/test/localcluster"
@@ -54,18 +55,11 @@ func TestChaosResignTokens(t *testing.T) {
 			Type:       corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})))
 		names = append(names, name)
 	}
-	oldKIDs := map[string]string{}
+	var oldKIDs map[string]string
 	Must(t, wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		for _, name := range names {
-			s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-			if err != nil || len(s.Data[corev1.ServiceAccountTokenKey]) == 0 {
-				return false, nil
-			}
-			kid, err := checks.TokenKeyID(string(s.Data[corev1.ServiceAccountTokenKey]))
-			Must(t, err)
-			oldKIDs[name] = kid
-		}
-		return true, nil
+		var err error
+		oldKIDs, err = tokenKIDs(ctx, client, ns)
+		return err == nil && len(oldKIDs) == n && !slices.Contains(slices.Collect(maps.Values(oldKIDs)), ""), nil
 	}))
 
 	// A new signing key: the API server signs with it and accepts both,
@@ -75,25 +69,25 @@ func TestChaosResignTokens(t *testing.T) {
 	dir := t.TempDir()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	Must(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	newKey, newPub, err := localcluster.WriteKeyPair(dir, "new-sa", key)
 	Must(t, err)
-	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	Must(t, err)
-	newKey, newPub, bothPub := filepath.Join(dir, "new-sa.key"), filepath.Join(dir, "new-sa.pub"), filepath.Join(dir, "both-sa.pub")
-	newPubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	Must(t, os.WriteFile(newKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
-	Must(t, os.WriteFile(newPub, newPubPEM, 0o600))
 	api, cm := Cluster.Component(localcluster.APIServer), Cluster.Component(localcluster.ControllerManager)
 	oldPubFile, oldSigning, oldPrivate := api.Get("service-account-key-file"), api.Get("service-account-signing-key-file"), cm.Get("service-account-private-key-file")
-	oldPubPEM, err := os.ReadFile(oldPubFile)
-	Must(t, err)
-	Must(t, os.WriteFile(bothPub, append(slices.Clone(oldPubPEM), newPubPEM...), 0o600))
+	// One file of both public keys: the API server reads every key in it.
+	var both []byte
+	for _, f := range []string{oldPubFile, newPub} {
+		pem, err := os.ReadFile(f)
+		Must(t, err)
+		both = append(both, pem...)
+	}
+	bothPub := filepath.Join(dir, "both-sa.pub")
+	Must(t, os.WriteFile(bothPub, both, 0o600))
 
 	if r := Carotate(t, "start", "--target", "sa-key", "--new-public-key", newPub); r.Code != 0 {
 		t.Fatalf("start --target sa-key: exit %d\n%s", r.Code, r.Stderr)
 	}
 	t.Cleanup(func() {
-		_ = client.CoreV1().ConfigMaps("kube-system").Delete(context.Background(), "carotate-state-sa-key", metav1.DeleteOptions{})
+		_ = client.CoreV1().ConfigMaps(rotation.Namespace).Delete(context.Background(), rotation.NameOf(checks.TargetSAKey), metav1.DeleteOptions{})
 	})
 	// Back to the cluster's own key for the tests after this one: the
 	// API server first, then the controller-manager, which asks it for
@@ -161,12 +155,30 @@ func TestChaosResignTokens(t *testing.T) {
 		t.Errorf("resign-tokens' undo file lists %v of %s, want every Secret it cleared %v", recorded, ns, names)
 	}
 	// And from outside the plugin: every Secret holds a token of the new key.
+	kids, err := tokenKIDs(ctx, client, ns)
+	Must(t, err)
 	for _, name := range names {
-		s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-		Must(t, err)
-		kid, err := checks.TokenKeyID(string(s.Data[corev1.ServiceAccountTokenKey]))
-		if err != nil || kid != newKID {
-			t.Errorf("%s/%s after resign-tokens: kid %q (%v), want %s", ns, name, kid, err, newKID)
+		if kids[name] != newKID {
+			t.Errorf("%s/%s after resign-tokens: kid %q, want %s", ns, name, kids[name], newKID)
 		}
 	}
+}
+
+// tokenKIDs lists the legacy token Secrets of ns, in one request: the kid
+// of each one's token by name ("" where it has none yet).
+func tokenKIDs(ctx context.Context, client kubernetes.Interface, ns string) (map[string]string, error) {
+	l, err := client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken)})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, s := range l.Items {
+		out[s.Name] = ""
+		if tok := s.Data[corev1.ServiceAccountTokenKey]; len(tok) > 0 {
+			if out[s.Name], err = checks.TokenKeyID(string(tok)); err != nil {
+				return nil, fmt.Errorf("%s/%s: %w", ns, s.Name, err)
+			}
+		}
+	}
+	return out, nil
 }

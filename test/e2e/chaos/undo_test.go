@@ -15,7 +15,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
 	"github.com/carotate/kubectl-carotate/test/drill"
@@ -126,12 +125,7 @@ func TestChaosUndoDeletes(t *testing.T) {
 	for range n {
 		made = append(made, CreateNamespace(t, client, "chaos-made"))
 	}
-	for _, ns := range made {
-		Must(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			_, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
-			return err == nil, nil
-		}))
-	}
+	WaitRootCAPublished(t, client, made...)
 	// The CA the cluster runs on now (the drill before may have rotated it).
 	sys, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
 	Must(t, err)

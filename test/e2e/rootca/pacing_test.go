@@ -26,7 +26,6 @@ const throttled = "client-side throttling"
 // pass back, which client-go reports at -v=3. Not a timing: client-go's own
 // account of why a request waited.
 func TestBundleIsNotHeldBackByTheClientRateLimit(t *testing.T) {
-	ctx := context.Background()
 	client := Client(t)
 	const n = 200
 	var nss []string
@@ -36,15 +35,7 @@ func TestBundleIsNotHeldBackByTheClientRateLimit(t *testing.T) {
 	// Gone before the next test: namespaces being deleted change their
 	// ConfigMaps, which the tests that snapshot every object would see.
 	t.Cleanup(func() { deleteNamespaces(t, nss) })
-	// The root CA publisher fills them in.
-	Must(t, wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		for _, ns := range nss {
-			if _, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}); err != nil {
-				return false, nil
-			}
-		}
-		return true, nil
-	}))
+	WaitRootCAPublished(t, client, nss...)
 
 	r := newRotation(t)
 	args := []string{"bundle", "--old-ca", r.old, "--new-ca", r.new, "--undo-dir", r.undoDir, "--dry-run=server", "-o", "json", "-v=3"}

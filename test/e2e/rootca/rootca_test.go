@@ -502,12 +502,8 @@ func terminatingNamespace(t *testing.T, client kubernetes.Interface) string {
 	t.Helper()
 	ctx := context.Background()
 	ns := CreateNamespace(t, client, "dying")
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
-		return err == nil, nil
-	})
-	Must(t, err)
-	_, err = client.CoreV1().ConfigMaps(ns).Patch(ctx, "kube-root-ca.crt", types.MergePatchType,
+	WaitRootCAPublished(t, client, ns)
+	_, err := client.CoreV1().ConfigMaps(ns).Patch(ctx, "kube-root-ca.crt", types.MergePatchType,
 		[]byte(`{"metadata":{"finalizers":["carotate.test/hold"]}}`), metav1.PatchOptions{})
 	Must(t, err)
 	t.Cleanup(func() {

@@ -5,11 +5,8 @@ package status
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	. "github.com/carotate/kubectl-carotate/test/e2eutil"
+	"github.com/carotate/kubectl-carotate/test/localcluster"
 )
 
 // fleetDoc mirrors status --all-contexts -o json.
@@ -153,10 +151,8 @@ func TestFleetOtherTargets(t *testing.T) {
 	cmd := Cmd{Kubeconfig: kc}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	Must(t, err)
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	_, pub, err := localcluster.WriteKeyPair(t.TempDir(), "new-sa", key)
 	Must(t, err)
-	pub := filepath.Join(t.TempDir(), "new-sa.pub")
-	Must(t, os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
 	if r := cmd.Run(t, "kubectl-carotate", "start", "--target", "sa-key", "--new-public-key", pub, "--id", "fleet-sa-key"); r.Code != 0 {
 		t.Fatalf("start --target sa-key: exit %d\n%s", r.Code, r.Stderr)
 	}
